@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,3 +49,23 @@ def none_if_nan(x: float | None) -> float | None:
         return None
     xf = float(x)
     return None if not np.isfinite(xf) else xf
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A point estimate with its confidence limits; ``None`` means not estimable / not reached.
+
+    Never ``inf`` for "not reached": a median the curve never crosses is ``value=None``.
+    """
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+
+    def to_dict(self) -> dict[str, float | None]:
+        """Return ``{"estimate", "lower", "upper"}`` as in results.json."""
+        return {
+            "estimate": none_if_nan(self.value),
+            "lower": none_if_nan(self.lower),
+            "upper": none_if_nan(self.upper),
+        }

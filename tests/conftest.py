@@ -1,0 +1,34 @@
+"""Shared fixtures: reference loader for R-generated JSON fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+def load_expected(name: str) -> dict[str, Any]:
+    """Read ``tests/reference/expected/<name>.json`` written by ``tests/reference/r/<name>.R``."""
+    with (REFERENCE / "expected" / f"{name}.json").open(encoding="utf-8") as fh:
+        return json.load(fh)  # type: ignore[no-any-return]
+
+
+def load_data(name: str) -> pd.DataFrame:
+    """Read ``tests/reference/data/<name>.csv`` (public data sets exported by the R scripts)."""
+    return pd.read_csv(REFERENCE / "data" / f"{name}.csv")
+
+
+@pytest.fixture
+def expected() -> Callable[[str], dict[str, Any]]:
+    return load_expected
+
+
+@pytest.fixture
+def reference_data() -> Callable[[str], pd.DataFrame]:
+    return load_data
