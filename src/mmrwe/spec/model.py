@@ -1,0 +1,229 @@
+"""Study spec: frozen dataclasses mirroring the TOML of contract section 3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from mmrwe.core.conventions import ConfType, SurvivalConventions, Ties, TimeUnit
+
+ENDPOINTS = ("PFS", "OS")
+RESPONSE_CATEGORIES = ("sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE")
+
+
+@dataclass(frozen=True, slots=True)
+class StudySection:
+    """``[study]``: title, time unit and significance level."""
+
+    title: str = "Untitled study"
+    time_unit: TimeUnit = "months"
+    alpha: float = 0.05
+    description: str = ""
+    synthetic: bool = False  # the embedded demo says so wherever it is shown
+
+
+@dataclass(frozen=True, slots=True)
+class DataSection:
+    """``[data]``: input files (resolved against the spec's folder) and how to read them."""
+
+    patients: Path
+    labs: Path | None = None
+    therapy: Path | None = None
+    columns: tuple[tuple[str, str], ...] = ()  # (canonical name, source column name)
+    date_format: str = "%Y-%m-%d"
+    sheet: str | None = None
+    delimiter: str | None = None  # CSV: None = comma
+    decimal: str = "."
+    encoding: str = "utf-8"
+    missing_values: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", ".", "NULL", "null")
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        """Canonical name -> source column name."""
+        return dict(self.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableSpec:
+    """``[variables.NAME]``: unit, label, type and ordered levels of a covariate."""
+
+    name: str
+    unit: str | None = None
+    label: str | None = None
+    type: Literal["numeric", "categorical", "date"] | None = None
+    levels: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSection:
+    """``[response]``: where best response and progression come from."""
+
+    source: Literal["recorded", "labs"] = "recorded"
+    criteria: str = "imwg2016"
+    baseline_window_days: int = 30
+    measurable_serum_g_dl: float = 1.0
+    refractory_threshold: Literal["MR", "PR"] = "MR"
+    refractory_window_days: int = 60
+    unconfirmed_pd_is_event: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KmSection:
+    """``[km]``: band transform, landmarks, median CI method, ticks for the risk table."""
+
+    conf_type: ConfType = "log-log"
+    conf_level: float = 0.95
+    landmarks: tuple[float, ...] = (12.0, 24.0)
+    median_ci: Literal["band", "symmetric"] = "band"
+    risk_table_step: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeriveSpec:
+    """``[[derive]]``: a binary column from a numeric one, or a recode of a categorical one."""
+
+    name: str
+    from_: str
+    below: float | None = None
+    at_least: float | None = None
+    above: float | None = None
+    in_: tuple[str, ...] | None = None
+    labels: tuple[str, str] | None = None  # (label for 1, label for 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProportionSpec:
+    """``[[proportion]]``: share of patients whose ``variable`` is in ``success``."""
+
+    name: str
+    variable: str
+    success: tuple[str, ...]
+    method: Literal["clopper-pearson", "wilson", "wilson-cc"] = "clopper-pearson"
+    denominator: Literal["all", "non-missing"] = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class CompareProportionSpec:
+    """``[[compare_proportion]]``: a binary outcome against a factor."""
+
+    outcome: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogrankSpec:
+    """``[[logrank]]``: survdiff of an endpoint by a factor, optionally stratified."""
+
+    endpoint: str
+    by: str
+    strata: str | None = None
+    trend: bool = False
+    rho: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CoxSpec:
+    """``[[cox]]``: a Cox model of an endpoint."""
+
+    endpoint: str
+    terms: tuple[str, ...]
+    reference: tuple[tuple[str, str], ...] = ()
+    ties: Ties = "efron"
+    ph_test: bool = True
+    ph_transform: Literal["km", "rank", "identity"] = "km"
+    strata: str | None = None
+    robust: bool = False
+    cluster: str | None = None
+    firth: Literal["auto", "always", "never"] = "auto"
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CutpointSpec:
+    """``[[cutpoint]]``: a data-driven cut-off of ``variable`` for an endpoint or proportion."""
+
+    variable: str
+    endpoint: str | None = None
+    proportion: str | None = None
+    method: Literal["maxstat", "youden"] = "maxstat"
+    minprop: float = 0.1
+    direction: Literal["<=", ">="] = ">="
+    pmethod: Literal["Lau94", "Lau92", "condMC"] = "Lau94"
+    bootstrap: int = 1000
+    seed: int = 20250101
+    n_perm: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Table1Spec:
+    """``[table1]``: baseline characteristics, overall and by a factor."""
+
+    variables: tuple[str, ...] = ()
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationSection:
+    """``[validation]``: issues accepted knowingly, and what to do with invalid rows."""
+
+    accept: tuple[tuple[str, str], ...] = ()  # (issue code, written reason)
+    exclude_invalid_rows: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionSpec:
+    """``[[cohort.exclude]]``: a patient excluded by the study team, with the reason."""
+
+    patient_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSection:
+    """``[report]``: display options (never change a number in results.json)."""
+
+    small_cell_k: int = 0
+    table1_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StudySpec:
+    """A parsed, checked study spec.
+
+    Use :func:`mmrwe.spec.load_spec` to build one from TOML.
+    """
+
+    path: Path
+    sha256: str
+    study: StudySection
+    data: DataSection
+    variables: tuple[VariableSpec, ...] = ()
+    response: ResponseSection = field(default_factory=ResponseSection)
+    km: KmSection = field(default_factory=KmSection)
+    derive: tuple[DeriveSpec, ...] = ()
+    proportions: tuple[ProportionSpec, ...] = ()
+    compare_proportions: tuple[CompareProportionSpec, ...] = ()
+    logrank: tuple[LogrankSpec, ...] = ()
+    cox: tuple[CoxSpec, ...] = ()
+    cutpoints: tuple[CutpointSpec, ...] = ()
+    table1: Table1Spec = field(default_factory=Table1Spec)
+    validation: ValidationSection = field(default_factory=ValidationSection)
+    exclusions: tuple[ExclusionSpec, ...] = ()
+    report: ReportSection = field(default_factory=ReportSection)
+
+    @property
+    def survival_conventions(self) -> SurvivalConventions:
+        """Kaplan-Meier conventions for this study."""
+        return SurvivalConventions(
+            conf_type=self.km.conf_type,
+            conf_level=self.km.conf_level,
+            time_unit=self.study.time_unit,
+        )
+
+    def variable(self, name: str) -> VariableSpec | None:
+        """Return the ``[variables.NAME]`` entry, if any."""
+        for v in self.variables:
+            if v.name == name:
+                return v
+        return None
