@@ -338,7 +338,7 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
     vroot = root.sub("variables")
     for name in vroot.table:
         v = vroot.sub(name)
-        v.reject_unknown({"unit", "label", "type", "levels"})
+        v.reject_unknown({"unit", "label", "type", "levels", "analyte"})
         variables.append(
             VariableSpec(
                 name=name,
@@ -346,6 +346,7 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
                 label=v.str("label"),
                 type=v.str("type", None, choices=("numeric", "categorical", "date")),
                 levels=v.str_list("levels"),
+                analyte=v.str("analyte"),
             )
         )
 

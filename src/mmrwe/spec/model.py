@@ -53,6 +53,7 @@ class VariableSpec:
     label: str | None = None
     type: Literal["numeric", "categorical", "date"] | None = None
     levels: tuple[str, ...] | None = None
+    analyte: str | None = None  # e.g. "hemoglobin"; guessed from the name when absent
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,357 @@
+"""Read site exports (CSV, Excel, Parquet, SPSS, SAS) into raw tables without guessing.
+
+Every reader returns a :class:`SourceTable`: cell values as the file holds them (text stays
+text, so the validator can point at the exact cell), the row number the user sees, and the
+file's SHA-256. Files are opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmrwe.core.errors import InputError, Location
+
+SUPPORTED = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel",
+             ".parquet": "parquet", ".pq": "parquet", ".sav": "spss", ".zsav": "spss",
+             ".sas7bdat": "sas"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTable:
+    """A table as read from one file, before any type conversion.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    kind : str
+        "csv", "excel", "parquet", "spss" or "sas".
+    frame : pandas.DataFrame
+        Object dtype; each cell is ``None`` (missing), ``str``, ``int``, ``float``,
+        ``datetime.date`` or ``datetime.datetime``, as stored in the file.
+    source_rows : tuple of int
+        Row number of each frame row as the user sees it: for CSV and Excel the header is
+        row 1, so the first patient is row 2; for SPSS, SAS and Parquet the first case is 1.
+    sha256 : str
+        SHA-256 of the file's bytes.
+    sheet : str or None
+        Excel sheet read.
+    notes : tuple of str
+        What the reader decided that a reader of the results should know.
+    """
+
+    path: Path
+    kind: str
+    frame: pd.DataFrame
+    source_rows: tuple[int, ...]
+    sha256: str
+    sheet: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of data rows read."""
+        return len(self.frame)
+
+    def location(
+        self, i: int, column: str | None = None, patient_id: str | None = None
+    ) -> Location:
+        """Location of frame row ``i`` (and a column) in the user's terms."""
+        return Location(
+            file=self.path.name,
+            sheet=self.sheet,
+            row=self.source_rows[i],
+            column=column,
+            patient_id=patient_id,
+        )
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_table(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    delimiter: str | None = None,
+    decimal: str = ".",
+    encoding: str = "utf-8",
+    missing_values: Sequence[str] = ("", "NA"),
+) -> SourceTable:
+    """Read one patient (or lab, or therapy) table.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv`` (also ``.txt``/``.tsv``), ``.xlsx``, ``.parquet``, ``.sav`` or ``.sas7bdat``.
+    sheet : str, optional
+        Excel sheet; required when a workbook has more than one visible sheet.
+    delimiter : str, optional
+        CSV field separator; default comma (tab for ``.tsv``). Never guessed: a file that
+        reads as one column holding ``;`` is refused with a hint.
+    decimal : {".", ","}
+        Decimal mark of numbers written as text (kept as text here; used by the validator).
+    encoding : str
+        Text encoding of CSV files.
+    missing_values : sequence of str
+        Cell texts that mean "missing".
+
+    Returns
+    -------
+    SourceTable
+
+    Raises
+    ------
+    InputError
+        Missing file, unsupported format, unreadable content.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(
+            f"input file not found: {p}",
+            where=Location(file=str(p)),
+            fix="check the path in [data]; paths are relative to the study spec's folder",
+        )
+    if p.is_dir():
+        raise InputError(f"input path is a folder, not a file: {p}", where=Location(file=str(p)))
+    kind = SUPPORTED.get(p.suffix.lower())
+    if kind is None:
+        raise InputError(
+            f"unsupported file type {p.suffix!r}",
+            where=Location(file=p.name),
+            fix=f"save the table as one of: {', '.join(sorted(set(SUPPORTED)))}",
+        )
+    sha = file_sha256(p)
+    missing = set(missing_values)
+    try:
+        if kind == "csv":
+            sep = (
+                delimiter
+                if delimiter is not None
+                else ("\t" if p.suffix.lower() == ".tsv" else ",")
+            )
+            frame, rows, notes = _read_csv(p, sep, encoding)
+            sheet_used = None
+        elif kind == "excel":
+            frame, rows, sheet_used, notes = _read_excel(p, sheet)
+        elif kind == "parquet":
+            frame, rows, notes = _read_parquet(p)
+            sheet_used = None
+        elif kind == "spss":
+            frame, rows, notes = _read_spss(p)
+            sheet_used = None
+        else:
+            frame, rows, notes = _read_sas(p, encoding)
+            sheet_used = None
+    except InputError:
+        raise
+    except Exception as exc:  # a corrupt file must not become a traceback
+        raise InputError(
+            f"could not read {p.name} as {kind}: {type(exc).__name__}: {exc}",
+            where=Location(file=p.name),
+            fix="open the file in its program and save it again, or export it as CSV",
+        ) from None
+    frame = _normalise_cells(frame, missing)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    dup = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if dup:
+        raise InputError(
+            f"column name(s) appear more than once: {', '.join(dup)}",
+            where=Location(
+                file=p.name, sheet=sheet_used, row=1 if kind in ("csv", "excel") else None
+            ),
+            fix="rename the duplicated columns so every column has its own header",
+        )
+    return SourceTable(
+        path=p,
+        kind=kind,
+        frame=frame,
+        source_rows=tuple(rows),
+        sha256=sha,
+        sheet=sheet_used,
+        notes=tuple(notes),
+    )
+
+
+def _read_csv(p: Path, sep: str, encoding: str) -> tuple[pd.DataFrame, list[int], list[str]]:
+    try:
+        text = p.read_bytes().decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{p.name} is not valid {encoding} text ({exc.reason} at byte {exc.start})",
+            where=Location(file=p.name),
+            fix='set encoding = "latin-1" (or the encoding the file was saved in) under [data]',
+        ) from None
+    except LookupError:
+        raise InputError(
+            f"unknown text encoding {encoding!r}", fix='use e.g. "utf-8", "latin-1", "cp1252"'
+        ) from None
+    if text.startswith("\ufeff"):  # Excel writes a BOM in "CSV UTF-8"
+        text = text[1:]
+    import io
+
+    frame = pd.read_csv(
+        io.StringIO(text),
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=False,
+        engine="python" if len(sep) != 1 else "c",
+    )
+    notes = []
+    if frame.shape[1] == 1 and sep == ",":
+        header = str(frame.columns[0])
+        for alt, name in ((";", "semicolon"), ("\t", "tab")):
+            if alt in header:
+                raise InputError(
+                    f"{p.name} reads as a single column; its header contains the {name} character",
+                    where=Location(file=p.name, row=1),
+                    fix=f'set delimiter = "{alt if alt != chr(9) else chr(92) + "t"}" under [data]',
+                )
+    # Rows entirely blank are kept (as all-missing) so row numbers match the file.
+    rows = [i + 2 for i in range(len(frame))]
+    if sep != ",":
+        notes.append(f"{p.name}: fields separated by {sep!r}")
+    return frame, rows, notes
+
+
+def _read_excel(p: Path, sheet: str | None) -> tuple[pd.DataFrame, list[int], str, list[str]]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(p, read_only=False, data_only=True)
+    try:
+        visible = [ws.title for ws in wb.worksheets if ws.sheet_state == "visible"]
+        notes: list[str] = []
+        if sheet is None:
+            if len(visible) != 1:
+                raise InputError(
+                    f"{p.name} has {len(visible)} visible sheets ({', '.join(map(repr, visible))}); which one holds the patients?",
+                    where=Location(file=p.name),
+                    fix='name it under [data], e.g. sheet = "patients"',
+                )
+            sheet = visible[0]
+            hidden = [ws.title for ws in wb.worksheets if ws.sheet_state != "visible"]
+            if hidden:
+                notes.append(f"{p.name}: hidden sheet(s) ignored: {', '.join(hidden)}")
+        if sheet not in wb.sheetnames:
+            raise InputError(
+                f"{p.name} has no sheet {sheet!r}",
+                where=Location(file=p.name, sheet=sheet),
+                fix=f"use one of: {', '.join(map(repr, wb.sheetnames))}",
+            )
+        ws = wb[sheet]
+        if ws.merged_cells.ranges:
+            ranges = ", ".join(str(r) for r in list(ws.merged_cells.ranges)[:5])
+            raise InputError(
+                f"sheet {sheet!r} of {p.name} has merged cells ({ranges})",
+                where=Location(file=p.name, sheet=sheet),
+                fix="unmerge the cells and fill every row, so each row is one patient",
+            )
+        values = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    if not values:
+        raise InputError(
+            f"sheet {sheet!r} of {p.name} is empty", where=Location(file=p.name, sheet=sheet)
+        )
+    header = values[0]
+    width = len(header)
+    while width and header[width - 1] is None:
+        width -= 1
+    if width == 0:
+        raise InputError(
+            f"sheet {sheet!r} of {p.name} has no header row",
+            where=Location(file=p.name, sheet=sheet, row=1),
+            fix="put column names in row 1",
+        )
+    cols = [str(h).strip() if h is not None else "" for h in header[:width]]
+    if "" in cols:
+        k = cols.index("")
+        raise InputError(
+            f"column {k + 1} of sheet {sheet!r} has no header",
+            where=Location(file=p.name, sheet=sheet, row=1),
+            fix="give every column a name in row 1",
+        )
+    body = [r[:width] + [None] * (width - len(r)) for r in values[1:]]
+    # Trailing all-empty rows are formatting residue, not patients.
+    while body and all(c is None or (isinstance(c, str) and not c.strip()) for c in body[-1]):
+        body.pop()
+    frame = pd.DataFrame(body, columns=cols, dtype=object)
+    return frame, [i + 2 for i in range(len(frame))], sheet, notes
+
+
+def _read_parquet(p: Path) -> tuple[pd.DataFrame, list[int], list[str]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(p)
+    frame = table.to_pandas(date_as_object=True, timestamp_as_object=True).astype(object)
+    return frame, [i + 1 for i in range(len(frame))], []
+
+
+def _read_spss(p: Path) -> tuple[pd.DataFrame, list[int], list[str]]:
+    import pyreadstat
+
+    frame, meta = pyreadstat.read_sav(
+        str(p), apply_value_formats=True, dates_as_pandas_datetime=False
+    )
+    notes = []
+    if meta.variable_value_labels:
+        notes.append(
+            f"{p.name}: SPSS value labels applied to {', '.join(sorted(meta.variable_value_labels))}"
+        )
+    return frame.astype(object), [i + 1 for i in range(len(frame))], notes
+
+
+def _read_sas(p: Path, encoding: str) -> tuple[pd.DataFrame, list[int], list[str]]:
+    import pyreadstat
+
+    frame, _meta = pyreadstat.read_sas7bdat(str(p), dates_as_pandas_datetime=False)
+    return frame.astype(object), [i + 1 for i in range(len(frame))], []
+
+
+def _normalise_cells(frame: pd.DataFrame, missing: set[str]) -> pd.DataFrame:
+    """Map every cell to None / str / int / float / date / datetime."""
+
+    def norm(v: Any) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, str):
+            s = v.strip()
+            return None if s in missing else s
+        if isinstance(v, bool):
+            return int(v)
+        if isinstance(v, float):
+            return None if math.isnan(v) else v
+        if isinstance(v, pd.Timestamp):
+            return None if pd.isna(v) else v.to_pydatetime()
+        if isinstance(v, dt.datetime | dt.date | int):
+            return v
+        try:
+            if pd.isna(v):
+                return None
+        except (TypeError, ValueError):
+            pass
+        if hasattr(v, "item"):  # numpy scalars
+            return v.item()
+        return str(v)
+
+    out = frame.copy()
+    for c in out.columns:
+        out[c] = out[c].map(norm).astype(object)
+        out[c] = out[c].where(out[c].notna(), None)
+    return out.reset_index(drop=True)
