@@ -1,0 +1,760 @@
+"""Kaplan-Meier curves, quantiles, landmark rates, RMST and reverse-KM follow-up.
+
+Every number here is defined to equal R ``survival`` 3.5 (``survfit``, ``quantile.survfit``,
+``summary.survfit``, ``print.survfit(rmean=)``) run with the same ``conf.type`` and
+``conf.int``. The one addition R lacks is :meth:`KaplanMeier.median_symmetric`, the
+symmetric median interval that SPSS prints (see its docstring for the formula and source).
+
+Times are compared exactly: R's ``timefix`` (``aeqSurv``) merges times closer than
+``sqrt(eps)``; mmrwe derives times from whole days, so two times are either equal or at
+least a day apart and the two rules give the same risk sets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from mmrwe.core.conventions import SurvivalConventions
+from mmrwe.core.errors import InputError, SpecError
+from mmrwe.stats._common import Estimate, as_time_event, none_if_nan, read_only, z_value
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+# R quantile.survfit(tolerance = sqrt(.Machine$double.eps)): a curve within this distance of
+# 1 - p counts as lying exactly on it, so an exact 0.5 plateau is found despite rounding.
+_TOL = math.sqrt(np.finfo(np.float64).eps)
+_CONF_TYPES = ("log-log", "log", "plain")
+_MEDIAN_RULES = ("midpoint", "first-at-or-below", "first-below")
+# Collett (2015) section 2.4.2 / Klein & Moeschberger (2003) practical note 4.5.3: the
+# density at the median is estimated over S in [0.5 - 0.05, 0.5 + 0.05].
+_SYMMETRIC_EPS = 0.05
+
+
+# --------------------------------------------------------------------------------------
+# result types
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivalAt:
+    """Survival at one time point (a landmark rate), as R ``summary(fit, times = t)``.
+
+    ``surv``, ``std_err`` (SE of S), ``lower`` and ``upper`` are ``None`` where R gives NA
+    (beyond the last observed time, where S = 0, or a log-log band where S = 1).
+    ``n_risk`` is the number of patients with time >= ``time``.
+    """
+
+    time: float
+    surv: float | None
+    std_err: float | None
+    lower: float | None
+    upper: float | None
+    n_risk: int
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Return ``{"time", "surv", "std_err", "lower", "upper", "n_risk"}``."""
+        return {
+            "time": float(self.time),
+            "surv": none_if_nan(self.surv),
+            "std_err": none_if_nan(self.std_err),
+            "lower": none_if_nan(self.lower),
+            "upper": none_if_nan(self.upper),
+            "n_risk": int(self.n_risk),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RMST:
+    """Restricted mean survival time up to ``tau`` with a Wald interval.
+
+    ``estimate`` and ``std_err`` equal R ``summary(fit, rmean = tau)$table[, c("rmean",
+    "se(rmean)")]``; ``lower``/``upper`` are ``estimate -+ z * std_err`` (R prints none).
+    """
+
+    tau: float
+    estimate: float
+    std_err: float
+    lower: float
+    upper: float
+    conf_level: float
+
+    def to_dict(self) -> dict[str, float | None]:
+        """Return ``{"tau", "estimate", "std_err", "lower", "upper", "conf_level"}``."""
+        return {
+            "tau": float(self.tau),
+            "estimate": none_if_nan(self.estimate),
+            "std_err": none_if_nan(self.std_err),
+            "lower": none_if_nan(self.lower),
+            "upper": none_if_nan(self.upper),
+            "conf_level": float(self.conf_level),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MedianSE:
+    """Median with a standard error and the symmetric interval ``value -+ z * std_err``."""
+
+    value: float | None
+    std_err: float | None
+    lower: float | None
+    upper: float | None
+    method: str
+    conf_level: float
+
+    def to_dict(self) -> dict[str, float | str | None]:
+        """Return ``{"estimate", "std_err", "lower", "upper", "method", "conf_level"}``."""
+        return {
+            "estimate": none_if_nan(self.value),
+            "std_err": none_if_nan(self.std_err),
+            "lower": none_if_nan(self.lower),
+            "upper": none_if_nan(self.upper),
+            "method": self.method,
+            "conf_level": float(self.conf_level),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Median follow-up by the reverse Kaplan-Meier method (censoring as the event).
+
+    ``curve`` is the reverse-KM curve itself (its conventions say which band gave the CI).
+    """
+
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    curve: KaplanMeier
+    method: str = "reverse Kaplan-Meier"
+
+    def to_dict(self) -> dict[str, float | str | None]:
+        """Return exactly ``{"estimate", "lower", "upper", "method"}`` (results.json)."""
+        return {
+            "estimate": none_if_nan(self.estimate),
+            "lower": none_if_nan(self.lower),
+            "upper": none_if_nan(self.upper),
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class KaplanMeier:
+    """A Kaplan-Meier curve with Greenwood errors and a pointwise band, as R ``survfit``.
+
+    Attributes
+    ----------
+    time : ndarray of float
+        Distinct observed times (events or censorings), ascending, as ``fit$time``.
+    n_risk, n_event, n_censor : ndarray of int
+        As ``fit$n.risk``, ``fit$n.event``, ``fit$n.censor``.
+    surv : ndarray of float
+        Product-limit estimate just after each time.
+    std_err : ndarray of float
+        SE of S(t) (Greenwood), as ``summary(fit)$std.err``; NaN where S = 0.
+    std_err_log : ndarray of float
+        SE of log S(t), as ``fit$std.err``; ``inf`` once S = 0.
+    lower, upper : ndarray of float
+        Pointwise band per ``conventions.conf_type``; NaN where R gives NA.
+    median : Estimate
+        ``quantile(0.5)`` under ``conventions.median_rule``; ``None`` = not reached.
+    n, events : int
+        Patients and events.
+    conventions : SurvivalConventions
+        Band transform, level and median rule used.
+    """
+
+    time: FloatArray
+    n_risk: IntArray
+    n_event: IntArray
+    n_censor: IntArray
+    surv: FloatArray
+    std_err: FloatArray
+    std_err_log: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    median: Estimate
+    n: int
+    events: int
+    conventions: SurvivalConventions
+
+    def __post_init__(self) -> None:
+        # frozen=True does not freeze array contents
+        for name, dtype in (
+            ("time", np.float64),
+            ("n_risk", np.int64),
+            ("n_event", np.int64),
+            ("n_censor", np.int64),
+            ("surv", np.float64),
+            ("std_err", np.float64),
+            ("std_err_log", np.float64),
+            ("lower", np.float64),
+            ("upper", np.float64),
+        ):
+            object.__setattr__(self, name, read_only(getattr(self, name), dtype=dtype))
+
+    # ---------------------------------------------------------------- quantiles
+    def quantile(self, p: float = 0.5) -> Estimate:
+        """Return the time at which the curve falls to ``1 - p``, with its CI.
+
+        Parameters
+        ----------
+        p : float
+            Probability of the event by that time: 0.5 is the median, 0.25 the time by
+            which a quarter had the event (R's ``probs``).
+
+        Returns
+        -------
+        Estimate
+            ``value`` from the curve, ``lower`` from the lower band and ``upper`` from the
+            upper band (Brookmeyer-Crowley style inversion of the pointwise band, as R);
+            ``None`` where the curve or band never gets that low.
+
+        Notes
+        -----
+        ``median_rule="midpoint"`` is R ``quantile.survfit``: the first time S <= 1 - p,
+        except that a flat at exactly 1 - p (within ``sqrt(eps)``) gives the midpoint of
+        the flat, and a curve that ends on such a flat gives the midpoint between the
+        flat's start and the last observed time. ``"first-at-or-below"`` (lifelines,
+        Collett) and ``"first-below"`` (statsmodels) take the first time with
+        S <= 1 - p or S < 1 - p, with the same tolerance.
+        """
+        if not 0.0 <= p <= 1.0:
+            raise InputError(f"quantile probability must be in [0, 1], got {p!r}")
+        return _quantile(self.time, self.surv, self.lower, self.upper, p, self.conventions)
+
+    def median_symmetric(self, conf_level: float | None = None) -> MedianSE:
+        """Median with a standard error and a symmetric CI, as SPSS ``KM`` prints it.
+
+        Parameters
+        ----------
+        conf_level : float, optional
+            Defaults to ``conventions.conf_level``.
+
+        Returns
+        -------
+        MedianSE
+            ``value`` is ``self.median.value``; ``lower``/``upper`` are
+            ``value -+ z * std_err``, not clipped at 0 (as SPSS prints them).
+
+        Notes
+        -----
+        The SE is the large-sample delta-method variance of a KM percentile with the
+        density estimated by a uniform kernel (Collett, *Modelling Survival Data in
+        Medical Research*, 3rd ed., section 2.4.2; Klein & Moeschberger, *Survival
+        Analysis*, 2nd ed., section 4.5, practical note 3); IBM's SPSS Statistics
+        Algorithms ("KM", percentiles) use this estimator with the 45th/55th percentile
+        bracket::
+
+            se(t50) = se(S(t50)) / f,   f = (S(u) - S(l)) / (l - u)
+            u = largest event time with S(u) >= 0.55  (time 0, S = 1, if none)
+            l = smallest event time with S(l) <= 0.45
+
+        ``se(S(t50))`` is the Greenwood SE of S at the last event time <= t50. When the
+        curve never reaches 0.45 (or the median is not reached) the SE is ``None``.
+        With ``median_rule="first-at-or-below"`` the point estimate is also SPSS's
+        (first time S <= 0.5); the default midpoint rule differs from it only on an exact
+        0.5 plateau. R has no equivalent.
+        """
+        level = self.conventions.conf_level if conf_level is None else conf_level
+        _check_level(level)
+        method = "delta method, uniform-kernel density over S in [0.45, 0.55] (Collett; SPSS)"
+        value = self.median.value
+        if value is None:
+            return MedianSE(None, None, None, None, method, level)
+        is_event_time = self.n_event > 0
+        ev_time = self.time[is_event_time]
+        ev_surv = self.surv[is_event_time]
+        hi = ev_surv >= 0.5 + _SYMMETRIC_EPS - _TOL
+        lo = ev_surv <= 0.5 - _SYMMETRIC_EPS + _TOL
+        if not lo.any():
+            return MedianSE(value, None, None, None, method, level)
+        # the curve starts at S(0) = 1, so time 0 brackets from above when no event does
+        u_time, u_surv = (
+            (float(ev_time[hi][-1]), float(ev_surv[hi][-1])) if hi.any() else (0.0, 1.0)
+        )
+        l_time, l_surv = float(ev_time[lo][0]), float(ev_surv[lo][0])
+        density = (u_surv - l_surv) / (l_time - u_time)
+        at = int(np.searchsorted(self.time, value, side="right")) - 1
+        se_surv = float(self.std_err[at]) if at >= 0 else 0.0
+        se = se_surv / density
+        z = z_value(level)
+        return MedianSE(value, se, value - z * se, value + z * se, method, level)
+
+    # ------------------------------------------------------------ point queries
+    def survival_at(self, t: float) -> SurvivalAt:
+        """Survival at time ``t``: S at the last observed time <= t, as R ``summary``.
+
+        Parameters
+        ----------
+        t : float
+            Time in the curve's unit.
+
+        Returns
+        -------
+        SurvivalAt
+            Equal to R ``summary(fit, times = t)`` (``surv``, ``std.err``, ``lower``,
+            ``upper``, ``n.risk``). Before the first observed time R reports the origin
+            (S = 1, SE 0, band 1). Beyond the largest observed time R reports nothing;
+            here surv, std_err, lower and upper are ``None`` and ``n_risk`` is 0.
+        """
+        t = float(t)
+        n_risk = int(self.n_risk_at(np.array([t]))[0])
+        if self.time.size == 0 or t > self.time[-1]:
+            return SurvivalAt(t, None, None, None, None, n_risk)
+        i = int(np.searchsorted(self.time, t, side="right")) - 1
+        if i < 0 and self.time[0] == 0.0:
+            i = 0  # R survfit0 adds no origin row when a time 0 was observed
+        if i < 0:
+            return SurvivalAt(t, 1.0, 0.0, 1.0, 1.0, n_risk)
+        return SurvivalAt(
+            t,
+            none_if_nan(self.surv[i]),
+            none_if_nan(self.std_err[i]),
+            none_if_nan(self.lower[i]),
+            none_if_nan(self.upper[i]),
+            n_risk,
+        )
+
+    def n_risk_at(self, times: ArrayLike) -> IntArray:
+        """Return the number of patients with time >= t, for each t (contract rule).
+
+        Parameters
+        ----------
+        times : array_like of float
+            Tick times (any order).
+
+        Returns
+        -------
+        ndarray of int
+            Same shape as ``times``.
+        """
+        tt = np.asarray(times, dtype=np.float64)
+        j = np.searchsorted(self.time, tt, side="left")
+        # n_risk at the first observed time >= t counts everyone with time >= t
+        padded = np.append(self.n_risk, 0)
+        return padded[j].astype(np.int64)
+
+    def rmst(self, tau: float) -> RMST:
+        """Restricted mean survival time: the area under the curve from 0 to ``tau``.
+
+        Parameters
+        ----------
+        tau : float
+            Truncation time, in the curve's unit.
+
+        Returns
+        -------
+        RMST
+            ``estimate`` and ``std_err`` as R ``summary(fit, rmean = tau)$table``
+            (``rmean``, ``se(rmean)``): variance = sum over times t_i <= tau of
+            A_i^2 d_i / (n_i (n_i - d_i)), A_i the area under the curve from t_i to tau
+            (terms with n_i = d_i count 0, as R); Wald limits at ``conventions.conf_level``.
+        """
+        tau = float(tau)
+        keep = self.time <= tau
+        if keep.any():
+            t_keep = self.time[keep]
+            s_keep = self.surv[keep]
+            n = self.n_risk[keep].astype(np.float64)
+            d = self.n_event[keep].astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hazard_var = np.where(n - d == 0, 0.0, d / (n * (n - d)))
+            knots = np.append(t_keep, tau)
+            heights = np.append(1.0, s_keep)  # S before each knot
+        else:
+            knots = np.array([tau])
+            heights = np.array([1.0])
+            hazard_var = np.zeros(0)
+        rectangles = np.diff(np.append(0.0, knots)) * heights
+        estimate = float(np.sum(rectangles))
+        # area from each time t_i to tau, summed from the right as R's survmean does
+        area_after = np.cumsum(rectangles[1:][::-1])[::-1]
+        variance = float(np.sum(area_after**2 * hazard_var))
+        se = math.sqrt(variance)
+        z = z_value(self.conventions.conf_level)
+        return RMST(
+            tau, estimate, se, estimate - z * se, estimate + z * se, self.conventions.conf_level
+        )
+
+    # ------------------------------------------------------------------- output
+    def curve_dict(self) -> dict[str, list[Any]]:
+        """Step data for figures and results.json (NaN written as ``None``).
+
+        Returns
+        -------
+        dict
+            ``time``, ``surv``, ``lower``, ``upper``, ``n_risk``, ``n_event``, ``n_censor``
+            as lists of the same length.
+        """
+        return {
+            "time": self.time.tolist(),
+            "surv": _json_list(self.surv),
+            "lower": _json_list(self.lower),
+            "upper": _json_list(self.upper),
+            "n_risk": self.n_risk.tolist(),
+            "n_event": self.n_event.tolist(),
+            "n_censor": self.n_censor.tolist(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``n``, ``events``, ``censored``, ``median``, ``conventions``, ``curve``."""
+        return {
+            "n": int(self.n),
+            "events": int(self.events),
+            "censored": int(self.n - self.events),
+            "median": self.median.to_dict(),
+            "conventions": self.conventions.to_dict(),
+            "curve": self.curve_dict(),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# public functions
+# --------------------------------------------------------------------------------------
+
+
+def kaplan_meier(
+    time: ArrayLike,
+    is_event: ArrayLike,
+    *,
+    conventions: SurvivalConventions | None = None,
+) -> KaplanMeier:
+    """Estimate survival with the Kaplan-Meier product-limit method.
+
+    Parameters
+    ----------
+    time : array_like of float, shape (n,)
+        Time from the origin to the event or censoring; finite and >= 0.
+    is_event : array_like of bool, shape (n,)
+        True if follow-up ended with the event, False if censored.
+    conventions : SurvivalConventions, optional
+        Band transform (``conf_type``), ``conf_level`` and ``median_rule``; the contract
+        defaults (log-log, 0.95, midpoint) when omitted.
+
+    Returns
+    -------
+    KaplanMeier
+        Curve, Greenwood SEs, pointwise band, risk counts and median.
+
+    Notes
+    -----
+    Equals R ``survfit(Surv(time, is_event) ~ 1, conf.type = ..., conf.int = ...)``
+    including its band rules: "log" and "log-log" give NA (NaN here) where S = 0, "log-log"
+    also where S = 1; "log" and "plain" upper limits are capped at 1, "plain" lower limits
+    floored at 0. One sort of the data, then counts per distinct time by cumulative sums.
+
+    Examples
+    --------
+    >>> kaplan_meier([1, 2, 3, 4], [True, True, True, True]).median.value
+    2.5
+    """
+    conv = _check_conventions(conventions)
+    t, e = as_time_event(time, is_event)
+    if t.size == 0:
+        raise InputError("no observations: a Kaplan-Meier curve needs at least one patient")
+    times, n_risk, n_event, n_censor = _tabulate(t, e)
+    surv, se_log = _product_limit(n_risk, n_event)
+    with np.errstate(invalid="ignore"):
+        std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
+    lower, upper = _band(surv, se_log, conv.conf_type, z_value(conv.conf_level))
+    median = _quantile(times, surv, lower, upper, 0.5, conv)
+    return KaplanMeier(
+        time=times,
+        n_risk=n_risk,
+        n_event=n_event,
+        n_censor=n_censor,
+        surv=surv,
+        std_err=std_err,
+        std_err_log=se_log,
+        lower=lower,
+        upper=upper,
+        median=median,
+        n=int(t.size),
+        events=int(np.count_nonzero(e)),
+        conventions=conv,
+    )
+
+
+def reverse_km_followup(
+    time: ArrayLike,
+    is_event: ArrayLike,
+    *,
+    conventions: SurvivalConventions | None = None,
+) -> FollowUp:
+    """Median follow-up by the reverse Kaplan-Meier method (Schemper & Smith 1996).
+
+    Parameters
+    ----------
+    time : array_like of float
+        Follow-up times of the endpoint.
+    is_event : array_like of bool
+        Event indicator of the endpoint; censoring becomes the "event".
+    conventions : SurvivalConventions, optional
+        As for :func:`kaplan_meier`.
+
+    Returns
+    -------
+    FollowUp
+        Median and CI of ``survfit(Surv(time, 1 - status) ~ 1, conf.type = ...)``;
+        ``to_dict()`` gives ``estimate``, ``lower``, ``upper``, ``method``.
+    """
+    t, e = as_time_event(time, is_event)
+    curve = kaplan_meier(t, ~e, conventions=conventions)
+    m = curve.median
+    return FollowUp(estimate=m.value, lower=m.lower, upper=m.upper, curve=curve)
+
+
+def kaplan_meier_by(
+    time: ArrayLike,
+    is_event: ArrayLike,
+    group: ArrayLike,
+    *,
+    conventions: SurvivalConventions | None = None,
+) -> dict[str, KaplanMeier]:
+    """Kaplan-Meier curves per group, as R ``survfit(Surv(time, status) ~ group)``.
+
+    Parameters
+    ----------
+    time, is_event : array_like
+        As for :func:`kaplan_meier`.
+    group : array_like
+        Group of each row; rows with a missing group (None / NaN) are dropped, as R's
+        ``na.omit``. Labels become strings (integral floats lose ".0": 1.0 -> "1").
+    conventions : SurvivalConventions, optional
+        As for :func:`kaplan_meier`.
+
+    Returns
+    -------
+    dict of str to KaplanMeier
+        One curve per group, in sorted group order.
+    """
+    t, e = as_time_event(time, is_event)
+    codes, labels, missing = factorize_groups(group, t.size)
+    keep = ~missing
+    t, e, codes = t[keep], e[keep], codes[keep]
+    return {
+        label: kaplan_meier(t[codes == k], e[codes == k], conventions=conventions)
+        for k, label in enumerate(labels)
+    }
+
+
+# --------------------------------------------------------------------------------------
+# helpers shared with logrank.py
+# --------------------------------------------------------------------------------------
+
+
+def factorize_groups(
+    values: ArrayLike, n: int
+) -> tuple[IntArray, tuple[str, ...], NDArray[np.bool_]]:
+    """Code a grouping variable: (codes, sorted string labels, missing mask).
+
+    Missing means None or NaN (R's NA). Values are sorted in their own order (numbers
+    numerically) before they become strings; floats that are all whole numbers are
+    labelled as integers, so a numeric column read with NaN gives "1", not "1.0".
+    Codes of missing rows are -1.
+    """
+    a = np.asarray(values)
+    if a.ndim != 1 or a.shape[0] != n:
+        raise InputError(f"group must be a 1-d array of length {n}, got shape {a.shape}")
+    if a.dtype.kind == "f":
+        missing = np.isnan(a)
+    elif a.dtype.kind == "O":
+        missing = np.asarray(_is_missing_object(a), dtype=bool)
+    else:
+        missing = np.zeros(n, dtype=bool)
+    valid = a[~missing]
+    if valid.dtype.kind == "O":
+        kinds = {type(v) for v in valid.tolist()}
+        numeric = all(issubclass(k, int | float) and not issubclass(k, bool) for k in kinds)
+        valid = valid.astype(np.float64) if numeric and valid.size else valid.astype(str)
+    if valid.dtype.kind == "f" and valid.size and np.all(valid == np.round(valid)):
+        valid = valid.astype(np.int64)
+    if valid.dtype.kind == "b":
+        valid = valid.astype(str)
+    uniq, inv = np.unique(valid, return_inverse=True)
+    codes = np.full(n, -1, dtype=np.int64)
+    codes[~missing] = inv.reshape(-1)
+    labels = tuple(str(u) for u in uniq.tolist())
+    return codes, labels, missing
+
+
+def _is_missing_object(a: NDArray[Any]) -> NDArray[np.bool_]:
+    # None, float NaN, pandas NA / NaT: the values R reads as NA
+    def one(v: object) -> bool:
+        if v is None:
+            return True
+        if isinstance(v, float | np.floating):
+            return bool(np.isnan(v))
+        return type(v).__name__ in ("NAType", "NaTType")
+
+    return np.frompyfunc(one, 1, 1)(a).astype(bool)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------
+# private computation
+# --------------------------------------------------------------------------------------
+
+
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise SpecError(f"conf_level must be between 0 and 1, got {level!r}", fix="use e.g. 0.95")
+
+
+def _check_conventions(conventions: SurvivalConventions | None) -> SurvivalConventions:
+    conv = SurvivalConventions() if conventions is None else conventions
+    if conv.conf_type not in _CONF_TYPES:
+        raise SpecError(
+            f"unknown conf_type {conv.conf_type!r}", fix=f"use one of {', '.join(_CONF_TYPES)}"
+        )
+    if conv.median_rule not in _MEDIAN_RULES:
+        raise SpecError(
+            f"unknown median_rule {conv.median_rule!r}",
+            fix=f"use one of {', '.join(_MEDIAN_RULES)}",
+        )
+    _check_level(conv.conf_level)
+    return conv
+
+
+def _tabulate(
+    t: FloatArray, e: NDArray[np.bool_]
+) -> tuple[FloatArray, IntArray, IntArray, IntArray]:
+    """Distinct times with numbers at risk, events and censorings (one sort of n keys)."""
+    n = t.size
+    # The bit pattern of a non-negative double orders like its value, and its top bit is 0,
+    # so (bits << 1) | is_event sorts by time, censorings before events, in one uint64 sort.
+    # "+ 0.0" turns -0.0 into +0.0, whose bit pattern would otherwise sort last.
+    bits = np.ascontiguousarray(t + 0.0).view(np.uint64)
+    key = np.sort((bits << np.uint64(1)) | e.astype(np.uint64))
+    ts = (key >> np.uint64(1)).view(np.float64)
+    ev = (key & np.uint64(1)).astype(np.int64)
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(ts[1:], ts[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], n)
+    cum_ev = np.concatenate(([0], np.cumsum(ev)))
+    n_event = cum_ev[ends] - cum_ev[starts]
+    n_censor = (ends - starts) - n_event
+    n_risk = (n - starts).astype(np.int64)
+    return ts[starts].copy(), n_risk, n_event.astype(np.int64), n_censor.astype(np.int64)
+
+
+def _product_limit(n_risk: IntArray, n_event: IntArray) -> tuple[FloatArray, FloatArray]:
+    """KM survival and Greenwood SE of log S, in R survfitkm.c's order of operations."""
+    n = n_risk.astype(np.float64)
+    d = n_event.astype(np.float64)
+    has_event = d > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(has_event, (n - d) / n, 1.0)
+        # d / (n (n - d)) is inf when everyone at risk has the event; R keeps that inf
+        greenwood = np.where(has_event, d / (n * (n - d)), 0.0)
+    surv = np.cumprod(factor)
+    se_log = np.sqrt(np.cumsum(greenwood))
+    return surv, se_log
+
+
+def _band(
+    surv: FloatArray, se_log: FloatArray, conf_type: str, z: float
+) -> tuple[FloatArray, FloatArray]:
+    """Pointwise band as R survfit_confint (conf.lower = "usual", so scale = 1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            half = se_log * surv * z  # inf * 0 -> NaN where S = 0, as R
+            return np.maximum(surv - half, 0.0), np.minimum(surv + half, 1.0)
+        if conf_type == "log":
+            xx = np.where(surv == 0, np.nan, surv)
+            half = z * se_log
+            return np.exp(np.log(xx) - half), np.minimum(np.exp(np.log(xx) + half), 1.0)
+        # log-log: undefined where S is 0 or 1 (log(-log S) infinite), NA in R
+        xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+        half = z * se_log / np.log(xx)
+        loglog = np.log(-np.log(xx))
+        return np.exp(-np.exp(loglog - half)), np.exp(-np.exp(loglog + half))
+
+
+def _quantile(
+    time: FloatArray,
+    surv: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    p: float,
+    conv: SurvivalConventions,
+) -> Estimate:
+    find: Callable[[FloatArray], float]
+    if conv.median_rule == "midpoint":
+        x = np.concatenate(([0.0], time))
+
+        def find(s: FloatArray) -> float:
+            return _findq(x, np.concatenate(([0.0], 1.0 - s)), p)
+
+    else:
+        strict = conv.median_rule == "first-below"
+
+        def find(s: FloatArray) -> float:
+            return _first_crossing(time, s, 1.0 - p, strict=strict)
+
+    return Estimate(
+        value=none_if_nan(find(surv)),
+        lower=none_if_nan(find(lower)),
+        upper=none_if_nan(find(upper)),
+    )
+
+
+def _first_crossing(time: FloatArray, s: FloatArray, level: float, *, strict: bool) -> float:
+    with np.errstate(invalid="ignore"):
+        hit = s < level - _TOL if strict else s <= level + _TOL
+    idx = np.flatnonzero(hit)
+    return float(time[idx[0]]) if idx.size else math.nan
+
+
+def _findq(x: FloatArray, y: FloatArray, p: float) -> float:
+    """R survival's findq (quantile.survfit), line for line, for one probability.
+
+    ``x`` = c(0, time), ``y`` = c(0, 1 - curve); NaN plays R's NA.
+    """
+    finite = ~np.isnan(y)
+    if not finite.any() or float(np.max(y[finite])) < p:
+        return math.nan
+    xmax = float(x[-1])
+    # duplicated(y): keep the first time of each distinct value (NA equal to NA)
+    _, first = np.unique(y, return_index=True)
+    keep = np.sort(first)
+    x, y = x[keep], y[keep]
+    i1 = _approx_constant_right(y + _TOL, p)
+    i2 = _approx_constant_right(y - _TOL, p)
+    quant = (x[i1] + x[i2]) / 2.0 if i1 >= 0 and i2 >= 0 else math.nan
+    if p == 0.0:
+        quant = float(x[0])
+    if not np.isnan(y[-1]) and abs(p - float(y[-1])) < _TOL:
+        # the curve ends on the flat at 1 - p: midpoint of the flat's start and the last time
+        quant = (x[i1] + xmax) / 2.0 if i1 >= 0 else math.nan
+    return float(quant)
+
+
+def _approx_constant_right(v: FloatArray, p: float) -> int:
+    """``approx(v, seq_along(v), p, method = "constant", f = 1)$y - 1`` (or -1 for NA).
+
+    R's approx drops NA pairs, sorts by ``v`` and returns the index of the smallest
+    ``v >= p`` (rule = 1: NA outside the range of ``v``). The bands need not be monotone,
+    so this is not always the first index with v >= p.
+    """
+    ok = np.flatnonzero(~np.isnan(v))
+    if ok.size == 0:
+        return -1
+    vv = v[ok]
+    if p < vv.min() or p > vv.max():
+        return -1
+    cand = np.flatnonzero(vv >= p)
+    return int(ok[cand[np.argmin(vv[cand])]])
+
+
+def _json_list(a: FloatArray) -> list[float | None]:
+    out = a.astype(object)
+    out[~np.isfinite(a)] = None
+    return out.tolist()  # type: ignore[no-any-return]
