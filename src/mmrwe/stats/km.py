@@ -593,7 +593,7 @@ def _is_missing_object(a: NDArray[Any]) -> NDArray[np.bool_]:
             return bool(np.isnan(v))
         return type(v).__name__ in ("NAType", "NaTType")
 
-    return np.frompyfunc(one, 1, 1)(a).astype(bool)  # type: ignore[no-any-return]
+    return np.asarray(np.frompyfunc(one, 1, 1)(a), dtype=bool)
 
 
 # --------------------------------------------------------------------------------------
@@ -654,8 +654,8 @@ def _product_limit(n_risk: IntArray, n_event: IntArray) -> tuple[FloatArray, Flo
         factor = np.where(has_event, (n - d) / n, 1.0)
         # d / (n (n - d)) is inf when everyone at risk has the event; R keeps that inf
         greenwood = np.where(has_event, d / (n * (n - d)), 0.0)
-    surv = np.cumprod(factor)
-    se_log = np.sqrt(np.cumsum(greenwood))
+    surv: FloatArray = np.cumprod(factor, dtype=np.float64)
+    se_log: FloatArray = np.sqrt(np.cumsum(greenwood, dtype=np.float64))
     return surv, se_log
 
 
@@ -757,4 +757,5 @@ def _approx_constant_right(v: FloatArray, p: float) -> int:
 def _json_list(a: FloatArray) -> list[float | None]:
     out = a.astype(object)
     out[~np.isfinite(a)] = None
-    return out.tolist()  # type: ignore[no-any-return]
+    values: list[float | None] = out.tolist()
+    return values
