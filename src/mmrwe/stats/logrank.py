@@ -382,6 +382,7 @@ def _survdiff(prep: _Prepared, rho: float) -> tuple[FloatArray, FloatArray, Floa
     t, e, g = prep.time, prep.is_event, prep.group
     k = len(prep.labels)
     n = t.size
+    key: NDArray[Any]
     if prep.stratum is None:
         order = np.argsort(t)
         key = t[order]
