@@ -1,0 +1,286 @@
+"""The one place that wires the stages: io -> validate -> derive -> stats -> results -> report.
+
+Notebooks call :func:`run_study` exactly as the CLI does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mmrwe import __version__
+from mmrwe.cli import analyses
+from mmrwe.core.conventions import DAYS_PER_MONTH
+from mmrwe.core.errors import InputError, Location, ValidationError
+from mmrwe.derive.endpoints import RULES, apply_derive, derive_time_to_event, to_time_unit
+from mmrwe.io.readers import SourceTable, file_sha256, read_table
+from mmrwe.results.model import StudyResults
+from mmrwe.spec.model import StudySpec
+from mmrwe.validate.patients import ValidatedTable, validate_patients
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StudyRun:
+    """Everything a run produced: results, the analysis table, validation, timings."""
+
+    results: StudyResults
+    analysis: pd.DataFrame
+    validation: ValidatedTable
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def load_and_validate(spec: StudySpec, progress: Progress = _noop) -> ValidatedTable:
+    """Read the patient table named by the spec and run every validation rule."""
+    progress("Reading patient table")
+    d = spec.data
+    source = read_table(
+        d.patients,
+        sheet=d.sheet,
+        delimiter=d.delimiter,
+        decimal=d.decimal,
+        encoding=d.encoding,
+        missing_values=d.missing_values,
+    )
+    progress("Validating")
+    return validate_patients(source, spec)
+
+
+def run_study(spec: StudySpec, progress: Progress = _noop) -> StudyRun:
+    """Run a study spec end to end and return its results (nothing is written).
+
+    Raises
+    ------
+    ValidationError
+        When validation found errors that the spec neither accepts nor excludes.
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    validated = load_and_validate(spec, progress)
+    timings["read_validate"] = time.perf_counter() - t0
+    if validated.errors:
+        raise ValidationError(validated.issues)
+    source = validated.source
+
+    progress("Deriving endpoints")
+    t1 = time.perf_counter()
+    frame, types = apply_derive(validated.frame, spec.derive, validated.column_types)
+    unit = spec.study.time_unit
+    for name, rule in RULES.items():
+        tte = derive_time_to_event(frame, rule)
+        frame[f"{name}_time"] = to_time_unit(tte["time_days"].to_numpy(), unit)
+        frame[f"{name}_event"] = tte["is_event"].to_numpy()
+        frame[f"{name}_time_days"] = tte["time_days"].to_numpy()
+        frame[f"{name}_end_source"] = tte["end_source"].to_numpy()
+    timings["derive"] = time.perf_counter() - t1
+
+    ctx = analyses.Context(spec=spec, frame=frame, types=types, units=validated.units)
+    out: dict[str, Any] = {"schema_version": 1}
+    out["study"] = {
+        "title": spec.study.title,
+        "spec_sha256": spec.sha256,
+        "synthetic": spec.study.synthetic,
+        "description": spec.study.description,
+    }
+    out["software"] = software_versions()
+    out["inputs"] = {"patients": _input_entry(source)}
+    out["conventions"] = {
+        "time_unit": unit,
+        "days_per_month": DAYS_PER_MONTH,
+        "km_conf_type": spec.km.conf_type,
+        "km_conf_level": spec.km.conf_level,
+        "km_median_ci": spec.km.median_ci,
+        "median_rule": "midpoint",
+        "cox_ties": spec.cox[0].ties if spec.cox else "efron",
+        "ph_transform": spec.cox[0].ph_transform if spec.cox else "km",
+        "alpha": spec.study.alpha,
+        "proportion_ci": spec.proportions[0].method if spec.proportions else "clopper-pearson",
+        "fisher_odds_ratio": "conditional MLE",
+        "logistic_ci": "profile likelihood",
+        "maxstat_p": "Lau94",
+        "n_risk_rule": "number with time >= t",
+        "pfs_definition": "progression or death, whichever first; censored at last follow-up",
+        "os_definition": "death from any cause; censored at last follow-up",
+        "rounding": "none in results.json; half away from zero in reports",
+    }
+    out["cohort"] = _cohort(validated, frame)
+    out["validation"] = {
+        "n_errors": len(validated.errors),
+        "n_warnings": sum(1 for i in validated.issues if i.severity == "warning"),
+        "issues": [i.to_dict() for i in validated.issues if i.severity != "error"],
+    }
+    out["variables"] = {
+        c: {
+            "type": types.get(c),
+            "unit": validated.units.get(c),
+            "label": (spec.variable(c).label if spec.variable(c) else None),
+        }
+        for c in frame.columns
+        if not c.startswith("_") and c in types
+    }
+
+    steps: list[tuple[str, str, Callable[[analyses.Context], Any]]] = [
+        ("Kaplan-Meier and follow-up", "endpoints", analyses.endpoints),
+        ("Proportions", "proportions", analyses.proportions),
+        ("Response by factor", "proportion_comparisons", analyses.proportion_comparisons),
+        ("Log-rank tests", "logrank", analyses.logrank),
+        ("Cox models", "cox", analyses.cox),
+        ("Cut-off analyses", "cutpoints", analyses.cutpoints),
+        ("Table 1", "table1", analyses.table1),
+    ]
+    for label, key, fn in steps:
+        progress(label)
+        t = time.perf_counter()
+        out[key] = fn(ctx)
+        timings[key] = time.perf_counter() - t
+    results = StudyResults(out)
+    return StudyRun(
+        results=results,
+        analysis=frame,
+        validation=validated,
+        timings=timings,
+        warnings=ctx.warnings,
+    )
+
+
+def software_versions() -> dict[str, str]:
+    """Versions that can change a number (recorded in results.json)."""
+    import scipy
+
+    return {
+        "mmrwe": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def _input_entry(source: SourceTable) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "file": source.path.name,
+        "sha256": source.sha256,
+        "n_rows": source.n_rows,
+        "format": source.kind,
+    }
+    if source.sheet:
+        entry["sheet"] = source.sheet
+    if source.notes:
+        entry["notes"] = list(source.notes)
+    return entry
+
+
+def _cohort(validated: ValidatedTable, frame: pd.DataFrame) -> dict[str, Any]:
+    centers: dict[str, int] = {}
+    if "center" in frame.columns:
+        for c, k in frame["center"].fillna("(missing)").value_counts().sort_index().items():
+            centers[str(c)] = int(k)
+    exclusions = [e.to_dict() for e in validated.exclusions]
+    return {
+        "n": len(frame),
+        "n_input_rows": validated.n_input_rows,
+        "n_excluded": len(exclusions),
+        "exclusions": exclusions,
+        "centers": centers,
+    }
+
+
+# --- writing outputs -------------------------------------------------------------------
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write a file so that a crash never leaves it half-written (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_out_dir(spec: StudySpec, out_dir: Path) -> None:
+    """Refuse an output folder that is an input folder, so inputs can never be overwritten."""
+    out = out_dir.resolve()
+    inputs = [p for p in (spec.data.patients, spec.data.labs, spec.data.therapy) if p is not None]
+    for p in inputs:
+        if p.resolve().parent == out:
+            raise InputError(
+                f"the output folder {out_dir} holds the input {p.name}",
+                where=Location(file=str(p)),
+                fix="choose another --out folder; mmrwe never writes next to its inputs",
+            )
+
+
+def input_hashes(spec: StudySpec) -> dict[str, str]:
+    """SHA-256 of every input file (checked before and after a run)."""
+    files = [spec.path] + [
+        p for p in (spec.data.patients, spec.data.labs, spec.data.therapy) if p is not None
+    ]
+    return {str(p): file_sha256(p) for p in files if p.exists()}
+
+
+def write_outputs(
+    run: StudyRun,
+    spec: StudySpec,
+    out_dir: Path,
+    *,
+    progress: Progress = _noop,
+    report: bool = True,
+) -> dict[str, Path]:
+    """Write results.json, derived_patients.csv, validation.json, run.json and the reports."""
+    written: dict[str, Path] = {}
+    results_path = out_dir / "results.json"
+    atomic_write(results_path, run.results.to_json())
+    written["results"] = results_path
+
+    cols = ["patient_id"] + [c for c in ("center",) if c in run.analysis.columns]
+    for ep in RULES:
+        cols += [f"{ep}_time_days", f"{ep}_time", f"{ep}_event", f"{ep}_end_source"]
+    derived = run.analysis[cols + [d.name for d in spec.derive if d.name not in cols]].copy()
+    derived_path = out_dir / "derived_patients.csv"
+    atomic_write(
+        derived_path, derived.to_csv(index=False, float_format="%.17g", lineterminator="\n")
+    )
+    written["derived_patients"] = derived_path
+
+    val = {
+        "issues": [i.to_dict() for i in run.validation.issues],
+        "exclusions": [e.to_dict() for e in run.validation.exclusions],
+    }
+    atomic_write(out_dir / "validation.json", json.dumps(val, indent=1, sort_keys=True) + "\n")
+    written["validation"] = out_dir / "validation.json"
+
+    if report:
+        from mmrwe.report import write_reports
+
+        progress("Writing report")
+        written.update(write_reports(run.results, out_dir))
+
+    run_info = {
+        "mmrwe": __version__,
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "timings_s": {k: round(v, 4) for k, v in run.timings.items()},
+        "warnings": run.warnings,
+        "files": {k: v.name for k, v in written.items()},
+    }
+    atomic_write(out_dir / "run.json", json.dumps(run_info, indent=1, sort_keys=True) + "\n")
+    return written
