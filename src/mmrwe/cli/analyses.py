@@ -86,7 +86,7 @@ def risk_ticks(max_time: float, unit: str, step: float | None) -> list[float]:
             "years": [0.25, 0.5, 1, 2, 5],
         }[unit]
         step = next((c for c in candidates if max_time / c <= 10), candidates[-1])
-    n = int(math.floor(max_time / step + 1e-9))
+    n = math.floor(max_time / step + 1e-9)
     return [float(k * step) for k in range(n + 1)]
 
 
@@ -507,7 +507,7 @@ def cutpoints(ctx: Context) -> list[dict[str, Any]]:
             x, t, e = x_all[keep], t_all[keep], e_all[keep]
             outcome_event = e
         else:
-            success, missing, _ = _success_flags(ctx, cp.proportion or "")
+            success, _missing, _ = _success_flags(ctx, cp.proportion or "")
             keep = ~np.isnan(x_all)
             x = x_all[keep]
             outcome_event = success[keep]
