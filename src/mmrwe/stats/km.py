@@ -555,8 +555,8 @@ def factorize_groups(
     """Code a grouping variable: (codes, sorted string labels, missing mask).
 
     Missing means None or NaN (R's NA). Values are sorted in their own order (numbers
-    numerically) before they become strings; floats that are all whole numbers are
-    labelled as integers, so a numeric column read with NaN gives "1", not "1.0".
+    numerically) before they become strings; whole-number floats are labelled as R's
+    ``as.character`` does, so a numeric column read with NaN gives "1", not "1.0".
     Codes of missing rows are -1.
     """
     a = np.asarray(values)
@@ -573,15 +573,20 @@ def factorize_groups(
         kinds = {type(v) for v in valid.tolist()}
         numeric = all(issubclass(k, int | float) and not issubclass(k, bool) for k in kinds)
         valid = valid.astype(np.float64) if numeric and valid.size else valid.astype(str)
-    if valid.dtype.kind == "f" and valid.size and np.all(valid == np.round(valid)):
-        valid = valid.astype(np.int64)
     if valid.dtype.kind == "b":
         valid = valid.astype(str)
     uniq, inv = np.unique(valid, return_inverse=True)
     codes = np.full(n, -1, dtype=np.int64)
     codes[~missing] = inv.reshape(-1)
-    labels = tuple(str(u) for u in uniq.tolist())
+    labels = tuple(_label(u) for u in uniq.tolist())
     return codes, labels, missing
+
+
+def _label(value: object) -> str:
+    # as R's as.character: whole numbers without ".0" (a numeric column with NaN is float)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
 
 
 def _is_missing_object(a: NDArray[Any]) -> NDArray[np.bool_]:
