@@ -6,9 +6,7 @@ Notebooks call :func:`run_study` exactly as the CLI does.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from mmrwe import __version__
 from mmrwe.cli import analyses
 from mmrwe.core.conventions import DAYS_PER_MONTH
 from mmrwe.core.errors import InputError, Location, ValidationError
+from mmrwe.core.fileio import atomic_write
 from mmrwe.derive.endpoints import RULES, apply_derive, derive_time_to_event, to_time_unit
 from mmrwe.io.readers import SourceTable, file_sha256, read_table
 from mmrwe.results.model import StudyResults
@@ -202,19 +201,6 @@ def _cohort(validated: ValidatedTable, frame: pd.DataFrame) -> dict[str, Any]:
 
 
 # --- writing outputs -------------------------------------------------------------------
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write a file so that a crash never leaves it half-written (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_out_dir(spec: StudySpec, out_dir: Path) -> None:

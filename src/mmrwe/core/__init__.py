@@ -11,8 +11,8 @@ from mmrwe.core.conventions import (
     days_per_unit,
 )
 from mmrwe.core.errors import (
-    ConvergenceError,
     ConventionWarning,
+    ConvergenceError,
     DerivationError,
     EstimationError,
     InputError,
@@ -32,8 +32,8 @@ __all__ = [
     "DAYS_PER_MONTH",
     "DAYS_PER_YEAR",
     "ConfType",
-    "ConvergenceError",
     "ConventionWarning",
+    "ConvergenceError",
     "DerivationError",
     "EstimationError",
     "InputError",
