@@ -1,0 +1,281 @@
+"""One test per validation rule: exit status, message names row / column / patient, inputs unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mmrwe.cli.main import app
+from mmrwe.cli.pipeline import load_and_validate
+from mmrwe.spec import load_spec
+
+runner = CliRunner()
+
+BASE_ROWS = [
+    # patient_id, center, start, progression, death, last follow-up, hgb, sex, best_response
+    ("P1", "A", "2021-01-10", "2021-06-01", "", "2022-01-10", 11.2, "F", "PR"),
+    ("P2", "A", "2021-02-01", "", "2021-12-24", "2021-12-24", 9.8, "M", "SD"),
+    ("P3", "B", "2021-03-15", "2021-09-30", "2022-03-01", "2022-03-01", 12.9, "F", "VGPR"),
+    ("P4", "B", "2021-04-20", "", "", "2022-05-01", 13.4, "M", "CR"),
+    ("P5", "C", "2021-05-05", "2021-08-01", "", "2022-02-02", 10.1, "F", "PD"),
+]
+COLUMNS = ["patient_id", "center", "start_date", "progression_date", "death_date", "last_followup_date", "hgb", "sex", "best_response"]
+
+SPEC = """
+[study]
+title = "validation test"
+
+[data]
+patients = "patients.csv"
+{data_extra}
+
+[variables.hgb]
+unit = "g/dL"
+
+{extra}
+"""
+
+
+def make_study(tmp_path: Path, rows=None, *, extra: str = "", data_extra: str = "", columns=None, text: str | None = None) -> Path:
+    table = tmp_path / "patients.csv"
+    if text is not None:
+        table.write_text(text)
+    else:
+        pd.DataFrame(rows or BASE_ROWS, columns=columns or COLUMNS).to_csv(table, index=False)
+    spec = tmp_path / "study.toml"
+    spec.write_text(SPEC.format(extra=extra, data_extra=data_extra))
+    return spec
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_validate(spec: Path):
+    before = {p: sha(p) for p in spec.parent.iterdir() if p.is_file()}
+    result = runner.invoke(app, ["validate", str(spec)])
+    after = {p: sha(p) for p in spec.parent.iterdir() if p.is_file()}
+    assert before == after, "validate modified an input file"
+    assert "Traceback" not in result.output
+    return result
+
+
+def issues_of(spec: Path, code: str):
+    v = load_and_validate(load_spec(spec))
+    return [i for i in v.issues if i.code == code]
+
+
+def with_row(i: int, **changes):
+    rows = [list(r) for r in BASE_ROWS]
+    for k, v in changes.items():
+        rows[i][COLUMNS.index(k)] = v
+    return [tuple(r) for r in rows]
+
+
+def test_valid_table_passes(tmp_path):
+    spec = make_study(tmp_path)
+    res = run_validate(spec)
+    assert res.exit_code == 0, res.output
+    assert "valid" in res.output
+
+
+def test_mmv001_missing_required_column(tmp_path):
+    rows = [r[:4] + r[5:] for r in BASE_ROWS]
+    cols = COLUMNS[:4] + COLUMNS[5:]
+    spec = make_study(tmp_path, rows, columns=cols)
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    assert "MMV001" in res.output and "death_date" in res.output
+
+
+def test_mmv001_mapped_column_not_found_suggests(tmp_path):
+    spec = make_study(tmp_path, data_extra='[data.columns]\nstart_date = "start_dat"')
+    [issue] = [i for i in issues_of(spec, "MMV001") if "start_dat" in i.what]
+    assert "start_date" in issue.fix  # did-you-mean
+
+
+def test_mmv002_duplicate_patient_id(tmp_path):
+    spec = make_study(tmp_path, with_row(3, patient_id="P1"))
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    [issue] = issues_of(spec, "MMV002")
+    assert issue.where.row == 5 and issue.where.patient_id == "P1" and issue.where.column == "patient_id"
+    assert "row 2" in issue.what  # points at the first occurrence too
+
+
+def test_mmv003_empty_patient_id(tmp_path):
+    spec = make_study(tmp_path, with_row(1, patient_id=""))
+    assert run_validate(spec).exit_code == 1
+    [issue] = issues_of(spec, "MMV003")
+    assert issue.where.row == 3
+
+
+def test_mmv004_unparseable_date_with_format_hint(tmp_path):
+    spec = make_study(tmp_path, with_row(2, start_date="15/03/2021"))
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    [issue] = issues_of(spec, "MMV004")
+    assert issue.where.row == 4 and issue.where.column == "start_date" and issue.where.patient_id == "P3"
+    assert "day/month/year" in issue.fix and "date_format" in issue.fix
+
+
+def test_mmv004_european_dates_when_declared(tmp_path):
+    rows = [tuple(pd.to_datetime(v).strftime("%d/%m/%Y") if k in (2, 3, 4, 5) and v else v for k, v in enumerate(r)) for r in BASE_ROWS]
+    spec = make_study(tmp_path, rows, data_extra='date_format = "%d/%m/%Y"')
+    assert run_validate(spec).exit_code == 0
+
+
+def test_mmv005_missing_start_date(tmp_path):
+    spec = make_study(tmp_path, with_row(0, start_date=""))
+    assert run_validate(spec).exit_code == 1
+    [issue] = issues_of(spec, "MMV005")
+    assert issue.where.column == "start_date" and issue.where.patient_id == "P1"
+
+
+def test_mmv006_event_before_start(tmp_path):
+    spec = make_study(tmp_path, with_row(0, progression_date="2020-12-31"))
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    [issue] = issues_of(spec, "MMV006")
+    assert issue.where.column == "progression_date" and issue.where.row == 2
+
+
+def test_mmv007_event_after_last_followup(tmp_path):
+    spec = make_study(tmp_path, with_row(3, progression_date="2022-06-01"))
+    assert run_validate(spec).exit_code == 1
+    [issue] = issues_of(spec, "MMV007")
+    assert issue.where.patient_id == "P4"
+
+
+def test_mmv008_death_not_last_followup(tmp_path):
+    spec = make_study(tmp_path, with_row(1, last_followup_date="2022-01-01"))
+    assert run_validate(spec).exit_code == 1
+    [issue] = issues_of(spec, "MMV008")
+    assert issue.where.patient_id == "P2" and issue.where.column == "last_followup_date"
+
+
+def test_mmv009_progression_after_death(tmp_path):
+    spec = make_study(tmp_path, with_row(2, progression_date="2022-03-01", death_date="2022-02-01", last_followup_date="2022-02-01"))
+    assert run_validate(spec).exit_code == 1
+    assert issues_of(spec, "MMV009")
+
+
+def test_mmv010_hemoglobin_in_g_per_l_while_g_dl_declared(tmp_path):
+    spec = make_study(tmp_path, with_row(4, hgb=101.0))
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    [issue] = issues_of(spec, "MMV010")
+    assert issue.where.row == 6 and issue.where.column == "hgb" and issue.where.patient_id == "P5"
+    assert "g/L" in issue.fix
+
+
+def test_mmv010_reverse_slip_g_dl_values_with_g_l_declared(tmp_path):
+    spec = make_study(tmp_path)
+    spec.write_text(spec.read_text().replace('unit = "g/dL"', 'unit = "g/L"'))
+    assert run_validate(spec).exit_code == 1
+    found = issues_of(spec, "MMV010")
+    assert len(found) == 5 and all("g/dL" in i.fix for i in found)
+
+
+def test_mmv011_unusual_value_is_a_warning(tmp_path):
+    spec = make_study(tmp_path, with_row(0, hgb=5.5))
+    assert run_validate(spec).exit_code == 0
+    [issue] = issues_of(spec, "MMV011")
+    assert issue.severity == "warning"
+
+
+def test_mmv012_unknown_response_category(tmp_path):
+    spec = make_study(tmp_path, with_row(0, best_response="PRR"))
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    [issue] = issues_of(spec, "MMV012")
+    assert issue.where.column == "best_response" and "PR" in issue.fix
+
+
+def test_mmv013_text_in_numeric_column(tmp_path):
+    spec = make_study(tmp_path, with_row(1, hgb="9,8"))
+    assert run_validate(spec).exit_code == 1
+    [issue] = issues_of(spec, "MMV013")
+    assert issue.where.row == 3 and "decimal" in issue.what
+
+
+def test_decimal_comma_declared(tmp_path):
+    rows = [tuple(str(v).replace(".", ",") if k == 6 else v for k, v in enumerate(r)) for r in BASE_ROWS]
+    spec = make_study(tmp_path, rows, data_extra='decimal = ","')
+    assert run_validate(spec).exit_code == 0
+
+
+def test_mmv014_spec_names_unknown_column(tmp_path):
+    spec = make_study(tmp_path, extra='[[logrank]]\nendpoint = "PFS"\nby = "sexx"')
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    [issue] = issues_of(spec, "MMV014")
+    assert issue.where.spec_key == "logrank[0].by" and "sex" in issue.fix
+
+
+def test_mmv019_exclusion_of_unknown_patient(tmp_path):
+    spec = make_study(tmp_path, extra='[[cohort.exclude]]\npatient_id = "P9"\nreason = "consent withdrawn"')
+    assert run_validate(spec).exit_code == 1
+    assert issues_of(spec, "MMV019")
+
+
+def test_unknown_spec_key_is_refused_with_suggestion(tmp_path):
+    spec = make_study(tmp_path, extra='[km]\nconf_typ = "log"')
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    assert "conf_typ" in res.output and "conf_type" in res.output
+
+
+def test_missing_file(tmp_path):
+    spec = make_study(tmp_path)
+    (tmp_path / "patients.csv").unlink()
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    assert "not found" in res.output and "patients.csv" in res.output
+
+
+def test_missing_spec_file(tmp_path):
+    res = runner.invoke(app, ["validate", str(tmp_path / "nope.toml")])
+    assert res.exit_code == 1 and "not found" in res.output
+
+
+def test_semicolon_file_without_declared_delimiter(tmp_path):
+    text = ";".join(COLUMNS) + "\n" + "\n".join(";".join(str(v) for v in r) for r in BASE_ROWS) + "\n"
+    spec = make_study(tmp_path, text=text)
+    res = run_validate(spec)
+    assert res.exit_code == 1 and "delimiter" in res.output
+
+
+def test_all_errors_reported_at_once(tmp_path):
+    rows = with_row(0, start_date="bad")
+    rows[1] = with_row(1, hgb=98.0)[1]
+    rows[2] = with_row(2, best_response="XX")[2]
+    spec = make_study(tmp_path, rows)
+    v = load_and_validate(load_spec(spec))
+    assert {i.code for i in v.errors} >= {"MMV004", "MMV010", "MMV012"}
+
+
+def test_exclude_invalid_rows_accounts_for_every_row(tmp_path):
+    spec = make_study(tmp_path, with_row(4, hgb=101.0), extra="[validation]\nexclude_invalid_rows = true")
+    v = load_and_validate(load_spec(spec))
+    assert not v.errors
+    assert len(v.frame) + len(v.exclusions) == v.n_input_rows == 5
+    [ex] = v.exclusions
+    assert ex.patient_id == "P5" and "MMV010" in ex.reason
+
+
+def test_accepting_an_issue_code(tmp_path):
+    spec = make_study(tmp_path, with_row(0, hgb=5.5), extra='[validation.accept]\nMMV011 = "checked with the center: true value"')
+    v = load_and_validate(load_spec(spec))
+    [issue] = [i for i in v.issues if i.code == "MMV011"]
+    assert issue.severity == "accepted" and "true value" in issue.fix
+
+
+@pytest.mark.parametrize("bad", ["44197", "2021-13-01"])
+def test_date_errors_never_guess(tmp_path, bad):
+    spec = make_study(tmp_path, with_row(0, start_date=bad))
+    assert issues_of(spec, "MMV004")
