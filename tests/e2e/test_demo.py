@@ -1,0 +1,59 @@
+"""The embedded synthetic demo reproduces the published counts exactly and lands near the
+published survival figures (issue acceptance windows)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from mmrwe.cli.demo import demo_dir
+
+
+@pytest.fixture(scope="module")
+def results(demo_run):
+    return json.loads((demo_run / "results.json").read_text())
+
+
+def test_demo_counts_exact():
+    d = pd.read_csv(demo_dir() / "patients.csv", dtype=str, keep_default_na=False)
+    assert len(d) == 51
+    assert (d.age.astype(int) < 70).sum() == 31
+    assert (d.sex == "F").sum() == 29
+    assert (d.tcr == "yes").sum() == 38
+    assert (d.fish_risk != "").sum() == 28
+    assert (d.fish_risk == "high").sum() == 9
+    counts = d.best_response.value_counts()
+    assert [counts.get(k, 0) for k in ("sCR", "CR", "VGPR", "PR")] == [3, 4, 7, 15]
+    assert d.center.nunique() >= 3
+
+
+def test_demo_counts_in_results(results):
+    assert results["cohort"]["n"] == 51
+    orr = next(p for p in results["proportions"] if p["name"] == "ORR")
+    assert (orr["successes"], orr["n"]) == (29, 51)
+
+
+def test_demo_survival_near_published(results):
+    pfs, os_ = results["endpoints"]["PFS"], results["endpoints"]["OS"]
+    assert abs(pfs["median"]["estimate"] - 5.8) <= 0.5
+    assert abs(pfs["landmarks"]["12"]["surv"] - 0.306) <= 0.05
+    assert abs(os_["median"]["estimate"] - 21.0) <= 1.5
+    assert abs(os_["landmarks"]["12"]["surv"] - 0.634) <= 0.05
+
+
+def test_demo_hemoglobin_cutoff(results):
+    cut = next(c for c in results["cutpoints"] if c["variable"] == "hgb" and c["endpoint"] == "PFS" and c["method"] == "maxstat")
+    assert 11.0 <= cut["cutpoint"] <= 12.5
+    assert 2.5 <= cut["hr_low_vs_high"]["hr"] <= 5
+
+
+def test_demo_says_synthetic(demo_run, results):
+    assert results["study"]["synthetic"] is True
+    assert "Synthetic data" in (demo_run / "report.html").read_text()
+
+
+def test_demo_inputs_are_copied_and_rerunnable(demo_run):
+    assert (demo_run / "demo-input" / "study.toml").is_file()
+    assert (demo_run / "demo-input" / "patients.csv").read_bytes() == (demo_dir() / "patients.csv").read_bytes()
