@@ -300,7 +300,8 @@ class KaplanMeier:
         SurvivalAt
             Equal to R ``summary(fit, times = t)`` (``surv``, ``std.err``, ``lower``,
             ``upper``, ``n.risk``). Before the first observed time R reports the origin
-            (S = 1, SE 0, band 1). Beyond the largest observed time R reports nothing;
+            (S = 1, SE 0, band 1), as here for any t before the first observed time.
+            Beyond the largest observed time R reports nothing;
             here surv, std_err, lower and upper are ``None`` and ``n_risk`` is 0.
         """
         t = float(t)
@@ -308,9 +309,9 @@ class KaplanMeier:
         if self.time.size == 0 or t > self.time[-1]:
             return SurvivalAt(t, None, None, None, None, n_risk)
         i = int(np.searchsorted(self.time, t, side="right")) - 1
-        if i < 0 and self.time[0] == 0.0:
-            i = 0  # R survfit0 adds no origin row when a time 0 was observed
         if i < 0:
+            # before the first observed time: the origin. (For t < 0 with an event at time 0,
+            # R's summary reports the time-0 row, after that event; we report S = 1.)
             return SurvivalAt(t, 1.0, 0.0, 1.0, 1.0, n_risk)
         return SurvivalAt(
             t,
