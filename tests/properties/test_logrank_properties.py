@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mmrwe.stats.logrank import logrank_test, logrank_trend_test
+from mmrwe.core.errors import EstimationError
+from mmrwe.stats.logrank import LogRankResult, logrank_test, logrank_trend_test
 
 LABELS = ["a", "b", "c", "d"]
 
@@ -26,11 +27,20 @@ def grouped_samples(draw: st.DrawFn, max_n: int = 60, max_groups: int = 4):
     return time, event, group
 
 
+def logrank_or_skip(*args, **kwargs) -> LogRankResult:
+    """R's survdiff fails on a singular variance (every death time has n = d): skip those."""
+    try:
+        return logrank_test(*args, **kwargs)
+    except EstimationError:
+        assume(False)
+        raise
+
+
 @settings(max_examples=60, deadline=None)
 @given(sample=grouped_samples(), rho=st.sampled_from([0.0, 1.0]), data=st.data())
 def test_relabelling_groups_permutes_the_table(sample, rho, data) -> None:
     time, event, group = sample
-    base = logrank_test(time, event, group, rho=rho)
+    base = logrank_or_skip(time, event, group, rho=rho)
     names = data.draw(st.permutations(["w", "x", "y", "z"]))
     rename = dict(zip(LABELS, names, strict=True))
     other = logrank_test(time, event, np.array([rename[g] for g in group], dtype=object), rho=rho)
@@ -49,7 +59,7 @@ def test_relabelling_groups_permutes_the_table(sample, rho, data) -> None:
 @given(sample=grouped_samples(), data=st.data())
 def test_row_order_and_bookkeeping(sample, data) -> None:
     time, event, group = sample
-    r = logrank_test(time, event, group)
+    r = logrank_or_skip(time, event, group)
     perm = np.array(data.draw(st.permutations(range(time.size))))
     s = logrank_test(time[perm], event[perm], group[perm])
     assert s.chisq == pytest.approx(r.chisq, rel=1e-10, abs=1e-12)
@@ -70,7 +80,7 @@ def test_two_groups_agree_with_lifelines_and_trend(sample) -> None:
     lifelines = pytest.importorskip("lifelines.statistics")
     time, event, group = sample
     assume(event.any())
-    r = logrank_test(time, event, group)
+    r = logrank_or_skip(time, event, group)
     assume(r.df == 1)  # both groups informative (else R, and we, report chisq 0)
     a = group == "a"
     lf = lifelines.logrank_test(time[a], time[~a], event[a], event[~a])

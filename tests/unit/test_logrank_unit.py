@@ -8,7 +8,7 @@ import numpy as np
 import numpy.testing as npt
 import pytest
 
-from mmrwe.core.errors import InputError
+from mmrwe.core.errors import EstimationError, InputError
 from mmrwe.stats.logrank import logrank_test, logrank_trend_test
 
 # Four patients, events at 1, 2, 3, 4, groups a, b, a, b.
@@ -112,3 +112,10 @@ def test_trend_without_events_is_undefined() -> None:
     assert r.chisq is None
     assert r.p is None
     json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_singular_variance_raises_like_r() -> None:
+    # both deaths at t=1 with both patients at risk: d (n - d) = 0, V = 0. R: survdiff stops
+    # with "Lapack routine dgesv: system is exactly singular".
+    with pytest.raises(EstimationError, match="singular"):
+        logrank_test([0, 0, 1, 1, 0], [False, False, True, True, False], ["a", "a", "a", "b", "a"])

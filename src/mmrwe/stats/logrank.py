@@ -188,7 +188,7 @@ def logrank_test(
     ------
     EstimationError
         Fewer than two groups remain after dropping missing rows (R: "There is only 1
-        group").
+        group"), or the variance matrix is singular (R's ``solve`` fails the same way).
 
     Notes
     -----
@@ -217,9 +217,11 @@ def logrank_test(
         try:
             chisq = float(np.dot(np.linalg.solve(var[np.ix_(idx, idx)], diff), diff))
         except np.linalg.LinAlgError as err:
+            # R's solve() stops here too ("system is exactly singular")
             raise EstimationError(
-                "the log-rank variance matrix is singular",
-                fix="check for groups whose patients are only at risk at single-patient event times",
+                "the log-rank variance matrix is singular: no event time carries information "
+                "(e.g. every patient at risk at each event time had the event)",
+                fix="the groups cannot be compared with these data; check the grouping variable",
             ) from err
     p: float | None
     if df >= 1:
