@@ -209,3 +209,10 @@ def test_kaplan_meier_by_drops_missing_and_labels_like_r() -> None:
     assert curves["2"].n == 2
     curves = kaplan_meier_by([1, 2, 3], [True] * 3, np.array(["b", None, "a"], dtype=object))
     assert list(curves) == ["a", "b"]
+
+
+def test_median_symmetric_when_curve_drops_to_zero_at_median() -> None:
+    # one patient dies at 5: S(5) = 0, whose Greenwood SE is undefined (R: NaN)
+    m = kaplan_meier([5], [True]).median_symmetric()
+    assert m.value == 5.0
+    assert (m.std_err, m.lower, m.upper) == (None, None, None)

@@ -32,8 +32,8 @@ IntArray = NDArray[np.int64]
 _TOL = math.sqrt(np.finfo(np.float64).eps)
 _CONF_TYPES = ("log-log", "log", "plain")
 _MEDIAN_RULES = ("midpoint", "first-at-or-below", "first-below")
-# Collett (2015) section 2.4.2 / Klein & Moeschberger (2003) practical note 4.5.3: the
-# density at the median is estimated over S in [0.5 - 0.05, 0.5 + 0.05].
+# KaplanMeier.median_symmetric: the density at the median is estimated over S in
+# [0.5 - 0.05, 0.5 + 0.05] (Collett; Klein & Moeschberger section 4.5, practical note 3).
 _SYMMETRIC_EPS = 0.05
 
 
@@ -240,26 +240,29 @@ class KaplanMeier:
         -------
         MedianSE
             ``value`` is ``self.median.value``; ``lower``/``upper`` are
-            ``value -+ z * std_err``, not clipped at 0 (as SPSS prints them).
+            ``value -+ z * std_err`` (not clipped at 0).
 
         Notes
         -----
-        The SE is the large-sample delta-method variance of a KM percentile with the
-        density estimated by a uniform kernel (Collett, *Modelling Survival Data in
-        Medical Research*, 3rd ed., section 2.4.2; Klein & Moeschberger, *Survival
-        Analysis*, 2nd ed., section 4.5, practical note 3); IBM's SPSS Statistics
-        Algorithms ("KM", percentiles) use this estimator with the 45th/55th percentile
-        bracket::
+        The large-sample (delta-method) SE of a KM percentile, with the density of the
+        survival time at the median estimated by a uniform kernel::
 
             se(t50) = se(S(t50)) / f,   f = (S(u) - S(l)) / (l - u)
-            u = largest event time with S(u) >= 0.55  (time 0, S = 1, if none)
-            l = smallest event time with S(l) <= 0.45
+            u = largest event time with S(u) >= 0.5 + 0.05  (time 0, S = 1, if none)
+            l = smallest event time with S(l) <= 0.5 - 0.05
 
-        ``se(S(t50))`` is the Greenwood SE of S at the last event time <= t50. When the
-        curve never reaches 0.45 (or the median is not reached) the SE is ``None``.
-        With ``median_rule="first-at-or-below"`` the point estimate is also SPSS's
-        (first time S <= 0.5); the default midpoint rule differs from it only on an exact
-        0.5 plateau. R has no equivalent.
+        ``se(S(t50))`` is the Greenwood SE of S at the last observed time <= t50. This is
+        Collett's formula (*Modelling Survival Data in Medical Research*, chapter 2,
+        standard error of a percentile) and Klein & Moeschberger's "crude" estimator
+        (*Survival Analysis*, 2nd ed., section 4.5, practical note 3). The IBM SPSS
+        Statistics Algorithms document ("KM" chapter) is reported to use it with this
+        45th/55th percentile bracket (Cross Validated, "Kaplan-Meier using survfit:
+        confidence interval of the median"); the IBM document itself was not available
+        to check, so agreement with SPSS output is not proven here. Comparisons use the
+        same ``sqrt(eps)`` tolerance as :meth:`quantile`. When the median is not reached,
+        or the curve never falls to 0.45, the SE is ``None``. Collett's point estimate is
+        the first time with S <= 0.5 (``median_rule="first-at-or-below"``); the default
+        midpoint rule differs from it only on an exact 0.5 flat. R has no equivalent.
         """
         level = self.conventions.conf_level if conf_level is None else conf_level
         _check_level(level)
@@ -282,7 +285,9 @@ class KaplanMeier:
         density = (u_surv - l_surv) / (l_time - u_time)
         at = int(np.searchsorted(self.time, value, side="right")) - 1
         se_surv = float(self.std_err[at]) if at >= 0 else 0.0
-        se = se_surv / density
+        se = none_if_nan(se_surv / density)  # NaN when S = 0 at the median (no Greenwood SE)
+        if se is None:
+            return MedianSE(value, None, None, None, method, level)
         z = z_value(level)
         return MedianSE(value, se, value - z * se, value + z * se, method, level)
 
