@@ -428,15 +428,17 @@ def _tri_index(p: int) -> tuple[IntArray, IntArray]:
 
 
 def _design_columns(x: FloatArray) -> FloatArray:
-    """[1, x_j, x_j x_k (j <= k)]: the per-row terms whose risk-weighted sums we need."""
+    """Rows [1, x_j, x_j x_k (j <= k)] of shape (k, n): the terms whose risk-weighted
+    sums the likelihood needs (row-major per term, so each is one contiguous array)."""
     n, p = x.shape
     iu, ju = _tri_index(p)
-    q = np.empty((n, 1 + p + iu.size), dtype=np.float64)
-    q[:, 0] = 1.0
-    q[:, 1 : 1 + p] = x
-    if iu.size:
-        np.multiply(x[:, iu], x[:, ju], out=q[:, 1 + p :])
-    return q
+    qt = np.empty((1 + p + iu.size, n), dtype=np.float64)
+    qt[0] = 1.0
+    xt = x.T
+    qt[1 : 1 + p] = xt
+    for c, (i, j) in enumerate(zip(iu, ju, strict=True)):
+        np.multiply(xt[i], xt[j], out=qt[1 + p + c])
+    return qt
 
 
 def _reverse_cumsum_within(v: FloatArray, bounds: IntArray) -> FloatArray:
@@ -460,10 +462,9 @@ class _RiskSums:
     later: FloatArray  # (G, k) all rows of later groups of the same stratum
 
 
-def _risk_sums(lay: _Layout, q: FloatArray, risk: FloatArray) -> _RiskSums:
-    m = q * risk[:, None]
-    bs = np.add.reduceat(m, lay.bstart, axis=0)
-    k = q.shape[1]
+def _risk_sums(lay: _Layout, qt: FloatArray, risk: FloatArray) -> _RiskSums:
+    bs = np.add.reduceat(qt * risk, lay.bstart, axis=1).T
+    k = qt.shape[0]
     cens = np.zeros((lay.n_groups, k))
     dead = np.zeros((lay.n_groups, k))
     cens[lay.b_group[~lay.b_death]] = bs[~lay.b_death]
@@ -478,19 +479,54 @@ def _risk_sums(lay: _Layout, q: FloatArray, risk: FloatArray) -> _RiskSums:
 
 
 def _efron_terms(lay: _Layout, ties: Ties) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Per-term (group, fraction of the tied deaths' risk included, weight).
+    """Per-term (index into ``lay.dgroups``, fraction of the deaths' risk included, weight).
 
-    Efron: a group with d deaths gives d terms, the k-th (k = 1..d) with the deaths'
+    Efron: a time with d deaths gives d terms, the k-th (k = 1..d) with the deaths'
     risk sums multiplied by k/d, each with weight 1 (coxfit6.c adds ``denom2/ndead`` d
-    times). Breslow: one term per group with fraction 1 and weight d.
+    times). Breslow: one term per time with fraction 1 and weight d.
     """
-    if ties == "breslow" or lay.nd.size == 0 or np.all(lay.nd == 1):
-        return lay.dgroups, np.ones(lay.dgroups.size), lay.nd.astype(np.float64)
-    g = np.repeat(lay.dgroups, lay.nd)
+    ndg = lay.dgroups.size
+    if ties == "breslow" or ndg == 0 or np.all(lay.nd == 1):
+        return np.arange(ndg, dtype=np.int64), np.ones(ndg), lay.nd.astype(np.float64)
+    gi = np.repeat(np.arange(ndg, dtype=np.int64), lay.nd)
     first = np.cumsum(lay.nd) - lay.nd
-    k = np.arange(g.size) - np.repeat(first, lay.nd) + 1
+    k = np.arange(gi.size) - np.repeat(first, lay.nd) + 1
     frac = k / np.repeat(lay.nd, lay.nd).astype(np.float64)
-    return g, frac, np.ones(g.size)
+    return gi, frac, np.ones(gi.size)
+
+
+def _term_moments(
+    base: FloatArray,
+    dead: FloatArray,
+    gi: IntArray,
+    frac: FloatArray,
+    wv: FloatArray,
+    denom: FloatArray,
+    p: int,
+    iu: IntArray,
+    ju: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """sum_k wv_k mean_k and sum_k wv_k (C_k / denom_k - mean_k mean_k'), per-group algebra.
+
+    Term k of death time g has sums ``base[g] + frac_k dead[g]`` (risk, risk x, risk xx').
+    Everything linear in those sums is aggregated per time first (bincount over terms of
+    scalars only), so no (terms x p x p) array is ever formed.
+    """
+    ng = base.shape[0]
+    wd = wv / denom
+    s0 = np.bincount(gi, weights=wd, minlength=ng)
+    s1 = np.bincount(gi, weights=wd * frac, minlength=ng)
+    wd2 = wd / denom
+    t0 = np.bincount(gi, weights=wd2, minlength=ng)
+    t1 = np.bincount(gi, weights=wd2 * frac, minlength=ng)
+    t2 = np.bincount(gi, weights=wd2 * frac * frac, minlength=ng)
+    ba = base[:, 1 : 1 + p]
+    da = dead[:, 1 : 1 + p]
+    smean = s0 @ ba + s1 @ da
+    c2 = s0 @ base[:, 1 + p :] + s1 @ dead[:, 1 + p :]
+    cross = (ba * t1[:, None]).T @ da
+    mm = (ba * t0[:, None]).T @ ba + cross + cross.T + (da * t2[:, None]).T @ da
+    return smean, _unpack_sym(c2, p, iu, ju) - mm
 
 
 # ----------------------------------------------------------------------------------------
@@ -502,11 +538,11 @@ def _efron_terms(lay: _Layout, ties: Ties) -> tuple[IntArray, FloatArray, FloatA
 class _Problem:
     lay: _Layout
     x: FloatArray  # (n, p) centred/scaled, sorted
-    q: FloatArray  # design columns of x
+    qt: FloatArray  # (k, n) design rows of x
     p: int
     iu: IntArray
     ju: IntArray
-    term_g: IntArray
+    term_g: IntArray  # index into lay.dgroups
     term_frac: FloatArray
     term_w: FloatArray
     xdead_sum: FloatArray  # sum of x over deaths
@@ -519,7 +555,7 @@ def _make_problem(lay: _Layout, x: FloatArray, ties: Ties) -> _Problem:
     return _Problem(
         lay=lay,
         x=x,
-        q=_design_columns(x),
+        qt=_design_columns(x),
         p=p,
         iu=iu,
         ju=ju,
@@ -539,23 +575,20 @@ def _unpack_sym(vals: FloatArray, p: int, iu: IntArray, ju: IntArray) -> FloatAr
 
 def _evaluate(pr: _Problem, beta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
     """Log partial likelihood, score and information at ``beta`` (scaled space)."""
-    eta = pr.x @ beta if pr.p else np.zeros(pr.x.shape[0])
-    risk = np.exp(eta)
-    rs = _risk_sums(pr.lay, pr.q, risk)
-    g = pr.term_g
-    base = rs.later[g] + rs.cens[g]
-    tot = base + pr.term_frac[:, None] * rs.dead[g]
-    denom = tot[:, 0]
-    w = pr.term_w
     p = pr.p
+    eta = beta @ pr.qt[1 : 1 + p]
+    risk = np.exp(eta)
+    rs = _risk_sums(pr.lay, pr.qt, risk)
+    dg = pr.lay.dgroups
+    base = rs.later[dg] + rs.cens[dg]
+    dead = rs.dead[dg]
+    g = pr.term_g
+    f = pr.term_frac
+    w = pr.term_w
+    denom = base[g, 0] + f * dead[g, 0]
     loglik = float(np.dot(pr.xdead_sum, beta) - np.dot(w, np.log(denom)))
-    mean = tot[:, 1 : 1 + p] / denom[:, None]
-    u = pr.xdead_sum - w @ mean
-    wd = w / denom
-    c2 = wd @ tot[:, 1 + p :]
-    mm = np.einsum("k,ki,kj->ij", w, mean, mean)
-    imat = _unpack_sym(c2, p, pr.iu, pr.ju) - mm
-    return loglik, u, imat
+    smean, imat = _term_moments(base, dead, g, f, w, denom, p, pr.iu, pr.ju)
+    return loglik, pr.xdead_sum - smean, imat
 
 
 # ----------------------------------------------------------------------------------------
@@ -570,12 +603,10 @@ def _score_residuals(pr: _Problem, eta: FloatArray, ties: Ties) -> FloatArray:
     x = pr.x
     # residuals do not change when eta shifts by a constant: callers pass eta - max(eta)
     score = np.exp(eta)
-    rs = _risk_sums(lay, pr.q, score)
+    rs = _risk_sums(lay, pr.qt, score)
     # per-term hazard increments and means (Efron's d terms, or one Breslow term)
-    if ties == "efron":
-        g, frac_in, _ = _efron_terms(lay, "efron")
-    else:
-        g, frac_in, _ = _efron_terms(lay, "breslow")
+    gi, frac_in, _ = _efron_terms(lay, ties)
+    g = lay.dgroups[gi]
     nd_g = np.zeros(lay.n_groups)
     nd_g[lay.dgroups] = lay.nd
     tot_all = rs.later[g] + rs.cens[g] + rs.dead[g]
@@ -634,119 +665,120 @@ def _rowsum(v: FloatArray, codes: IntArray, k: int) -> FloatArray:
 
 
 class _WaveletMatrix:
-    """Counts of values < r among positions [s, e) of an integer sequence, vectorized.
-
-    Built in O(n log sigma) with stable partitions by bit; each query costs O(log sigma),
-    answered for all queries at once per bit level.
+    """Rank queries on an integer sequence: among positions [s, e), how many values are
+    < r and how many == r. Built in O(n log sigma) by stable partitions on each bit; the
+    queries of all rows are answered together, one bit level at a time.
     """
 
     def __init__(self, values: IntArray, nbits: int) -> None:
         self.nbits = nbits
-        self.zeros: list[IntArray] = []
+        self.zeros: list[NDArray[np.int32]] = []
         self.nz: list[int] = []
-        cur = values.astype(np.int64)
+        cur = values.astype(np.int32)
         for lev in range(nbits - 1, -1, -1):
-            bit = (cur >> lev) & 1
-            is0 = bit == 0
-            zp = np.zeros(cur.size + 1, dtype=np.int64)
+            is0 = ((cur >> lev) & 1) == 0
+            zp = np.zeros(cur.size + 1, dtype=np.int32)
             np.cumsum(is0, out=zp[1:])
             self.zeros.append(zp)
             self.nz.append(int(zp[-1]))
             cur = np.concatenate((cur[is0], cur[~is0]))
 
-    def count_less(self, s: IntArray, e: IntArray, r: IntArray) -> IntArray:
-        res = np.zeros(s.size, dtype=np.int64)
-        s = s.astype(np.int64, copy=True)
-        e = e.astype(np.int64, copy=True)
+    def count_less_equal(self, s: IntArray, e: IntArray, r: IntArray) -> tuple[IntArray, IntArray]:
+        """(# values < r, # values == r) in [s, e), per query."""
+        less = np.zeros(s.size, dtype=np.int64)
+        s32 = s.astype(np.int32)
+        e32 = e.astype(np.int32)
+        r32 = r.astype(np.int32)
         for i, lev in enumerate(range(self.nbits - 1, -1, -1)):
             zp = self.zeros[i]
-            nz = self.nz[i]
-            zs = zp[s]
-            ze = zp[e]
-            one = ((r >> lev) & 1).astype(bool)
-            res += np.where(one, ze - zs, 0)
-            s = np.where(one, nz + (s - zs), zs)
-            e = np.where(one, nz + (e - ze), ze)
-        return res
+            zs = zp[s32]
+            ze = zp[e32]
+            one = ((r32 >> lev) & 1).astype(bool)
+            less += np.where(one, ze - zs, 0)
+            # follow r's bit: into the ones (offset by the number of zeros) or the zeros
+            nz = np.int32(self.nz[i])
+            s32 = np.where(one, nz + (s32 - zs), zs)
+            e32 = np.where(one, nz + (e32 - ze), ze)
+        # the range left after following every bit of r holds exactly the values == r
+        return less, (e32 - s32).astype(np.int64)
 
 
 def _concordance(
-    time: FloatArray,
-    status: BoolArray,
-    stratum: IntArray,
+    lay: _Layout,
     lp: FloatArray,
     cluster: IntArray | None,
     n_cluster: int,
 ) -> tuple[float | None, float | None]:
-    """``concordancefit(y, lp, strata, reverse = TRUE, timefix = FALSE)``: C and its SE."""
-    n = time.size
-    if n == 0 or not np.any(status):
+    """``concordancefit(y, lp, strata, reverse = TRUE, timefix = FALSE)``: C and its SE.
+
+    ``lp`` and ``cluster`` are in the layout's (sorted) row order. Counts as
+    ``concordance3.c`` (time weight "n"): for each death, the rows still at risk (longer
+    time, or censored at the death time) with a larger, smaller or equal risk score;
+    deaths tied on time are not compared. The SE is the infinitesimal jackknife:
+    per-row influence = the row's own concordant/discordant/tied pair counts.
+    """
+    n = lay.time.size
+    if n == 0 or not np.any(lay.status):
         return None, None
     # R ties risk scores by exact equality: utemp <- match(risk, sort(unique(risk)))
     _, xr = np.unique(lp, return_inverse=True)
     xr = xr.astype(np.int64).ravel()
     # processing order of concordance3.c within a stratum: time descending, censored
-    # before deaths at a time, then risk score ascending
-    order = np.lexsort((xr, status.astype(np.int8), -time, stratum))
-    t = time[order]
-    d = status[order]
-    st = stratum[order]
+    # before deaths at a time (the order inside a block does not change any count), so
+    # reorder whole (stratum, time, status) blocks instead of sorting the rows again
+    nb = lay.bstart.size
+    b_time = lay.time[lay.bstart]
+    b_strat = lay.stratum[lay.bstart]
+    bperm = np.lexsort((lay.b_death, -b_time, b_strat))
+    cnt = lay.b_count[bperm]
+    new_start = np.cumsum(cnt) - cnt
+    order = np.repeat(lay.bstart[bperm] - new_start, cnt) + np.arange(n, dtype=np.int64)
+    d = lay.status[order]
     xo = xr[order]
+    # block start and stratum end of every position
+    blk_start = np.repeat(new_start, cnt)
+    b_strat_new = b_strat[bperm]
+    s_first = np.flatnonzero(np.concatenate(([True], b_strat_new[1:] != b_strat_new[:-1])))
+    s_starts = new_start[s_first]
+    s_ends = np.append(s_starts[1:], n)
+    s_len_blocks = np.diff(np.append(s_first, nb))
+    st_start = np.repeat(np.repeat(s_starts, s_len_blocks), cnt)
+    st_end = np.repeat(np.repeat(s_ends, s_len_blocks), cnt)
     pos = np.arange(n, dtype=np.int64)
-    # stratum start of every position
-    new_st = np.empty(n, dtype=bool)
-    new_st[0] = True
-    new_st[1:] = st[1:] != st[:-1]
-    st_start = np.maximum.accumulate(np.where(new_st, pos, 0))
-    st_end_idx = np.append(np.flatnonzero(new_st)[1:], n)
-    st_end = np.repeat(st_end_idx, np.diff(np.append(np.flatnonzero(new_st), n)))
-    # death blocks: same stratum, time, status 1; block start = first death at that time
-    new_blk = np.empty(n, dtype=bool)
-    new_blk[0] = True
-    new_blk[1:] = (t[1:] != t[:-1]) | (st[1:] != st[:-1]) | (d[1:] != d[:-1])
-    blk_start = np.maximum.accumulate(np.where(new_blk, pos, 0))
-    nbits = max(1, int(np.max(xo) + 2).bit_length())
+    nbits = max(1, int(np.max(xo)).bit_length())
     # deaths: comparisons with the risk set [stratum start, block start)
     di = np.flatnonzero(d)
-    wm_all = _WaveletMatrix(xo, nbits)
-    s_q = st_start[di]
     e_q = blk_start[di]
-    r = xo[di]
-    lt = wm_all.count_less(s_q, e_q, r)
-    le = wm_all.count_less(s_q, e_q, r + 1)
-    size = e_q - s_q
-    eq = le - lt
-    gt = size - le
+    s_q = st_start[di]
+    lt, eq = _WaveletMatrix(xo, nbits).count_less_equal(s_q, e_q, xo[di])
+    gt = (e_q - s_q) - lt - eq
     # non-reversed counts of concordance3.c: "concordant" = the longer survivor has the
     # larger score (wsum[0]: tree values > the death's)
     conc = float(np.sum(gt))
     disc = float(np.sum(lt))
     tiex = float(np.sum(eq))
-    imat = np.zeros((n, 3))
-    imat[di, 0] += gt
-    imat[di, 1] += lt
-    imat[di, 2] += eq
-    # each row as a risk-set member of later (shorter-time) deaths of its stratum:
-    # deaths whose block starts after its position
-    dpos_blk = blk_start[di]  # nondecreasing
-    xd = xo[di]
-    wm_d = _WaveletMatrix(xd, nbits)
-    a = np.searchsorted(dpos_blk, pos, side="right")
-    b = np.searchsorted(di, st_end, side="left")
-    a = np.minimum(a, b)
-    lt2 = wm_d.count_less(a, b, xo)
-    le2 = wm_d.count_less(a, b, xo + 1)
-    gt2 = (b - a) - le2
-    imat[:, 0] += lt2
-    imat[:, 1] += gt2
-    imat[:, 2] += le2 - lt2
     npair = conc + disc + tiex
     if npair == 0:
         return None, None
     somer = (conc - disc) / npair
-    dfbeta = (imat[:, 0] - imat[:, 1]) / npair - (somer / npair) * imat.sum(axis=1)
+    infl_c = np.zeros(n)
+    infl_d = np.zeros(n)
+    infl_c[di] = gt
+    infl_d[di] = lt
+    infl_n = np.zeros(n)
+    infl_n[di] = gt + lt + eq
+    # each row as a risk-set member of later (shorter-time) deaths of its stratum:
+    # the deaths whose block starts after the row's position
+    a = np.searchsorted(e_q, pos, side="right")
+    b = np.searchsorted(di, st_end, side="left")
+    a = np.minimum(a, b)
+    lt2, eq2 = _WaveletMatrix(xo[di], nbits).count_less_equal(a, b, xo)
+    infl_c += lt2
+    infl_d += (b - a) - lt2 - eq2
+    infl_n += b - a
+    dfbeta = (infl_c - infl_d) / npair - (somer / npair) * infl_n
     if cluster is not None:
-        dfbeta = np.bincount(cluster[order], weights=dfbeta, minlength=n_cluster)
+        dfbeta = np.bincount(cluster[order], weights=dfbeta, minlength=n_cluster).astype(np.float64)
     var = float(np.sum(dfbeta**2)) / 4.0
     # reverse = TRUE: a higher risk score should go with a shorter time
     return 1.0 - (somer + 1.0) / 2.0, math.sqrt(var)
@@ -1062,9 +1094,7 @@ def cox_fit(
         tests["robust_score"] = ChisqTest(rscore, df, _chisq_sf(rscore, df))
 
     conc, conc_se = _concordance(
-        lay.time,
-        lay.status,
-        lay.stratum,
+        lay,
         lp_sorted,
         ccode[lay.order] if (ccode is not None and cluster is not None) else None,
         n_cluster,

@@ -29,8 +29,8 @@ from mmrwe.stats.cox import (
     _efron_terms,
     _layout,
     _risk_sums,
+    _term_moments,
     _tri_index,
-    _unpack_sym,
 )
 
 FloatArray = NDArray[np.float64]
@@ -143,26 +143,26 @@ def cox_zph(fit: CoxResult, *, transform: Transform = "km", terms: bool = True) 
     g_row = gtime[lay.order]
     # zph1.c recentres X on its plain mean for a stable variance computation
     x = x - x.mean(axis=0)
-    qd = _design_columns(x)
+    qt = _design_columns(x)
     iu, ju = _tri_index(q)
     risk = np.exp(eta - float(np.max(eta)))
-    rs = _risk_sums(lay, qd, risk)
-    gidx, frac, w = _efron_terms(lay, "breslow" if fit.ties == "breslow" else "efron")
-    tot = rs.later[gidx] + rs.cens[gidx] + frac[:, None] * rs.dead[gidx]
-    denom = tot[:, 0]
-    mean = tot[:, 1 : 1 + q] / denom[:, None]
-    # g(t) of each term's time: the same for all rows of a (stratum, time) group
-    g_grp = g_row[lay.bstart[np.searchsorted(lay.b_group, np.arange(lay.n_groups))]]
-    gt = g_grp[gidx]
-    dead = lay.status
-    u2 = (g_row[dead][:, None] * x[dead]).sum(axis=0) - (w * gt) @ mean
-    cvals = tot[:, 1 + q :] / denom[:, None]
-    v_k = cvals  # per-term second moments (upper triangle)
+    rs = _risk_sums(lay, qt, risk)
+    gi, frac, w = _efron_terms(lay, "breslow" if fit.ties == "breslow" else "efron")
+    dg = lay.dgroups
+    base = rs.later[dg] + rs.cens[dg]
+    dead = rs.dead[dg]
+    denom = base[gi, 0] + frac * dead[gi, 0]
+    # g(t) of each death time (all rows of a (stratum, time) group share it)
+    first_block = np.searchsorted(lay.b_group, dg)
+    gt = g_row[lay.bstart[first_block]][gi]
+    is_dead = lay.status
     info = np.zeros((2 * q, 2 * q))
+    u2 = np.zeros(q)
     for power, (r0, c0) in ((0, (0, 0)), (1, (0, q)), (2, (q, q))):
-        wk = w * gt**power
-        blk = _unpack_sym(wk @ v_k, q, iu, ju) - np.einsum("k,ki,kj->ij", wk, mean, mean)
+        smean, blk = _term_moments(base, dead, gi, frac, w * gt**power, denom, q, iu, ju)
         info[r0 : r0 + q, c0 : c0 + q] = blk
+        if power == 1:
+            u2 = (g_row[is_dead][:, None] * x[is_dead]).sum(axis=0) - smean
     info[q:, :q] = info[:q, q:].T
 
     # term groups, in order of first appearance (R's fit$assign)
