@@ -304,14 +304,13 @@ class KaplanMeier:
         -------
         SurvivalAt
             Equal to R ``summary(fit, times = t)`` (``surv``, ``std.err``, ``lower``,
-            ``upper``, ``n.risk``). Before the first observed time R reports the origin
-            (S = 1, SE 0, band 1), as here for any t before the first observed time.
-            Beyond the largest observed time R reports nothing;
-            here surv, std_err, lower and upper are ``None`` and ``n_risk`` is 0.
+            ``upper``, ``n.risk``). Before the first observed time: the origin (S = 1,
+            SE 0, band 1), as R. Beyond the largest observed time R reports nothing; here
+            surv, std_err, lower and upper are ``None`` and ``n_risk`` is 0.
         """
         t = float(t)
         n_risk = int(self.n_risk_at(np.array([t]))[0])
-        if self.time.size == 0 or t > self.time[-1]:
+        if t > self.time[-1]:
             return SurvivalAt(t, None, None, None, None, n_risk)
         i = int(np.searchsorted(self.time, t, side="right")) - 1
         if i < 0:
@@ -566,14 +565,7 @@ def factorize_groups(
     Codes of missing rows are -1.
     """
     a = np.asarray(values)
-    if a.ndim != 1 or a.shape[0] != n:
-        raise InputError(f"group must be a 1-d array of length {n}, got shape {a.shape}")
-    if a.dtype.kind == "f":
-        missing = np.isnan(a)
-    elif a.dtype.kind == "O":
-        missing = np.asarray(_is_missing_object(a), dtype=bool)
-    else:
-        missing = np.zeros(n, dtype=bool)
+    missing = missing_mask(a, n)
     valid = a[~missing]
     if valid.dtype.kind == "O":
         kinds = {type(v) for v in valid.tolist()}
@@ -593,6 +585,18 @@ def _label(value: object) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
+
+
+def missing_mask(values: ArrayLike, n: int) -> NDArray[np.bool_]:
+    """True where a grouping value is missing: None or NaN (R's NA), pandas NA / NaT."""
+    a = np.asarray(values)
+    if a.ndim != 1 or a.shape[0] != n:
+        raise InputError(f"group must be a 1-d array of length {n}, got shape {a.shape}")
+    if a.dtype.kind == "f":
+        return np.isnan(a)
+    if a.dtype.kind == "O":
+        return _is_missing_object(a)
+    return np.zeros(n, dtype=bool)
 
 
 def _is_missing_object(a: NDArray[Any]) -> NDArray[np.bool_]:

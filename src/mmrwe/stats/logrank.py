@@ -20,7 +20,7 @@ from scipy.stats import chi2
 
 from mmrwe.core.errors import EstimationError, InputError
 from mmrwe.stats._common import as_time_event, none_if_nan, read_only
-from mmrwe.stats.km import factorize_groups
+from mmrwe.stats.km import factorize_groups, missing_mask
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -345,13 +345,11 @@ def _prepare(
     t, e = as_time_event(time, is_event)
     n = t.size
     g_all = np.asarray(group)
-    _, _, g_missing = factorize_groups(g_all, n)
-    missing = g_missing
+    missing = missing_mask(g_all, n)
     s_all = None
     if strata is not None:
         s_all = np.asarray(strata)
-        _, _, s_missing = factorize_groups(s_all, n)
-        missing = missing | s_missing
+        missing = missing | missing_mask(s_all, n)
     keep = ~missing
     # code groups after dropping: a group seen only on dropped rows is no group (R)
     codes, labels, _ = factorize_groups(g_all[keep], int(np.count_nonzero(keep)))
@@ -405,13 +403,11 @@ def _survdiff(prep: _Prepared, rho: float) -> tuple[FloatArray, FloatArray, Floa
     ends = np.append(starts[1:], n)
     if stratum_sorted is None:
         stratum_end = np.full(starts.size, n)
-        block_stratum = np.zeros(starts.size, dtype=np.int64)
         stratum_first_block = np.array([0])
     else:
         s_new = np.flatnonzero(np.diff(stratum_sorted)) + 1
         s_ends = np.append(s_new, n)
-        block_stratum = np.searchsorted(s_new, starts, side="right")
-        stratum_end = s_ends[block_stratum]
+        stratum_end = s_ends[np.searchsorted(s_new, starts, side="right")]
         stratum_first_block = np.searchsorted(starts, np.append(0, s_new))
     n_risk = (stratum_end - starts).astype(np.float64)
     cum_e = np.concatenate(([0], np.cumsum(es, dtype=np.int64)))
