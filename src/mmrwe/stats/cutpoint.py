@@ -1429,7 +1429,8 @@ def _youden_batched(
     hi_i = np.argmax(tied & (rank == hi_r[:, None]), axis=1)
     with np.errstate(invalid="ignore"):
         cut = (values[lo_i] + values[hi_i]) / 2.0
-    bad = ~np.isfinite(best[:, 0]) | (n_pos[:, 0] == 0) | (n_neg[:, 0] == 0)
+    # an infinite cut (no cut beats predicting nobody) counts as no admissible cut
+    bad = ~np.isfinite(best[:, 0]) | (n_pos[:, 0] == 0) | (n_neg[:, 0] == 0) | ~np.isfinite(cut)
     return np.where(bad, np.nan, cut)
 
 
