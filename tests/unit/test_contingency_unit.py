@@ -127,3 +127,23 @@ def test_compare_proportions_orientation() -> None:
     assert d["n"] == 51
     assert c.fisher is not None
     assert c.fisher.odds_ratio == fisher_exact([[20, 18], [9, 4]]).odds_ratio
+    # logistic OR of "yes" vs "no" is the sample OR (20/18) / (9/4); same direction as Fisher
+    assert d["logistic"]["odds_ratio"] == pytest.approx((20 / 18) / (9 / 4), rel=1e-12)
+    assert set(d["logistic"]) == {"odds_ratio", "lower", "upper", "p"}
+    assert d["logistic"]["lower"] < d["logistic"]["odds_ratio"] < d["logistic"]["upper"]
+
+
+def test_compare_proportions_logistic_matches_r_two_by_two(expected) -> None:
+    # tests/reference/r/logistic.R case "two_by_two" is the same table.
+    ref = next(c for c in expected("logistic")["cases"] if c["case"] == "two_by_two")
+    d = compare_proportions([20, 9], [18, 4], groups=["yes", "no"]).to_dict()["logistic"]
+    assert d["lower"] == pytest.approx(math.exp(ref["profile_lower"][1]), rel=1e-9)
+    assert d["upper"] == pytest.approx(math.exp(ref["profile_upper"][1]), rel=1e-9)
+    assert d["p"] == pytest.approx(ref["p"][1], rel=1e-9)
+
+
+def test_compare_proportions_many_groups_has_no_logistic() -> None:
+    c = compare_proportions([7, 5, 2, 6], [3, 9, 4, 1])
+    assert c.logistic is None
+    assert c.fisher is not None
+    assert c.fisher.method == "exact enumeration"

@@ -31,6 +31,7 @@ from scipy import stats as _st
 
 from mmrwe.core.errors import EstimationError, InputError
 from mmrwe.stats._common import none_if_nan, read_only
+from mmrwe.stats.logistic import LogisticCoefficient, logistic_fit
 
 Alternative = Literal["two.sided", "less", "greater"]
 
@@ -638,6 +639,9 @@ class ProportionComparison:
         Fisher's exact test (``None`` if the table is too large for enumeration).
     chisq : ChiSquareResult
         Chi-square test with R's default continuity correction.
+    logistic : LogisticCoefficient or None
+        Two groups only: the odds ratio of the first group versus the second from
+        ``glm(success ~ first_group, binomial)`` with its profile (R ``confint``) CI.
     note : str or None
     """
 
@@ -646,6 +650,7 @@ class ProportionComparison:
     failures: tuple[int, ...]
     fisher: FisherResult | None
     chisq: ChiSquareResult
+    logistic: LogisticCoefficient | None = None
     note: str | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -658,6 +663,13 @@ class ProportionComparison:
             },
             "fisher": None if self.fisher is None else self.fisher.to_dict(),
             "chisq": self.chisq.to_dict(),
+            "logistic": None
+            if self.logistic is None
+            else {
+                k: v
+                for k, v in self.logistic.to_dict().items()
+                if k in ("odds_ratio", "lower", "upper", "p")
+            },
             "note": self.note,
         }
 
@@ -680,11 +692,13 @@ def compare_proportions(
     groups : sequence of str, optional
         Group names (default ``"1"``, ``"2"``, ...).
     conf_level : float
-        Level of the Fisher CI.
+        Level of the Fisher and logistic CIs.
 
     Returns
     -------
     ProportionComparison
+        For two groups also a logistic odds ratio (profile CI, Wald p); with a zero cell
+        that fit is separated and emits :class:`~mmrwe.core.errors.SeparationWarning`.
 
     Examples
     --------
@@ -709,11 +723,20 @@ def compare_proportions(
         fisher: FisherResult | None = fisher_exact(tab, conf_level=conf_level)
     except EstimationError as exc:
         fisher, note = None, str(exc)
+    logistic = None
+    if len(s) == 2 and min(s[0] + f[0], s[1] + f[1]) > 0 and 0 < sum(s) < sum(s) + sum(f):
+        # Individual rows rebuilt from the counts: outcome 1 = success, covariate 1 = group 1.
+        counts = np.array([s[0], f[0], s[1], f[1]])
+        y = np.repeat([1.0, 0.0, 1.0, 0.0], counts)
+        x = np.repeat([1.0, 1.0, 0.0, 0.0], counts)[:, None]
+        fit = logistic_fit(y, x, names=[names[0]], conf_level=conf_level)
+        logistic = fit.coefficient(names[0])
     return ProportionComparison(
         groups=names,
         successes=tuple(s),
         failures=tuple(f),
         fisher=fisher,
         chisq=chisq_test(tab),
+        logistic=logistic,
         note=note,
     )
