@@ -32,3 +32,16 @@ def expected() -> Callable[[str], dict[str, Any]]:
 @pytest.fixture
 def reference_data() -> Callable[[str], pd.DataFrame]:
     return load_data
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run `mmrwe demo` once per test session; returns its output folder."""
+    from typer.testing import CliRunner
+
+    from mmrwe.cli.main import app
+
+    out = tmp_path_factory.mktemp("demo")
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    return out
