@@ -43,7 +43,7 @@ res <- list(
   logrank_chisq = lr$chisq, logrank_obs = as.list(setNames(lr$obs, c("F", "M"))), logrank_exp = as.list(setNames(lr$exp, c("F", "M"))),
   cox_coef = as.list(setNames(unname(coef(cx)), c("age", "sex=M"))),
   cox_se = as.list(setNames(unname(sqrt(diag(vcov(cx)))), c("age", "sex=M"))),
-  cox_lr = unname(sc$logtest["test"]), cox_wald = unname(sc$waldtest["test"]), cox_score = unname(sc$sctest["test"]),
+  cox_lr = 2 * diff(cx$loglik), cox_wald = unname(cx$wald.test), cox_score = unname(cx$score),  # summary() rounds these
   concordance = unname(sc$concordance[1]),
   zph_global = unname(zph$table["GLOBAL", "chisq"]), zph_age = unname(zph$table["age", "chisq"]),
   ecog2_lower = bt$conf.int[1], ecog2_upper = bt$conf.int[2], ecog2_n = nrow(d), ecog2_x = unname(bt$statistic)
