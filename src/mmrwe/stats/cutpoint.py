@@ -53,6 +53,7 @@ __all__ = [
     "YoudenResult",
     "bootstrap_cutpoint",
     "logrank_scores",
+    "maxstat_binary",
     "maxstat_cutpoint",
     "maxstat_cutpoint_binary",
     "optimism_corrected_hr",
@@ -862,6 +863,10 @@ def maxstat_cutpoint_binary(
         proportion_low=float(np.sum(s & low) / n_low) if n_low else None,
         proportion_high=float(np.sum(s & ~low) / n_high) if n_high else None,
     )
+
+
+#: Short name used by the pipeline (``cli/analyses.py``); same function.
+maxstat_binary = maxstat_cutpoint_binary
 
 
 # ---------------------------------------------------------------------------------------
