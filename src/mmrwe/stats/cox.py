@@ -1020,10 +1020,18 @@ def cox_fit(
             "iterations and did not converge')"
         )
         infs_nf = not np.all(np.isfinite(np.abs(u_orig @ naive_var)))
-        if float(np.max(lp_sorted)) > 500 or infs_nf:
+        # beyond R's check (max(lp) > 500): a coefficient that is large on the scale of
+        # its covariate (|b| * mean|x - mean| > 5) and still moving by half a unit per
+        # Newton step is diverging (monotone likelihood), so name it
+        step_s = _chsolve2(_cholesky2(imat, tol_chol)[0], u_final)
+        diverging = (np.abs(beta) > 5.0) & (np.abs(step_s) > 0.5)
+        if float(np.max(lp_sorted)) > 500 or infs_nf or np.any(diverging):
+            which = [names_t[j] for j in np.flatnonzero(diverging)]
             msgs.append(
-                "one or more coefficients may be infinite (monotone likelihood); "
-                "consider Firth's penalized Cox regression"
+                "one or more coefficients may be infinite"
+                + (f" ({', '.join(which)})" if which else "")
+                + ": monotone likelihood, e.g. no events in one group. "
+                "Consider Firth's penalized Cox regression (R coxphf)."
             )
             warnings.warn(msgs[-1], SeparationWarning, stacklevel=2)
     elif max_iter > 1:
