@@ -43,13 +43,13 @@ DPM = 30.4375
 # Calibration windows (tighter than the acceptance windows, so the demo lands near the
 # published values rather than at the edge of what is acceptable).
 WINDOWS = {
-    "pfs_median": (5.8 - 0.3, 5.8 + 0.3),
-    "pfs_12": (0.306 - 0.03, 0.306 + 0.03),
-    "os_median": (21.0 - 1.0, 21.0 + 1.0),
-    "os_12": (0.634 - 0.03, 0.634 + 0.03),
-    "followup": (16.8 - 2.0, 16.8 + 2.0),
-    "hgb_cut": (11.2, 12.3),
-    "hgb_hr": (2.8, 4.5),
+    "pfs_median": (5.8 - 0.2, 5.8 + 0.2),
+    "pfs_12": (0.306 - 0.02, 0.306 + 0.02),
+    "os_median": (21.0 - 0.7, 21.0 + 0.7),
+    "os_12": (0.634 - 0.02, 0.634 + 0.02),
+    "followup": (16.8 - 1.5, 16.8 + 1.5),
+    "hgb_cut": (11.4, 12.2),
+    "hgb_hr": (3.0, 4.2),
 }
 
 

@@ -108,4 +108,8 @@ def test_loglog_band_agrees_with_lifelines(sample) -> None:
         time, event, conventions=SurvivalConventions(median_rule="first-at-or-below")
     )
     lf_median = kmf.median_survival_time_
+    if np.any(event & (time == 0)):
+        # lifelines prepends S(0) = 1 before its median search, so a median reached by
+        # deaths at time 0 reads as "not reached" there; R (and mmrwe) give 0.
+        return
     assert first.median.value == (None if np.isinf(lf_median) else lf_median)

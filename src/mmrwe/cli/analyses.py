@@ -495,7 +495,6 @@ def cox(ctx: Context) -> list[dict[str, Any]]:
 def cutpoints(ctx: Context) -> list[dict[str, Any]]:
     """Data-driven cut-offs with adjusted p, bootstrap interval and optimism-corrected HR."""
     from mmrwe.stats import cutpoint as cp_mod
-    from mmrwe.stats.cox import cox_fit
 
     out = []
     for cp in ctx.spec.cutpoints:
@@ -523,45 +522,69 @@ def cutpoints(ctx: Context) -> list[dict[str, Any]]:
         else:
             entry["proportion"] = cp.proportion
         if cp.method == "maxstat":
-            if t is not None:
+            if t is None:
+                res = cp_mod.maxstat_binary(
+                    outcome_event.astype(float),
+                    x,
+                    minprop=cp.minprop,
+                    pmethod=cp.pmethod,
+                    n_perm=cp.n_perm,
+                    seed=cp.seed,
+                )
+                entry.update(res.to_dict())
+            elif cp.bootstrap > 0:
+                # One set of resamples gives the cut-off distribution, the out-of-bag HR and
+                # Harrell's optimism correction; the apparent HR switches to Firth itself
+                # when the likelihood is monotone.
+                opt = cp_mod.optimism_corrected_hr(
+                    t,
+                    e,
+                    x,
+                    B=cp.bootstrap,
+                    seed=cp.seed,
+                    minprop=cp.minprop,
+                    pmethod=cp.pmethod,
+                    unit=unit,
+                )
+                entry.update(opt.to_dict())
+                entry["summary"] = opt.sentence
+                if cp.n_perm > 0:
+                    perm = cp_mod.maxstat_cutpoint(
+                        t,
+                        e,
+                        x,
+                        minprop=cp.minprop,
+                        pmethod=cp.pmethod,
+                        n_perm=cp.n_perm,
+                        seed=cp.seed,
+                    )
+                    entry.update(
+                        {
+                            k: v
+                            for k, v in perm.to_dict().items()
+                            if k.startswith("p_") or k in ("n_permutations", "seed")
+                        }
+                    )
+            else:
                 res = cp_mod.maxstat_cutpoint(
                     t, e, x, minprop=cp.minprop, pmethod=cp.pmethod, n_perm=cp.n_perm, seed=cp.seed
                 )
-            else:
-                res = cp_mod.maxstat_binary(
-                    outcome_event.astype(float), x, minprop=cp.minprop, pmethod=cp.pmethod
-                )
-            entry.update(res.to_dict())
+                entry.update(res.to_dict())
+                entry["summary"] = _cut_sentence(cp.variable, unit, entry)
             entry["groups"] = "low: x <= cutpoint; high: x > cutpoint"
-            if t is not None and res.cutpoint is not None:
-                low = (x <= res.cutpoint).astype(float).reshape(-1, 1)
-                fit = cox_fit(t, e, low, names=[f"{cp.variable}<={res.cutpoint:g}"])
-                entry["hr_low_vs_high"] = {
-                    "hr": fit.hr[0],
-                    "lower": fit.lower[0],
-                    "upper": fit.upper[0],
-                    "p": fit.p[0],
-                    "method": "Cox, unadjusted for the search",
-                }
-                groups_km = _two_group_medians(ctx, t, e, low[:, 0] == 1)
-                entry["median_low"], entry["median_high"] = groups_km
-                if cp.bootstrap > 0:
-                    boot = cp_mod.bootstrap_cutpoint(
-                        t, e, x, method="maxstat", B=cp.bootstrap, seed=cp.seed, minprop=cp.minprop
-                    )
-                    entry["bootstrap"] = boot.to_dict()
-                    opt = cp_mod.optimism_corrected_hr(
-                        t, e, x, B=cp.bootstrap, seed=cp.seed, minprop=cp.minprop
-                    )
-                    entry["optimism"] = opt.to_dict()
-                    sentence = getattr(opt, "sentence", None)
-                    entry["summary"] = (
-                        _cut_sentence(cp.variable, unit, entry) if sentence is None else sentence
-                    )
+            if t is not None and entry.get("cutpoint") is not None:
+                entry["median_low"], entry["median_high"] = _two_group_medians(
+                    ctx, t, e, x <= entry["cutpoint"]
+                )
         else:
             res = cp_mod.youden_cutpoint(x, outcome_event.astype(bool), direction=cp.direction)
             entry.update(res.to_dict())
             entry["direction"] = cp.direction
+            if cp.bootstrap > 0 and t is not None:
+                boot = cp_mod.bootstrap_cutpoint(
+                    t, e, x, method="youden", B=cp.bootstrap, seed=cp.seed, direction=cp.direction
+                )
+                entry["bootstrap"] = boot.to_dict()
         out.append(entry)
     return out
 

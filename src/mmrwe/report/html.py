@@ -20,7 +20,14 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_ENV.filters.update({"num": fmt_num, "pct": fmt_pct, "p": fmt_p})
+
+
+def _by_time(mapping: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Items of a {time: value} mapping in numeric time order ("6" before "12")."""
+    return sorted(mapping.items(), key=lambda kv: float(kv[0]))
+
+
+_ENV.filters.update({"num": fmt_num, "pct": fmt_pct, "p": fmt_p, "by_time": _by_time})
 _ENV.globals.update({"ci": fmt_ci})
 
 

@@ -79,7 +79,10 @@ class StudyResults(Mapping[str, Any]):
     def __init__(self, data: Mapping[str, Any]):
         cleaned = clean_json(dict(data))
         cleaned.setdefault("schema_version", SCHEMA_VERSION)
-        object.__setattr__(self, "_data", _freeze(cleaned))
+        # Canonical key order (as written to disk), so results built in memory and results
+        # re-read from results.json are indistinguishable to every renderer.
+        canonical = json.loads(json.dumps(cleaned, sort_keys=True, allow_nan=False))
+        object.__setattr__(self, "_data", _freeze(canonical))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("StudyResults is immutable")
