@@ -169,6 +169,25 @@ def _success_flags(ctx: Context, name: str) -> tuple[np.ndarray, np.ndarray, Any
     return success, missing, p
 
 
+def response_distribution(ctx: Context) -> dict[str, Any] | None:
+    """Best-response categories in IMWG order (sCR ... PD, NE), for the response table and chart."""
+    from mmrwe.spec.model import RESPONSE_CATEGORIES
+
+    if "best_response" not in ctx.frame.columns:
+        return None
+    lab = ctx.labels("best_response")
+    counts = {c: int((lab == c).sum()) for c in RESPONSE_CATEGORIES}
+    n = len(lab)
+    return {
+        "variable": "best_response",
+        "categories": list(RESPONSE_CATEGORIES),
+        "counts": counts,
+        "missing": int(lab.isna().sum()),
+        "n": n,
+        "percent": {c: (100.0 * k / n if n else None) for c, k in counts.items()},
+    }
+
+
 def proportions(ctx: Context) -> list[dict[str, Any]]:
     """Share of patients in the success categories, with an exact (or Wilson) CI."""
     from mmrwe.stats.proportions import proportion_ci
@@ -370,6 +389,9 @@ def logrank(ctx: Context) -> list[dict[str, Any]]:
                 "curve": km.curve_dict(),
             }
         entry["curves"] = curves
+        entry["levels"] = (
+            levels  # display order (spec-declared levels); dict keys are sorted on disk
+        )
         out.append(entry)
     return out
 
@@ -404,8 +426,13 @@ def design_matrix(
                 f"reference level {ref!r} of {term!r} does not occur among the analysed rows",
                 fix=f"use one of: {', '.join(levels)}",
             )
-        info[term] = {"type": "categorical", "reference": ref, "levels": levels}
         v = lab.to_numpy()
+        info[term] = {
+            "type": "categorical",
+            "reference": ref,
+            "levels": levels,
+            "n_per_level": {lv: int(np.sum(v == lv)) for lv in levels},
+        }
         for lv in levels:
             if lv == ref:
                 continue

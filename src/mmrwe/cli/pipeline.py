@@ -136,6 +136,7 @@ def run_study(spec: StudySpec, progress: Progress = _noop) -> StudyRun:
 
     steps: list[tuple[str, str, Callable[[analyses.Context], Any]]] = [
         ("Kaplan-Meier and follow-up", "endpoints", analyses.endpoints),
+        ("Response", "response", analyses.response_distribution),
         ("Proportions", "proportions", analyses.proportions),
         ("Response by factor", "proportion_comparisons", analyses.proportion_comparisons),
         ("Log-rank tests", "logrank", analyses.logrank),
