@@ -124,6 +124,10 @@ def run_study(spec: StudySpec, progress: Progress = _noop) -> StudyRun:
         "n_warnings": sum(1 for i in validated.issues if i.severity == "warning"),
         "issues": [i.to_dict() for i in validated.issues if i.severity != "error"],
     }
+    out["report_options"] = {
+        "small_cell_k": spec.report.small_cell_k,
+        "table1_by": spec.table1.by or spec.report.table1_by,
+    }
     out["variables"] = {
         c: {
             "type": types.get(c),
