@@ -44,7 +44,11 @@ def test_demo_survival_near_published(results):
 
 
 def test_demo_hemoglobin_cutoff(results):
-    cut = next(c for c in results["cutpoints"] if c["variable"] == "hgb" and c["endpoint"] == "PFS" and c["method"] == "maxstat")
+    cut = next(
+        c
+        for c in results["cutpoints"]
+        if c["variable"] == "hgb" and c["endpoint"] == "PFS" and c["method"] == "maxstat"
+    )
     assert 11.0 <= cut["cutpoint"] <= 12.5
     assert 2.5 <= cut["hr_low_vs_high"]["hr"] <= 5
 
@@ -56,4 +60,6 @@ def test_demo_says_synthetic(demo_run, results):
 
 def test_demo_inputs_are_copied_and_rerunnable(demo_run):
     assert (demo_run / "demo-input" / "study.toml").is_file()
-    assert (demo_run / "demo-input" / "patients.csv").read_bytes() == (demo_dir() / "patients.csv").read_bytes()
+    assert (demo_run / "demo-input" / "patients.csv").read_bytes() == (
+        demo_dir() / "patients.csv"
+    ).read_bytes()

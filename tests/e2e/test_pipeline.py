@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import load_expected
 from typer.testing import CliRunner
 
+from conftest import load_expected
 from mmrwe.cli.main import app
 
 HERE = Path(__file__).parent
@@ -20,7 +20,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def lung_results(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("lung")
-    res = runner.invoke(app, ["analyze", str(HERE / "lung" / "study.toml"), "--out", str(out), "--quiet"])
+    res = runner.invoke(
+        app, ["analyze", str(HERE / "lung" / "study.toml"), "--out", str(out), "--quiet"]
+    )
     assert res.exit_code == 0, res.output
     return json.loads((out / "results.json").read_text())
 
@@ -74,7 +76,20 @@ def test_missing_center_is_counted_not_dropped(lung_results):
 
 
 CONTRACT_KEYS = {
-    "": ["schema_version", "study", "software", "inputs", "conventions", "cohort", "endpoints", "proportions", "proportion_comparisons", "logrank", "cox", "cutpoints"],
+    "": [
+        "schema_version",
+        "study",
+        "software",
+        "inputs",
+        "conventions",
+        "cohort",
+        "endpoints",
+        "proportions",
+        "proportion_comparisons",
+        "logrank",
+        "cox",
+        "cutpoints",
+    ],
     "study": ["title", "spec_sha256"],
     "software": ["mmrwe", "python", "numpy", "scipy"],
     "inputs.patients": ["file", "sha256", "n_rows"],
@@ -86,17 +101,71 @@ CONTRACT_KEYS = {
     "endpoints.PFS.followup": ["estimate", "lower", "upper", "method"],
     "endpoints.OS": ["n", "events", "censored", "median", "landmarks", "followup"],
     "proportions[0]": ["name", "successes", "n", "estimate", "lower", "upper", "method"],
-    "proportion_comparisons[0]": ["outcome", "by", "n", "n_excluded_missing", "table", "fisher", "logistic"],
+    "proportion_comparisons[0]": [
+        "outcome",
+        "by",
+        "n",
+        "n_excluded_missing",
+        "table",
+        "fisher",
+        "logistic",
+    ],
     "proportion_comparisons[0].fisher": ["p", "odds_ratio", "lower", "upper", "method"],
     "proportion_comparisons[0].logistic": ["odds_ratio", "lower", "upper", "p"],
-    "logrank[0]": ["endpoint", "by", "groups", "n", "observed", "expected", "chisq", "df", "p", "n_excluded_missing"],
-    "cox[0]": ["endpoint", "terms", "ties", "n", "events", "n_excluded_missing", "coefficients", "tests", "concordance", "ph_test"],
+    "logrank[0]": [
+        "endpoint",
+        "by",
+        "groups",
+        "n",
+        "observed",
+        "expected",
+        "chisq",
+        "df",
+        "p",
+        "n_excluded_missing",
+    ],
+    "cox[0]": [
+        "endpoint",
+        "terms",
+        "ties",
+        "n",
+        "events",
+        "n_excluded_missing",
+        "coefficients",
+        "tests",
+        "concordance",
+        "ph_test",
+    ],
     "cox[0].tests": ["lr", "wald", "score"],
     "cox[0].tests.lr": ["chisq", "df", "p"],
     "cox[0].ph_test": ["transform", "terms", "global"],
-    "cutpoints[0]": ["endpoint", "variable", "method", "cutpoint", "groups", "n", "n_low", "n_high", "n_excluded_missing", "statistic", "p_adjusted", "p_adjusted_method", "hr_low_vs_high"],
+    "cutpoints[0]": [
+        "endpoint",
+        "variable",
+        "method",
+        "cutpoint",
+        "groups",
+        "n",
+        "n_low",
+        "n_high",
+        "n_excluded_missing",
+        "statistic",
+        "p_adjusted",
+        "p_adjusted_method",
+        "hr_low_vs_high",
+    ],
     "cutpoints[0].hr_low_vs_high": ["hr", "lower", "upper"],
-    "cutpoints[1]": ["endpoint", "variable", "method", "direction", "cutpoint", "sensitivity", "specificity", "youden", "auc"],
+    "cutpoints[1]": [
+        "endpoint",
+        "variable",
+        "method",
+        "direction",
+        "cutpoint",
+        "sensitivity",
+        "specificity",
+        "youden",
+        "auc",
+    ],
 }
 
 
@@ -111,7 +180,12 @@ def _get(tree, path):
 
 def test_every_contract_key_is_present(demo_run):
     results = json.loads((demo_run / "results.json").read_text())
-    missing = [f"{path}.{k}" for path, keys in CONTRACT_KEYS.items() for k in keys if k not in _get(results, path)]
+    missing = [
+        f"{path}.{k}"
+        for path, keys in CONTRACT_KEYS.items()
+        for k in keys
+        if k not in _get(results, path)
+    ]
     assert not missing, missing
     coef = results["cox"][0]["coefficients"]["hgb"]
     assert set(coef) >= {"coef", "se", "hr", "lower", "upper", "z", "p"}
@@ -119,7 +193,10 @@ def test_every_contract_key_is_present(demo_run):
 
 
 def test_two_runs_give_byte_identical_results(demo_run, tmp_path):
-    res = runner.invoke(app, ["analyze", str(demo_run / "demo-input" / "study.toml"), "--out", str(tmp_path), "--quiet"])
+    res = runner.invoke(
+        app,
+        ["analyze", str(demo_run / "demo-input" / "study.toml"), "--out", str(tmp_path), "--quiet"],
+    )
     assert res.exit_code == 0, res.output
     a = (demo_run / "results.json").read_bytes()
     b = (tmp_path / "results.json").read_bytes()
@@ -148,7 +225,20 @@ def test_report_renders_the_same_from_reloaded_results(demo_run):
 def test_user_error_has_no_traceback(tmp_path):
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-m", "mmrwe.cli.main", "analyze", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mmrwe.cli.main",
+            "analyze",
+            str(tmp_path / "missing.toml"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "not found" in proc.stderr
 

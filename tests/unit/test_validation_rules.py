@@ -23,7 +23,17 @@ BASE_ROWS = [
     ("P4", "B", "2021-04-20", "", "", "2022-05-01", 13.4, "M", "CR"),
     ("P5", "C", "2021-05-05", "2021-08-01", "", "2022-02-02", 10.1, "F", "PD"),
 ]
-COLUMNS = ["patient_id", "center", "start_date", "progression_date", "death_date", "last_followup_date", "hgb", "sex", "best_response"]
+COLUMNS = [
+    "patient_id",
+    "center",
+    "start_date",
+    "progression_date",
+    "death_date",
+    "last_followup_date",
+    "hgb",
+    "sex",
+    "best_response",
+]
 
 SPEC = """
 [study]
@@ -40,7 +50,15 @@ unit = "g/dL"
 """
 
 
-def make_study(tmp_path: Path, rows=None, *, extra: str = "", data_extra: str = "", columns=None, text: str | None = None) -> Path:
+def make_study(
+    tmp_path: Path,
+    rows=None,
+    *,
+    extra: str = "",
+    data_extra: str = "",
+    columns=None,
+    text: str | None = None,
+) -> Path:
     table = tmp_path / "patients.csv"
     if text is not None:
         table.write_text(text)
@@ -103,7 +121,11 @@ def test_mmv002_duplicate_patient_id(tmp_path):
     res = run_validate(spec)
     assert res.exit_code == 1
     [issue] = issues_of(spec, "MMV002")
-    assert issue.where.row == 5 and issue.where.patient_id == "P1" and issue.where.column == "patient_id"
+    assert (
+        issue.where.row == 5
+        and issue.where.patient_id == "P1"
+        and issue.where.column == "patient_id"
+    )
     assert "row 2" in issue.what  # points at the first occurrence too
 
 
@@ -119,12 +141,22 @@ def test_mmv004_unparseable_date_with_format_hint(tmp_path):
     res = run_validate(spec)
     assert res.exit_code == 1
     [issue] = issues_of(spec, "MMV004")
-    assert issue.where.row == 4 and issue.where.column == "start_date" and issue.where.patient_id == "P3"
+    assert (
+        issue.where.row == 4
+        and issue.where.column == "start_date"
+        and issue.where.patient_id == "P3"
+    )
     assert "day/month/year" in issue.fix and "date_format" in issue.fix
 
 
 def test_mmv004_european_dates_when_declared(tmp_path):
-    rows = [tuple(pd.to_datetime(v).strftime("%d/%m/%Y") if k in (2, 3, 4, 5) and v else v for k, v in enumerate(r)) for r in BASE_ROWS]
+    rows = [
+        tuple(
+            pd.to_datetime(v).strftime("%d/%m/%Y") if k in (2, 3, 4, 5) and v else v
+            for k, v in enumerate(r)
+        )
+        for r in BASE_ROWS
+    ]
     spec = make_study(tmp_path, rows, data_extra='date_format = "%d/%m/%Y"')
     assert run_validate(spec).exit_code == 0
 
@@ -159,7 +191,15 @@ def test_mmv008_death_not_last_followup(tmp_path):
 
 
 def test_mmv009_progression_after_death(tmp_path):
-    spec = make_study(tmp_path, with_row(2, progression_date="2022-03-01", death_date="2022-02-01", last_followup_date="2022-02-01"))
+    spec = make_study(
+        tmp_path,
+        with_row(
+            2,
+            progression_date="2022-03-01",
+            death_date="2022-02-01",
+            last_followup_date="2022-02-01",
+        ),
+    )
     assert run_validate(spec).exit_code == 1
     assert issues_of(spec, "MMV009")
 
@@ -204,7 +244,9 @@ def test_mmv013_text_in_numeric_column(tmp_path):
 
 
 def test_decimal_comma_declared(tmp_path):
-    rows = [tuple(str(v).replace(".", ",") if k == 6 else v for k, v in enumerate(r)) for r in BASE_ROWS]
+    rows = [
+        tuple(str(v).replace(".", ",") if k == 6 else v for k, v in enumerate(r)) for r in BASE_ROWS
+    ]
     spec = make_study(tmp_path, rows, data_extra='decimal = ","')
     assert run_validate(spec).exit_code == 0
 
@@ -218,7 +260,9 @@ def test_mmv014_spec_names_unknown_column(tmp_path):
 
 
 def test_mmv019_exclusion_of_unknown_patient(tmp_path):
-    spec = make_study(tmp_path, extra='[[cohort.exclude]]\npatient_id = "P9"\nreason = "consent withdrawn"')
+    spec = make_study(
+        tmp_path, extra='[[cohort.exclude]]\npatient_id = "P9"\nreason = "consent withdrawn"'
+    )
     assert run_validate(spec).exit_code == 1
     assert issues_of(spec, "MMV019")
 
@@ -244,7 +288,9 @@ def test_missing_spec_file(tmp_path):
 
 
 def test_semicolon_file_without_declared_delimiter(tmp_path):
-    text = ";".join(COLUMNS) + "\n" + "\n".join(";".join(str(v) for v in r) for r in BASE_ROWS) + "\n"
+    text = (
+        ";".join(COLUMNS) + "\n" + "\n".join(";".join(str(v) for v in r) for r in BASE_ROWS) + "\n"
+    )
     spec = make_study(tmp_path, text=text)
     res = run_validate(spec)
     assert res.exit_code == 1 and "delimiter" in res.output
@@ -260,7 +306,9 @@ def test_all_errors_reported_at_once(tmp_path):
 
 
 def test_exclude_invalid_rows_accounts_for_every_row(tmp_path):
-    spec = make_study(tmp_path, with_row(4, hgb=101.0), extra="[validation]\nexclude_invalid_rows = true")
+    spec = make_study(
+        tmp_path, with_row(4, hgb=101.0), extra="[validation]\nexclude_invalid_rows = true"
+    )
     v = load_and_validate(load_spec(spec))
     assert not v.errors
     assert len(v.frame) + len(v.exclusions) == v.n_input_rows == 5
@@ -269,7 +317,11 @@ def test_exclude_invalid_rows_accounts_for_every_row(tmp_path):
 
 
 def test_accepting_an_issue_code(tmp_path):
-    spec = make_study(tmp_path, with_row(0, hgb=5.5), extra='[validation.accept]\nMMV011 = "checked with the center: true value"')
+    spec = make_study(
+        tmp_path,
+        with_row(0, hgb=5.5),
+        extra='[validation.accept]\nMMV011 = "checked with the center: true value"',
+    )
     v = load_and_validate(load_spec(spec))
     [issue] = [i for i in v.issues if i.code == "MMV011"]
     assert issue.severity == "accepted" and "true value" in issue.fix
@@ -279,3 +331,51 @@ def test_accepting_an_issue_code(tmp_path):
 def test_date_errors_never_guess(tmp_path, bad):
     spec = make_study(tmp_path, with_row(0, start_date=bad))
     assert issues_of(spec, "MMV004")
+
+
+def test_mmv015_empty_column_warns(tmp_path):
+    rows = [(*r, "") for r in BASE_ROWS]
+    spec = make_study(tmp_path, rows, columns=[*COLUMNS, "ldh"])
+    assert run_validate(spec).exit_code == 0
+    [issue] = issues_of(spec, "MMV015")
+    assert issue.where.column == "ldh"
+
+
+def test_mmv016_center_exporting_another_unit(tmp_path):
+    rows = [list(r) for r in BASE_ROWS] + [
+        ["P6", "D", "2021-05-05", "", "", "2022-02-02", 16.9, "F", "PR"],
+        ["P7", "D", "2021-05-05", "", "", "2022-02-02", 16.5, "F", "PR"],
+        ["P8", "D", "2021-05-05", "", "", "2022-02-02", 16.8, "F", "PR"],
+    ]
+    spec = make_study(tmp_path, [tuple(r) for r in rows])
+    spec.write_text(spec.read_text().replace('unit = "g/dL"', 'unit = "mmol/L"'))
+    found = issues_of(spec, "MMV016")
+    assert any("center D" in i.what and "g/dL" in i.fix for i in found)
+
+
+def test_mmv017_no_center_column_warns(tmp_path):
+    rows = [r[:1] + r[2:] for r in BASE_ROWS]
+    spec = make_study(tmp_path, rows, columns=[c for c in COLUMNS if c != "center"])
+    assert run_validate(spec).exit_code == 0
+    assert issues_of(spec, "MMV017")
+
+
+def test_mmv018_mostly_numbers_with_text_is_flagged(tmp_path):
+    rows = [(*r, v) for r, v in zip(BASE_ROWS, ["1", "2", "3", "4", "n.d."], strict=True)]
+    spec = make_study(tmp_path, rows, columns=[*COLUMNS, "ecog"])
+    [issue] = issues_of(spec, "MMV018")
+    assert "n.d." in issue.what and "row 6" in issue.what
+
+
+def test_mmv020_unknown_unit_for_analyte(tmp_path):
+    spec = make_study(tmp_path)
+    spec.write_text(spec.read_text().replace('unit = "g/dL"', 'unit = "mg/mL"'))
+    [issue] = issues_of(spec, "MMV020")
+    assert "g/dL" in issue.fix
+
+
+def test_help_text_is_there():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0 and "demo" in res.output and "analyze" in res.output
+    res = runner.invoke(app, ["analyze", "--help"])
+    assert "--out" in res.output
