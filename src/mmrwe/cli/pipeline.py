@@ -61,8 +61,18 @@ def load_and_validate(spec: StudySpec, progress: Progress = _noop) -> ValidatedT
     return validate_patients(source, spec)
 
 
-def run_study(spec: StudySpec, progress: Progress = _noop) -> StudyRun:
+def run_study(spec: StudySpec, progress: Progress = _noop, *, validated: ValidatedTable | None = None) -> StudyRun:
     """Run a study spec end to end and return its results (nothing is written).
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The study.
+    progress : callable, optional
+        Called with the name of each step (the CLI shows it).
+    validated : ValidatedTable, optional
+        An already read and validated patient table (e.g. pooled from several sites);
+        by default the spec's ``[data] patients`` file is read and validated.
 
     Raises
     ------
@@ -71,7 +81,8 @@ def run_study(spec: StudySpec, progress: Progress = _noop) -> StudyRun:
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    validated = load_and_validate(spec, progress)
+    if validated is None:
+        validated = load_and_validate(spec, progress)
     timings["read_validate"] = time.perf_counter() - t0
     if validated.errors:
         raise ValidationError(validated.issues)
