@@ -47,7 +47,10 @@ class Context:
 
     def labels(self, column: str) -> pd.Series:
         """A column as category labels (str), missing as None."""
-        return self.frame[column].map(_label).astype(object)
+        # Built from a list so that missing stays None (pandas 3 turns None into NaN in
+        # str-dtype columns, and NaN would sort as a level).
+        col = self.frame[column]
+        return pd.Series([_label(v) for v in col.tolist()], index=col.index, dtype=object)
 
     def levels(self, column: str, present: pd.Series) -> list[str]:
         """Ordered levels: spec-declared order, else sorted; only levels present."""
@@ -59,7 +62,11 @@ class Context:
 
 
 def _label(v: Any) -> str | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if pd.isna(v):  # NaN, pd.NA, NaT
         return None
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -339,7 +346,7 @@ def logrank(ctx: Context) -> list[dict[str, Any]]:
         strata = None
         if lr.strata:
             s = ctx.labels(lr.strata)
-            keep &= s.notna().to_numpy()
+            keep = keep & s.notna().to_numpy()
             strata = s.to_numpy()[keep]
         gk = g.to_numpy()[keep]
         levels = ctx.levels(lr.by, g[keep])
@@ -408,7 +415,7 @@ def design_matrix(
     """
     keep = np.ones(len(ctx.frame), dtype=bool)
     for c in (*terms, *extra):
-        keep &= ctx.frame[c].notna().to_numpy()
+        keep = keep & ctx.frame[c].notna().to_numpy()
     cols: list[np.ndarray] = []
     names: list[str] = []
     info: dict[str, Any] = {}
