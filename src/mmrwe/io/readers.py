@@ -202,17 +202,28 @@ def _read_csv(p: Path, sep: str, encoding: str) -> tuple[pd.DataFrame, list[int]
         ) from None
     if text.startswith("\ufeff"):  # Excel writes a BOM in "CSV UTF-8"
         text = text[1:]
-    import io
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError(
+            f"{p.name} contains a NUL character (line {line}); it is not a text table",
+            where=Location(file=p.name, row=line),
+            fix="export the table again as CSV text (or declare the encoding it was saved in)",
+        )
+    if len(sep) == 1:
+        frame, rows = _split_csv(text, sep, p.name)
+    else:
+        import io
 
-    frame = pd.read_csv(
-        io.StringIO(text),
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        skip_blank_lines=False,
-        engine="python" if len(sep) != 1 else "c",
-    )
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="python",
+        )
+        rows = [i + 2 for i in range(len(frame))]
     notes = []
     if frame.shape[1] == 1 and sep == ",":
         header = str(frame.columns[0])
@@ -223,11 +234,87 @@ def _read_csv(p: Path, sep: str, encoding: str) -> tuple[pd.DataFrame, list[int]
                     where=Location(file=p.name, row=1),
                     fix=f'set delimiter = "{alt if alt != chr(9) else chr(92) + "t"}" under [data]',
                 )
-    # Rows entirely blank are kept (as all-missing) so row numbers match the file.
-    rows = [i + 2 for i in range(len(frame))]
     if sep != ",":
         notes.append(f"{p.name}: fields separated by {sep!r}")
     return frame, rows, notes
+
+
+def _split_csv(text: str, sep: str, name: str) -> tuple[pd.DataFrame, list[int]]:
+    """Split CSV text into cells, refusing what would silently shift or lose cells.
+
+    The csv module (strict mode) is used rather than pandas because pandas fills a short
+    row with empty cells, renames a repeated header ``hgb`` to ``hgb.1`` and lets a stray
+    quote swallow the following lines into one cell: each would turn a damaged file into
+    a valid-looking table with wrong values.
+    """
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    records: list[tuple[int, list[str]]] = []
+    prev_line = 0
+    try:
+        for rec in reader:
+            line = reader.line_num
+            if line - prev_line > 1 or any("\n" in c or "\r" in c for c in rec):
+                raise InputError(
+                    f"{name}: a quoted cell runs from line {prev_line + 1} over several lines (a stray quote character?)",
+                    where=Location(file=name, row=prev_line + 1),
+                    fix='remove the stray " character, or put the whole cell in quotes on one line',
+                )
+            records.append((line, rec))
+            prev_line = line
+    except csv.Error as exc:
+        raise InputError(
+            f"{name}: cannot split line {reader.line_num} into cells ({exc}); probably a stray quote character",
+            where=Location(file=name, row=reader.line_num),
+            fix='remove the stray " character, or quote the whole cell ("like this")',
+        ) from None
+    if not records:
+        raise InputError(
+            f"{name} is empty", where=Location(file=name), fix="export the table again"
+        )
+    header = [c.strip() for c in records[0][1]]
+    body = records[1:]
+
+    def blank(rec: list[str]) -> bool:
+        return all(not c.strip() for c in rec)
+
+    # Trailing separators (``a,b,``) leave empty header cells over empty columns: residue,
+    # as in Excel; any other nameless column is refused.
+    width = len(header)
+    while (
+        width
+        and not header[width - 1]
+        and all(len(r) < width or not r[width - 1].strip() for _, r in body)
+    ):
+        width -= 1
+    if width == 0:
+        raise InputError(f"{name} has no header row", where=Location(file=name, row=1),
+                         fix="put column names in line 1")  # fmt: skip
+    if "" in header[:width]:
+        k = header.index("")
+        raise InputError(
+            f"column {k + 1} of {name} has no header",
+            where=Location(file=name, row=1),
+            fix="give every column a name in line 1",
+        )
+    short = [(ln, len(r)) for ln, r in body if len(r) < width and not blank(r)]
+    long = [(ln, len(r)) for ln, r in body if len(r) > width and any(c.strip() for c in r[width:])]
+    for bad, what in ((short, "fewer"), (long, "more")):
+        if bad:
+            listed = ", ".join(f"line {ln} ({k} cells)" for ln, k in bad[:5])
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise InputError(
+                f"{name}: {len(bad)} row(s) have {what} cells than the header's {width}: {listed}{more}",
+                where=Location(file=name, row=bad[0][0]),
+                fix="the row was cut short or has an extra separator; export the table again",
+            )
+    cells = [(r + [""] * width)[:width] for _, r in body]
+    frame = pd.DataFrame(cells, columns=header[:width], dtype=object)
+    if frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in header[:width]})
+    return frame, [ln for ln, _ in body]
 
 
 def _read_excel(p: Path, sheet: str | None) -> tuple[pd.DataFrame, list[int], str, list[str]]:
