@@ -350,6 +350,7 @@ def _read_excel(p: Path, sheet: str | None) -> tuple[pd.DataFrame, list[int], st
                 fix="unmerge the cells and fill every row, so each row is one patient",
             )
         values = [list(r) for r in ws.iter_rows(values_only=True)]
+        notes += _sheet_notes(p, ws, values)
     finally:
         wb.close()
     if not values:
@@ -380,6 +381,65 @@ def _read_excel(p: Path, sheet: str | None) -> tuple[pd.DataFrame, list[int], st
         body.pop()
     frame = pd.DataFrame(body, columns=cols, dtype=object)
     return frame, [i + 2 for i in range(len(frame))], sheet, notes
+
+
+def _sheet_notes(p: Path, ws: Any, values: list[list[Any]]) -> list[str]:
+    """Refuse formulas without saved values; say which formulas and hidden rows were read.
+
+    ``data_only=True`` gives a formula cell's value as last saved by a spreadsheet program;
+    a workbook written by a script and never opened in Excel has no saved value, and the
+    cell would read as empty (a missing progression date = no event). Refuse that.
+    """
+    notes: list[str] = []
+    sheet = ws.title
+    formulas = _formula_cells(p, sheet)
+    if formulas:
+        unsaved = [ref for ref, r, c in formulas if r < len(values) and c < len(values[r])
+                   and values[r][c] is None]  # fmt: skip
+        if unsaved:
+            raise InputError(
+                f"sheet {sheet!r} of {p.name} has {len(unsaved)} formula cell(s) without a saved value ({', '.join(unsaved[:5])})",
+                where=Location(file=p.name, sheet=sheet, row=int("".join(ch for ch in unsaved[0] if ch.isdigit()))),
+                fix="open the file in Excel or LibreOffice and save it (this stores the values), or paste the cells as values",
+            )  # fmt: skip
+        notes.append(
+            f"{p.name}: {len(formulas)} formula cell(s) in sheet {sheet!r} read as their saved values"
+        )
+    hidden_rows = sorted(r for r, d in ws.row_dimensions.items() if d.hidden and r <= len(values))
+    hidden_cols = sorted(k for k, d in ws.column_dimensions.items() if d.hidden)
+    if hidden_rows:
+        listed = ", ".join(map(str, hidden_rows[:10])) + (" ..." if len(hidden_rows) > 10 else "")
+        notes.append(
+            f"{p.name}: row(s) {listed} of sheet {sheet!r} are hidden in the spreadsheet and are read like every other row"
+        )
+    if hidden_cols:
+        notes.append(
+            f"{p.name}: column(s) {', '.join(hidden_cols)} of sheet {sheet!r} are hidden in the spreadsheet and are read like every other column"
+        )
+    return notes
+
+
+def _formula_cells(p: Path, sheet: str) -> list[tuple[str, int, int]]:
+    """Formula cells of ``sheet`` as (reference, 0-based row, 0-based column)."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    with zipfile.ZipFile(p) as z:  # cheap check before parsing the workbook a second time
+        xml = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")]
+    if not any(re.search(rb"<(\w+:)?f[ >/]", x) for x in xml):
+        return []
+    wb = openpyxl.load_workbook(p, read_only=False, data_only=False)
+    try:
+        out = []
+        for row in wb[sheet].iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    out.append((cell.coordinate, cell.row - 1, cell.column - 1))
+        return out
+    finally:
+        wb.close()
 
 
 def _read_parquet(p: Path) -> tuple[pd.DataFrame, list[int], list[str]]:
