@@ -20,12 +20,16 @@ from mmrwe.spec.model import (
     CutpointSpec,
     DataSection,
     DeriveSpec,
+    DuplicateDecision,
     ExclusionSpec,
     KmSection,
     LogrankSpec,
+    PoolingSection,
     ProportionSpec,
+    PseudonymizeSection,
     ReportSection,
     ResponseSection,
+    SiteSpec,
     StudySection,
     StudySpec,
     Table1Spec,
@@ -49,6 +53,9 @@ TOP_LEVEL = {
     "validation",
     "cohort",
     "report",
+    "sites",
+    "pooling",
+    "pseudonymize",
 }
 
 
@@ -285,7 +292,7 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         synthetic=s.bool("synthetic", False),
     )
 
-    if "data" not in doc:
+    if "data" not in doc and "sites" not in doc:
         raise SpecError(
             "the study spec has no [data] table",
             where=Location(file=str(path), spec_key="data"),
@@ -319,8 +326,11 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         )
     labs = d.str("labs")
     therapy = d.str("therapy")
+    # A pooling spec may leave out [data] patients: `mmrwe pool` reads the [[sites]] files,
+    # and `mmrwe analyze` then reads the pooled table written as pooled_patients.csv.
+    patients = d.str("patients", required="sites" not in doc) or "pooled_patients.csv"
     data = DataSection(
-        patients=base / d.str("patients", required=True),
+        patients=base / patients,
         labs=base / labs if labs else None,
         therapy=base / therapy if therapy else None,
         columns=tuple(column_pairs),
@@ -565,6 +575,17 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         table1_by=rep.str("table1_by"),
     )
 
+    sites = _sites(root, base, variables)
+    pooling = _pooling(root)
+    ps = root.sub("pseudonymize")
+    ps.reject_unknown({"identifiers", "keep", "shift_dates", "max_shift_days"})
+    pseudonymize = PseudonymizeSection(
+        identifiers=ps.str_list("identifiers", ()),
+        keep=ps.str_list("keep", ()),
+        shift_dates=ps.bool("shift_dates", False),
+        max_shift_days=ps.num("max_shift_days", 182, lo=1, hi=3650, integer=True),
+    )
+
     return StudySpec(
         path=path,
         sha256=sha256,
@@ -583,6 +604,126 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         validation=validation,
         exclusions=tuple(exclusions),
         report=report,
+        sites=sites,
+        pooling=pooling,
+        pseudonymize=pseudonymize,
+    )
+
+
+_SITE_KEYS = {
+    "file",
+    "center",
+    "centers",
+    "columns",
+    "date_format",
+    "sheet",
+    "delimiter",
+    "decimal",
+    "encoding",
+    "missing_values",
+    "units",
+    "recode",
+    "absent",
+    "id_prefix",
+    "excel_serial_dates",
+}
+
+
+def _str_table(sec: _Section) -> tuple[tuple[str, str], ...]:
+    return tuple((key, sec.str(key, required=True)) for key in sec.table)
+
+
+def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[SiteSpec, ...]:
+    """``[[sites]]``: one entry per site export, for ``mmrwe pool``."""
+    units_declared = {v.name: v.unit for v in variables}
+    sites: list[SiteSpec] = []
+    for e in root.array("sites"):
+        e.reject_unknown(_SITE_KEYS)
+        date_format = e.str("date_format")
+        if date_format is not None and "%" not in date_format:
+            raise SpecError(
+                f"date_format {date_format!r} has no strftime directives",
+                where=e._where("date_format"),
+                fix='use e.g. "%Y-%m-%d" (ISO) or "%d/%m/%Y" (day/month/year)',
+            )
+        center = e.str("center")
+        centers = e.str_list("centers", ())
+        if center is not None and centers:
+            raise SpecError(
+                "give either center (every row is that center) or centers (the values the file's center column may hold), not both",
+                where=e._where("centers"),
+            )
+        units = e.sub("units")
+        unit_pairs = _str_table(units)
+        for name, _unit in unit_pairs:
+            if not units_declared.get(name):
+                raise SpecError(
+                    f"a site unit is given for {name!r}, but [variables.{name}] declares no unit to convert to",
+                    where=units._where(name),
+                    fix=f'add [variables.{name}] unit = "..." (the unit the pooled table uses)',
+                )
+        rec = e.sub("recode")
+        recode = []
+        for name in rec.table:
+            recode.append((name, _str_table(rec.sub(name))))
+        sites.append(
+            SiteSpec(
+                file=base / e.str("file", required=True),
+                center=center,
+                centers=centers,
+                columns=_str_table(e.sub("columns")) if e.has("columns") else None,
+                date_format=date_format,
+                sheet=e.str("sheet"),
+                delimiter=e.str("delimiter"),
+                decimal=e.str("decimal", None, choices=(".", ",")),
+                encoding=e.str("encoding"),
+                missing_values=e.str_list("missing_values"),
+                units=unit_pairs,
+                recode=tuple(recode),
+                absent=e.str_list("absent", ()),
+                id_prefix=e.str("id_prefix", ""),
+                excel_serial_dates=e.bool("excel_serial_dates", False),
+            )
+        )
+    return tuple(sites)
+
+
+def _pooling(root: _Section) -> PoolingSection:
+    """``[pooling]``: the rule for confirmed duplicates and the user's decisions."""
+    po = root.sub("pooling")
+    po.reject_unknown({"keep", "duplicates"})
+    decisions = []
+    for e in po.array("duplicates"):
+        e.key_path = f"pooling.{e.key_path}"
+        e.reject_unknown({"rows", "same_patient", "keep"})
+        rows = e.str_list("rows", required=True)
+        if len(rows) != 2 or rows[0] == rows[1]:
+            raise SpecError(
+                "rows must name the two rows of a flagged pair",
+                where=e._where("rows"),
+                fix='write rows = ["Center A/A-017", "Center B/B-203"] as listed in pooling.json',
+            )
+        if "same_patient" not in e.table:
+            raise SpecError(
+                "missing required key 'same_patient'",
+                where=e._where("same_patient"),
+                fix="write same_patient = true (one row is kept) or false (both are kept)",
+            )
+        keep = e.str("keep")
+        if keep is not None and keep not in rows:
+            raise SpecError(
+                f"keep = {keep!r} is not one of the pair's rows",
+                where=e._where("keep"),
+                fix=f"use {rows[0]!r} or {rows[1]!r}",
+            )
+        decisions.append(
+            DuplicateDecision(
+                rows=(rows[0], rows[1]), same_patient=e.bool("same_patient", True), keep=keep
+            )
+        )
+    return PoolingSection(
+        keep=po.str("keep", "longest_followup", choices=("longest_followup", "first_site")),
+        duplicates=tuple(decisions),
     )
 
 

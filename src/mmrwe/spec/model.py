@@ -189,6 +189,58 @@ class ReportSection:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteSpec:
+    """``[[sites]]``: one site's export and how to read it (used by ``mmrwe pool``).
+
+    Every reading option left out (``None``) is taken from ``[data]``. ``columns``, when
+    given, replaces ``[data.columns]`` for this file (canonical name -> source column).
+    """
+
+    file: Path
+    center: str | None = None  # every row of the file is this center
+    centers: tuple[str, ...] = ()  # or: the file's center column may hold only these
+    columns: tuple[tuple[str, str], ...] | None = None
+    date_format: str | None = None
+    sheet: str | None = None
+    delimiter: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    missing_values: tuple[str, ...] | None = None
+    units: tuple[tuple[str, str], ...] = ()  # variable -> unit used in this file
+    recode: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # variable -> (cell -> value)
+    absent: tuple[str, ...] = ()  # columns this site does not collect (all missing here)
+    id_prefix: str = ""  # prepended to this site's patient ids (site-local id schemes)
+    excel_serial_dates: bool = False  # numbers in date columns are Excel serial dates
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateDecision:
+    """``[[pooling.duplicates]]``: the user's decision on a flagged cross-site pair."""
+
+    rows: tuple[str, str]  # "center/patient_id" of both rows, as listed in pooling.json
+    same_patient: bool
+    keep: str | None = None  # "center/patient_id" of the row to keep (overrides the rule)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolingSection:
+    """``[pooling]``: which row of a confirmed duplicate is kept."""
+
+    keep: Literal["longest_followup", "first_site"] = "longest_followup"
+    duplicates: tuple[DuplicateDecision, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PseudonymizeSection:
+    """``[pseudonymize]``: what ``mmrwe pseudonymize`` drops and shifts at the site."""
+
+    identifiers: tuple[str, ...] = ()  # direct identifiers (source column names) to drop
+    keep: tuple[str, ...] = ()  # columns that look identifying but are kept knowingly
+    shift_dates: bool = False
+    max_shift_days: int = 182
+
+
+@dataclass(frozen=True, slots=True)
 class StudySpec:
     """A parsed, checked study spec.
 
@@ -212,6 +264,9 @@ class StudySpec:
     validation: ValidationSection = field(default_factory=ValidationSection)
     exclusions: tuple[ExclusionSpec, ...] = ()
     report: ReportSection = field(default_factory=ReportSection)
+    sites: tuple[SiteSpec, ...] = ()
+    pooling: PoolingSection = field(default_factory=PoolingSection)
+    pseudonymize: PseudonymizeSection = field(default_factory=PseudonymizeSection)
 
     @property
     def survival_conventions(self) -> SurvivalConventions:
