@@ -311,6 +311,10 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
             "decimal",
             "encoding",
             "missing_values",
+            "engine",
+            "table",
+            "format",
+            "omop",
         }
     )
     cols = d.sub("columns")
@@ -329,8 +333,22 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
     # A pooling spec may leave out [data] patients: `mmrwe pool` reads the [[sites]] files,
     # and `mmrwe analyze` then reads the pooled table written as pooled_patients.csv.
     patients = d.str("patients", required="sites" not in doc) or "pooled_patients.csv"
+    # engine/url/table/format/omop: the scaled path (mmrwe.cli.pipeline_scaled); a patients
+    # value with "://" is a database URL, kept as text (a Path would fold its "//").
+    engine = d.str("engine", "pandas", choices=("pandas", "duckdb", "postgres", "spark"))
+    url = patients if "://" in patients else None
+    data_format = d.str("format", "canonical", choices=("canonical", "omop"))
+    omop_sec = d.sub("omop")
+    omop_sec.reject_unknown({"regimen", "mapping", "schema", "labs"})
+    omop_opts = tuple((k, omop_sec.str(k, required=True)) for k in omop_sec.table)
+    if (url is not None or data_format == "omop") and engine == "pandas":
+        raise SpecError(
+            "a database URL or OMOP input needs a database engine",
+            where=Location(file=str(path), spec_key="data.engine"),
+            fix='add engine = "duckdb" (or "postgres", "spark") under [data]',
+        )
     data = DataSection(
-        patients=base / patients,
+        patients=base / (d.str("table", None) or "patients") if url else base / patients,
         labs=base / labs if labs else None,
         therapy=base / therapy if therapy else None,
         columns=tuple(column_pairs),
@@ -342,6 +360,11 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         missing_values=d.str_list(
             "missing_values", DataSection.__dataclass_fields__["missing_values"].default
         ),
+        engine=engine,
+        url=url,
+        table=d.str("table"),
+        format=data_format,
+        omop=omop_opts,
     )
 
     variables: list[VariableSpec] = []

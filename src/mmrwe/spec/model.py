@@ -37,6 +37,13 @@ class DataSection:
     decimal: str = "."
     encoding: str = "utf-8"
     missing_values: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", ".", "NULL", "null")
+    # Scaled path (mmrwe.cli.pipeline_scaled): "pandas" is the in-memory pipeline; "duckdb",
+    # "postgres" and "spark" run validation, endpoints and KM/log-rank counts in the engine.
+    engine: Literal["pandas", "duckdb", "postgres", "spark"] = "pandas"
+    url: str | None = None  # patients given as a database URL (postgresql://..., duckdb:///...)
+    table: str | None = None  # table (or view) holding the patients in a database or .duckdb file
+    format: Literal["canonical", "omop"] = "canonical"  # "omop": build the table from OMOP CDM
+    omop: tuple[tuple[str, str], ...] = ()  # [data.omop] options (regimen, mapping, schema)
 
     @property
     def column_map(self) -> dict[str, str]:
