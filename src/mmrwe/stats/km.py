@@ -774,3 +774,111 @@ def _json_list(a: FloatArray) -> list[float | None]:
     out[~np.isfinite(a)] = None
     values: list[float | None] = out.tolist()
     return values
+
+
+# --------------------------------------------------------------------------------------
+# from per-time counts (the scaled path: counts computed in a database)
+# --------------------------------------------------------------------------------------
+
+
+def kaplan_meier_from_counts(
+    time: ArrayLike,
+    n_event: ArrayLike,
+    n_censor: ArrayLike,
+    *,
+    conventions: SurvivalConventions | None = None,
+) -> KaplanMeier:
+    """Kaplan-Meier curve from events and censorings per distinct time.
+
+    Parameters
+    ----------
+    time : array_like of float, shape (k,)
+        Distinct times (any order; finite and >= 0).
+    n_event, n_censor : array_like of int, shape (k,)
+        Events and censorings at each time (``GROUP BY time`` in a database).
+    conventions : SurvivalConventions, optional
+        As for :func:`kaplan_meier`.
+
+    Returns
+    -------
+    KaplanMeier
+        Identical (bit for bit) to :func:`kaplan_meier` on the patient rows these counts
+        summarise: the same numbers at risk (patients with time >= t) feed the same
+        product-limit, Greenwood, band and quantile code. Times with no patient (both
+        counts 0) are dropped. Equals R ``survfit(Surv(time, status) ~ 1)``.
+
+    Examples
+    --------
+    >>> kaplan_meier_from_counts([1, 2, 3, 4], [1, 1, 1, 1], [0, 0, 0, 0]).median.value
+    2.5
+    """
+    conv = _check_conventions(conventions)
+    times, ev, ce = _check_counts(time, n_event, n_censor)
+    if times.size == 0:
+        raise InputError("no observations: a Kaplan-Meier curve needs at least one patient")
+    n_at = ev + ce
+    # patients with time >= t: the sum of counts from t on (as n - start of t's block)
+    n_risk = np.cumsum(n_at[::-1])[::-1].astype(np.int64)
+    surv, se_log = _product_limit(n_risk, ev)
+    with np.errstate(invalid="ignore"):
+        std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
+    lower, upper = _band(surv, se_log, conv.conf_type, z_value(conv.conf_level))
+    median = _quantile(times, surv, lower, upper, 0.5, conv)
+    return KaplanMeier(
+        time=times,
+        n_risk=n_risk,
+        n_event=ev,
+        n_censor=ce,
+        surv=surv,
+        std_err=std_err,
+        std_err_log=se_log,
+        lower=lower,
+        upper=upper,
+        median=median,
+        n=int(n_at.sum()),
+        events=int(ev.sum()),
+        conventions=conv,
+    )
+
+
+def reverse_km_followup_from_counts(
+    time: ArrayLike,
+    n_event: ArrayLike,
+    n_censor: ArrayLike,
+    *,
+    conventions: SurvivalConventions | None = None,
+) -> FollowUp:
+    """Median follow-up by reverse Kaplan-Meier from per-time counts.
+
+    The counts are those of the endpoint (events, censorings per time); censoring becomes
+    the "event", so this equals :func:`reverse_km_followup` on the rows they summarise.
+    """
+    curve = kaplan_meier_from_counts(time, n_censor, n_event, conventions=conventions)
+    m = curve.median
+    return FollowUp(estimate=m.value, lower=m.lower, upper=m.upper, curve=curve)
+
+
+def _check_counts(
+    time: ArrayLike, n_event: ArrayLike, n_censor: ArrayLike
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """Sorted distinct times with their counts; zero-count times dropped."""
+    t = np.asarray(time, dtype=np.float64).ravel()
+    ev = np.asarray(n_event).ravel()
+    ce = np.asarray(n_censor).ravel()
+    if not (t.shape == ev.shape == ce.shape):
+        raise InputError(
+            f"time, n_event and n_censor must have one length, got {t.size}, {ev.size}, {ce.size}"
+        )
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise InputError("survival times must be finite and >= 0")
+    evi = ev.astype(np.int64)
+    cei = ce.astype(np.int64)
+    if np.any(evi != ev) or np.any(cei != ce) or np.any(evi < 0) or np.any(cei < 0):
+        raise InputError("n_event and n_censor must be non-negative whole numbers")
+    t = t + 0.0  # -0.0 -> +0.0, as _tabulate
+    order = np.argsort(t, kind="stable")
+    t, evi, cei = t[order], evi[order], cei[order]
+    if t.size > 1 and np.any(t[1:] == t[:-1]):
+        raise InputError("times must be distinct: sum the counts of equal times first")
+    keep = (evi + cei) > 0
+    return t[keep], evi[keep], cei[keep]

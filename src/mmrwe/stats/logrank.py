@@ -446,3 +446,264 @@ def _survdiff(prep: _Prepared, rho: float) -> tuple[FloatArray, FloatArray, Floa
         c = np.where(nr > 1, w * w * d * (nr - d) / (nr * (nr - 1)), 0.0)
     var = np.diag(c @ risk) - (risk * (c / nr)[:, None]).T @ risk
     return obs, exp, var
+
+
+# --------------------------------------------------------------------------------------
+# from per-time counts (the scaled path: counts computed in a database)
+# --------------------------------------------------------------------------------------
+
+
+def logrank_from_counts(
+    time: ArrayLike,
+    group: ArrayLike,
+    n_event: ArrayLike,
+    n_censor: ArrayLike,
+    *,
+    strata: ArrayLike | None = None,
+    rho: float = 0.0,
+    strata_name: str | None = None,
+    n_excluded_missing: int = 0,
+) -> LogRankResult:
+    """Log-rank (G-rho) test from events and censorings per (stratum, group, time).
+
+    Parameters
+    ----------
+    time : array_like of float, shape (m,)
+        Time of each count row.
+    group : array_like, shape (m,)
+        Group of each count row (no missing values: drop them before, and pass their
+        number as ``n_excluded_missing``).
+    n_event, n_censor : array_like of int, shape (m,)
+        Events and censorings of that group at that time (``GROUP BY group, time``).
+    strata : array_like, optional
+        Stratum of each count row (``GROUP BY stratum, group, time``).
+    rho : float
+        As for :func:`logrank_test`.
+    strata_name : str, optional
+        Recorded on the result.
+    n_excluded_missing : int
+        Patients dropped for a missing group or stratum, recorded on the result.
+
+    Returns
+    -------
+    LogRankResult
+        Identical to :func:`logrank_test` on the patient rows these counts summarise
+        (the same per-time arrays feed the same arithmetic); equals R ``survdiff``.
+
+    Examples
+    --------
+    >>> r = logrank_from_counts([1, 2, 3, 4], ["a", "b", "a", "b"], [1, 1, 1, 1], [0, 0, 0, 0])
+    >>> r.df, round(r.chisq, 6)
+    (1, 0.615385)
+    """
+    rho = float(rho)
+    if not math.isfinite(rho):
+        raise InputError(f"rho must be a finite number, got {rho!r}")
+    blocks = _count_blocks(time, group, n_event, n_censor, strata)
+    obs, exp, var = _survdiff_counts(blocks, rho)
+    informative = exp > 0
+    df = int(np.count_nonzero(informative)) - 1
+    chisq = 0.0
+    if df >= 1:
+        idx = np.flatnonzero(informative)[1:]
+        diff = (obs - exp)[idx]
+        try:
+            chisq = float(np.dot(np.linalg.solve(var[np.ix_(idx, idx)], diff), diff))
+        except np.linalg.LinAlgError as err:
+            raise EstimationError(
+                "the log-rank variance matrix is singular: no event time carries information "
+                "(e.g. every patient at risk at each event time had the event)",
+                fix="the groups cannot be compared with these data; check the grouping variable",
+            ) from err
+    p: float | None
+    if df >= 1:
+        p = float(chi2.sf(chisq, df))
+    elif df == 0:
+        p = 1.0  # R: pchisq(0, 0, lower.tail = FALSE) is 1
+    else:
+        p = None  # R: NaN (no events at all)
+    labels = blocks.labels
+    return LogRankResult(
+        groups=labels,
+        n=dict(zip(labels, blocks.n_per_group.tolist(), strict=True)),
+        observed=dict(zip(labels, obs.tolist(), strict=True)),
+        expected=dict(zip(labels, exp.tolist(), strict=True)),
+        variance=var,
+        chisq=chisq,
+        df=df,
+        p=p,
+        rho=rho,
+        stratified=strata is not None,
+        strata_name=strata_name,
+        n_strata=blocks.n_strata,
+        n_excluded_missing=int(n_excluded_missing),
+    )
+
+
+def logrank_trend_from_counts(
+    time: ArrayLike,
+    group: ArrayLike,
+    n_event: ArrayLike,
+    n_censor: ArrayLike,
+    *,
+    scores: Sequence[float] | Mapping[str, float] | None = None,
+    strata: ArrayLike | None = None,
+    strata_name: str | None = None,
+    n_excluded_missing: int = 0,
+) -> LogRankTrendResult:
+    """Log-rank test for trend from per-(stratum, group, time) counts.
+
+    Identical to :func:`logrank_trend_test` on the rows the counts summarise; the
+    arguments are those of :func:`logrank_from_counts` plus ``scores`` (as there).
+    """
+    blocks = _count_blocks(time, group, n_event, n_censor, strata)
+    labels = blocks.labels
+    k = len(labels)
+    if scores is None:
+        s = np.arange(1.0, k + 1.0)
+    elif isinstance(scores, Mapping):
+        missing = [g for g in labels if g not in scores]
+        if missing:
+            raise InputError(
+                f"no score given for group(s) {missing}",
+                fix=f"give a score for each of {list(labels)}",
+            )
+        s = np.array([float(scores[g]) for g in labels])
+    else:
+        s = np.asarray(scores, dtype=np.float64)
+        if s.shape != (k,):
+            raise InputError(f"need {k} scores (one per group {list(labels)}), got {s.size}")
+    if not np.all(np.isfinite(s)):
+        raise InputError("trend scores must be finite numbers")
+    obs, exp, var = _survdiff_counts(blocks, 0.0)
+    statistic = float(s @ (obs - exp))
+    v = float(s @ var @ s)
+    chisq = statistic**2 / v if v > 0 else None
+    p = float(chi2.sf(chisq, 1)) if chisq is not None else None
+    return LogRankTrendResult(
+        groups=labels,
+        scores=tuple(s.tolist()),
+        n=dict(zip(labels, blocks.n_per_group.tolist(), strict=True)),
+        observed=dict(zip(labels, obs.tolist(), strict=True)),
+        expected=dict(zip(labels, exp.tolist(), strict=True)),
+        statistic=statistic,
+        variance=v,
+        chisq=chisq,
+        df=1,
+        p=p,
+        stratified=strata is not None,
+        strata_name=strata_name,
+        n_strata=blocks.n_strata,
+        n_excluded_missing=int(n_excluded_missing),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _CountBlocks:
+    """Per-(stratum, time) block counts of every group, blocks ordered by (stratum, time)."""
+
+    labels: tuple[str, ...]
+    total: IntArray  # (B, k) patients of group j whose time is the block's time
+    deaths: IntArray  # (B, k) events of group j at the block's time
+    block_stratum: IntArray  # (B,) stratum code of each block
+    n_per_group: IntArray
+    n_strata: int
+
+
+def _count_blocks(
+    time: ArrayLike,
+    group: ArrayLike,
+    n_event: ArrayLike,
+    n_censor: ArrayLike,
+    strata: ArrayLike | None,
+) -> _CountBlocks:
+    t = np.asarray(time, dtype=np.float64).ravel()
+    m = t.size
+    ev = np.asarray(n_event).ravel().astype(np.int64)
+    ce = np.asarray(n_censor).ravel().astype(np.int64)
+    if ev.size != m or ce.size != m:
+        raise InputError("time, group, n_event and n_censor must have one length")
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise InputError("survival times must be finite and >= 0")
+    if np.any(ev < 0) or np.any(ce < 0):
+        raise InputError("n_event and n_censor must be non-negative")
+    g_all = np.asarray(group)
+    if np.any(missing_mask(g_all, m)):
+        raise InputError("group has missing values: drop those rows and count them instead")
+    codes, labels, _ = factorize_groups(g_all, m)
+    if len(labels) < 2:
+        raise EstimationError(
+            f"There is only 1 group ({labels[0] if labels else 'no rows left'}): "
+            "the log-rank test needs at least two groups",
+            fix="check the grouping variable and missing values",
+        )
+    if strata is not None:
+        s_all = np.asarray(strata)
+        if np.any(missing_mask(s_all, m)):
+            raise InputError("strata has missing values: drop those rows and count them instead")
+        scode, s_labels, _ = factorize_groups(s_all, m)
+        n_strata = len(s_labels)
+    else:
+        scode, n_strata = np.zeros(m, dtype=np.int64), 1
+    k = len(labels)
+    # one integer key per (stratum, time): ranks of the times, offset per stratum
+    uniq_t, t_rank = np.unique(t + 0.0, return_inverse=True)
+    key = scode * uniq_t.size + t_rank.reshape(-1)
+    ukey, b_of_row = np.unique(key, return_inverse=True)
+    b_of_row = b_of_row.reshape(-1)
+    nb = ukey.size
+    total = np.zeros((nb, k), dtype=np.int64)
+    deaths = np.zeros((nb, k), dtype=np.int64)
+    np.add.at(total, (b_of_row, codes), ev + ce)
+    np.add.at(deaths, (b_of_row, codes), ev)
+    return _CountBlocks(
+        labels=labels,
+        total=total,
+        deaths=deaths,
+        block_stratum=(ukey // uniq_t.size).astype(np.int64),
+        n_per_group=total.sum(axis=0).astype(np.int64),
+        n_strata=n_strata,
+    )
+
+
+def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Observed, expected and variance as ``_survdiff``, from block counts.
+
+    The arrays fed to the final arithmetic (numbers at risk, deaths and the at-risk matrix
+    at the death times, the weights) hold the same values in the same order as in
+    ``_survdiff``, so the results are the same to the last bit.
+    """
+    total, dth = blocks.total, blocks.deaths
+    nb, k = total.shape
+    bs = blocks.block_stratum
+    s_first = np.flatnonzero(np.concatenate(([True], bs[1:] != bs[:-1])))
+    bounds = np.append(s_first, nb)
+    at_risk = np.empty_like(total)
+    for a, b in itertools.pairwise(bounds.tolist()):  # one pass per stratum
+        at_risk[a:b] = np.cumsum(total[a:b][::-1], axis=0)[::-1]
+    n_risk = at_risk.sum(axis=1).astype(np.float64)
+    deaths = dth.sum(axis=1).astype(np.float64)
+    if rho == 0.0:
+        weight = np.ones(nb)
+    else:
+        factor = (n_risk - deaths) / n_risk
+        weight = np.empty(nb)
+        for a, b in itertools.pairwise(bounds.tolist()):
+            km = np.cumprod(factor[a:b])
+            weight[a] = 1.0
+            weight[a + 1 : b] = km[:-1]
+        weight = weight**rho
+    is_death = deaths > 0
+    w = weight[is_death]
+    d = deaths[is_death]
+    nr = n_risk[is_death]
+    risk = np.ascontiguousarray(at_risk[is_death], dtype=np.float64)
+    dg = dth[is_death]
+    obs = np.empty(k)
+    for j in range(k):
+        obs[j] = float(np.sum(w * dg[:, j]))
+    exp = (w * d / nr) @ risk
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(nr > 1, w * w * d * (nr - d) / (nr * (nr - 1)), 0.0)
+    var = np.diag(c @ risk) - (risk * (c / nr)[:, None]).T @ risk
+    return obs, exp, var

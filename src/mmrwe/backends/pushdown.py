@@ -1,0 +1,157 @@
+"""Queries that run in the engine and return small tables: the heart of the scaled path.
+
+Everything here builds Ibis expressions over the (typed) patient table and brings back
+only aggregates, as Arrow tables:
+
+* :func:`derive_time_to_event` adds ``{EP}_time_days``, ``{EP}_event`` and
+  ``{EP}_end_source`` columns (contract section 2, the same rule objects as the in-memory
+  :mod:`mmrwe.derive.endpoints`; passed in as data because stages sit above backends);
+* :func:`survival_counts` gives, per distinct time (and per group and stratum), the events
+  and censorings: the sufficient statistics of Kaplan-Meier curves and log-rank tests;
+* :func:`value_counts` and :func:`crosstab` give category counts.
+
+Times stay whole days in the engine; the conversion to the study's unit happens in Python
+on the distinct times, with the same arithmetic as the in-memory path (days / 30.4375).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+
+class _DateSource(Protocol):
+    name: str
+    date_column: str
+
+
+class _Rule(Protocol):
+    endpoint: str
+    origin_column: str
+    events: Sequence[_DateSource]
+    censor: _DateSource
+
+
+def _ibis() -> Any:
+    import ibis
+
+    return ibis
+
+
+def derive_time_to_event(table: Any, rule: _Rule, *, prefix: str | None = None) -> Any:
+    """Add ``{prefix}_time_days``, ``{prefix}_event`` and ``{prefix}_end_source`` columns.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        Typed canonical table (dates as ``date``).
+    rule : TimeToEventRule
+        As :data:`mmrwe.derive.endpoints.PFS_RULE`: event sources in priority order (the
+        first listed wins on the same date) and the censoring source.
+    prefix : str, optional
+        Column prefix; the rule's endpoint name by default.
+
+    Returns
+    -------
+    ibis.Table
+        ``table`` with the three columns added. ``time_days`` is an integer number of days
+        from ``rule.origin_column`` to the first event date, or to the censoring date when
+        no event date is filled (an event on the censoring date is an event).
+    """
+    ibis = _ibis()
+    p = prefix or rule.endpoint
+    best: Any = None
+    source: Any = ibis.literal(rule.censor.name)
+    has_event: Any = ibis.literal(False)
+    # Walk events in reverse priority so that, on equal dates, the first-listed one wins
+    # (as derive_time_to_event of the in-memory path).
+    for src in reversed(tuple(rule.events)):
+        d = table[src.date_column]
+        better = d.notnull() & (best.isnull() | (d <= best)) if best is not None else d.notnull()
+        best = better.ifelse(d, best) if best is not None else d
+        source = better.ifelse(ibis.literal(src.name), source)
+        has_event = has_event | d.notnull()
+    end = has_event.ifelse(best, table[rule.censor.date_column])
+    time_days = end.delta(table[rule.origin_column], unit="day").cast("int64")
+    return table.mutate(
+        **{
+            f"{p}_time_days": time_days,
+            f"{p}_event": has_event,
+            f"{p}_end_source": source,
+        }
+    )
+
+
+def survival_counts(
+    table: Any,
+    time_days: str,
+    event: str,
+    keys: Sequence[str] = (),
+) -> pa.Table:
+    """Events and censorings per distinct time (and per key), computed in the engine.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        Table with an integer time column and a boolean event column.
+    time_days, event : str
+        Column names.
+    keys : sequence of str
+        Grouping columns (group, stratum); their nulls form a group of their own, so the
+        caller can both drop them (log-rank) and keep them (the overall curve).
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns ``*keys``, ``time_days`` (int64), ``n_event`` (int64), ``n_censor``
+        (int64), sorted by keys then time. One row per distinct (keys, time): its size
+        depends on the number of distinct times, not on the number of patients.
+    """
+    ibis = _ibis()
+    t = table
+    ev = t[event]
+    agg = t.group_by([*keys, t[time_days].name(time_days)]).aggregate(
+        n_event=ev.cast("int64").sum(),
+        n_total=ibis._.count(),
+    )
+    res = agg.to_pyarrow()
+    res = res.sort_by([(k, "ascending") for k in (*keys, time_days)])
+    n_event = np.asarray(res["n_event"].to_numpy(zero_copy_only=False), dtype=np.int64)
+    n_total = np.asarray(res["n_total"].to_numpy(zero_copy_only=False), dtype=np.int64)
+    cols = {k: res[k] for k in keys}
+    cols[time_days] = pa.array(
+        np.asarray(res[time_days].to_numpy(zero_copy_only=False), dtype=np.int64)
+    )
+    cols["n_event"] = pa.array(n_event)
+    cols["n_censor"] = pa.array(n_total - n_event)
+    out = pa.table(cols)
+    return out.rename_columns([*keys, "time_days", "n_event", "n_censor"])
+
+
+def value_counts(table: Any, column: str) -> dict[Any, int]:
+    """Rows per value of one column (``None`` for missing), computed in the engine."""
+    ibis = _ibis()
+    res = table.group_by(column).aggregate(n=ibis._.count()).to_pyarrow()
+    return {v: int(n) for v, n in zip(res[column].to_pylist(), res["n"].to_pylist(), strict=True)}
+
+
+def crosstab(table: Any, columns: Sequence[str]) -> list[tuple[tuple[Any, ...], int]]:
+    """Rows per combination of values of ``columns`` (missing as ``None``)."""
+    ibis = _ibis()
+    res = table.group_by(list(columns)).aggregate(n=ibis._.count()).to_pyarrow()
+    keys = list(zip(*(res[c].to_pylist() for c in columns), strict=True))
+    return list(zip(keys, (int(n) for n in res["n"].to_pylist()), strict=True))
+
+
+def label_expr(column: Any, numeric: bool) -> Any:
+    """A column as category labels: text as is, whole numbers without ".0" (R's as.character).
+
+    Mirrors ``analyses._label`` of the in-memory path, so groups get the same names.
+    """
+    if not numeric:
+        return column.cast("string")
+    whole = column == column.floor()
+    return whole.ifelse(column.cast("int64").cast("string"), column.cast("string"))
