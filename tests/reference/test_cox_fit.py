@@ -160,6 +160,21 @@ def test_cox_zph_matches_r(name: str, transform: str) -> None:
 
 
 @pytest.mark.reference
+@pytest.mark.parametrize("name", ["veteran_celltype_ref", "colon_death", "lung_singular"])
+def test_cox_zph_per_column_matches_r(name: str) -> None:
+    # terms = FALSE: each dummy of a factor is tested on its own
+    fit, c = fit_case(name)
+    ref = c["zph"]["km_columns"]
+    z = cox_zph(fit, transform="km", terms=False)
+    # R labels the rows with its column names ("rxLev"); ours are "rx=Lev"
+    ours = dict(zip(c["r_names"], c["names"], strict=True))
+    assert list(z.terms) == [ours[k] for k in ref["terms"]]
+    for col, r in ref["terms"].items():
+        _close([z.terms[ours[col]][0], z.terms[ours[col]][2]], [r["chisq"], r["p"]])
+    _close([z.global_[0]], [ref["global"]["chisq"]])
+
+
+@pytest.mark.reference
 def test_to_dict_na_coefficient_is_none() -> None:
     fit, c = fit_case("lung_singular")
     out = fit.to_dict()

@@ -31,8 +31,8 @@ mm_names <- function(fit) {
   out
 }
 
-zph_table <- function(fit, tr) {
-  z <- tryCatch(cox.zph(fit, transform = tr), error = function(e) {message("zph: ", conditionMessage(e)); NULL})
+zph_table <- function(fit, tr, terms = TRUE) {
+  z <- tryCatch(cox.zph(fit, transform = tr, terms = terms), error = function(e) {message("zph: ", conditionMessage(e)); NULL})
   if (is.null(z)) return(NULL)
   tb <- z$table
   nt <- nrow(tb) - 1
@@ -97,7 +97,8 @@ run_case <- function(name, formula, data, ties = "efron", robust = NULL, cluster
     concordance_counts = I(unname(fit$concordance[1:5])),
     warnings = I(warns),
     zph = list(km = zph_table(fit, "km"), rank = zph_table(fit, "rank"),
-               identity = zph_table(fit, "identity")))
+               identity = zph_table(fit, "identity"),
+               km_columns = zph_table(fit, "km", terms = FALSE)))
 }
 
 cases <- list()
