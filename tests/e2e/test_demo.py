@@ -63,3 +63,12 @@ def test_demo_inputs_are_copied_and_rerunnable(demo_run):
     assert (demo_run / "demo-input" / "patients.csv").read_bytes() == (
         demo_dir() / "patients.csv"
     ).read_bytes()
+
+
+def test_every_data_driven_cutoff_reports_its_cost(results):
+    # issue 5 acceptance: adjusted p, bootstrap interval of the cut-off, optimism-corrected HR
+    for c in results["cutpoints"]:
+        assert c["p_adjusted"] is not None, c["method"]
+        assert c["bootstrap"]["lower"] <= c["cutpoint"] <= c["bootstrap"]["upper"]
+        assert c["optimism"]["corrected_hr"] is not None
+        assert "optimism-corrected HR" in c["summary"]

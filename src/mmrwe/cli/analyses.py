@@ -611,14 +611,25 @@ def cutpoints(ctx: Context) -> list[dict[str, Any]]:
                     ctx, t, e, x <= entry["cutpoint"]
                 )
         else:
-            res = cp_mod.youden_cutpoint(x, outcome_event.astype(bool), direction=cp.direction)
-            entry.update(res.to_dict())
-            entry["direction"] = cp.direction
             if cp.bootstrap > 0 and t is not None:
-                boot = cp_mod.bootstrap_cutpoint(
-                    t, e, x, method="youden", B=cp.bootstrap, seed=cp.seed, direction=cp.direction
+                # The search's cost in numbers: permutation p of the maximal Youden index,
+                # bootstrap interval of the cut-off, optimism-corrected HR.
+                honest = cp_mod.youden_honest(
+                    t,
+                    e,
+                    x,
+                    direction=cp.direction,
+                    B=cp.bootstrap,
+                    n_perm=cp.n_perm or 2000,
+                    seed=cp.seed,
+                    unit=unit,
                 )
-                entry["bootstrap"] = boot.to_dict()
+                entry.update(honest.to_dict())
+                entry["summary"] = honest.sentence
+            else:
+                res = cp_mod.youden_cutpoint(x, outcome_event.astype(bool), direction=cp.direction)
+                entry.update(res.to_dict())
+            entry["direction"] = cp.direction
         out.append(entry)
     return out
 
