@@ -282,7 +282,9 @@ def derive_imwg(
     if engine == "duckdb":
         return _imwg_duckdb(labs, pt, params, con)
     if engine == "pandas":
-        return _imwg_pandas(labs, pt, params)
+        # reductions are computed for every row and used only where the baseline is > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _imwg_pandas(labs, pt, params)
     raise ValueError(f"engine must be 'duckdb' or 'pandas', got {engine!r}")
 
 

@@ -208,6 +208,8 @@ def derive_response(
 
     per = _assemble(pts, day0, it.patients, tt, params)
     pissues = _patient_issues(pts, hl, it.patients, params, labs)
+    if tt is not None and therapy is not None:
+        pissues += _line_issues(pts, tt, therapy)
     issues = tuple(hl.issues) + tuple(th_issues) + pissues
     parameters = params.to_dict()
     parameters.update(
@@ -415,6 +417,28 @@ def _patient_issues(
         "sets the sensitivity analysis",
     )  # fmt: skip
     return tuple(out)
+
+
+def _line_issues(
+    pts: pd.DataFrame, tt: _th.TherapyTables, therapy: SourceTable
+) -> tuple[Issue, ...]:
+    """MML027: entered line numbers disagree with the lines derived by rule."""
+    T = tt.patients
+    ent = T["prior_lines_entered"].to_numpy()
+    der = T["prior_lines_derived"].to_numpy()
+    bad = np.flatnonzero(T["lines_entered"].to_numpy() & ~np.isnan(ent) & (ent != der))
+    ids = pts["patient_id"].astype(str).to_numpy()
+    return tuple(
+        Issue(
+            "MML027",
+            "warning",
+            f"entered line numbers give {int(ent[i])} prior line(s); the rules of domain.md "
+            f"section 4 give {int(der[i])}; the entered numbers are used",
+            Location(file=therapy.path.name, sheet=therapy.sheet, column="line", patient_id=ids[i]),
+            "check the line column against the regimens (see the audit's line_rule per row)",
+        )  # fmt: skip
+        for i in bad
+    )
 
 
 def _iso(day: float) -> str:
