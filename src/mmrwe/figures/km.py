@@ -1,161 +1,194 @@
 """Kaplan-Meier figures with a numbers-at-risk table, drawn from stored results only.
 
-The figure never computes a statistic: curves, bands and at-risk counts come from the
-``curve`` and ``risk_table`` entries of results.json, so the plot and the tables agree.
+Curves, bands, censoring marks and at-risk counts come from the ``curve`` and ``risk_table``
+entries of results.json (at-risk counts arrive already formatted, small-cell rule applied), so
+the figure, the tables and R agree. Each at-risk number is drawn at the x position of its tick
+(the risk-table axes share the x axis of the plot), centred like the tick label above it.
+
+SVG ids: the at-risk numbers are ``risk-<row>-<col>``, the tick labels stay matplotlib's
+``xtick_<n>`` groups, so tests can read both back.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: reports are built on servers and in CI
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import ScaledTranslation
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+from mmrwe.figures.style import GREY, PALETTE, SMALL, WIDTH_IN, new_figure, style
 
-STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.linewidth": 0.8,
-    "xtick.direction": "out",
-    "ytick.direction": "out",
-    "svg.fonttype": "none",  # text stays text in SVG: selectable and searchable
-    "svg.hashsalt": "mmrwe",  # stable element ids, so reports are reproducible
-}
+
+@dataclass(frozen=True)
+class KMSeries:
+    """One curve: its label, stored curve, formatted at-risk numbers (one per tick), median."""
+
+    label: str
+    curve: Mapping[str, Sequence[Any]]
+    risk: Sequence[str]
+    median: float | None = None
+    legend: str | None = None  # legend text (defaults to label)
 
 
 def _steps(curve: Mapping[str, Sequence[Any]], key: str) -> tuple[list[float], list[float]]:
+    """Step coordinates starting at (0, 1); a null (band not estimable) breaks the line."""
     t = [0.0, *map(float, curve["time"])]
     y = [1.0, *[float("nan") if v is None else float(v) for v in curve[key]]]
     return t, y
 
 
 def km_figure(
-    curves: Mapping[str, Mapping[str, Any]],
-    risk_tables: Mapping[str, Mapping[str, Sequence[Any]]],
+    series: Sequence[KMSeries],
     *,
-    time_unit: str,
-    ylabel: str = "Survival probability",
-    title: str | None = None,
+    ticks: Sequence[float],
+    xlabel: str,
+    ylabel: str,
+    legend_title: str | None = None,
     annotation: str | None = None,
-    medians: Mapping[str, float | None] | None = None,
     show_ci: bool = True,
-    width: float = 6.4,
+    width: float = WIDTH_IN,
 ) -> Figure:
-    """Draw one or more KM curves with shaded pointwise CIs and a numbers-at-risk table.
+    """Draw KM curves with shaded pointwise CIs, censor marks, median guides and an at-risk table.
 
     Parameters
     ----------
-    curves : mapping
-        Label -> curve dict (``time``, ``surv``, ``lower``, ``upper``, ``n_censor``).
-    risk_tables : mapping
-        Label -> ``{"times": [...], "n_risk": [...]}``; ticks of the x axis are these times,
-        so every at-risk number sits under its tick.
-    time_unit : str
-        Axis label unit.
-    medians : mapping, optional
-        Label -> median; a dotted guide is drawn at S = 0.5 down to each reached median.
+    series : sequence of KMSeries
+        Curves in legend order (for groups: the order of the log-rank entry's ``levels``).
+    ticks : sequence of float
+        x ticks; ``series[i].risk[j]`` is printed under ``ticks[j]``.
+    xlabel, ylabel : str
+        Axis labels (the y axis is in percent).
+    legend_title : str, optional
+        Title of the legend (the grouping variable's label).
+    annotation : str, optional
+        Text in the upper right (single curve: median and events; groups: log-rank p).
+    show_ci : bool
+        Shade the pointwise confidence band of every curve.
     """
-    labels = list(curves)
-    n_rows = len(labels)
-    with plt.rc_context(STYLE):
-        fig = plt.figure(figsize=(width, 3.6 + 0.22 * n_rows))
-        top = 0.16 + 0.055 * n_rows
-        ax = fig.add_axes((0.13, top + 0.1, 0.82, 0.86 - top - 0.1 - (0.06 if title else 0)))
-        ticks = list(next(iter(risk_tables.values()))["times"]) if risk_tables else []
-        for k, label in enumerate(labels):
-            c = curves[label]
+    n_rows = len(series)
+    grouped = n_rows > 1 or bool(series and series[0].label)
+    # Layout in inches, so the distance from axis to risk table is the same in every figure.
+    top_pad, plot_h, axis_block, risk_head, row_h, bottom_pad = 0.08, 2.75, 0.42, 0.2, 0.19, 0.04
+    risk_h = risk_head + row_h * n_rows
+    height = top_pad + plot_h + axis_block + risk_h + bottom_pad
+    left, right = 0.62, 0.12
+    with style():
+        fig = new_figure(width, height)
+        fx = lambda inch: inch / width  # noqa: E731
+        fy = lambda inch: inch / height  # noqa: E731
+        ax = fig.add_axes(
+            (fx(left), fy(bottom_pad + risk_h + axis_block), fx(width - left - right), fy(plot_h))
+        )
+        rax = fig.add_axes(
+            (fx(left), fy(bottom_pad), fx(width - left - right), fy(risk_h)), sharex=ax
+        )
+        t_max = max(
+            [float(ticks[-1]) if ticks else 0.0]
+            + [float(s.curve["time"][-1]) for s in series if s.curve["time"]]
+        )
+        handles: list[Any] = []
+        for k, s in enumerate(series):
             color = PALETTE[k % len(PALETTE)]
-            t, s = _steps(c, "surv")
-            ax.step(t, s, where="post", color=color, lw=1.6, label=label)
+            t, y = _steps(s.curve, "surv")
+            y = [100 * v for v in y]
+            (line,) = ax.step(
+                t, y, where="post", color=color, lw=1.3, label=s.legend or s.label, zorder=3
+            )
+            handles.append(line)
             if show_ci:
-                _, lo = _steps(c, "lower")
-                _, hi = _steps(c, "upper")
-                ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.15, lw=0)
-            cens_t = [float(tt) for tt, nc in zip(c["time"], c["n_censor"], strict=True) if nc]
-            cens_s = [float(ss) for ss, nc in zip(c["surv"], c["n_censor"], strict=True) if nc]
-            ax.plot(cens_t, cens_s, "|", color=color, ms=6, mew=1.1)
-            if medians and medians.get(label) is not None:
-                m = float(medians[label])  # type: ignore[arg-type]
-                ax.plot([0, m], [0.5, 0.5], ":", color="0.45", lw=0.8)
-                ax.plot([m, m], [0, 0.5], ":", color=color, lw=0.9)
-        ax.set_ylim(-0.01, 1.02)
+                _, lo = _steps(s.curve, "lower")
+                _, hi = _steps(s.curve, "upper")
+                ax.fill_between(
+                    t,
+                    [100 * v for v in lo],
+                    [100 * v for v in hi],
+                    step="post",
+                    color=color,
+                    alpha=0.14,
+                    lw=0,
+                    zorder=1,
+                )
+            cens = [
+                (float(tt), 100 * float(ss))
+                for tt, ss, nc in zip(
+                    s.curve["time"], s.curve["surv"], s.curve["n_censor"], strict=True
+                )
+                if nc
+            ]
+            if cens:
+                ax.plot(
+                    [c[0] for c in cens],
+                    [c[1] for c in cens],
+                    ls="none",
+                    marker="|",
+                    color=color,
+                    ms=5,
+                    mew=0.9,
+                    zorder=4,
+                )
+            if s.median is not None:
+                m = float(s.median)
+                ax.plot([0, m, m], [50, 50, 0], color=GREY, lw=0.6, ls=(0, (2.5, 2)), zorder=2)
+        ax.set_ylim(0, 101)
+        ax.set_yticks([0, 25, 50, 75, 100])
+        ax.set_yticklabels(["0", "25", "50", "75", "100"])
         ax.set_ylabel(ylabel)
-        ax.set_xlabel(f"Time ({time_unit})")
+        ax.set_xlabel(xlabel)
+        ax.set_xlim(0, t_max * 1.01 if t_max > 0 else 1)
         if ticks:
-            ax.set_xticks(ticks)
+            ax.set_xticks(list(ticks))
             ax.set_xticklabels([f"{x:g}" for x in ticks])
-            ax.set_xlim(0, ticks[-1] + (ticks[1] - ticks[0] if len(ticks) > 1 else 1) * 0.25)
-        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-        ax.set_yticklabels(["0", "25%", "50%", "75%", "100%"])
-        ax.grid(axis="y", color="0.92", lw=0.6)
-        if n_rows > 1:
-            ax.legend(frameon=False, loc="upper right")
-        if annotation:
-            ax.text(0.02, 0.04, annotation, transform=ax.transAxes, fontsize=8.5, va="bottom")
-        if title:
-            fig.suptitle(title, x=0.13, ha="left", y=0.985, fontsize=10.5, fontweight="bold")
-        # Numbers at risk: one text row per curve, each number under its tick (shared x).
-        rax = fig.add_axes((0.13, 0.03, 0.82, top - 0.06), sharex=ax)
-        rax.set_ylim(n_rows - 0.5, -1.2)
+        ax.tick_params(axis="x", pad=2)
+        censor_handle = Line2D(
+            [], [], ls="none", marker="|", color=GREY, ms=5, mew=0.9, label="Censored"
+        )
+        extra = [Line2D([], [], ls="none", label=line) for line in (annotation or "").splitlines()]
+        ax.legend(
+            handles=[*(handles if grouped else []), censor_handle, *extra],
+            title=legend_title if grouped else None,
+            loc="upper right",
+            frameon=False,
+            handlelength=1.6,
+            handletextpad=0.5,
+            borderaxespad=0.2,
+            alignment="left",
+        )
+
+        # Numbers at risk: rows top-down, each number centred under its tick.
+        rax.set_ylim(n_rows - 0.5, -1.45)
         rax.axis("off")
         rax.text(
             0,
             -1.0,
             "Number at risk",
-            fontsize=8.5,
-            fontweight="bold",
             ha="left",
+            va="center",
+            fontweight="bold",
+            fontsize=SMALL,
             transform=rax.get_yaxis_transform(),
         )
-        for k, label in enumerate(labels):
-            rt = risk_tables[label]
-            for x, nrisk in zip(rt["times"], rt["n_risk"], strict=True):
+        widest_first = max((len(s.risk[0]) for s in series if s.risk), default=1)
+        label_gap = 0.1 + 0.032 * widest_first  # inches: half the first number + a gap
+        for k, s in enumerate(series):
+            color = PALETTE[k % len(PALETTE)] if grouped else "black"
+            for j, (x, txt) in enumerate(zip(ticks, s.risk, strict=True)):
                 rax.text(
-                    float(x),
-                    k,
-                    str(nrisk),
-                    ha="center",
-                    va="center",
-                    fontsize=8.5,
-                    color=PALETTE[k % len(PALETTE)],
-                )
-            if n_rows > 1:
+                    float(x), k, txt, ha="center", va="center", fontsize=SMALL, color=color
+                ).set_gid(f"risk-{k}-{j}")
+            if s.label:
+                # right edge clear of the first number, which is centred on x = 0
+                shift = ScaledTranslation(-label_gap, 0, fig.dpi_scale_trans)
                 rax.text(
-                    -0.01,
+                    0,
                     k,
-                    label,
+                    s.label,
                     ha="right",
                     va="center",
-                    fontsize=8.5,
-                    color=PALETTE[k % len(PALETTE)],
-                    transform=rax.get_yaxis_transform(),
+                    fontsize=SMALL,
+                    color=color,
+                    transform=rax.get_yaxis_transform() + shift,
                 )
     return fig
-
-
-def figure_svg(fig: Figure) -> str:
-    """Serialize a figure to an inline SVG string (no XML header, stable ids)."""
-    buf = io.StringIO()
-    with plt.rc_context(STYLE):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.find("<svg") :]
-
-
-def figure_png(fig: Figure, dpi: int = 300) -> bytes:
-    """Serialize a figure to PNG bytes (for Word)."""
-    buf = io.BytesIO()
-    with plt.rc_context(STYLE):
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()

@@ -1,16 +1,34 @@
-"""Renderers: self-contained HTML (and Word) reports built from StudyResults only."""
+"""Renderers: self-contained HTML and Word reports built from StudyResults only.
+
+Both formats render one :class:`~mmrwe.report.document.Document` (tables from
+:mod:`mmrwe.tables`, figures from :mod:`mmrwe.figures`), so they cannot disagree.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mmrwe.report.document import Document, build_document
+from mmrwe.report.docx import render_docx, write_docx
 from mmrwe.report.html import render_html, write_html
 from mmrwe.results.model import StudyResults
 
 
 def write_reports(results: StudyResults, out_dir: Path) -> dict[str, Path]:
-    """Write every report format into ``out_dir``; returns name -> path."""
-    return {"report_html": write_html(results, out_dir / "report.html")}
+    """Write ``report.html`` and ``report.docx`` into ``out_dir``; returns name -> path."""
+    doc = build_document(results.to_dict())
+    return {
+        "report_html": write_html(results, out_dir / "report.html", doc=doc),
+        "report_docx": write_docx(results, out_dir / "report.docx", doc=doc),
+    }
 
 
-__all__ = ["render_html", "write_html", "write_reports"]
+__all__ = [
+    "Document",
+    "build_document",
+    "render_docx",
+    "render_html",
+    "write_docx",
+    "write_html",
+    "write_reports",
+]

@@ -1,4 +1,7 @@
-"""Self-contained HTML report built from StudyResults only (inline CSS and SVG, no network)."""
+"""Self-contained HTML report: inline CSS and SVG, no script, no network request.
+
+Rendered from the same :class:`~mmrwe.report.document.Document` as the Word report.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from mmrwe.core.fileio import atomic_write
-from mmrwe.figures.km import figure_svg, km_figure
-from mmrwe.report.format import fmt_ci, fmt_num, fmt_p, fmt_pct
+from mmrwe.figures.style import figure_svg
+from mmrwe.report.document import SYNTHETIC_NOTICE, Document, build_document
 from mmrwe.results.model import StudyResults
+from mmrwe.tables.model import Cell, Part, text_of
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("mmrwe", "report/templates"),
@@ -22,69 +27,54 @@ _ENV = jinja2.Environment(
 )
 
 
-def _by_time(mapping: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """Items of a {time: value} mapping in numeric time order ("6" before "12")."""
-    return sorted(mapping.items(), key=lambda kv: float(kv[0]))
+def _parts(parts: tuple[Part, ...]) -> Markup:
+    return escape(text_of(parts))
 
 
-_ENV.filters.update({"num": fmt_num, "pct": fmt_pct, "p": fmt_p, "by_time": _by_time})
-_ENV.globals.update({"ci": fmt_ci})
+def _cls(c: Cell) -> str:
+    cls = {"left": "l", "right": "r", "center": "c"}[c.align]
+    if c.indent:
+        cls += f" i{min(c.indent, 2)}"
+    if c.bold:
+        cls += " b"
+    return cls
 
 
-def _km_svg(results: Mapping[str, Any], endpoint: str) -> str:
-    r = results["endpoints"][endpoint]
-    med = r["median"]
-    fig = km_figure(
-        {endpoint: r["curve"]},
-        {endpoint: r["risk_table"]},
-        time_unit=results["conventions"]["time_unit"],
-        ylabel=f"{endpoint} probability",
-        title=f"{'Progression-free' if endpoint == 'PFS' else 'Overall'} survival",
-        annotation=f"Median {fmt_ci(med['estimate'], med['lower'], med['upper'])} {results['conventions']['time_unit']}; {r['events']} events / {r['n']} patients",
-        medians={endpoint: med["estimate"]},
-    )
-    return figure_svg(fig)
+_ENV.filters.update({"parts": _parts, "cls": _cls})
 
 
-def _group_svg(results: Mapping[str, Any], lr: Mapping[str, Any]) -> str | None:
-    curves = lr.get("curves")
-    if not curves:
-        return None
-    fig = km_figure(
-        {f"{lr['by']}={g}": c["curve"] for g, c in curves.items()},
-        {f"{lr['by']}={g}": c["risk_table"] for g, c in curves.items()},
-        time_unit=results["conventions"]["time_unit"],
-        ylabel=f"{lr['endpoint']} probability",
-        title=f"{lr['endpoint']} by {lr['by']}"
-        + (f" (stratified by {lr['strata']})" if lr.get("strata") else ""),
-        annotation=f"Log-rank p = {fmt_p(lr.get('p'))}",
-        medians={f"{lr['by']}={g}": c["median"]["estimate"] for g, c in curves.items()},
-        show_ci=False,
-    )
-    return figure_svg(fig)
+def _as_mapping(results: StudyResults | Mapping[str, Any]) -> Mapping[str, Any]:
+    return results.to_dict() if isinstance(results, StudyResults) else results
 
 
-def render_html(results: StudyResults) -> str:
+def render_document_html(doc: Document, version: str) -> str:
+    """Render a built document to one HTML string."""
+    svgs = {b.id: figure_svg(doc.figure(b), b.id) for b in doc.figure_blocks}
+    template = _ENV.get_template("report.html.j2")
+    return template.render(doc=doc, svgs=svgs, version=version, synthetic_notice=SYNTHETIC_NOTICE)
+
+
+def render_html(results: StudyResults | Mapping[str, Any], *, doc: Document | None = None) -> str:
     """Render the report; every number is read from ``results``.
 
     Parameters
     ----------
-    results : StudyResults
+    results : StudyResults or mapping
         The results tree (in memory or re-read from results.json: both render the same).
+    doc : Document, optional
+        A document already built from ``results`` (shares drawn figures with the Word writer).
 
     Returns
     -------
     str
         A complete HTML document with no external references.
     """
-    r = results.to_dict()
-    figures = {ep: _km_svg(r, ep) for ep in r.get("endpoints", {})}
-    group_figs = [_group_svg(r, lr) for lr in r.get("logrank", [])]
-    template = _ENV.get_template("report.html.j2")
-    return template.render(r=r, figures=figures, group_figs=group_figs)
+    r = _as_mapping(results)
+    doc = doc or build_document(r)
+    return render_document_html(doc, str((r.get("software") or {}).get("mmrwe", "")))
 
 
-def write_html(results: StudyResults, path: Path) -> Path:
+def write_html(results: StudyResults, path: Path, *, doc: Document | None = None) -> Path:
     """Write ``report.html`` atomically."""
-    atomic_write(path, render_html(results))
+    atomic_write(path, render_html(results, doc=doc))
     return path

@@ -1,0 +1,1103 @@
+"""Build the report's tables (TableModel) from a results tree; no statistic is computed here.
+
+Every number in a value cell is a :class:`~mmrwe.tables.model.Ref` to results.json, rounded
+for display only. Counts go through the small-cell rule (``report_options.small_cell_k``).
+A section of results.json that is absent gives no table (or a shorter one), never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mmrwe.tables.format import DASH, NOT_AVAILABLE
+from mmrwe.tables.model import Cell, Part, PathKey, Row, Source, TableModel, Text
+
+# --- cell helpers --------------------------------------------------------------------------
+
+
+def label(*parts: Part, indent: int = 0, bold: bool = False, colspan: int = 1) -> Cell:
+    return Cell(tuple(parts), role="label", indent=indent, bold=bold, align="left", colspan=colspan)
+
+
+def value(*parts: Part, marks: Sequence[str] = (), colspan: int = 1, align: str = "right") -> Cell:
+    return Cell(tuple(parts), role="value", marks=tuple(marks), colspan=colspan, align=align)  # type: ignore[arg-type]
+
+
+def head(*parts: Part, colspan: int = 1, align: str = "right") -> Cell:
+    return Cell(tuple(parts), role="header", colspan=colspan, align=align)  # type: ignore[arg-type]
+
+
+EMPTY = Cell((), role="value")
+
+
+def source_of(results: Mapping[str, Any]) -> Source:
+    """A :class:`Source` with the small-cell threshold from ``report_options``."""
+    k = (results.get("report_options") or {}).get("small_cell_k") or 0
+    return Source(results, int(k))
+
+
+def var_label(src: Source, name: str) -> Text:
+    """The variable's label from ``variables[name].label``; its name when it has none."""
+    if src.get("variables", name, "label"):
+        return (src.ref("label", "variables", name, "label"),)
+    return (str(name).replace("_", " ").capitalize(),)
+
+
+def var_unit(src: Source, name: str) -> Text:
+    """``(", ", unit)`` when the variable has a unit worth printing."""
+    unit = src.get("variables", name, "unit")
+    if unit and unit != "count":
+        return (", ", src.ref("str", "variables", name, "unit"))
+    return ()
+
+
+def est_ci(
+    src: Source,
+    base: Sequence[PathKey],
+    fmt: str,
+    keys: Sequence[str] = ("estimate", "lower", "upper"),
+) -> Text:
+    """``est (lo–hi)`` from three keys under ``base``."""
+    e, lo, hi = keys
+    return (
+        src.ref(fmt, *base, e),
+        " (",
+        src.ref(fmt, *base, lo),
+        DASH,
+        src.ref(fmt, *base, hi),
+        ")",
+    )
+
+
+def count_pct(
+    src: Source,
+    count_path: Sequence[PathKey],
+    pct_path: Sequence[PathKey] | None,
+    pct_fmt: str = "pctv:1",
+) -> Text:
+    """``n (x.x%)``; a suppressed count shows only ``<k`` (its percent would reveal it)."""
+    n = src.ref("count", *count_path)
+    if pct_path is None or src.suppressed(*count_path) or src.get(*pct_path) is None:
+        return (n,)
+    return (n, " (", src.ref(pct_fmt, *pct_path), "%)")
+
+
+def unit_singular(unit: str) -> str:
+    return {"months": "month", "days": "day", "years": "year"}.get(unit, unit)
+
+
+# --- patient flow ----------------------------------------------------------------------------
+
+
+def flow_table(src: Source) -> TableModel | None:
+    """STROBE item 13 / RECORD 13.1: received, excluded (with reasons), analysed, per center."""
+    if not src.has("cohort"):
+        return None
+    t = TableModel("flow", ("Patient flow",)).with_header(
+        [head("Stage", align="left"), head("Patients, n")]
+    )
+    received: Text = ("Records received",)
+    if src.get("inputs", "patients", "file"):
+        received += (" (", src.ref("str", "inputs", "patients", "file"), ")")
+    if src.has("cohort", "n_input_rows"):
+        t = t.with_row([label(*received), value(src.ref("count", "cohort", "n_input_rows"))])
+    if src.has("cohort", "n_excluded"):
+        t = t.with_row([label("Excluded"), value(src.ref("count", "cohort", "n_excluded"))])
+        counts = src.get("cohort", "exclusion_counts")
+        if isinstance(counts, Mapping):
+            for reason in counts:
+                t = t.with_row(
+                    [
+                        label(reason, indent=1),
+                        value(src.ref("count", "cohort", "exclusion_counts", reason)),
+                    ]
+                )
+        else:
+            # Reasons only (patient ids stay in validation.json: a report may leave the
+            # hospital); the first exclusion with each reason is the reference.
+            seen: set[str] = set()
+            for i, e in enumerate(src.get("cohort", "exclusions") or []):
+                if str(e.get("reason")) in seen:
+                    continue
+                seen.add(str(e.get("reason")))
+                t = t.with_row(
+                    [label(src.ref("str", "cohort", "exclusions", i, "reason"), indent=1), EMPTY]
+                )
+    t = t.with_row([label("Analysed", bold=True), value(src.ref("count", "cohort", "n"))])
+    centers = src.get("cohort", "centers") or {}
+    if centers:
+        t = t.with_row([label("Analysed, by center", colspan=2)], kind="subhead")
+        for c in centers:
+            t = t.with_row([label(c, indent=1), value(src.ref("count", "cohort", "centers", c))])
+    return t
+
+
+# --- Table 1 ----------------------------------------------------------------------------------
+
+
+def _group_size_path(src: Source, g: str) -> tuple[PathKey, ...] | None:
+    """Path of the size of group ``g``: ``table1.group_n`` if present, else ``n`` of a row
+    where the group has no missing value (then n is the group size; no arithmetic)."""
+    if src.get("table1", "group_n", g) is not None:
+        return ("table1", "group_n", g)
+    for i, row in enumerate(src.get("table1", "rows") or []):
+        if (row.get("by") or {}).get(g, {}).get("missing") == 0:
+            return ("table1", "rows", i, "by", g, "n")
+    return None
+
+
+def table1(src: Source) -> TableModel | None:
+    """Baseline characteristics, overall and by ``table1.by``, with missing counts and tests."""
+    rows = src.get("table1", "rows")
+    if not rows:
+        return None
+    by = src.get("table1", "by")
+    groups: list[str] = list(src.get("table1", "groups") or []) if by else []
+    title: Text = ("Baseline characteristics",)
+    if by:
+        title += (
+            ", overall and by ",
+            *(p.lower() if isinstance(p, str) else p for p in var_label(src, by)),
+        )
+    t = TableModel("table1", title)
+    ncol = 2 + len(groups) + (1 if by else 0)
+    # header: spanner over the groups, then n per column
+    if by:
+        t = t.with_header(
+            [
+                head("Characteristic", align="left"),
+                head("Overall"),
+                head(*var_label(src, by), colspan=len(groups), align="center"),
+                head("p"),
+            ]
+        )
+    n_overall: Text = ("n = ", src.ref("count", "cohort", "n")) if src.has("cohort", "n") else ()
+    second = [
+        head("" if by else "Characteristic", align="left"),
+        head(*n_overall)
+        if by
+        else head("Overall ", *(("(", *n_overall, ")") if n_overall else ())),
+    ]
+    for j, g in enumerate(groups):
+        gp = _group_size_path(src, g)
+        gparts: Text = (src.ref("level", "table1", "groups", j),)
+        if gp is not None:
+            gparts += (" (n = ", src.ref("count", *gp), ")")
+        second.append(head(*gparts))
+    if by:
+        second.append(head(""))
+    t = t.with_header(second)
+
+    marks: dict[str, str] = {}
+    mark_paths: dict[str, tuple[PathKey, ...]] = {}
+
+    def test_cells(i: int, row: Mapping[str, Any]) -> list[Cell]:
+        if not by:
+            return []
+        test = row.get("test")
+        if not test:
+            return [EMPTY]
+        method = str(test.get("method"))
+        if method not in marks:
+            marks[method] = "abcdefghijklmnopqrstuvwxyz"[len(marks) % 26]
+            mark_paths[method] = ("table1", "rows", i, "test", "method")
+        return [value(src.ref("p", "table1", "rows", i, "test", "p"), marks=(marks[method],))]
+
+    any_missing = False
+    for i, row in enumerate(rows):
+        name = row.get("variable")
+        if by and name == by:
+            continue  # the column variable itself would be a trivial row
+        base = ("table1", "rows", i)
+        groups_present = [g for g in groups if g in (row.get("by") or {})]
+        if row.get("type") == "numeric":
+            cells = [label(*var_label(src, name), *var_unit(src, name), ", median (IQR)")]
+            cells.append(value(*_median_iqr(src, (*base, "overall"))))
+            for g in groups:
+                cells.append(
+                    value(*_median_iqr(src, (*base, "by", g))) if g in groups_present else EMPTY
+                )
+            t = t.with_row(cells + test_cells(i, row))
+        else:
+            t = t.with_row(
+                [
+                    label(*var_label(src, name), bold=True),
+                    *([EMPTY] * (1 + len(groups))),
+                    *test_cells(i, row),
+                ],
+                kind="subhead",
+            )
+            for j, lv in enumerate(row.get("levels") or []):
+                cells = [label(src.ref("level", *base, "levels", j), indent=1)]
+                cells.append(
+                    value(
+                        *count_pct(
+                            src, (*base, "overall", "counts", lv), (*base, "overall", "percent", lv)
+                        )
+                    )
+                )
+                for g in groups:
+                    cells.append(
+                        value(
+                            *count_pct(
+                                src, (*base, "by", g, "counts", lv), (*base, "by", g, "percent", lv)
+                            )
+                        )
+                        if g in groups_present
+                        else EMPTY
+                    )
+                t = t.with_row(cells + ([EMPTY] if by else []))
+        if _has_missing(row):
+            any_missing = True
+            cells = [label("Missing", indent=1)]
+            cells.append(value(src.ref("count", *base, "overall", "missing")))
+            for g in groups:
+                cells.append(
+                    value(src.ref("count", *base, "by", g, "missing"))
+                    if g in groups_present
+                    else EMPTY
+                )
+            t = t.with_row(cells + ([EMPTY] if by else []))
+    assert sum(c.colspan for c in t.header[-1]) == ncol
+    t = t.with_footnote(
+        "Categorical variables: n (%), percentages of patients with a known value; continuous: median (interquartile range, R quantile type 7)."
+        + ("" if any_missing else " No variable had missing values.")
+        + (" A Missing row gives the patients without a value." if any_missing else "")
+    )
+    for method, m in marks.items():
+        t = t.with_footnote(src.ref("str", *mark_paths[method]), ".", mark=m)
+    if src.k:
+        t = t.with_footnote(
+            f"Counts from 1 to {src.k - 1} are shown as <{src.k} (small-cell rule)."
+        )
+    return t
+
+
+def _has_missing(row: Mapping[str, Any]) -> bool:
+    if (row.get("overall") or {}).get("missing"):
+        return True
+    return any((v or {}).get("missing") for v in (row.get("by") or {}).values())
+
+
+def _median_iqr(src: Source, base: tuple[PathKey, ...]) -> Text:
+    return (
+        src.ref("num:1", *base, "median"),
+        " (",
+        src.ref("num:1", *base, "q1"),
+        DASH,
+        src.ref("num:1", *base, "q3"),
+        ")",
+    )
+
+
+# --- response -----------------------------------------------------------------------------------
+
+
+def response_table(src: Source) -> TableModel | None:
+    """Best-response distribution (IMWG categories, NE included) and response rates."""
+    resp = src.get("response")
+    props = src.get("proportions") or []
+    if not resp and not props:
+        return None
+    t = TableModel("response", ("Best response and response rates",)).with_header(
+        [head("Response", align="left"), head("n (%)"), head("95% CI")]
+    )
+    if resp:
+        sec: Text = (
+            (*var_label(src, resp.get("variable") or "best_response"),)
+            if resp.get("variable")
+            else ("Best response",)
+        )
+        sec += (" (n = ", src.ref("count", "response", "n"), ")") if "n" in resp else ()
+        t = t.with_row([label(*sec, bold=True, colspan=3)], kind="subhead")
+        for j, cat in enumerate(resp.get("categories") or []):
+            t = t.with_row(
+                [
+                    label(src.ref("level", "response", "categories", j), indent=1),
+                    value(
+                        *count_pct(src, ("response", "counts", cat), ("response", "percent", cat))
+                    ),
+                    EMPTY,
+                ]
+            )
+        if resp.get("missing"):
+            t = t.with_row(
+                [label("Missing", indent=1), value(src.ref("count", "response", "missing")), EMPTY]
+            )
+    if props:
+        t = t.with_row([label("Response rates", bold=True, colspan=3)], kind="subhead")
+        for i, p in enumerate(props):
+            lab: Text = (src.ref("name", "proportions", i, "name"),)
+            if p.get("success"):
+                lab += (" (",)
+                for j, _ in enumerate(p["success"]):
+                    lab += ((", " if j else ""), src.ref("level", "proportions", i, "success", j))
+                lab += (")",)
+            n_cell: Text = (
+                src.ref("count", "proportions", i, "successes"),
+                "/",
+                src.ref("count", "proportions", i, "n"),
+            )
+            if not src.suppressed("proportions", i, "successes"):
+                n_cell += (" (", src.ref("pct:1", "proportions", i, "estimate"), "%)")
+                ci: Text = (
+                    src.ref("pct:1", "proportions", i, "lower"),
+                    DASH,
+                    src.ref("pct:1", "proportions", i, "upper"),
+                )
+            else:
+                ci = ()
+            t = t.with_row([label(*lab, indent=1), value(*n_cell), value(*ci)])
+        t = t.with_footnote(
+            "Response rates: responders / patients evaluated (%); confidence intervals: ",
+            src.ref("str", "proportions", 0, "method"),
+            ".",
+        )
+    if src.k:
+        t = t.with_footnote(
+            f"Counts from 1 to {src.k - 1} are shown as <{src.k} (small-cell rule)."
+        )
+    return t
+
+
+def response_by_table(src: Source) -> TableModel | None:
+    """Response by baseline factor: responders per level, odds ratio with CI and p."""
+    comps = src.get("proportion_comparisons") or []
+    if not comps:
+        return None
+    have_n = all("n" in lv for c in comps for lv in (c.get("table") or {}).values())
+    count_head = "Responders / evaluated, n (%)" if have_n else "Responders / non-responders, n"
+    t = TableModel("response_by", ("Response by baseline factor",)).with_header(
+        [head("Factor", align="left"), head(count_head), head("Odds ratio (95% CI)"), head("p")]
+    )
+    outcomes = list(dict.fromkeys(str(c.get("outcome")) for c in comps))
+    fisher_used = logistic_used = False
+    for outcome in outcomes:
+        first = next(i for i, c in enumerate(comps) if str(c.get("outcome")) == outcome)
+        t = t.with_row(
+            [
+                label(
+                    src.ref("name", "proportion_comparisons", first, "outcome"),
+                    bold=True,
+                    colspan=4,
+                )
+            ],
+            kind="subhead",
+        )
+        for i, c in enumerate(comps):
+            if str(c.get("outcome")) != outcome:
+                continue
+            base = ("proportion_comparisons", i)
+            table = c.get("table")
+            est_key = "fisher" if c.get("fisher") else "logistic"
+            fisher_used |= est_key == "fisher"
+            logistic_used |= est_key == "logistic"
+            or_parts: Text = ()
+            if c.get(est_key) and c[est_key].get("odds_ratio") is not None:
+                or_parts = est_ci(src, (*base, est_key), "num:2", ("odds_ratio", "lower", "upper"))
+            p_parts: Text = (
+                (src.ref("p", *base, est_key, "p"),) if c.get(est_key) and "p" in c[est_key] else ()
+            )
+            if not table:  # numeric factor: per-unit odds ratio
+                t = t.with_row(
+                    [
+                        label(*var_label(src, c["by"]), " (per unit)", indent=1),
+                        EMPTY,
+                        value(*or_parts),
+                        value(*p_parts),
+                    ]
+                )
+                continue
+            t = t.with_row(
+                [label(*var_label(src, c["by"]), indent=1), EMPTY, EMPTY, value(*p_parts)]
+            )
+            levels = c.get("levels") or list(table)
+            for lv in levels:
+                j = levels.index(lv)
+                lv_parts: Text = (
+                    (src.ref("level", *base, "levels", j),) if c.get("levels") else (lv,)
+                )
+                if have_n:
+                    cnt = count_pct(src, (*base, "table", lv, "success"), None)
+                    cnt += ("/", src.ref("count", *base, "table", lv, "n"))
+                    if "percent" in table[lv] and not src.suppressed(*base, "table", lv, "success"):
+                        cnt += (" (", src.ref("pctv:1", *base, "table", lv, "percent"), "%)")
+                else:
+                    cnt = (
+                        src.ref("count", *base, "table", lv, "success"),
+                        " / ",
+                        src.ref("count", *base, "table", lv, "failure"),
+                    )
+                is_ref = lv == c.get("reference")
+                t = t.with_row(
+                    [
+                        label(*lv_parts, indent=2),
+                        value(*cnt),
+                        value("reference") if is_ref else value(*or_parts),
+                        EMPTY,
+                    ]
+                )
+    if fisher_used:
+        t = t.with_footnote(
+            "Odds ratio of response for each level against the reference level: conditional maximum-likelihood estimate with exact CI and two-sided Fisher exact p (R fisher.test)."
+        )
+    if logistic_used:
+        t = t.with_footnote(
+            "Per-unit odds ratios: logistic regression, profile-likelihood CI, Wald p."
+        )
+    if src.k:
+        t = t.with_footnote(
+            f"Counts from 1 to {src.k - 1} are shown as <{src.k} (small-cell rule)."
+        )
+    return t
+
+
+# --- survival ------------------------------------------------------------------------------------
+
+
+def _landmark_keys(src: Source) -> list[str]:
+    keys: dict[str, float] = {}
+    for ep in src.get("endpoints") or {}:
+        for k in src.get("endpoints", ep, "landmarks") or {}:
+            keys[k] = float(k)
+    return sorted(keys, key=lambda k: keys[k])
+
+
+def endpoint_order(src: Source) -> list[str]:
+    """PFS, then OS, then any other endpoint in name order (results.json sorts keys)."""
+    eps = list(src.get("endpoints") or {})
+    first = [e for e in ("PFS", "OS") if e in eps]
+    return first + sorted(e for e in eps if e not in first)
+
+
+def survival_table(src: Source) -> TableModel | None:
+    """Survival summary per endpoint: events, median (95% CI), landmark rates, follow-up."""
+    eps = endpoint_order(src)
+    if not eps:
+        return None
+    unit = str(src.get("conventions", "time_unit") or "")
+    t = TableModel("survival", ("Survival summary",)).with_header(
+        [head("", align="left"), *(head(ep) for ep in eps)]
+    )
+
+    def row(lab: Text, make: Any, kind: str = "data") -> None:
+        nonlocal t
+        cells = [label(*lab)]
+        for ep in eps:
+            cells.append(value(*make(ep)))
+        t = t.with_row(cells)
+
+    row(("Patients, n",), lambda ep: (src.ref("count", "endpoints", ep, "n"),))
+    row(("Events, n",), lambda ep: (src.ref("count", "endpoints", ep, "events"),))
+    row(
+        ("Censored, n",),
+        lambda ep: (
+            (src.ref("count", "endpoints", ep, "censored"),)
+            if src.has("endpoints", ep, "censored")
+            else ()
+        ),
+    )
+    row(
+        (f"Median, {unit} (95% CI)",),
+        lambda ep: est_ci(src, ("endpoints", ep, "median"), "num:1:NR"),
+    )
+    if any(src.get("endpoints", ep, "median_symmetric") for ep in eps):
+        row(
+            (f"Median, {unit} (95% CI as median \u00b1 1.96 SE)",),
+            lambda ep: (
+                est_ci(src, ("endpoints", ep, "median_symmetric"), "num:1:NR")
+                if src.get("endpoints", ep, "median_symmetric")
+                else ()
+            ),
+        )
+    for key in _landmark_keys(src):
+        row(
+            (f"{key}-{unit_singular(unit)} rate, % (95% CI)",),
+            lambda ep, key=key: (
+                est_ci(
+                    src, ("endpoints", ep, "landmarks", key), "pct:1", ("surv", "lower", "upper")
+                )
+                if src.has("endpoints", ep, "landmarks", key)
+                else ()
+            ),
+        )
+        row(
+            (f"At risk at {key} {unit}, n",),
+            lambda ep, key=key: (
+                (src.ref("count", "endpoints", ep, "landmarks", key, "n_risk"),)
+                if src.has("endpoints", ep, "landmarks", key, "n_risk")
+                else ()
+            ),
+        )
+    if any(src.get("endpoints", ep, "followup") for ep in eps):
+        row(
+            (f"Median follow-up, {unit} (95% CI)",),
+            lambda ep: (
+                est_ci(src, ("endpoints", ep, "followup"), "num:1:NR")
+                if src.get("endpoints", ep, "followup")
+                else ()
+            ),
+        )
+    first = eps[0]
+    fn: Text = ("Kaplan-Meier estimates; pointwise CIs with the ",)
+    if src.has("conventions", "km_conf_type"):
+        fn += (src.ref("str", "conventions", "km_conf_type"), " transform")
+    if src.has("endpoints", first, "median", "method"):
+        fn += ("; median CI: ", src.ref("str", "endpoints", first, "median", "method"))
+    if src.has("endpoints", first, "followup", "method"):
+        fn += ("; follow-up: ", src.ref("str", "endpoints", first, "followup", "method"))
+    fn += (". NR, not reached. Landmark rate: S(t) at the last event time \u2264 t.",)
+    t = t.with_footnote(*fn)
+    defs: Text = ()
+    if src.has("conventions", "pfs_definition") and "PFS" in eps:
+        defs += (
+            "PFS, progression-free survival: ",
+            src.ref("str", "conventions", "pfs_definition"),
+            ". ",
+        )
+    if src.has("conventions", "os_definition") and "OS" in eps:
+        defs += ("OS, overall survival: ", src.ref("str", "conventions", "os_definition"), ".")
+    if defs:
+        t = t.with_footnote(*defs)
+    return t
+
+
+def logrank_table(src: Source) -> TableModel | None:
+    """Survival by group: n, events and median per level (order of ``levels``), log-rank p."""
+    entries = src.get("logrank") or []
+    if not entries:
+        return None
+    unit = str(src.get("conventions", "time_unit") or "")
+    t = TableModel("logrank", ("Survival by group",)).with_header(
+        [
+            head("Endpoint, factor and group", align="left"),
+            head("Patients, n"),
+            head("Events, n"),
+            head(f"Median, {unit} (95% CI)"),
+            head("Log-rank p"),
+        ]
+    )
+    any_strat = False
+    for i, lr in enumerate(entries):
+        base = ("logrank", i)
+        sec: Text = (src.ref("str", *base, "endpoint"), ": ", *var_label(src, lr["by"]))
+        if lr.get("strata"):
+            any_strat = True
+            sec += (
+                " (stratified by ",
+                *(p.lower() if isinstance(p, str) else p for p in var_label(src, lr["strata"])),
+                ")",
+            )
+        if src.has(*base, "trend", "p"):
+            sec += ("; test for trend p ", src.ref("p", *base, "trend", "p"))
+        p_cell = value(src.ref("p", *base, "p")) if src.has(*base, "p") else EMPTY
+        t = t.with_row([label(*sec, bold=True), EMPTY, EMPTY, EMPTY, p_cell], kind="subhead")
+        levels = lr.get("levels") or lr.get("groups") or []
+        key = "levels" if lr.get("levels") else "groups"
+        for j, g in enumerate(levels):
+            med: Text = ()
+            if src.has(*base, "curves", g, "median"):
+                med = est_ci(src, (*base, "curves", g, "median"), "num:1:NR")
+            t = t.with_row(
+                [
+                    label(src.ref("level", *base, key, j), indent=1),
+                    value(src.ref("count", *base, "n", g)) if src.has(*base, "n", g) else EMPTY,
+                    value(src.ref("count", *base, "observed", g))
+                    if src.has(*base, "observed", g)
+                    else EMPTY,
+                    value(*med),
+                    EMPTY,
+                ]
+            )
+        if lr.get("note"):
+            t = t.with_footnote(*sec, ": ", src.ref("str", *base, "note"))
+    t = t.with_footnote(
+        "Two-sided log-rank test (R survdiff, rho = 0); Kaplan-Meier medians. NR, not reached."
+    )
+    if any_strat:
+        t = t.with_footnote(
+            "Stratified tests sum the log-rank statistics over strata; medians are unstratified."
+        )
+    return t
+
+
+# --- Cox -------------------------------------------------------------------------------------------
+
+
+def cox_table(src: Source) -> TableModel | None:
+    """All Cox models: HR (95% CI), p and PH-test p per term; n per level for factors.
+
+    Rows carry ``plot`` numbers (hr, lower, upper) so the forest plot draws exactly this table.
+    """
+    models = src.get("cox") or []
+    if not models:
+        return None
+    t = TableModel("cox", ("Cox proportional-hazards models",)).with_header(
+        [
+            head("Model and variable", align="left"),
+            head("Patients, n"),
+            head("HR (95% CI)"),
+            head("p"),
+            head("PH test p"),
+        ]
+    )
+    for i, m in enumerate(models):
+        base = ("cox", i)
+        kind = "univariable" if len(m.get("terms") or []) == 1 else "multivariable"
+        sec: Text = (
+            f"Model {i + 1}: ",
+            src.ref("str", *base, "endpoint"),
+            f", {kind} (",
+            src.ref("count", *base, "n"),
+            " patients, ",
+            src.ref("count", *base, "events"),
+            " events",
+        )
+        if m.get("n_excluded_missing"):
+            sec += (
+                "; ",
+                src.ref("count", *base, "n_excluded_missing"),
+                " excluded for missing values",
+            )
+        if m.get("strata"):
+            sec += ("; stratified by ", src.ref("str", *base, "strata"))
+        sec += (")",)
+        t = t.with_row([label(*sec, bold=True, colspan=5)], kind="section")
+        info = m.get("term_info") or {}
+        coefs = m.get("coefficients") or {}
+        for term in m.get("terms") or []:
+            ti = info.get(term) or {}
+            ph: Text = ()
+            if src.has(*base, "ph_test", "terms", term, "p"):
+                ph = (src.ref("p", *base, "ph_test", "terms", term, "p"),)
+            if ti.get("type") == "categorical":
+                t = t.with_row(
+                    [label(*var_label(src, term), indent=1), EMPTY, EMPTY, EMPTY, value(*ph)],
+                    kind="subhead",
+                )
+                for j, lv in enumerate(ti.get("levels") or []):
+                    n_parts: Text = (
+                        (src.ref("count", *base, "term_info", term, "n_per_level", lv),)
+                        if lv in (ti.get("n_per_level") or {})
+                        else ()
+                    )
+                    lab = label(src.ref("level", *base, "term_info", term, "levels", j), indent=2)
+                    if lv == ti.get("reference"):
+                        t = t.with_row(
+                            [lab, value(*n_parts), value("reference"), EMPTY, EMPTY],
+                            plot={"reference": 1.0},
+                        )
+                        continue
+                    key = f"{term}={lv}"
+                    t = t.with_row(
+                        [lab, value(*n_parts), *_hr_cells(src, base, key, coefs.get(key)), EMPTY],
+                        plot=_plot(coefs.get(key)),
+                    )
+            else:
+                key = term
+                lab_parts: Text = (*var_label(src, term),)
+                if src.get("variables", term, "unit") or ti.get("unit"):
+                    unit_path = (
+                        ("variables", term, "unit")
+                        if src.get("variables", term, "unit")
+                        else (*base, "term_info", term, "unit")
+                    )
+                    lab_parts += (" (per ", src.ref("unit1", *unit_path), ")")
+                else:
+                    lab_parts += (" (per unit)",)
+                t = t.with_row(
+                    [
+                        label(*lab_parts, indent=1),
+                        value(src.ref("count", *base, "n")),
+                        *_hr_cells(src, base, key, coefs.get(key)),
+                        value(*ph),
+                    ],
+                    plot=_plot(coefs.get(key)),
+                )
+    # model-level statistics
+    for i, m in enumerate(models):
+        base = ("cox", i)
+        fn: Text = (f"Model {i + 1}: ",)
+        bits: list[Text] = []
+        if src.has(*base, "tests", "lr", "p"):
+            bits.append(("likelihood-ratio test p ", src.ref("p", *base, "tests", "lr", "p")))
+        if m.get("concordance") is not None:
+            bits.append(("concordance ", src.ref("num:2", *base, "concordance")))
+        if src.has(*base, "ph_test", "global", "p"):
+            bits.append(("global PH test p ", src.ref("p", *base, "ph_test", "global", "p")))
+        for j, b in enumerate(bits):
+            fn += (("; " if j else ""), *b)
+        if m.get("firth"):
+            fn += ("; Firth-penalized estimates: ",)
+            for j, (name, c) in enumerate((m["firth"].get("coefficients") or {}).items()):
+                if c:
+                    fn += (
+                        ("; " if j else ""),
+                        name,
+                        " HR ",
+                        *est_ci(
+                            src,
+                            (*base, "firth", "coefficients", name),
+                            "num:2",
+                            ("hr", "lower", "upper"),
+                        ),
+                    )
+        for j, _ in enumerate(m.get("warnings") or []):
+            fn += ("; warning: ", src.ref("str", *base, "warnings", j))
+        t = t.with_footnote(*fn, ".")
+    ties = src.get("conventions", "cox_ties")
+    fn2: Text = ("HR, hazard ratio with Wald 95% CI and Wald p",)
+    if ties:
+        fn2 += ("; ties: ", src.ref("str", "conventions", "cox_ties"))
+    if src.has("conventions", "ph_transform"):
+        fn2 += (
+            "; PH, proportional hazards (Grambsch-Therneau score test, ",
+            src.ref("str", "conventions", "ph_transform"),
+            " transform)",
+        )
+    t = t.with_footnote(*fn2, ". Continuous variables: HR per unit increase.")
+    return t
+
+
+def _hr_cells(
+    src: Source, base: tuple[PathKey, ...], key: str, c: Mapping[str, Any] | None
+) -> list[Cell]:
+    if not c:
+        return [value("not estimable"), EMPTY]
+    return [
+        value(*est_ci(src, (*base, "coefficients", key), "num:2", ("hr", "lower", "upper"))),
+        value(src.ref("p", *base, "coefficients", key, "p")),
+    ]
+
+
+def _plot(c: Mapping[str, Any] | None) -> dict[str, float | None]:
+    if not c:
+        return {}
+    return {"hr": c.get("hr"), "lower": c.get("lower"), "upper": c.get("upper")}
+
+
+# --- cut-offs --------------------------------------------------------------------------------------
+
+_METHOD = {"maxstat": "maximally selected log-rank", "youden": "Youden index (ROC)"}
+
+
+def cutpoint_label(src: Source, i: int) -> Text:
+    c = src.get("cutpoints", i) or {}
+    outcome_key = "endpoint" if c.get("endpoint") else "proportion"
+    return (
+        src.ref("str", "cutpoints", i, outcome_key),
+        " \u00b7 ",
+        _METHOD.get(str(c.get("method")), str(c.get("method"))),
+    )
+
+
+def cutpoint_table(src: Source) -> TableModel | None:
+    """Data-driven cut-offs: the cut, groups, p adjusted for the search, bootstrap interval of
+    the cut, apparent and optimism-corrected HR, and the plain-language summary."""
+    cuts = src.get("cutpoints") or []
+    if not cuts:
+        return None
+    t = TableModel("cutpoints", ("Cut-offs chosen from the data",)).with_header(
+        [head("", align="left"), *(head(*cutpoint_label(src, i)) for i in range(len(cuts)))]
+    )
+
+    def row(lab: Text, make: Any) -> None:
+        nonlocal t
+        cells = [label(*lab)]
+        made = [make(i, c) for i, c in enumerate(cuts)]
+        if not any(made):
+            return
+        cells += [value(*m) for m in made]
+        t = t.with_row(cells)
+
+    def has(c: Mapping[str, Any], *path: str) -> bool:
+        node: Any = c
+        for p in path:
+            if not isinstance(node, Mapping) or node.get(p) is None:
+                return False
+            node = node[p]
+        return True
+
+    row(
+        ("Variable",),
+        lambda i, c: (
+            (*var_label(src, c["variable"]),)
+            + ((" (", src.ref("str", "cutpoints", i, "unit"), ")") if c.get("unit") else ())
+        ),
+    )
+    row(("Cut-off",), lambda i, c: (src.ref("g", "cutpoints", i, "cutpoint"),))
+    row(
+        ("Groups",),
+        lambda i, c: (
+            ("low: x \u2264 cut-off",)
+            if c.get("method") == "maxstat"
+            else (
+                ("predicted event: x ", src.ref("level", "cutpoints", i, "direction"), " cut-off")
+                if c.get("direction")
+                else ()
+            )
+        ),
+    )
+    row(
+        ("Patients low / high, n",),
+        lambda i, c: (
+            (
+                src.ref("count", "cutpoints", i, "n_low"),
+                " / ",
+                src.ref("count", "cutpoints", i, "n_high"),
+            )
+            if has(c, "n_low")
+            else ()
+        ),
+    )
+    row(
+        ("Events low / high, n",),
+        lambda i, c: (
+            (
+                src.ref("count", "cutpoints", i, "events_low"),
+                " / ",
+                src.ref("count", "cutpoints", i, "events_high"),
+            )
+            if has(c, "events_low")
+            else ()
+        ),
+    )
+    unit = str(src.get("conventions", "time_unit") or "")
+    row(
+        (f"Median low, {unit} (95% CI)",),
+        lambda i, c: (
+            est_ci(src, ("cutpoints", i, "median_low"), "num:1:NR") if has(c, "median_low") else ()
+        ),
+    )
+    row(
+        (f"Median high, {unit} (95% CI)",),
+        lambda i, c: (
+            est_ci(src, ("cutpoints", i, "median_high"), "num:1:NR")
+            if has(c, "median_high")
+            else ()
+        ),
+    )
+    row(
+        ("Maximal standardized statistic",),
+        lambda i, c: (
+            (src.ref("num:2", "cutpoints", i, "statistic"),) if has(c, "statistic") else ()
+        ),
+    )
+    row(
+        ("p adjusted for the search",),
+        lambda i, c: (
+            (
+                src.ref("p", "cutpoints", i, "p_adjusted"),
+                " (",
+                src.ref("str", "cutpoints", i, "p_adjusted_method"),
+                ")",
+            )
+            if has(c, "p_adjusted")
+            else ()
+        ),
+    )
+    row(
+        ("Sensitivity / specificity, %",),
+        lambda i, c: (
+            (
+                src.ref("pct:1", "cutpoints", i, "sensitivity"),
+                " / ",
+                src.ref("pct:1", "cutpoints", i, "specificity"),
+            )
+            if has(c, "sensitivity")
+            else ()
+        ),
+    )
+    row(
+        ("AUC (95% CI)",),
+        lambda i, c: (
+            est_ci(src, ("cutpoints", i), "num:2", ("auc", "auc_lower", "auc_upper"))
+            if has(c, "auc") and "auc_lower" in c
+            else ((src.ref("num:2", "cutpoints", i, "auc"),) if has(c, "auc") else ())
+        ),
+    )
+    row(
+        ("Bootstrap 95% interval of the cut-off",),
+        lambda i, c: (
+            (
+                src.ref("g", "cutpoints", i, "bootstrap", "lower"),
+                DASH,
+                src.ref("g", "cutpoints", i, "bootstrap", "upper"),
+                " (B = ",
+                src.ref("int", "cutpoints", i, "bootstrap", "B"),
+                ")",
+            )
+            if has(c, "bootstrap", "lower")
+            else ()
+        ),
+    )
+    row(
+        ("HR low vs high (95% CI), apparent",),
+        lambda i, c: (
+            est_ci(src, ("cutpoints", i, "hr_low_vs_high"), "num:2", ("hr", "lower", "upper"))
+            if has(c, "hr_low_vs_high", "hr")
+            else ()
+        ),
+    )
+    row(
+        ("HR, optimism-corrected",),
+        lambda i, c: (
+            (src.ref("num:2", "cutpoints", i, "optimism", "corrected_hr"),)
+            if has(c, "optimism", "corrected_hr")
+            else ()
+        ),
+    )
+    row(
+        ("HR out of bag, bootstrap mean (95% percentile interval)",),
+        lambda i, c: (
+            est_ci(
+                src, ("cutpoints", i, "bootstrap"), "num:2", ("oob_hr", "oob_lower", "oob_upper")
+            )
+            if has(c, "bootstrap", "oob_hr")
+            else ()
+        ),
+    )
+    row(
+        ("Continuous HR per SD (95% CI)",),
+        lambda i, c: (
+            est_ci(src, ("cutpoints", i, "continuous", "per_sd"), "num:2", ("hr", "lower", "upper"))
+            if has(c, "continuous", "per_sd", "hr")
+            else ()
+        ),
+    )
+    for i, c in enumerate(cuts):
+        key = "summary" if c.get("summary") else ("sentence" if c.get("sentence") else None)
+        if key:
+            t = t.with_footnote(
+                *cutpoint_label(src, i), ": ", src.ref("str", "cutpoints", i, key), "."
+            )
+    t = t.with_footnote(
+        "A cut-off chosen on the same patients overstates the difference between the groups: "
+        "the apparent HR is optimistic; the p value is adjusted for the search over candidate cut-offs, "
+        "the optimism-corrected HR subtracts the bootstrap optimism (Harrell), and the out-of-bag HR applies "
+        "each bootstrap sample's cut-off to the patients left out of it."
+    )
+    return t
+
+
+# --- data checks ----------------------------------------------------------------------------------
+
+
+def validation_table(src: Source) -> TableModel | None:
+    issues = src.get("validation", "issues") or []
+    if not issues:
+        return None
+    t = TableModel("validation", ("Data checks: warnings and accepted issues",)).with_header(
+        [
+            head("Code", align="left"),
+            head("Finding", align="left"),
+            head("Where", align="left"),
+            head("Fix", align="left"),
+        ]
+    )
+    for i, issue in enumerate(issues):
+        where: Text = ()
+        for j, k in enumerate(issue.get("where") or {}):
+            where += (
+                ("; " if j else ""),
+                f"{k} ",
+                src.ref("str", "validation", "issues", i, "where", k),
+            )
+        t = t.with_row(
+            [
+                label(src.ref("str", "validation", "issues", i, "code")),
+                label(src.ref("str", "validation", "issues", i, "what")),
+                label(*where),
+                label(src.ref("str", "validation", "issues", i, "fix"))
+                if issue.get("fix")
+                else label(),
+            ]
+        )
+    return t
+
+
+def checklist_table(src: Source, sections: Mapping[str, str]) -> TableModel:
+    """Where this report covers the STROBE and RECORD items it can generate."""
+    items = [
+        ("STROBE 1; RECORD 1.1", "Design and data source", sections.get("methods", "Methods")),
+        (
+            "STROBE 12; RECORD 12.1",
+            "Statistical methods, conventions, software",
+            sections.get("methods", "Methods"),
+        ),
+        (
+            "STROBE 13; RECORD 13.1",
+            "Patient flow, exclusions with reasons, per-center counts",
+            sections.get("flow", "Patients"),
+        ),
+        (
+            "STROBE 14",
+            "Baseline characteristics with missing counts; follow-up",
+            sections.get("table1", "Baseline"),
+        ),
+        (
+            "STROBE 15",
+            "Outcome events: response, PFS and OS events",
+            sections.get("response", "Response"),
+        ),
+        (
+            "STROBE 16",
+            "Unadjusted and adjusted estimates with 95% CI; cut-off methods",
+            sections.get("cox", "Cox"),
+        ),
+        ("RECORD 22.1", "Code version and input checksums", sections.get("methods", "Methods")),
+    ]
+    t = TableModel("checklist", ("Reporting checklist items covered by this report",)).with_header(
+        [head("Item", align="left"), head("Content", align="left"), head("Section", align="left")]
+    )
+    for item, what, where in items:
+        t = t.with_row([label(item), label(what), label(where)])
+    return t.with_footnote(
+        "Items not generated (to be completed by the authors): setting and dates (STROBE 5), bias (9), study size rationale (10), limitations (19), funding (22)."
+    )
+
+
+def build_tables(results: Mapping[str, Any]) -> dict[str, TableModel]:
+    """Every table of the report, keyed by id, unnumbered (the document numbers them)."""
+    src = source_of(results)
+    out: dict[str, TableModel] = {}
+    for make in (
+        flow_table,
+        table1,
+        response_table,
+        response_by_table,
+        survival_table,
+        logrank_table,
+        cox_table,
+        cutpoint_table,
+        validation_table,
+    ):
+        tm = make(src)
+        if tm is not None:
+            out[tm.id] = tm
+    return out
+
+
+def iter_value_cells(tables: Iterable[TableModel]) -> Iterable[tuple[TableModel, Row, Cell]]:
+    for tm in tables:
+        for r in tm.rows:
+            for c in r.cells:
+                yield tm, r, c
+
+
+__all__ = [
+    "NOT_AVAILABLE",
+    "build_tables",
+    "checklist_table",
+    "cox_table",
+    "cutpoint_table",
+    "flow_table",
+    "logrank_table",
+    "response_by_table",
+    "response_table",
+    "source_of",
+    "survival_table",
+    "table1",
+    "validation_table",
+]
