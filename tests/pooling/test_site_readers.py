@@ -42,7 +42,7 @@ def test_trailing_separators_are_residue(tmp_path):
 
 def test_nameless_column_with_values_is_refused(tmp_path):
     f = _csv(tmp_path, "patient_id,,x\nA,7,1\n")
-    with pytest.raises(InputError, match="column 2 .* has no header"):
+    with pytest.raises(InputError, match=r"column 2 .* has no header"):
         read_table(f)
 
 
