@@ -275,6 +275,12 @@ def _f(x: float | None) -> str:
     return "NR" if x is None else f"{x:.1f}"
 
 
+# `mmrwe pool` and `mmrwe pseudonymize` (multicenter pooling; implementations in pool_cmd).
+from mmrwe.cli.pool_cmd import register as _register_pool_commands  # noqa: E402
+
+_register_pool_commands(app)
+
+
 def main() -> None:
     """Entry point of the ``mmrwe`` console script."""
     try:
