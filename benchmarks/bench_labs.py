@@ -587,17 +587,27 @@ def main() -> None:
     projected_apply = (ap_["harmonize_subset_s"] + ap_["apply_subset_s"]) * scale
     summary = {
         "benchmark": "IMWG response/progression, lines and refractoriness from long lab rows",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "versions": _versions(),
-        "workload": {"patients": args.patients, "visits": 20, "tests_per_visit": 4,
-                     "lab_rows": runs["duckdb"]["lab_rows"],
-                     "therapy_rows": runs["duckdb"]["therapy_rows"]},  # fmt: skip
+        "workload": {
+            "patients": args.patients,
+            "visits": 20,
+            "tests_per_visit": 4,
+            "lab_rows": runs["duckdb"]["lab_rows"],
+            "therapy_rows": runs["duckdb"]["therapy_rows"],
+        },
         "targets": {"seconds": 60, "peak_gib": 4},
         "duckdb": runs["duckdb"],
         "pandas": runs["pandas"],
-        "apply": ap_ | {"projected_s_for_all_patients": projected_apply,
-                        "projection": "linear in patients: (harmonize + apply) x patients / subset"},
+        "apply": ap_
+        | {
+            "projected_s_for_all_patients": projected_apply,
+            "projection": "linear in patients: (harmonize + apply) x patients / subset",
+        },
         "per_patient_identical_duckdb_vs_pandas": bool(identical),
         "ratio_apply_projected_over_duckdb": projected_apply / runs["duckdb"]["derive_s"],
         "ratio_apply_projected_over_pandas": projected_apply / runs["pandas"]["derive_s"],
@@ -613,7 +623,7 @@ def main() -> None:
             "apply = groupby('pid').apply with a Python loop over visits, IMWG only (the "
             "therapy derivation and the audit are not included), run on a subset and projected",
         ],
-    }  # fmt: skip
+    }
     print(json.dumps(summary, indent=2))
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

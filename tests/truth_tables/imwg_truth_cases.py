@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (dict(...) keeps the case table readable)
 """Truth table of small patient histories: IMWG 2016 response, progression and lab rules.
 
 Every case is one synthetic patient. Day 0 (start of the regimen under study) is

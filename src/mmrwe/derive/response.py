@@ -436,7 +436,7 @@ def _line_issues(
             f"section 4 give {int(der[i])}; the entered numbers are used",
             Location(file=therapy.path.name, sheet=therapy.sheet, column="line", patient_id=ids[i]),
             "check the line column against the regimens (see the audit's line_rule per row)",
-        )  # fmt: skip
+        )
         for i in bad
     )
 
