@@ -155,3 +155,49 @@ def label_expr(column: Any, numeric: bool) -> Any:
         return column.cast("string")
     whole = column == column.floor()
     return whole.ifelse(column.cast("int64").cast("string"), column.cast("string"))
+
+
+def iter_batches(backend: Any, expr: Any, chunk_size: int = 1_000_000) -> Any:
+    """Stream a query's result as Arrow record batches (one chunk in memory at a time).
+
+    DuckDB is read through its own cursor: DuckDB 2 renamed the batch reader that Ibis 12
+    calls (``fetch_record_batch`` became ``to_arrow_reader``).
+    """
+    if backend.engine == "duckdb":
+        # the connection itself, not a cursor: temporary views (read_csv) live on it
+        rel = backend.con.con.sql(backend.con.compile(expr))
+        reader = (
+            rel.to_arrow_reader(chunk_size)
+            if hasattr(rel, "to_arrow_reader")
+            else rel.record_batch(chunk_size)
+        )
+        yield from reader
+        return
+    yield from expr.to_pyarrow_batches(chunk_size=chunk_size)
+
+
+_VIEW_SEQ = [0]
+
+
+def as_temp_view(backend: Any, expr: Any, stem: str, *, materialize: bool = False) -> Any:
+    """Name ``expr`` as a temporary view and return it as a plain table expression.
+
+    Later queries then compile against a short ``SELECT ... FROM view`` instead of the whole
+    validation and derivation tree (Ibis/sqlglot compile time grows with the tree), while
+    the engine still evaluates the view lazily. Temporary: nothing is written to the user's
+    database, and the view disappears with the connection.
+    """
+    _VIEW_SEQ[0] += 1
+    name = f"_mmrwe_{stem}_{_VIEW_SEQ[0]}"
+    con = backend.con
+    if backend.engine == "spark":
+        return con.create_view(name, expr, overwrite=True)
+    sql = con.compile(expr)
+    kind = "TABLE" if materialize else "VIEW"
+    if backend.engine == "duckdb":
+        con.con.execute(f'CREATE OR REPLACE TEMP {kind} "{name}" AS {sql}')
+    else:
+        with con.begin() as cur:
+            cur.execute(f'DROP {kind} IF EXISTS "{name}"')
+            cur.execute(f'CREATE TEMP {kind} "{name}" AS {sql}')
+    return con.table(name)

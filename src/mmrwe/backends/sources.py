@@ -138,7 +138,7 @@ def open_file(
         )
     else:
         t = con.read_csv(str(p), header=True, sep=sep, inferSchema=False)
-    return TableSource(t, "csv", p.name, sha, None, p, ("CSV cells read as text",))
+    return TableSource(t, "csv", p.name, sha, None, p)
 
 
 def open_database_table(backend: Backend, table: str) -> TableSource:

@@ -559,7 +559,9 @@ def validate_table(
         exclusions += [
             {"patient_id": None, "reason": "empty row", "file": file_name, "row": None}
         ] * n_empty
-    keep = ~work._empty
+    # the analysed rows, as conditions on the source table itself, so the typed table's
+    # SQL is one projection of the source (short to compile and to plan)
+    keep = ~empty_row
     excluded_ids: list[str] = []
     if spec.exclusions:
         wanted = [ex.patient_id for ex in spec.exclusions]
@@ -580,7 +582,7 @@ def validate_table(
                 {"patient_id": ex.patient_id, "reason": ex.reason, "file": file_name, "row": None}
             )
         if excluded_ids:
-            keep = keep & ~work._pid.isin(excluded_ids).fill_null(False)
+            keep = keep & ~pid.isin(excluded_ids).fill_null(False)
 
     # 10. Accepted issues and invalid-row exclusion.
     accepted = dict(spec.validation.accept)
@@ -593,7 +595,9 @@ def validate_table(
             any_err = ibis.literal(False)
             for _, cond in live_rules:
                 any_err = any_err | cond
-            bad_rows = work.filter(keep & any_err)
+            bad_rows = work.filter(~work._empty & any_err)
+            if excluded_ids:
+                bad_rows = bad_rows.filter(~bad_rows._pid.isin(excluded_ids).fill_null(False))
             n_invalid = int(bad_rows.count().to_pyarrow().as_py())
             fields: dict[str, Any] = {f"_c{j}": c for j, (_, c) in enumerate(live_rules)}
             for rule, _ in live_rules:
@@ -636,8 +640,8 @@ def validate_table(
         for i in issues
     ]
     n_excluded = n_empty + len(excluded_ids) + n_invalid
-    final = work.filter(keep).select(
-        patient_id=work._pid, **{c: work[f"_t_{c}"] for c in typed if c != "patient_id"}
+    final = table.filter(keep).select(
+        patient_id=pid, **{c: v for c, v in typed.items() if c != "patient_id"}
     )
     return ScaledValidation(final, column_types, issues, exclusions, n_input, n_excluded, units)
 

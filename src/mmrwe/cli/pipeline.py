@@ -61,7 +61,9 @@ def load_and_validate(spec: StudySpec, progress: Progress = _noop) -> ValidatedT
     return validate_patients(source, spec)
 
 
-def run_study(spec: StudySpec, progress: Progress = _noop, *, validated: ValidatedTable | None = None) -> StudyRun:
+def run_study(
+    spec: StudySpec, progress: Progress = _noop, *, validated: ValidatedTable | None = None
+) -> StudyRun:
     """Run a study spec end to end and return its results (nothing is written).
 
     Parameters
@@ -79,6 +81,11 @@ def run_study(spec: StudySpec, progress: Progress = _noop, *, validated: Validat
     ValidationError
         When validation found errors that the spec neither accepts nor excludes.
     """
+    if spec.data.engine != "pandas" and validated is None:
+        # [data] engine = "duckdb" | "postgres" | "spark": the same analyses, pushed down
+        from mmrwe.cli.pipeline_scaled import run_study_scaled
+
+        return run_study_scaled(spec, progress)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     if validated is None:
