@@ -230,12 +230,14 @@ def _cutpoint(src: Source, i: int) -> Callable[[], Figure]:
         xl = _plain(var_label(src, c["variable"])) + (f" ({unit})" if unit else "")
         cut = _t(src, "g", "cutpoints", i, "cutpoint")
         ann = f"Cut-off {cut}" + (f" {unit}" if unit else "")
+        if c.get("p_adjusted") is not None:
+            p = _t(src, "p", "cutpoints", i, "p_adjusted")
+            ann += f"\nadjusted p {p}" if p[:1] in "<>" else f"\nadjusted p = {p}"
+            how = str(c.get("p_adjusted_method") or "")
+            how = "permutation" if "permutation" in how else how
+            ann += f" ({how})" if how else ""
         if c.get("method") == "maxstat":
             stat_label = "Standardized log-rank statistic"
-            if c.get("p_adjusted") is not None:
-                p = _t(src, "p", "cutpoints", i, "p_adjusted")
-                ann += f"\nadjusted p {p}" if p[:1] in "<>" else f"\nadjusted p = {p}"
-                ann += f" ({c.get('p_adjusted_method')})"
         else:
             stat_label = "Youden index J"
             if c.get("auc") is not None:

@@ -933,11 +933,17 @@ def cutpoint_table(src: Source) -> TableModel | None:
         ),
     )
     row(
-        ("HR low vs high (95% CI), apparent",),
+        ("HR low vs high or predicted event vs not (95% CI), apparent",),
         lambda i, c: (
             est_ci(src, ("cutpoints", i, "hr_low_vs_high"), "num:2", ("hr", "lower", "upper"))
             if has(c, "hr_low_vs_high", "hr")
-            else ()
+            else (
+                est_ci(
+                    src, ("cutpoints", i, "hr_predicted_event"), "num:2", ("hr", "lower", "upper")
+                )
+                if has(c, "hr_predicted_event", "hr")
+                else ()
+            )
         ),
     )
     row(

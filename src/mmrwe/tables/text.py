@@ -66,7 +66,7 @@ def methods_text(src: Source) -> list[tuple[str, Text]]:
     if "time_unit" in conv:
         p += (" Times are in ", c("str", "time_unit"))
         if conv.get("time_unit") == "months" and "days_per_month" in conv:
-            p += (" (days / ", c("g", "days_per_month"), ")")
+            p += (" (days / ", c("str", "days_per_month"), ")")
         p += (".",)
     out.append(("Endpoints", p))
 
@@ -93,7 +93,7 @@ def methods_text(src: Source) -> list[tuple[str, Text]]:
         p += (".",)
     p += (" Median follow-up was estimated by the reverse Kaplan-Meier method.",)
     if "n_risk_rule" in conv:
-        p += (" Numbers at risk: ", c("str", "n_risk_rule"), ".")
+        p += (" Numbers at risk: ", c("label", "n_risk_rule"), ".")
     if src.get("logrank"):
         p += (" Groups were compared with the two-sided log-rank test (stratified where stated).",)
     if src.get("cox"):
@@ -163,8 +163,11 @@ def methods_text(src: Source) -> list[tuple[str, Text]]:
             "scipy": "SciPy",
             "pandas": "pandas",
         }
-        items = [(names.get(k, k), " ", src.ref("str", "software", k)) for k in sw]
-        p += ("Software: ", *_join([tuple(i) for i in items], ", ", ", "), ".")
+        order = [k for k in names if k in sw] + sorted(k for k in sw if k not in names)
+        items: list[Text] = [
+            (names.get(k, str(k)), " ", src.ref("str", "software", k)) for k in order
+        ]
+        p = ("Software: ", *_join(items, ", ", ", "), ".")
     if src.has("inputs", "patients", "sha256"):
         p += (
             " Input ",
@@ -194,10 +197,15 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
     if src.has("cohort", "n"):
         p: Text = ()
         if src.has("cohort", "n_input_rows"):
-            p += (src.ref("count", "cohort", "n_input_rows"), " patient records were received")
+            p += ("Of ", src.ref("count", "cohort", "n_input_rows"), " patient records received")
             if src.has("cohort", "n_excluded"):
-                p += (", ", src.ref("count", "cohort", "n_excluded"), " were excluded")
-            p += (" and ",)
+                p += (
+                    ", ",
+                    src.ref("count", "cohort", "n_excluded"),
+                    " were excluded (Figure 1) and ",
+                )
+            else:
+                p += (", ",)
         p += (src.ref("count", "cohort", "n"), " patients were analysed")
         centers = src.get("cohort", "centers") or {}
         if centers:
@@ -337,8 +345,9 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
         for ep in eps:
             name = ENDPOINT_NAMES.get(ep, ep)
             p += (
+                "There were ",
                 src.ref("count", "endpoints", ep, "events"),
-                f" {ep} events occurred among ",
+                f" {ep} events among ",
                 src.ref("count", "endpoints", ep, "n"),
                 f" patients; median {name} was ",
             )
@@ -430,6 +439,11 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
                                 " vs ",
                                 src.ref("level", "cox", i, "term_info", term, "reference"),
                             )
+                elif (
+                    src.get("variables", term, "unit")
+                    and src.get("variables", term, "unit") != "count"
+                ):
+                    lab += (" (per ", src.ref("unit1", "variables", term, "unit"), ")")
                 else:
                     lab += (" (per unit)",)
                 items.append(
