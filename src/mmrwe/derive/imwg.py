@@ -548,7 +548,7 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     ia = A["is_assess"].to_numpy()
     ai = np.flatnonzero(ia)
     ap = A["pid"].to_numpy()[ai]
-    same = np.r_[ap[1:] == ap[:-1], False]
+    same = np.r_[ap[1:] == ap[:-1], False] if len(ap) else np.zeros(0, dtype=bool)
     nxt = np.r_[ai[1:], 0]
     next_day = np.full(len(A), np.nan)
     next_b = np.full(len(A), np.nan)
