@@ -37,6 +37,8 @@ def _cls(c: Cell) -> str:
         cls += f" i{min(c.indent, 2)}"
     if c.bold:
         cls += " b"
+    if c.role in ("value", "header") and not any(ch.isdigit() for ch in c.text):
+        cls += " w"  # words may wrap; numbers never break inside "5.8 (3.6–10.2)"
     return cls
 
 

@@ -828,12 +828,16 @@ def cutpoint_table(src: Source) -> TableModel | None:
     )
     row(("Cut-off",), lambda i, c: (src.ref("g", "cutpoints", i, "cutpoint"),))
     row(
-        ("Groups",),
+        ("Groups compared",),
         lambda i, c: (
-            ("low: x \u2264 cut-off",)
+            ("low (x \u2264 cut-off) vs high",)
             if c.get("method") == "maxstat"
             else (
-                ("predicted event: x ", src.ref("level", "cutpoints", i, "direction"), " cut-off")
+                (
+                    "predicted event (x ",
+                    src.ref("level", "cutpoints", i, "direction"),
+                    " cut-off) vs not",
+                )
                 if c.get("direction")
                 else ()
             )
@@ -884,19 +888,25 @@ def cutpoint_table(src: Source) -> TableModel | None:
             (src.ref("num:2", "cutpoints", i, "statistic"),) if has(c, "statistic") else ()
         ),
     )
-    row(
-        ("p adjusted for the search",),
-        lambda i, c: (
-            (
-                src.ref("p", "cutpoints", i, "p_adjusted"),
-                " (",
-                src.ref("str", "cutpoints", i, "p_adjusted_method"),
-                ")",
-            )
-            if has(c, "p_adjusted")
-            else ()
-        ),
-    )
+    # p adjusted for the search: the method (long, e.g. "permutation of the maximal Youden
+    # index (conditional Monte Carlo)") goes to a footnote, marked by a letter
+    p_marks: dict[str, str] = {}
+    p_cells: list[Cell] = []
+    for i, c in enumerate(cuts):
+        if not has(c, "p_adjusted"):
+            p_cells.append(EMPTY)
+            continue
+        method = str(c.get("p_adjusted_method") or "")
+        mark = (
+            p_marks.setdefault(method, "abcdefghijklmnopqrstuvwxyz"[len(p_marks) % 26])
+            if method
+            else None
+        )
+        p_cells.append(
+            value(src.ref("p", "cutpoints", i, "p_adjusted"), marks=(mark,) if mark else ())
+        )
+    if any(c is not EMPTY for c in p_cells):
+        t = t.with_row([label("p adjusted for the search"), *p_cells])
     row(
         ("Sensitivity / specificity, %",),
         lambda i, c: (
@@ -933,7 +943,7 @@ def cutpoint_table(src: Source) -> TableModel | None:
         ),
     )
     row(
-        ("HR low vs high or predicted event vs not (95% CI), apparent",),
+        ("HR between the groups (95% CI), apparent",),
         lambda i, c: (
             est_ci(src, ("cutpoints", i, "hr_low_vs_high"), "num:2", ("hr", "lower", "upper"))
             if has(c, "hr_low_vs_high", "hr")
@@ -972,6 +982,14 @@ def cutpoint_table(src: Source) -> TableModel | None:
             else ()
         ),
     )
+    for method, mark in p_marks.items():
+        i = next(j for j, c in enumerate(cuts) if str(c.get("p_adjusted_method") or "") == method)
+        t = t.with_footnote(
+            "p adjusted for the search: ",
+            src.ref("str", "cutpoints", i, "p_adjusted_method"),
+            ".",
+            mark=mark,
+        )
     for i, c in enumerate(cuts):
         key = "summary" if c.get("summary") else ("sentence" if c.get("sentence") else None)
         if key:

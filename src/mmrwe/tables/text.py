@@ -470,20 +470,48 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
         if p:
             out.append(("Cox models", _strip(p)))
 
-    # cut-offs
+    # cut-offs (the full plain-language summaries are under the cut-off table)
     cuts = src.get("cutpoints") or []
     p = ()
+    methods = {"maxstat": "maximally selected log-rank", "youden": "Youden index"}
     for i, cc in enumerate(cuts):
-        skey = "summary" if cc.get("summary") else ("sentence" if cc.get("sentence") else None)
-        if skey:
-            p += (
-                src.ref("str", "cutpoints", i, "endpoint" if cc.get("endpoint") else "proportion"),
-                ", ",
-                *_lower_first(var_label(src, cc["variable"])),
-                ": ",
-                src.ref("str", "cutpoints", i, skey),
-                ". ",
+        if cc.get("cutpoint") is None:
+            continue
+        p += (
+            src.ref("str", "cutpoints", i, "endpoint" if cc.get("endpoint") else "proportion"),
+            ", ",
+            *_lower_first(var_label(src, cc["variable"])),
+            f" ({methods.get(str(cc.get('method')), str(cc.get('method')))}): cut-off ",
+            src.ref("g", "cutpoints", i, "cutpoint"),
+        )
+        if cc.get("unit"):
+            p += (" ", src.ref("str", "cutpoints", i, "unit"))
+        bits: list[Text] = []
+        if cc.get("p_adjusted") is not None:
+            bits.append(("p adjusted for the search ", src.ref("p", "cutpoints", i, "p_adjusted")))
+        boot = cc.get("bootstrap") or {}
+        if boot.get("lower") is not None and boot.get("upper") is not None:
+            bits.append(
+                (
+                    "bootstrap 95% interval ",
+                    src.ref("g", "cutpoints", i, "bootstrap", "lower"),
+                    DASH,
+                    src.ref("g", "cutpoints", i, "bootstrap", "upper"),
+                )
             )
+        hr_key = "hr_low_vs_high" if cc.get("hr_low_vs_high") else "hr_predicted_event"
+        if (cc.get(hr_key) or {}).get("hr") is not None:
+            bits.append(("apparent HR ", src.ref("num:2", "cutpoints", i, hr_key, "hr")))
+        if (cc.get("optimism") or {}).get("corrected_hr") is not None:
+            bits.append(
+                (
+                    "optimism-corrected HR ",
+                    src.ref("num:2", "cutpoints", i, "optimism", "corrected_hr"),
+                )
+            )
+        if bits:
+            p += (" (", *_join(bits, "; ", "; "), ")")
+        p += (". ",)
     if p:
         out.append(("Cut-offs", _strip(p)))
     return out
