@@ -12,7 +12,8 @@ The embedded demo cohort (51 synthetic patients, centers A-E; no real data) is s
   (sex 1 = F, 2 = M), upper-case variable names.
 
 ``study.toml`` is the demo spec plus ``[[sites]]`` entries; its ``[data] patients`` is the
-demo's clean ``patients.csv`` (copied next to it), so ``mmrwe analyze study.toml`` and
+demo's clean table (``patients.csv``, rows in site order; ``patients_by_id.csv`` is the
+demo's own file in id order), so ``mmrwe analyze study.toml`` and
 ``mmrwe pool --spec study.toml`` run the same spec on the single clean file and on the
 three site files. Deterministic: no randomness is involved.
 
@@ -210,7 +211,13 @@ def make_sites(out: Path) -> dict[str, Path]:
     """Write the clean file, the three site files and study.toml into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     d = clean_frame()
-    shutil.copy(demo_dir() / "patients.csv", out / "patients.csv")
+    # The clean file holds the rows in site order (A; B and C; D and E), as the sites are
+    # pooled: results are then bit-identical (floating-point sums depend on row order in
+    # their last bits). The demo's own file, in id order, is written as patients_by_id.csv.
+    shutil.copy(demo_dir() / "patients.csv", out / "patients_by_id.csv")
+    groups = (["Center A"], ["Center B", "Center C"], ["Center D", "Center E"])
+    order = pd.concat([d[d["center"].isin(g)] for g in groups])
+    order.to_csv(out / "patients.csv", index=False, lineterminator="\n")
     files = {
         "north": out / "north.csv",
         "centro": out / "centro.xlsx",
@@ -223,6 +230,7 @@ def make_sites(out: Path) -> dict[str, Path]:
     (out / "study.toml").write_text(spec, encoding="utf-8")
     files["spec"] = out / "study.toml"
     files["clean"] = out / "patients.csv"
+    files["clean_by_id"] = out / "patients_by_id.csv"
     return files
 
 

@@ -96,3 +96,28 @@ def replace_in_spec(spec: Path, old: str, new: str) -> None:
     s = spec.read_text(encoding="utf-8")
     assert old in s, old
     spec.write_text(s.replace(old, new, 1), encoding="utf-8")
+
+
+def max_rel_diff(a: Any, b: Any, path: str = "") -> float:
+    """Largest relative difference between the numbers of two JSON documents.
+
+    Everything that is not a float must be equal (keys, counts, strings, None); raises
+    AssertionError naming the path otherwise.
+    """
+    if isinstance(a, float) and isinstance(b, float | int) and not isinstance(b, bool):
+        scale = max(abs(a), abs(float(b)), 1e-300)
+        return abs(a - float(b)) / scale
+    if isinstance(a, int) and isinstance(b, float) and not isinstance(a, bool):
+        return max_rel_diff(float(a), b, path)
+    assert type(a) is type(b), f"{path}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, dict):
+        assert set(a) == set(b), f"{path}: keys {sorted(set(a) ^ set(b))}"
+        return max((max_rel_diff(a[k], b[k], f"{path}.{k}") for k in a), default=0.0)
+    if isinstance(a, list):
+        assert len(a) == len(b), f"{path}: length {len(a)} vs {len(b)}"
+        return max(
+            (max_rel_diff(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True))),
+            default=0.0,
+        )
+    assert a == b, f"{path}: {a!r} vs {b!r}"
+    return 0.0

@@ -185,7 +185,7 @@ class PooledStudy:
                     "longest_followup": "latest last_followup_date; tie: site listed first, then lower row",
                     "first_site": "site listed first in [[sites]]; tie: lower row",
                 }[self.spec.pooling.keep],
-                "row_order": "pooled rows are sorted by patient_id",
+                "row_order": "pooled rows follow the [[sites]] order, then the source row order",
             },
             "sites": [s.to_dict() for s in self.sites],
             "totals": {
@@ -435,7 +435,8 @@ def combine_sites(
     for dr in res.dropped:
         by_order[dr.site].exclusions.append(Exclusion(dr.reason, dr.patient_id, dr.file, dr.row))
     frame = res.frame
-    pooled.issues.extend(_apply_accept(check_unique_ids(frame), spec))
+    if not pooled.errors:  # an undecided same-id pair already says the id is used twice
+        pooled.issues.extend(_apply_accept(check_unique_ids(frame), spec))
     if pooled.errors:
         return pooled
 
