@@ -584,7 +584,8 @@ def harmonize_labs(
         )  # fmt: skip
 
     if "center" in patients.columns and len(df):
-        _center_median_check(df, patients, sink, labs)
+        labels = np.array([u_text[i] if i < len(u_text) else "" for i in range(n_u)], dtype=object)
+        _center_median_check(df, patients, sink, labs, labels[u_idx[df["_pos"].to_numpy()]])
 
     units_seen: dict[str, dict[str, int]] = {}
     used_pos = df["_pos"].to_numpy()
@@ -661,42 +662,59 @@ def _drop_unit_slips(df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def _center_median_check(
-    df: pd.DataFrame, patients: pd.DataFrame, sink: IssueSink, labs: SourceTable
+    df: pd.DataFrame,
+    patients: pd.DataFrame,
+    sink: IssueSink,
+    labs: SourceTable,
+    unit_labels: np.ndarray,
 ) -> None:
-    """Warn when a center's median of a test is off the other centers' by a unit factor.
+    """Per-center medians: a whole center may export g/L under a g/dL label (domain.md 7).
 
-    A whole center exporting g/L under a g/dL label passes every single-value range check
-    when values are small; its median does not (domain.md section 7). Centers differ in
-    case mix too (a center following FLC-only disease has high kappa medians), so only a
-    ratio within 25 % of a conversion factor between two accepted units (10 for g/L vs
-    g/dL, 1000 for g/24h vs mg/24h) is reported, and only with >= 10 values per center.
+    Hemoglobin, calcium, creatinine: the median of a center's values in one declared unit
+    must lie in the warn range of the test (as the patient-table validator does, MMV016).
+    M-protein and FLC have no useful lower bound (a responding cohort has values near 0),
+    so their center medians are compared with the other centers' medians instead, and only
+    a ratio within 25 % of a conversion factor between accepted units (10 for g/L vs g/dL,
+    1000 for g/24h vs mg/24h) is reported: centers differ in case mix (a center following
+    FLC-only disease has high kappa medians), not by such factors. At least 10 values per
+    center. Warnings only; nothing is converted or left out.
     """
     center = patients["center"].astype(str).to_numpy()[df["pid"].to_numpy()]
-    d = pd.DataFrame({"c": center, "t": df["test"].to_numpy(), "v": df["value"].to_numpy()})
-    d = d[d["t"].isin((*_SLIP_TESTS, HEMOGLOBIN, CALCIUM, CREATININE)) & (d["v"] > 0)]
-    if d.empty:
+    d = pd.DataFrame(
+        {"c": center, "t": df["test"].to_numpy(), "v": df["value"].to_numpy(), "u": unit_labels}
+    )
+    where = Location(file=labs.path.name, sheet=labs.sheet, column="unit")
+    fix = "check the unit labels this center exports (g/L vs g/dL, mg/L vs mg/dL, g/24h vs mg/24h)"
+    narrow = d[d["t"].isin((HEMOGLOBIN, CALCIUM, CREATININE))]
+    if not narrow.empty:
+        med = narrow.groupby(["t", "c", "u"])["v"].agg(["median", "size"]).reset_index()
+        for _, row in med[med["size"] >= 10].iterrows():
+            tdef = TEST_BY_CODE[int(row["t"])]
+            lo, hi = tdef.warn or tdef.reject or (-np.inf, np.inf)
+            if not lo <= row["median"] <= hi:
+                sink.add(Issue(
+                    "MML010", "warning",
+                    f"center {row['c']}: median {tdef.name} in {row['u']} is "
+                    f"{row['median']:g} {tdef.canonical_unit} after conversion, implausible "
+                    f"(usual {lo:g}-{hi:g})", where, fix,
+                ))  # fmt: skip
+    wide = d[d["t"].isin(_SLIP_TESTS) & (d["v"] > 0)]
+    if wide.empty:
         return
-    med = d.groupby(["t", "c"])["v"].agg(["median", "size"]).reset_index()
+    med = wide.groupby(["t", "c"])["v"].agg(["median", "size"]).reset_index()
     med = med[med["size"] >= 10]
     for t, g in med.groupby("t"):
         if len(g) < 2:
             continue
         tdef = TEST_BY_CODE[int(t)]
-        factors = sorted({f for *_, f in tdef.units if f >= 3} | {10.0})
+        factors = sorted({f for *_, f in tdef.units if f >= 3})
         for _, row in g.iterrows():
             others = float(g.loc[g["c"] != row["c"], "median"].median())
             ratio = row["median"] / others
-            hit = any(f / 1.25 <= r <= f * 1.25 for f in factors for r in (ratio, 1 / ratio))
-            if hit:
-                sink.add(
-                    Issue(
-                        "MML010",
-                        "warning",
-                        f"center {row['c']}: median {tdef.name} {row['median']:g} "
-                        f"{tdef.canonical_unit} is {ratio:.3g} times the median of the other "
-                        f"centers ({others:g}), close to a unit conversion factor",
-                        Location(file=labs.path.name, sheet=labs.sheet, column="unit"),
-                        "check the unit labels this center exports (g/L vs g/dL, mg/L vs "
-                        "mg/dL, g/24h vs mg/24h)",
-                    )
-                )
+            if any(f / 1.25 <= r <= f * 1.25 for f in factors for r in (ratio, 1 / ratio)):
+                sink.add(Issue(
+                    "MML010", "warning",
+                    f"center {row['c']}: median {tdef.name} {row['median']:g} "
+                    f"{tdef.canonical_unit} is {ratio:.3g} times the median of the other "
+                    f"centers ({others:g}), close to a unit conversion factor", where, fix,
+                ))  # fmt: skip
