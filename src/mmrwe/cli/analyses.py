@@ -261,10 +261,15 @@ def proportion_comparisons(ctx: Context) -> list[dict[str, Any]]:
                 "levels": levels,
             }
         )
-        entry["table"] = {
-            lv: {"success": int(y[gk == lv].sum()), "failure": int((~y[gk == lv]).sum())}
-            for lv in levels
-        }
+        entry["table"] = {}
+        for lv in levels:
+            k, n_lv = int(y[gk == lv].sum()), int((gk == lv).sum())
+            entry["table"][lv] = {
+                "success": k,
+                "failure": n_lv - k,
+                "n": n_lv,
+                "percent": 100.0 * k / n_lv if n_lv else None,
+            }
         if len(levels) < 2:
             entry.update(
                 {
@@ -720,7 +725,14 @@ def table1(ctx: Context) -> dict[str, Any] | None:
         if g is not None and len(groups) >= 2:
             row["test"] = _table1_test(ctx, v, g, groups)
         rows.append(row)
-    return {"by": by, "groups": groups, "rows": rows}
+    group_n = {lv: int((g == lv).sum()) for lv in groups} if g is not None else {}
+    return {
+        "by": by,
+        "groups": groups,
+        "group_n": group_n,
+        "n_missing_by": int(g.isna().sum()) if g is not None else 0,
+        "rows": rows,
+    }
 
 
 def _table1_test(ctx: Context, v: str, g: pd.Series, groups: list[str]) -> dict[str, Any] | None:

@@ -214,13 +214,33 @@ def _cohort(validated: ValidatedTable, frame: pd.DataFrame) -> dict[str, Any]:
         for c, k in frame["center"].fillna("(missing)").value_counts().sort_index().items():
             centers[str(c)] = int(k)
     exclusions = [e.to_dict() for e in validated.exclusions]
+    reasons: dict[str, int] = {}
+    for e in validated.exclusions:
+        reasons[e.reason] = reasons.get(e.reason, 0) + 1
+    period: dict[str, str | None] = {
+        "first_start_date": None,
+        "last_start_date": None,
+        "latest_followup_date": None,
+    }
+    if len(frame):
+        period = {
+            "first_start_date": _iso(frame["start_date"].min()),
+            "last_start_date": _iso(frame["start_date"].max()),
+            "latest_followup_date": _iso(frame["last_followup_date"].max()),
+        }
     return {
         "n": len(frame),
         "n_input_rows": validated.n_input_rows,
         "n_excluded": len(exclusions),
         "exclusions": exclusions,
+        "exclusion_counts": reasons,
         "centers": centers,
+        "period": period,
     }
+
+
+def _iso(ts: Any) -> str | None:
+    return None if pd.isna(ts) else pd.Timestamp(ts).date().isoformat()
 
 
 # --- writing outputs -------------------------------------------------------------------

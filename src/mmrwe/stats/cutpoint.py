@@ -1691,6 +1691,13 @@ def _fmt(v: float | None, digits: int = 2) -> str:
     return str(Decimal(repr(v)).quantize(q, rounding=ROUND_HALF_UP))
 
 
+def _fmt_cut(v: float | None) -> str:
+    """A cut-off as the data write it: up to 4 significant digits, no padding zeros."""
+    if v is None or not math.isfinite(v):
+        return "not estimable"
+    return f"{v:.4g}"
+
+
 def _fmt_p(p: float | None) -> str:
     if p is None or not math.isfinite(p):
         return "not available"
@@ -1810,10 +1817,10 @@ def optimism_corrected_hr(
     u = f" {unit}" if unit else ""
     lvl = _fmt(100 * conf_level, 3).rstrip("0").rstrip(".")
     sentence = (
-        f"cut-off {_fmt(ms.cutpoint, 3)}{u} chosen from the data (maximally selected "
+        f"cut-off {_fmt_cut(ms.cutpoint)}{u} chosen from the data (maximally selected "
         f"log-rank statistic, {ms.n_low} low vs {ms.n_high} high); "
         f"p adjusted for the search {_fmt_p(ms.p_adjusted)} ({ms.p_adjusted_method}); "
-        f"{lvl} % bootstrap interval of the cut-off {_fmt(boot.lower, 3)}-{_fmt(boot.upper, 3)}{u}; "
+        f"{lvl}% bootstrap interval of the cut-off {_fmt_cut(boot.lower)}–{_fmt_cut(boot.upper)}{u}; "
         f"HR low vs high {_fmt(apparent.hr)} as estimated on the same data, "
         f"optimism-corrected HR {_fmt(corr_hr)}, out-of-bag HR {_fmt(boot.oob_hr)}; "
         f"continuous HR per SD ({_fmt(sd, 2)}{u}) {_fmt(per_sd.hr)}"
@@ -1997,10 +2004,10 @@ def youden_honest(
     lvl = _fmt(100 * conf_level, 3).rstrip("0").rstrip(".")
     side = "at or below" if direction == "<=" else "at or above"
     sentence = (
-        f"cut-off {_fmt(yd.cutpoint, 3)}{u} chosen from the data (Youden index; event predicted "
+        f"cut-off {_fmt_cut(yd.cutpoint)}{u} chosen from the data (Youden index; event predicted "
         f"{side} it: sensitivity {_fmt(yd.sensitivity)}, specificity {_fmt(yd.specificity)}, AUC {_fmt(yd.auc)}); "
         f"p adjusted for the search {_fmt_p(p_adj)} (permutation); "
-        f"{lvl} % bootstrap interval of the cut-off {_fmt(boot.lower, 3)}-{_fmt(boot.upper, 3)}{u}; "
+        f"{lvl}% bootstrap interval of the cut-off {_fmt_cut(boot.lower)}–{_fmt_cut(boot.upper)}{u}; "
         f"HR {_fmt(apparent.hr)} as estimated on the same data, optimism-corrected HR {_fmt(corr_hr)}, "
         f"out-of-bag HR {_fmt(boot.oob_hr)}"
     )
