@@ -114,7 +114,7 @@ def survival_counts(
     t = table
     ev = t[event]
     agg = t.group_by([*keys, t[time_days].name(time_days)]).aggregate(
-        n_event=ev.cast("int64").sum(),
+        n_event=ev.ifelse(1, 0).sum(),
         n_total=ibis._.count(),
     )
     res = agg.to_pyarrow()

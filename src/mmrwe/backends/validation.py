@@ -297,13 +297,13 @@ def validate_table(
     parsed_num: dict[str, tuple[Any, Any]] = {}
     for k, c in enumerate(cov_text):
         parsed_num[c] = _number(text[c], data.decimal)
-        profile_aggs[f"p{k}"] = text[c].notnull().cast("int64").sum()
-        profile_aggs[f"b{k}"] = parsed_num[c][1].cast("int64").sum()
+        profile_aggs[f"p{k}"] = text[c].notnull().ifelse(1, 0).sum()
+        profile_aggs[f"b{k}"] = parsed_num[c][1].ifelse(1, 0).sum()
     empty_row = ibis.literal(True)
     for c in cols:
         cell = text[c] if c in text else table[c]
         empty_row = empty_row & cell.isnull()
-    profile_aggs["_empty"] = empty_row.cast("int64").sum()
+    profile_aggs["_empty"] = empty_row.ifelse(1, 0).sum()
     prof = table.aggregate(**profile_aggs).to_pyarrow().to_pylist()[0]
     n_input = int(prof["_n"])
     n_empty = int(prof["_empty"] or 0)
@@ -352,7 +352,12 @@ def validate_table(
         numeric_wanted = want == "numeric" or (want is None and has_unit)
         if not _is_string(dtype):
             if dtype.is_boolean() or (dtype.is_numeric() and want != "categorical"):
-                typed[c] = table[c].cast("float64")
+                # PostgreSQL casts no boolean to a number: map True/False explicitly
+                typed[c] = (
+                    table[c].ifelse(1, 0).cast("float64")
+                    if dtype.is_boolean()
+                    else table[c].cast("float64")
+                )
                 column_types[c] = "numeric"
             else:
                 typed[c] = _id_text(table[c], dtype, missing_tokens)
@@ -474,13 +479,13 @@ def validate_table(
     # and in its filters, so they are used as they are
     live = work.filter(~work._empty)
     aggs: dict[str, Any] = {"_n": ibis._.count(), "_nid": live._pid.nunique(),
-                            "_nid_present": live._pid.notnull().cast("int64").sum()}  # fmt: skip
+                            "_nid_present": live._pid.notnull().ifelse(1, 0).sum()}  # fmt: skip
     rule_exprs = [(r, r.cond) for r in rules]
     for k, (_rule, cond) in enumerate(rule_exprs):
-        aggs[f"r{k}"] = cond.cast("int64").sum()
+        aggs[f"r{k}"] = cond.ifelse(1, 0).sum()
     nonnull_names = [c for c in typed if c != "patient_id"]
     for k, c in enumerate(nonnull_names):
-        aggs[f"nn{k}"] = live[f"_t_{c}"].notnull().cast("int64").sum()
+        aggs[f"nn{k}"] = live[f"_t_{c}"].notnull().ifelse(1, 0).sum()
     counts = live.aggregate(**aggs).to_pyarrow().to_pylist()[0]
     n_live = int(counts["_n"])
 
@@ -538,7 +543,7 @@ def validate_table(
             live.filter(live._t_center.notnull())
             .group_by("_t_center")
             .aggregate(**{f"m{j}": live[f"_t_{c.name}"].median() for j, c in enumerate(median_checks)},
-                       **{f"n{j}": live[f"_t_{c.name}"].notnull().cast("int64").sum() for j, c in enumerate(median_checks)})
+                       **{f"n{j}": live[f"_t_{c.name}"].notnull().ifelse(1, 0).sum() for j, c in enumerate(median_checks)})
             .order_by("_t_center")
             .to_pyarrow()
             .to_pylist()

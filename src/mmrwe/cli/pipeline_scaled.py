@@ -24,6 +24,7 @@ left empty with a warning that says so.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -163,7 +164,8 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
     table = as_temp_view(be, table, "analysis")
     unit = spec.study.time_unit
     dpu = days_per_unit(unit)
-    n = int(table.count().to_pyarrow().as_py())
+    # analysed rows = input rows - exclusions (counted by the validator): no extra scan
+    n = sv.n_input_rows - sv.n_excluded
     timings["derive"] = time.perf_counter() - t1
 
     run = _Scaled(spec, be, table, types, sv.units, n, dpu, progress)
@@ -205,12 +207,17 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
             centers[key] = centers.get(key, 0) + counts[c]
         centers = dict(sorted(centers.items()))
     exclusions = [e.to_dict() for e in validated.exclusions]
+    reasons: dict[str, int] = {}
+    for e in validated.exclusions:
+        reasons[e.reason] = reasons.get(e.reason, 0) + 1
     out["cohort"] = {
         "n": n,
         "n_input_rows": sv.n_input_rows,
         "n_excluded": max(len(exclusions), sv.n_excluded),
         "exclusions": exclusions,
+        "exclusion_counts": reasons,
         "centers": centers,
+        "period": run.period(),
     }
     out["validation"] = {
         "n_errors": len(validated.errors),
@@ -260,10 +267,8 @@ def _engine_versions(be: Backend) -> dict[str, str]:
     import ibis
 
     out = {"ibis": ibis.__version__, "engine": be.engine}
-    try:
+    with contextlib.suppress(Exception):  # a version string is informative only
         out["engine_version"] = str(be.con.version)
-    except Exception:  # a version string is informative only
-        pass
     return out
 
 
@@ -320,7 +325,7 @@ def _apply_derive(table: Any, spec: StudySpec, types: dict[str, str]) -> tuple[A
             col = miss.ifelse(ibis.null().cast("string"), val.ifelse(r.labels[0], r.labels[1]))
             types[r.name] = "categorical"
         else:
-            col = miss.ifelse(ibis.null().cast("float64"), val.cast("float64"))
+            col = miss.ifelse(ibis.null().cast("float64"), val.ifelse(1, 0).cast("float64"))
             types[r.name] = "numeric"
         table = table.mutate(**{r.name: col})
     return table, types
@@ -351,6 +356,24 @@ class _Scaled:
         )
 
     # ------------------------------------------------------------------ helpers
+    def period(self) -> dict[str, str | None]:
+        """First and last start date, latest follow-up (cohort.period), in one query."""
+        t = self.table
+        row = (
+            t.aggregate(a=t.start_date.min(), b=t.start_date.max(), c=t.last_followup_date.max())
+            .to_pyarrow()
+            .to_pylist()[0]
+        )
+
+        def iso(v: Any) -> str | None:
+            return None if v is None else pd.Timestamp(v).date().isoformat()
+
+        return {
+            "first_start_date": iso(row["a"]),
+            "last_start_date": iso(row["b"]),
+            "latest_followup_date": iso(row["c"]),
+        }
+
     def label(self, column: str) -> Any:
         return label_expr(self.table[column], self.types.get(column) == "numeric")
 
@@ -706,7 +729,7 @@ class _Scaled:
             for lv in levels:
                 if lv == ref:
                     continue
-                cols[f"_x{len(names)}"] = (lab == lv).cast("float64")
+                cols[f"_x{len(names)}"] = (lab == lv).ifelse(1, 0).cast("float64")
                 names.append(f"{term}={lv}")
                 terms_of.append(term)
         n_strata: int | None = None
@@ -721,7 +744,7 @@ class _Scaled:
             cols["_s"] = code.cast("int64")
         design = kept.select(
             _t=kept[f"{cx.endpoint}_time_days"].cast("int64"),
-            _e=kept[f"{cx.endpoint}_event"].cast("int8"),
+            _e=kept[f"{cx.endpoint}_event"].ifelse(1, 0),
             **cols,
         )
         entry: dict[str, Any] = {
