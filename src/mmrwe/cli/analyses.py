@@ -87,9 +87,9 @@ def _fmt_time(t: float) -> str:
 def risk_ticks(max_time: float, unit: str, step: float | None) -> list[float]:
     """Tick times for the numbers-at-risk table: 0, step, 2*step, ... up to max_time."""
     if step is None:
-        candidates = {
-            "days": [30, 60, 90, 180, 365, 730],
-            "months": [1, 2, 3, 6, 12, 24],
+        candidates: list[float] = {
+            "days": [30.0, 60, 90, 180, 365, 730],
+            "months": [1.0, 2, 3, 6, 12, 24],
             "years": [0.25, 0.5, 1, 2, 5],
         }[unit]
         step = next((c for c in candidates if max_time / c <= 10), candidates[-1])
@@ -115,7 +115,7 @@ def _km_block(
     band = km.median.to_dict()
     sym = km.median_symmetric()
     sym_d = {"estimate": sym.value, "lower": sym.lower, "upper": sym.upper, "std_err": sym.std_err}
-    median = dict(sym_d) if ctx.spec.km.median_ci == "symmetric" else dict(band)
+    median: dict[str, Any] = dict(sym_d) if ctx.spec.km.median_ci == "symmetric" else dict(band)
     median["method"] = (
         "median +- z x SE (symmetric)"
         if ctx.spec.km.median_ci == "symmetric"
@@ -203,7 +203,7 @@ def proportions(ctx: Context) -> list[dict[str, Any]]:
     for p in ctx.spec.proportions:
         success, missing, _ = _success_flags(ctx, p.name)
         n = int(len(success) if p.denominator == "all" else (~missing).sum())
-        res = proportion_ci(
+        res: dict[str, Any] = proportion_ci(
             int(success.sum()), n, method=p.method, conf_level=1 - ctx.spec.study.alpha
         ).to_dict()
         res.update(
@@ -632,8 +632,8 @@ def cutpoints(ctx: Context) -> list[dict[str, Any]]:
                 entry.update(honest.to_dict())
                 entry["summary"] = honest.sentence
             else:
-                res = cp_mod.youden_cutpoint(x, outcome_event.astype(bool), direction=cp.direction)
-                entry.update(res.to_dict())
+                yd = cp_mod.youden_cutpoint(x, outcome_event.astype(bool), direction=cp.direction)
+                entry.update(yd.to_dict())
             entry["direction"] = cp.direction
         out.append(entry)
     return out
@@ -698,6 +698,7 @@ def table1(ctx: Context) -> dict[str, Any] | None:
         groups = ctx.levels(by, g)
     rows = []
     for v in variables:
+        row: dict[str, Any]
         if ctx.is_numeric(v):
             x = ctx.frame[v].to_numpy(np.float64)
             row = {

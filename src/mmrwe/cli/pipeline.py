@@ -150,7 +150,7 @@ def run_study(
         c: {
             "type": types.get(c),
             "unit": validated.units.get(c),
-            "label": (spec.variable(c).label if spec.variable(c) else None),
+            "label": _label_of(spec, c),
         }
         for c in frame.columns
         if not c.startswith("_") and c in types
@@ -179,6 +179,11 @@ def run_study(
         timings=timings,
         warnings=ctx.warnings,
     )
+
+
+def _label_of(spec: StudySpec, column: str) -> str | None:
+    v = spec.variable(column)
+    return v.label if v is not None else None
 
 
 def software_versions() -> dict[str, str]:

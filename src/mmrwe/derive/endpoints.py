@@ -148,9 +148,9 @@ def apply_derive(
                     assert r.above is not None
                     val = x > r.above
         if r.labels is not None:
-            out[r.name] = pd.Series(
-                np.where(miss, None, np.where(val, r.labels[0], r.labels[1])), dtype=object
-            )
+            labels = np.where(val, r.labels[0], r.labels[1]).astype(object)
+            labels[miss] = None
+            out[r.name] = pd.Series(labels, index=out.index, dtype="object")
             types[r.name] = "categorical"
         else:
             out[r.name] = np.where(miss, np.nan, val.astype(np.float64))

@@ -75,6 +75,7 @@ class StudyResults(Mapping[str, Any]):
     """Immutable results tree; behaves as a read-only mapping of the results.json keys."""
 
     __slots__ = ("_data",)
+    _data: Mapping[str, Any]
 
     def __init__(self, data: Mapping[str, Any]):
         cleaned = clean_json(dict(data))
@@ -106,7 +107,8 @@ class StudyResults(Mapping[str, Any]):
 
     def to_dict(self) -> dict[str, Any]:
         """A mutable deep copy as plain dicts and lists."""
-        return _thaw(self._data)  # type: ignore[no-any-return]
+        out: dict[str, Any] = _thaw(self._data)
+        return out
 
     def to_json(self) -> str:
         """Deterministic JSON text: sorted keys, full precision, newline at the end."""

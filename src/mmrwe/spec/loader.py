@@ -59,10 +59,16 @@ TOP_LEVEL = {
 }
 
 
+# Builtin aliases: _Section has methods named str and bool, which would shadow them in
+# annotations evaluated in the class body.
+_Str = str
+_Bool = bool
+
+
 class _Section:
     """Typed access to one TOML table, recording which keys were read."""
 
-    def __init__(self, table: Any, key_path: str, file: Path):
+    def __init__(self, table: Any, key_path: _Str, file: Path):
         if not isinstance(table, Mapping):
             raise SpecError(
                 f"{key_path or 'spec'} must be a table",
@@ -73,7 +79,7 @@ class _Section:
         self.key_path = key_path
         self.file = file
 
-    def _where(self, key: str) -> Location:
+    def _where(self, key: _Str) -> Location:
         return Location(
             file=str(self.file), spec_key=f"{self.key_path}.{key}" if self.key_path else key
         )
@@ -89,16 +95,16 @@ class _Section:
                 else f"allowed here: {', '.join(sorted(allowed))}",
             )
 
-    def has(self, key: str) -> bool:
+    def has(self, key: _Str) -> _Bool:
         return key in self.table
 
     def str(
         self,
-        key: str,
+        key: _Str,
         default: Any = None,
         *,
-        required: bool = False,
-        choices: Sequence[str] | None = None,
+        required: _Bool = False,
+        choices: Sequence[_Str] | None = None,
     ) -> Any:
         if key not in self.table:
             if required:
@@ -127,12 +133,12 @@ class _Section:
 
     def num(
         self,
-        key: str,
+        key: _Str,
         default: Any = None,
         *,
         lo: float | None = None,
         hi: float | None = None,
-        integer: bool = False,
+        integer: _Bool = False,
     ) -> Any:
         if key not in self.table:
             return default
@@ -155,7 +161,7 @@ class _Section:
             )
         return int(v) if integer else float(v)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: _Str, default: _Bool) -> _Bool:
         if key not in self.table:
             return default
         v = self.table[key]
@@ -167,7 +173,7 @@ class _Section:
             )
         return v
 
-    def str_list(self, key: str, default: Any = None, *, required: bool = False) -> Any:
+    def str_list(self, key: _Str, default: Any = None, *, required: _Bool = False) -> Any:
         if key not in self.table:
             if required:
                 raise SpecError(
@@ -189,7 +195,7 @@ class _Section:
             )
         return tuple(str(x) for x in v)
 
-    def num_list(self, key: str, default: Any = None) -> Any:
+    def num_list(self, key: _Str, default: Any = None) -> Any:
         if key not in self.table:
             return default
         v = self.table[key]
@@ -203,12 +209,12 @@ class _Section:
             )
         return tuple(float(x) for x in v)
 
-    def sub(self, key: str) -> _Section:
+    def sub(self, key: _Str) -> _Section:
         return _Section(
             self.table.get(key, {}), f"{self.key_path}.{key}" if self.key_path else key, self.file
         )
 
-    def array(self, key: str) -> list[_Section]:
+    def array(self, key: _Str) -> list[_Section]:
         if key not in self.table:
             return []
         v = self.table[key]
