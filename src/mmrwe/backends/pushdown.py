@@ -191,7 +191,17 @@ def as_temp_view(backend: Any, expr: Any, stem: str, *, materialize: bool = Fals
     name = f"_mmrwe_{stem}_{_VIEW_SEQ[0]}"
     con = backend.con
     if backend.engine == "spark":
-        return con.create_view(name, expr, overwrite=True)
+        if not materialize:
+            return con.create_view(name, expr, overwrite=True)
+        # persist (memory, spilling to disk) so later jobs do not re-read and re-validate
+        # the source: each Spark job has a fixed cost, and the analyses run a dozen of them
+        from pyspark import StorageLevel
+
+        df = con._session.sql(con.compile(expr)).persist(StorageLevel.MEMORY_AND_DISK)
+        df.count()
+        df.createOrReplaceTempView(name)
+        backend._closers.append(df.unpersist)
+        return con.table(name)
     sql = con.compile(expr)
     kind = "TABLE" if materialize else "VIEW"
     if backend.engine == "duckdb":

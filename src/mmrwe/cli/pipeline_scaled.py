@@ -156,7 +156,8 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
     progress("Deriving endpoints")
     t1 = time.perf_counter()
     # small inputs: a temporary table (planning dominates); large: a lazy view
-    small = sv.n_input_rows <= MATERIALIZE_MAX_ROWS and be.engine != "spark"
+    # (Spark: always persisted; the cluster spills what does not fit in memory)
+    small = sv.n_input_rows <= MATERIALIZE_MAX_ROWS or be.engine == "spark"
     typed = as_temp_view(be, sv.table, "patients", materialize=small)
     table, types = _apply_derive(typed, spec, dict(sv.column_types))
     for rule in RULES.values():
