@@ -50,7 +50,7 @@ __all__ = ["ResponseDerivation", "ResponseParams", "derive_response"]
 
 DAYS_PER_MONTH = 30.4375
 MAX_PATIENT_ISSUES = 20
-_FAR_FUTURE = 10_000_000.0  # stands for a missing last_followup_date (no upper bound)
+_FAR_FUTURE = 100_000.0  # year 2243: stands for a missing last_followup_date (no upper bound)
 
 #: Derived columns, in output order.
 PER_PATIENT_COLUMNS = (

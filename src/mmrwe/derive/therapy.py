@@ -96,7 +96,7 @@ SYNONYMS: dict[str, str] = {
     "velcade": "bortezomib", "kyprolis": "carfilzomib", "ninlaro": "ixazomib",
     "thalomid": "thalidomide", "revlimid": "lenalidomide", "pomalyst": "pomalidomide",
     "imnovid": "pomalidomide", "darzalex": "daratumumab", "daratumumab_sc": "daratumumab",
-    "daratumumab_iv": "daratumumab", "sarclisa": "isatuximab", "empliciti": "elotuzumab",
+    "daratumumab_iv": "daratumumab", "dara": "daratumumab", "dara_sc": "daratumumab", "sarclisa": "isatuximab", "empliciti": "elotuzumab",
     "blenrep": "belantamab_mafodotin", "belantamab": "belantamab_mafodotin",
     "tecvayli": "teclistamab", "elrexfio": "elranatamab", "talvey": "talquetamab",
     "abecma": "idecabtagene_vicleucel", "ide_cel": "idecabtagene_vicleucel",
