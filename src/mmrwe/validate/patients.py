@@ -404,7 +404,18 @@ def _parse_dates(
         col.add("MMV004", "error", f"{column} {s!r} is not a date in the declared format {fmt!r}",
                 f"write it as {_fmt_example(fmt)}{hint}", i=i, column=column, pid=pids[i])  # fmt: skip
         out.append(None)
+    # The typed table stores datetime64[ns], which cannot hold years before 1678 or after
+    # 2261: such a date (e.g. 9999-12-31) would silently become missing.
+    for i, d in enumerate(out):
+        if d is not None and not (_DATE_MIN <= d <= _DATE_MAX):
+            col.add("MMV004", "error", f"{column} {d.isoformat()} is outside the dates mmrwe handles ({_DATE_MIN.isoformat()} to {_DATE_MAX.isoformat()})",
+                    "correct the year (a typo, or a placeholder such as 9999-12-31 for 'unknown': leave the cell empty instead)",
+                    i=i, column=column, pid=pids[i])  # fmt: skip
+            out[i] = None
     return out
+
+
+_DATE_MIN, _DATE_MAX = dt.date(1677, 9, 22), dt.date(2262, 4, 11)  # pandas Timestamp limits
 
 
 def _strptime_ok(s: str, f: str) -> bool:
