@@ -212,6 +212,7 @@ def validate_table(
     *,
     file_name: str,
     unit_checks: Mapping[str, UnitCheck],
+    backend: Any = None,
     max_examples: int = 50,
     max_exclusions: int = 10_000,
 ) -> ScaledValidation:
@@ -228,6 +229,9 @@ def validate_table(
         Name used in issue locations.
     unit_checks : mapping of column to UnitCheck
         Plausible ranges of the numeric covariates with a declared unit.
+    backend : Backend, optional
+        The engine; when given, the per-row checks are named as a temporary view so later
+        queries compile quickly.
     max_examples : int
         Rows listed per failing rule; further rows are counted in one summary issue.
     max_exclusions : int
@@ -241,8 +245,12 @@ def validate_table(
 
     issues: list[Issue] = []
 
+    row_level: set[int] = set()  # indices of issues about one row (exclude_invalid_rows)
+
     def add(code: str, severity: str, what: str, fix: str, *, column: str | None = None,
-            pid: str | None = None, spec_key: str | None = None) -> None:  # fmt: skip
+            pid: str | None = None, spec_key: str | None = None, row: bool = False) -> None:  # fmt: skip
+        if row:
+            row_level.add(len(issues))
         issues.append(
             Issue(
                 code,
@@ -474,13 +482,17 @@ def validate_table(
         _pid=pid, _empty=empty_row,
         **{f"_t_{c}": v for c, v in typed.items() if c != "patient_id"},
         **{f"_raw_{c}": v for c, v in raw_cells.items()},
+        **{f"_r{k}": r.cond for k, r in enumerate(rules)},
     )  # fmt: skip
-    # rule conditions are built on `table`; Ibis resolves them in `work` (a mutate of it)
-    # and in its filters, so they are used as they are
     live = work.filter(~work._empty)
+    if backend is not None:
+        # every later query reads named columns of one view: short SQL to compile
+        from mmrwe.backends.pushdown import as_temp_view
+
+        live = as_temp_view(backend, live, "checks", materialize=n_input <= 1_000_000)
     aggs: dict[str, Any] = {"_n": ibis._.count(), "_nid": live._pid.nunique(),
                             "_nid_present": live._pid.notnull().ifelse(1, 0).sum()}  # fmt: skip
-    rule_exprs = [(r, r.cond) for r in rules]
+    rule_exprs = [(r, live[f"_r{k}"]) for k, r in enumerate(rules)]
     for k, (_rule, cond) in enumerate(rule_exprs):
         aggs[f"r{k}"] = cond.ifelse(1, 0).sum()
     nonnull_names = [c for c in typed if c != "patient_id"]
@@ -500,22 +512,24 @@ def validate_table(
                 column=c,
             )
     # MMV002: duplicate ids
+    dup_ids: list[str] = []
     if int(counts["_nid"] or 0) < int(counts["_nid_present"] or 0):
-        dup = (
+        dups = (
             live.filter(live._pid.notnull())
             .group_by("_pid")
             .aggregate(n=ibis._.count())
             .filter(ibis._.n > 1)
             .order_by("_pid")
-            .limit(max_examples)
-            .to_pyarrow()
-            .to_pylist()
         )
+        if spec.validation.exclude_invalid_rows and "MMV002" not in dict(spec.validation.accept):
+            # a table has no row order to tell the first occurrence: all are excluded
+            dup_ids = dups.to_pyarrow()["_pid"].to_pylist()
+        dup = dups.limit(max_examples).to_pyarrow().to_pylist()
         for r in dup:
             for _ in range(int(r["n"]) - 1):
                 add("MMV002", "error", f"patient_id {r['_pid']!r} appears {int(r['n'])} times",
                     "remove the duplicate row, or give each patient a unique id (across all centers)",
-                    column="patient_id", pid=r["_pid"])  # fmt: skip
+                    column="patient_id", pid=r["_pid"], row=True)  # fmt: skip
     # row rules: examples of each failing rule
     failing: list[tuple[_RowRule, Any, int]] = []
     for k, (rule, cond) in enumerate(rule_exprs):
@@ -532,6 +546,7 @@ def validate_table(
                 rule.fix(r),
                 column=rule.column,
                 pid=r["_pid"],
+                row=True,
             )
         if n_fail > max_examples:
             add(rule.code, rule.severity,
@@ -596,13 +611,24 @@ def validate_table(
         live_rules = [
             (r, c) for r, c, _ in failing if r.severity == "error" and r.code not in accepted
         ]
+        if dup_ids:
+            dup_rule = _RowRule("MMV002", "error", "patient_id", pid.isin(dup_ids), (),
+                lambda r: f"patient_id {r['_pid']!r} appears more than once",
+                lambda r: "give each patient a unique id")  # fmt: skip
+            rules.append(dup_rule)
+            live_rules.append((dup_rule, live._pid.isin(dup_ids).fill_null(False)))
         if live_rules:
-            any_err = ibis.literal(False)
+            any_live = ibis.literal(False)
             for _, cond in live_rules:
-                any_err = any_err | cond
-            bad_rows = work.filter(~work._empty & any_err)
+                any_live = any_live | cond
+            bad_rows = live.filter(any_live)
             if excluded_ids:
                 bad_rows = bad_rows.filter(~bad_rows._pid.isin(excluded_ids).fill_null(False))
+            # the same condition on the source table, for the analysed-rows filter
+            live_idx = [k for k, r in enumerate(rules) if any(r is lr for lr, _ in live_rules)]
+            any_err = ibis.literal(False)
+            for k in live_idx:
+                any_err = any_err | rules[k].cond
             n_invalid = int(bad_rows.count().to_pyarrow().as_py())
             fields: dict[str, Any] = {f"_c{j}": c for j, (_, c) in enumerate(live_rules)}
             for rule, _ in live_rules:
@@ -634,9 +660,9 @@ def validate_table(
             keep = keep & ~any_err
         issues = [
             Issue(x.code, "excluded", x.what, x.where, x.fix)
-            if x.severity == "error" and x.where.patient_id is not None and x.code not in accepted
+            if x.severity == "error" and k in row_level and x.code not in accepted
             else x
-            for x in issues
+            for k, x in enumerate(issues)
         ]
     issues = [
         Issue(i.code, "accepted", i.what, i.where, f"accepted in the spec: {accepted[i.code]}")

@@ -147,7 +147,7 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
     timings: dict[str, float] = {}
     progress(f"Validating in {be.engine}")
     raw, src = _open_source(spec, be)
-    sv = validate_table(raw, spec, file_name=src.name, unit_checks=_unit_checks(spec))
+    sv = validate_table(raw, spec, file_name=src.name, unit_checks=_unit_checks(spec), backend=be)
     timings["read_validate"] = time.perf_counter() - t0
     validated = _validated_table(sv, src)
     if sv.table is None or sv.errors:

@@ -141,7 +141,7 @@ def build_labs(con: Any, mapping: OmopMapping, *, schema: str | None = None) -> 
                     sub.value_as_number.cast("float64"),
                 ),
                 unit=known.ifelse(ibis.literal(lab.canonical_unit), ibis.null().cast("string")),
-            )  # fmt: skip
+            )
         )
     if not parts:
         raise SpecError("the OMOP mapping defines no [labs]")
