@@ -12,8 +12,8 @@ least a day apart and the two rules give the same risk sets.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -460,16 +460,16 @@ def kaplan_meier(
     2.5
     """
     conv = _check_conventions(conventions)
-    t, e = as_time_event(time, is_event)
+    t, e = _time_event_bits(time, is_event)
     if t.size == 0:
         raise InputError("no observations: a Kaplan-Meier curve needs at least one patient")
     times, n_risk, n_event, n_censor = _tabulate(t, e)
     surv, se_log = _product_limit(n_risk, n_event)
     with np.errstate(invalid="ignore"):
         std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
-    lower, upper = _band(surv, se_log, conv.conf_type, z_value(conv.conf_level))
+    lower, upper = _band(surv, se_log, conv.conf_type, _z(conv.conf_level))
     median = _quantile(times, surv, lower, upper, 0.5, conv)
-    return KaplanMeier(
+    return _km_from_fresh_arrays(
         time=times,
         n_risk=n_risk,
         n_event=n_event,
@@ -481,7 +481,7 @@ def kaplan_meier(
         upper=upper,
         median=median,
         n=int(t.size),
-        events=int(np.count_nonzero(e)),
+        events=int(n_event.sum()),
         conventions=conv,
     )
 
@@ -616,6 +616,39 @@ def _is_missing_object(a: NDArray[Any]) -> NDArray[np.bool_]:
 # --------------------------------------------------------------------------------------
 
 
+_KM_ARRAY_DTYPES = {
+    "time": np.float64,
+    "n_risk": np.int64,
+    "n_event": np.int64,
+    "n_censor": np.int64,
+    "surv": np.float64,
+    "std_err": np.float64,
+    "std_err_log": np.float64,
+    "lower": np.float64,
+    "upper": np.float64,
+}
+
+
+def _km_from_fresh_arrays(**fields: Any) -> KaplanMeier:
+    """``KaplanMeier(**fields)`` for arrays this module has just computed.
+
+    ``__post_init__`` copies every array, because a caller could still hold and change
+    it. Arrays made here have no other owner: freezing them in place gives the same
+    read-only result without nine copies. Anything not a fresh array of the final dtype
+    (a view, another dtype) still goes through ``read_only``.
+    """
+    km = object.__new__(KaplanMeier)
+    for name, value in fields.items():
+        dtype = _KM_ARRAY_DTYPES.get(name)
+        if dtype is not None:
+            if value.dtype == dtype and value.base is None and value.flags.owndata:
+                value.setflags(write=False)
+            else:
+                value = read_only(value, dtype=dtype)
+        object.__setattr__(km, name, value)
+    return km
+
+
 def _check_level(level: float) -> None:
     if not 0.0 < level < 1.0:
         raise SpecError(f"conf_level must be between 0 and 1, got {level!r}", fix="use e.g. 0.95")
@@ -636,41 +669,118 @@ def _check_conventions(conventions: SurvivalConventions | None) -> SurvivalConve
     return conv
 
 
-def _tabulate(
-    t: FloatArray, e: NDArray[np.bool_]
-) -> tuple[FloatArray, IntArray, IntArray, IntArray]:
-    """Distinct times with numbers at risk, events and censorings (one sort of n keys)."""
+@functools.lru_cache(maxsize=16)
+def _z(level: float) -> float:
+    """``z_value(level)``, cached: scipy's ``norm.ppf`` costs about as much as a whole fit of
+    10^4 rows, and every fit asks for the same few levels."""
+    return z_value(level)
+
+
+def _time_event_bits(time: ArrayLike, is_event: ArrayLike) -> tuple[FloatArray, NDArray[Any]]:
+    """Check survival inputs as ``as_time_event``; return times and events as unsigned 0/1.
+
+    The event array comes back as an unsigned-integer view of the caller's 0/1 or boolean
+    array (no copy), ready to be OR-ed into the sort key of :func:`_tabulate`. Clean inputs
+    are checked with four reductions; anything else (other dtypes, bad values, empty) goes
+    through ``as_time_event``, so errors and their messages are the ones it raises.
+    """
+    t = np.asarray(time, dtype=np.float64)
+    e = np.asarray(is_event)
+    if (
+        t.ndim == 1
+        and e.shape == t.shape
+        and t.size > 0
+        and e.dtype.kind in "biu"
+        and e.dtype.isnative
+        # NaN makes min() NaN and fails ">= 0"; +inf fails "< inf"
+        and t.min() >= 0.0
+        and t.max() < math.inf
+    ):
+        if e.dtype.kind == "b":
+            return t, e.view(np.uint8)
+        if e.min() >= 0 and e.max() <= 1:
+            return t, e.view(np.dtype(f"u{e.dtype.itemsize}"))
+    tt, ee = as_time_event(t, e)
+    return tt, ee.view(np.uint8)
+
+
+def _time_event_keys(t: FloatArray, e: NDArray[Any]) -> NDArray[np.uint64]:
+    """Sort keys ``(bits of t) << 1 | event``: time order, censorings before events.
+
+    The bit pattern of a non-negative double orders like its value. Its top (sign) bit is
+    0, except for -0.0, whose sign bit the shift drops, so -0.0 becomes +0.0 (R: equal).
+    """
+    key = np.left_shift(t.view(np.uint64), np.uint64(1))
+    np.bitwise_or(key, e, out=key)
+    return key
+
+
+def _key_pairs(key: NDArray[np.uint64], n: int) -> tuple[IntArray, NDArray[np.uint64]]:
+    """First row and key of each distinct key in a sorted key array."""
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    return first, key[first]
+
+
+def _tabulate(t: FloatArray, e: NDArray[Any]) -> tuple[FloatArray, IntArray, IntArray, IntArray]:
+    """Distinct times with numbers at risk, events and censorings (one sort of n keys).
+
+    ``e`` is 0/1 (boolean or unsigned, as from :func:`_time_event_bits`). After the sort,
+    only two passes touch all n keys (finding the distinct (time, event) pairs); the rest
+    works on the pairs, at most two per distinct time (censorings first, then events).
+    """
     n = t.size
-    # The bit pattern of a non-negative double orders like its value, and its top bit is 0,
-    # so (bits << 1) | is_event sorts by time, censorings before events, in one uint64 sort.
-    # "+ 0.0" turns -0.0 into +0.0, whose bit pattern would otherwise sort last.
-    bits = np.ascontiguousarray(t + 0.0).view(np.uint64)
-    key = np.sort((bits << np.uint64(1)) | e.astype(np.uint64))
-    ts = (key >> np.uint64(1)).view(np.float64)
-    ev = (key & np.uint64(1)).astype(np.int64)
-    first = np.empty(n, dtype=bool)
-    first[0] = True
-    np.not_equal(ts[1:], ts[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    ends = np.append(starts[1:], n)
-    cum_ev = np.concatenate(([0], np.cumsum(ev)))
-    n_event = cum_ev[ends] - cum_ev[starts]
-    n_censor = (ends - starts) - n_event
-    n_risk = (n - starts).astype(np.int64)
-    return ts[starts].copy(), n_risk, n_event.astype(np.int64), n_censor.astype(np.int64)
+    key = _time_event_keys(t, e)
+    key.sort()
+    first, pair = _key_pairs(key, n)
+    m = first.size
+    pair_time = pair >> np.uint64(1)
+    new_time = np.empty(m, dtype=bool)
+    new_time[0] = True
+    np.not_equal(pair_time[1:], pair_time[:-1], out=new_time[1:])
+    t_first = np.flatnonzero(new_time)  # first pair of each distinct time
+    # a time's event pair, if it has one, is its last pair: events = rows of that pair
+    # times its event bit (0 for a censoring pair)
+    t_last = np.empty_like(t_first)
+    np.subtract(t_first[1:], 1, out=t_last[:-1])
+    t_last[-1] = m - 1
+    event_rows = _gaps(first, n) * (pair & np.uint64(1)).view(np.int64)
+    n_event = event_rows[t_last]
+    row_first = first[t_first]
+    n_censor = _gaps(row_first, n) - n_event
+    n_risk = n - row_first
+    times = pair_time.view(np.float64)[t_first]
+    return times, n_risk, n_event, n_censor
+
+
+def _gaps(starts: IntArray, end: int) -> IntArray:
+    """``np.diff(starts, append=end)``: the length of each block (without a concatenate)."""
+    out = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=out[:-1])
+    out[-1] = end - starts[-1]
+    return out
 
 
 def _product_limit(n_risk: IntArray, n_event: IntArray) -> tuple[FloatArray, FloatArray]:
-    """KM survival and Greenwood SE of log S, in R survfitkm.c's order of operations."""
+    """KM survival and Greenwood SE of log S, in R survfitkm.c's order of operations.
+
+    No masking for times without events: there (n - 0) / n is exactly 1 and 0 / (n n)
+    exactly 0, the values survfitkm.c skips to.
+    """
     n = n_risk.astype(np.float64)
     d = n_event.astype(np.float64)
-    has_event = d > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(has_event, (n - d) / n, 1.0)
+    alive = n - d
+    greenwood = n * alive
+    with np.errstate(divide="ignore"):
         # d / (n (n - d)) is inf when everyone at risk has the event; R keeps that inf
-        greenwood = np.where(has_event, d / (n * (n - d)), 0.0)
-    surv: FloatArray = np.cumprod(factor, dtype=np.float64)
-    se_log: FloatArray = np.sqrt(np.cumsum(greenwood, dtype=np.float64))
+        np.divide(d, greenwood, out=greenwood)
+    np.divide(alive, n, out=alive)  # the factor (n - d) / n
+    surv: FloatArray = np.cumprod(alive, dtype=np.float64)
+    se_log: FloatArray = np.sqrt(
+        np.cumsum(greenwood, dtype=np.float64, out=greenwood), out=greenwood
+    )
     return surv, se_log
 
 
@@ -688,8 +798,9 @@ def _band(
             return np.exp(np.log(xx) - half), np.minimum(np.exp(np.log(xx) + half), 1.0)
         # log-log: undefined where S is 0 or 1 (log(-log S) infinite), NA in R
         xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
-        half = z * se_log / np.log(xx)
-        loglog = np.log(-np.log(xx))
+        log_s = np.log(xx)
+        half = z * se_log / log_s
+        loglog = np.log(-log_s)
         return np.exp(-np.exp(loglog - half)), np.exp(-np.exp(loglog + half))
 
 
@@ -701,24 +812,73 @@ def _quantile(
     p: float,
     conv: SurvivalConventions,
 ) -> Estimate:
-    find: Callable[[FloatArray], float]
     if conv.median_rule == "midpoint":
-        x = np.concatenate(([0.0], time))
+        value, lo, hi = _findq3(time, (surv, lower, upper), p)
+        return Estimate(value=none_if_nan(value), lower=none_if_nan(lo), upper=none_if_nan(hi))
+    strict = conv.median_rule == "first-below"
 
-        def find(s: FloatArray) -> float:
-            return _findq(x, np.concatenate(([0.0], 1.0 - s)), p)
-
-    else:
-        strict = conv.median_rule == "first-below"
-
-        def find(s: FloatArray) -> float:
-            return _first_crossing(time, s, 1.0 - p, strict=strict)
+    def find(s: FloatArray) -> float:
+        return _first_crossing(time, s, 1.0 - p, strict=strict)
 
     return Estimate(
         value=none_if_nan(find(surv)),
         lower=none_if_nan(find(lower)),
         upper=none_if_nan(find(upper)),
     )
+
+
+def _findq3(
+    time: FloatArray, curves: tuple[FloatArray, FloatArray, FloatArray], p: float
+) -> tuple[float, float, float]:
+    """:func:`_findq` of three curves at once (curve, lower, upper), without its sort.
+
+    ``_findq`` first drops repeated y values (R's ``duplicated``), which needs a sort. The
+    drop changes nothing that ``_approx_constant_right`` returns: the smallest v >= p is
+    found first at the first occurrence of its y, which the drop keeps, and min/max are
+    unchanged. It matters only to the last-flat rule, through which y ends the kept
+    values; that rule needs some y within ``_TOL`` of p, and only such curves (and p = 0,
+    or an infinite y, which the minimum search below cannot place) go to ``_findq``.
+    """
+    m = time.size
+    x = np.empty(m + 1)
+    x[0] = 0.0
+    x[1:] = time
+    y = np.empty((3, m + 1))
+    y[:, 0] = 0.0
+    for r, s in enumerate(curves):
+        np.subtract(1.0, s, out=y[r, 1:])
+    # v = y + tol (rows 0-2) and y - tol (rows 3-5), as findq's two approx() calls
+    v = np.empty((6, m + 1))
+    np.add(y, _TOL, out=v[:3])
+    np.subtract(y, _TOL, out=v[3:])
+    above = v >= p  # NaN compares False: approx() drops NA pairs
+    rows = np.arange(6)
+    # the first candidate is the smallest one unless a later candidate is smaller
+    # (a band need not be monotone): only then search for the minimum
+    j = above.argmax(axis=1)
+    vj = v[rows, j]
+    has_above = above[rows, j]
+    later_smaller = np.flatnonzero((above & (v < vj[:, None])).any(axis=1))
+    if later_smaller.size:
+        w = np.where(above[later_smaller], v[later_smaller], np.inf)
+        j[later_smaller] = w.argmin(axis=1)
+    # approx(rule = 1) is NA unless min(v) <= p <= max(v); v[:, 0] = 0 -+ tol <= p
+    # for any p >= tol, so only smaller p need the search
+    has_below = (v <= p).any(axis=1) if p < _TOL else True
+    idx = np.where(has_above & has_below, j, -1).tolist()
+    j_ok = above[rows, j].tolist()  # False only if the smallest candidate is inf
+    reached = np.asarray((y >= p).any(axis=1)).tolist()  # findq: NA unless max(y, na.rm) >= p
+    near = np.asarray((np.abs(y - p) < _TOL).any(axis=1)).tolist()
+    out = [math.nan, math.nan, math.nan]
+    for r in range(3):
+        if not reached[r]:
+            continue
+        i1, i2 = idx[r], idx[r + 3]
+        if p == 0.0 or near[r] or (i1 >= 0 and not j_ok[r]) or (i2 >= 0 and not j_ok[r + 3]):
+            out[r] = _findq(x, y[r].copy(), p)
+        elif i1 >= 0 and i2 >= 0:
+            out[r] = float((x[i1] + x[i2]) / 2.0)
+    return out[0], out[1], out[2]
 
 
 def _first_crossing(time: FloatArray, s: FloatArray, level: float, *, strict: bool) -> float:
@@ -822,7 +982,7 @@ def kaplan_meier_from_counts(
     surv, se_log = _product_limit(n_risk, ev)
     with np.errstate(invalid="ignore"):
         std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
-    lower, upper = _band(surv, se_log, conv.conf_type, z_value(conv.conf_level))
+    lower, upper = _band(surv, se_log, conv.conf_type, _z(conv.conf_level))
     median = _quantile(times, surv, lower, upper, 0.5, conv)
     return KaplanMeier(
         time=times,
