@@ -27,6 +27,11 @@ from mmrwe.spec import load_spec
 runner = CliRunner()
 KEY = b"a-test-key-used-only-in-tests-0123456789"
 DATES = ["start_date", "progression_date", "death_date", "last_followup_date"]
+PERIOD = [
+    ".cohort.period.first_start_date",
+    ".cohort.period.last_start_date",
+    ".cohort.period.latest_followup_date",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +61,9 @@ def test_pseudonymized_file_gives_identical_results(sites, key, tmp_path):
     assert folder_hashes(sites["spec"].parent) == before
     assert summary["date_shift"]["columns"] == DATES and summary["rows"] == 51
     clean, pseudo = _results(sites["spec"]), _results(out / "study.toml")
-    assert diff_paths(clean, pseudo) == [".inputs.patients.sha256"]
+    # Every number is the same; results.json's calendar facts (the study period) move
+    # with the dates, by design, and the input's SHA-256 differs.
+    assert diff_paths(clean, pseudo) == [*PERIOD, ".inputs.patients.sha256"]
 
     a = pd.read_csv(sites["clean"], dtype=str, keep_default_na=False)
     b = pd.read_csv(out / "patients.csv", dtype=str, keep_default_na=False)
@@ -81,6 +88,16 @@ def test_pseudonymized_file_gives_identical_results(sites, key, tmp_path):
     )
 
 
+def test_pseudonymized_ids_without_date_shift_give_identical_results(sites, key, tmp_path):
+    out = tmp_path / "pseudo"
+    out.mkdir()
+    shutil.copy(sites["spec"], out / "study.toml")
+    pseudonymize_command(sites["clean"], key, out / "patients.csv")
+    assert diff_paths(_results(sites["spec"]), _results(out / "study.toml")) == [
+        ".inputs.patients.sha256"
+    ]
+
+
 def test_pseudonymized_sites_pool_to_identical_results(sites, key, tmp_path):
     # Each site pseudonymizes its own export (same format out as in), the coordinator
     # pools them with the unchanged spec: same results as the clean single file.
@@ -96,6 +113,7 @@ def test_pseudonymized_sites_pool_to_identical_results(sites, key, tmp_path):
     clean = _results(sites["spec"])
     got = json.loads(run.run.results.to_json())
     assert diff_paths(clean, got) == [
+        *PERIOD,
         ".inputs.patients.file",
         ".inputs.patients.notes",
         ".inputs.patients.sha256",

@@ -409,34 +409,49 @@ def merge_sites(sites: Sequence[SiteTable], spec: StudySpec) -> Merged:
             else next(iter(seen), None) or _first_type(sites, c)
         )
 
-    # Concatenate column by column (object arrays, then one cast per column: faster than
+    # Concatenate column by column (one array per column, then one cast: faster than
     # pandas.concat on object blocks, and every site's missing cells become one kind).
     sizes = [len(s.frame) for s in sites]
     data: dict[str, Any] = {}
-    for c in [*columns, "_src_row"]:
-        arrays = [
-            s.frame[c].to_numpy(dtype=object) if c in s.frame.columns else np.full(k, None, object)
-            for s, k in zip(sites, sizes, strict=True)
-        ]
-        col = pd.Series(np.concatenate(arrays) if arrays else np.array([], object), dtype=object)
-        data[c] = col if c == "_src_row" else _as_type(col, types.get(c, "categorical"))
+    for c in columns:
+        data[c] = _concat_column(sites, sizes, c, types.get(c, "categorical"))
     frame = pd.DataFrame(data)
-    frame["_src_row"] = frame["_src_row"].astype("int64")
+    frame["_src_row"] = np.concatenate(
+        [s.frame["_src_row"].to_numpy(dtype="int64") for s in sites] or [np.array([], "int64")]
+    )
     frame["_src_file"] = np.repeat(np.array([s.file for s in sites], dtype=object), sizes)
     frame["_site"] = np.repeat(np.array([s.order for s in sites], dtype="int64"), sizes)
+
+    # Dates after today cannot have been observed (a typo such as 2042 or 9999 would
+    # otherwise extend follow-up silently).
+    today = np.datetime64(dt.date.today(), "ns")
+    for c in columns:
+        if types.get(c) != "date":
+            continue
+        x = frame[c].to_numpy(dtype="datetime64[ns]")
+        for i in np.flatnonzero(~np.isnat(x) & (x > today)):
+            k = int(frame.at[i, "_site"])
+            row = int(frame.at[i, "_src_row"])
+            row_errors.add((k, row))
+            issues.append(Issue("MMP015", "error",
+                f"{c} {pd.Timestamp(x[i]).date().isoformat()} is after today ({dt.date.today().isoformat()})",
+                Location(file=files_by_order(sites)[k], row=row, column=c, patient_id=str(frame.at[i, "patient_id"])),
+                "correct the date (a typo in the year?); dates must have been observed"))  # fmt: skip
 
     # Declared levels: a value outside them is a coding conflict (e.g. "female" vs "F").
     levels_by_site: dict[str, dict[str, list[str]]] = {}
     files = {s.order: s.file for s in sites}
     labels = {s.order: s.label for s in sites}
+    site_of = frame["_site"].to_numpy()
     for c in columns:
         if types.get(c) != "categorical" or c in ("patient_id",):
             continue
         lab = frame[c].map(_cell_text)
-        levels_by_site[c] = {
-            labels[k]: sorted({x for x in lab[frame["_site"] == k] if x is not None})
-            for k in labels
-        }
+        seen_levels: dict[int, set[str]] = {k: set() for k in labels}
+        for k, x in zip(site_of.tolist(), lab.tolist(), strict=True):
+            if x is not None:
+                seen_levels[k].add(x)
+        levels_by_site[c] = {labels[k]: sorted(v) for k, v in seen_levels.items()}
         v = declared.get(c)
         if v is None or not v.levels:
             continue
@@ -469,6 +484,11 @@ def merge_sites(sites: Sequence[SiteTable], spec: StudySpec) -> Merged:
     return Merged(frame, types, tuple(issues), frozenset(row_errors), levels_by_site)
 
 
+def files_by_order(sites: Sequence[SiteTable]) -> dict[int, str]:
+    """File name of each site, by its order."""
+    return {s.order: s.file for s in sites}
+
+
 def _first_type(sites: Sequence[SiteTable], c: str) -> str:
     for s in sites:
         if c in s.column_types:
@@ -476,13 +496,35 @@ def _first_type(sites: Sequence[SiteTable], c: str) -> str:
     return "categorical"
 
 
+def _concat_column(sites: Sequence[SiteTable], sizes: list[int], c: str, kind: str) -> pd.Series:
+    """One pooled column of type ``kind`` from the sites' columns (absent: missing)."""
+    fast = {"date": "datetime64[ns]", "numeric": "float64"}.get(kind)
+    if fast is not None:
+        try:
+            fill = np.datetime64("NaT", "ns") if kind == "date" else np.nan
+            arrays = [
+                s.frame[c].to_numpy(dtype=fast) if c in s.frame.columns else np.full(k, fill, fast)
+                for s, k in zip(sites, sizes, strict=True)
+            ]
+            return pd.Series(np.concatenate(arrays) if arrays else np.array([], fast))
+        except (TypeError, ValueError):
+            pass  # a site typed the column differently (reported as MMP003): coerce below
+    arrays = [
+        s.frame[c].to_numpy(dtype=object) if c in s.frame.columns else np.full(k, None, object)
+        for s, k in zip(sites, sizes, strict=True)
+    ]
+    col = pd.Series(np.concatenate(arrays) if arrays else np.array([], object), dtype=object)
+    return _as_type(col, kind)
+
+
 def _as_type(col: pd.Series, kind: str) -> pd.Series:
     if kind == "date":
         return pd.to_datetime(col, errors="coerce").astype("datetime64[ns]")
     if kind == "numeric":
         return pd.to_numeric(col, errors="coerce").astype("float64")
-    out = col.astype(object)
-    return out.where(out.notna(), None)
+    # v != v is NaN or NaT: the missing markers of numeric and date columns.
+    vals = [None if v is None or v != v else v for v in col.tolist()]
+    return pd.Series(vals, index=col.index, dtype=object)
 
 
 def _missing(v: Any) -> bool:
@@ -571,26 +613,39 @@ def find_duplicates(frame: pd.DataFrame) -> tuple[DuplicatePair, ...]:
     found: dict[tuple[int, int], list[str]] = {}
 
     # same_key: equal patient_id at different sites.
-    ids = frame["patient_id"].astype(str)
-    for _, idx in ids.groupby(ids).groups.items():
-        rows = sorted(int(i) for i in idx)
-        for a, b in combinations(rows, 2):
-            if site[a] != site[b]:
-                found.setdefault((a, b), []).append("same_key")
+    def pairs_within(groups: dict[Any, list[int]]) -> list[tuple[int, int]]:
+        return [
+            (x, y)
+            for rows in groups.values()
+            if len(rows) > 1
+            for x, y in combinations(rows, 2)
+            if site[x] != site[y]
+        ]
 
-    # same_person_dates: a self-join on start date (and sex), then the date/birth-year test.
+    by_id: dict[Any, list[int]] = {}
+    for i, pid in enumerate(frame["patient_id"].astype(str).tolist()):
+        by_id.setdefault(pid, []).append(i)
+    for key in pairs_within(by_id):
+        found.setdefault(key, []).append("same_key")
+
+    # same_person_dates: group on start date (and sex), then the date/birth-year test.
     criteria = ["start_date"]
     if "sex" in frame.columns:
         criteria.insert(0, "sex")
-    keys = frame[criteria].copy()
-    keys["_i"] = np.arange(n)
-    keys = keys.dropna(subset=criteria)
-    if "sex" in keys.columns:
-        keys["sex"] = keys["sex"].map(lambda v: str(v).strip().lower())
-    pairs = keys.merge(keys, on=criteria, suffixes=("_a", "_b"))
-    pairs = pairs[pairs["_i_a"] < pairs["_i_b"]]
-    a = pairs["_i_a"].to_numpy(dtype=int)
-    b = pairs["_i_b"].to_numpy(dtype=int)
+    start = frame["start_date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    has = ~np.isnat(frame["start_date"].to_numpy(dtype="datetime64[D]"))
+    sex = (
+        [None if _missing(v) else str(v).strip().lower() for v in frame["sex"].tolist()]
+        if "sex" in frame.columns
+        else [""] * n
+    )
+    groups: dict[Any, list[int]] = {}
+    for i in range(n):
+        if has[i] and sex[i] is not None:
+            groups.setdefault((sex[i], int(start[i])), []).append(i)
+    cand = pairs_within(groups)
+    a = np.array([x for x, _ in cand], dtype=int)
+    b = np.array([y for _, y in cand], dtype=int)
     ok = site[a] != site[b]
     for c in ("progression_date", "death_date"):
         if c in frame.columns:
