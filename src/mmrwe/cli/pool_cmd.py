@@ -248,6 +248,7 @@ def load_site(spec: StudySpec, entry: SiteEntry, *, progress: Progress = _noop) 
 
     from mmrwe.io.pool import (
         SiteTable,
+        cell,
         convert_units,
         prepare_site_source,
         site_study_spec,
@@ -298,7 +299,7 @@ def load_site(spec: StudySpec, entry: SiteEntry, *, progress: Progress = _noop) 
         hit = frame["_src_row"].isin(bad_rows).to_numpy()
         for i in np.flatnonzero(hit):
             exclusions.append(Exclusion("invalid: [MMP002] center conflicts with the site's declared center",
-                                        str(frame.at[i, "patient_id"]), site.file.name, int(frame.at[i, "_src_row"])))  # fmt: skip
+                                        str(cell(frame, i, "patient_id")), site.file.name, int(cell(frame, i, "_src_row"))))  # fmt: skip
         frame = frame[~hit].reset_index(drop=True)
         site_issues = [
             replace(i, severity="excluded") if i.code == "MMP002" and i.severity == "error" else i
@@ -372,6 +373,7 @@ def combine_sites(
 
     from mmrwe.io.pool import (
         canonical_csv,
+        cell,
         check_unique_ids,
         find_duplicates,
         merge_sites,
@@ -417,15 +419,15 @@ def combine_sites(
         ]
         mask = np.array(bad, dtype=bool)
         for i in np.flatnonzero(mask):
-            k = int(frame.at[i, "_site"])
-            file, row = str(frame.at[i, "_src_file"]), int(frame.at[i, "_src_row"])
+            k = int(cell(frame, i, "_site"))
+            file, row = str(cell(frame, i, "_src_file")), int(cell(frame, i, "_src_row"))
             why = "; ".join(
                 f"[{x.code}] {x.what}"
                 for x in merged.issues
                 if x.where.file == file and x.where.row == row
             )
             by_order[k].exclusions.append(
-                Exclusion(f"invalid: {why}", str(frame.at[i, "patient_id"]), file, row)
+                Exclusion(f"invalid: {why}", str(cell(frame, i, "patient_id")), file, row)
             )
         frame = frame[~mask].reset_index(drop=True)
         pool_issues = [
@@ -463,10 +465,10 @@ def combine_sites(
                 Location(file=str(spec.path), spec_key=f"cohort.exclude[{k}].patient_id"),
                 "check the id (ids are compared as text, after any id_prefix)"))  # fmt: skip
             continue
-        i = int(hit[0])
-        keep[i] = False
-        by_order[int(frame.at[i, "_site"])].exclusions.append(
-            Exclusion(ex.reason, ex.patient_id, str(frame.at[i, "_src_file"]), int(frame.at[i, "_src_row"]))
+        hit_i = int(hit[0])
+        keep[hit_i] = False
+        by_order[int(cell(frame, hit_i, "_site"))].exclusions.append(
+            Exclusion(ex.reason, ex.patient_id, str(cell(frame, hit_i, "_src_file")), int(cell(frame, hit_i, "_src_row")))
         )  # fmt: skip
     if pooled.errors:
         return pooled
@@ -687,10 +689,10 @@ def _per_center(
         if len(pairs) < 2:
             q[n] = {"q": None, "df": None, "p": None, "i2": None, "n_centers": len(pairs)}
             continue
-        b = np.array([x for x, _ in pairs])
+        coefs = np.array([x for x, _ in pairs])
         w = 1.0 / np.array([s for _, s in pairs]) ** 2
-        pooled = float(np.sum(w * b) / np.sum(w))
-        qv = float(np.sum(w * (b - pooled) ** 2))
+        pooled = float(np.sum(w * coefs) / np.sum(w))
+        qv = float(np.sum(w * (coefs - pooled) ** 2))
         df = len(pairs) - 1
         q[n] = {
             "q": qv,
@@ -820,9 +822,8 @@ def pool(
         raise ValidationError(pooled.issues)
     assert pooled.validated is not None
     run = run_study(spec, progress, validated=pooled.validated)
-    atomic_write(out_dir / POOLED_NAME, pooled.csv_text)
-    written = write_outputs(run, spec, out_dir, progress=progress, report=report)
-    written["pooled_patients"] = out_dir / POOLED_NAME
+    # Everything is computed before the first file is written: a failure leaves DIR as
+    # it was (each file is also replaced atomically).
     progress("Center effects")
     effects = center_effects(run, spec)
     doc = pooled.to_dict("ok")
@@ -831,9 +832,11 @@ def pool(
         "center_effects": "results.json top-level key for this center_effects dict",
         "inputs.sites": "results.json inputs entry listing each site file (file, sha256, n_rows)",
     }
-    atomic_write(
-        out_dir / POOLING_JSON, json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    )
+    pooling_text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    atomic_write(out_dir / POOLED_NAME, pooled.csv_text)
+    written = write_outputs(run, spec, out_dir, progress=progress, report=report)
+    written["pooled_patients"] = out_dir / POOLED_NAME
+    atomic_write(out_dir / POOLING_JSON, pooling_text)
     written["pooling"] = out_dir / POOLING_JSON
     after = _hashes(spec, entries)
     if before != after:
@@ -846,7 +849,7 @@ def pool(
 
 def site_table_rows(pooled: PooledStudy) -> list[tuple[str, ...]]:
     """Rows of the per-site summary shown on the terminal."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for s in pooled.sites:
         d = s.to_dict()
         rows.append(

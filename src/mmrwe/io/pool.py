@@ -107,6 +107,11 @@ def site_study_spec(spec: StudySpec, site: SiteSpec) -> StudySpec:
     return replace(spec, data=data, variables=variables, exclusions=())
 
 
+def cell(frame: pd.DataFrame, i: Any, column: str) -> Any:
+    """One cell by row position (typed ``Any``: cells hold str, float, date or None)."""
+    return frame[column].iloc[int(i)]
+
+
 def _cell_text(v: Any) -> str | None:
     """A cell as the text a user would type: 17.0 read from Excel is '17'."""
     if v is None:
@@ -167,7 +172,7 @@ def prepare_site_source(
     pid_col = colmap.get("patient_id", "patient_id")
 
     def pid(i: int) -> str | None:
-        return _cell_text(frame.at[i, pid_col]) if pid_col in frame.columns else None
+        return _cell_text(cell(frame, i, pid_col)) if pid_col in frame.columns else None
 
     # Center.
     center_col = colmap.get("center", "center")
@@ -175,7 +180,7 @@ def prepare_site_source(
     if site.center is not None:
         if has_center:
             for i in np.flatnonzero(nonblank):
-                v = _cell_text(frame.at[i, center_col])
+                v = _cell_text(cell(frame, i, center_col))
                 if v is not None and v != site.center:
                     conflicts.add(int(i))
                     issues.append(Issue("MMP002", "error",
@@ -183,7 +188,7 @@ def prepare_site_source(
                         source.location(int(i), center_col, pid(int(i))),
                         f"correct the cell, or move the row to its own site file (declared under {site_key}.center)"))  # fmt: skip
             filled = int(
-                sum(1 for i in np.flatnonzero(nonblank) if frame.at[i, center_col] is None)
+                sum(1 for i in np.flatnonzero(nonblank) if cell(frame, i, center_col) is None)
             )
             if filled:
                 notes.append(f"{name}: {filled} empty center cell(s) filled with {site.center!r}")
@@ -197,7 +202,7 @@ def prepare_site_source(
     elif site.centers:
         allowed = set(site.centers)
         for i in np.flatnonzero(nonblank):
-            v = _cell_text(frame.at[i, center_col])
+            v = _cell_text(cell(frame, i, center_col))
             if v is not None and v not in allowed:
                 conflicts.add(int(i))
                 issues.append(Issue("MMP002", "error",
@@ -245,10 +250,10 @@ def prepare_site_source(
             if col not in frame.columns:
                 continue
             vals = frame[col].tolist()
-            for i, v in enumerate(vals):
+            for j, v in enumerate(vals):
                 serial = _serial(v)
                 if serial is not None:
-                    vals[i] = epoch + dt.timedelta(days=serial)
+                    vals[j] = epoch + dt.timedelta(days=serial)
                     converted += 1
             frame[col] = pd.Series(vals, dtype=object)
         if converted:
@@ -430,12 +435,12 @@ def merge_sites(sites: Sequence[SiteTable], spec: StudySpec) -> Merged:
             continue
         x = frame[c].to_numpy(dtype="datetime64[ns]")
         for i in np.flatnonzero(~np.isnat(x) & (x > today)):
-            k = int(frame.at[i, "_site"])
-            row = int(frame.at[i, "_src_row"])
+            k = int(cell(frame, i, "_site"))
+            row = int(cell(frame, i, "_src_row"))
             row_errors.add((k, row))
             issues.append(Issue("MMP015", "error",
                 f"{c} {pd.Timestamp(x[i]).date().isoformat()} is after today ({dt.date.today().isoformat()})",
-                Location(file=files_by_order(sites)[k], row=row, column=c, patient_id=str(frame.at[i, "patient_id"])),
+                Location(file=files_by_order(sites)[k], row=row, column=c, patient_id=str(cell(frame, i, "patient_id"))),
                 "correct the date (a typo in the year?); dates must have been observed"))  # fmt: skip
 
     # Declared levels: a value outside them is a coding conflict (e.g. "female" vs "F").
@@ -457,14 +462,14 @@ def merge_sites(sites: Sequence[SiteTable], spec: StudySpec) -> Merged:
             continue
         allowed = set(v.levels)
         bad = lab.notna() & ~lab.isin(allowed)
-        for i in np.flatnonzero(bad.to_numpy()):
-            k = int(frame.at[i, "_site"])
-            row = int(frame.at[i, "_src_row"])
+        for bi in map(int, np.flatnonzero(bad.to_numpy())):
+            k = int(cell(frame, bi, "_site"))
+            row = int(cell(frame, bi, "_src_row"))
             row_errors.add((k, row))
             issues.append(Issue("MMP005", "error",
-                f"{c} {lab.iat[i]!r} is not one of the declared levels ({', '.join(v.levels)})",
-                Location(file=files[k], row=row, column=c, patient_id=str(frame.at[i, "patient_id"])),
-                f'correct the cell, or map this site\'s coding with recode.{c} = {{ "{lab.iat[i]}" = "<level>" }} in its [[sites]] entry'))  # fmt: skip
+                f"{c} {lab.iat[bi]!r} is not one of the declared levels ({', '.join(v.levels)})",
+                Location(file=files[k], row=row, column=c, patient_id=str(cell(frame, bi, "patient_id"))),
+                f'correct the cell, or map this site\'s coding with recode.{c} = {{ "{lab.iat[bi]}" = "<level>" }} in its [[sites]] entry'))  # fmt: skip
 
     # Undeclared categories coded in disjoint ways at different sites (e.g. 0/1 vs no/yes).
     for c, per_site in levels_by_site.items():
@@ -474,11 +479,11 @@ def merge_sites(sites: Sequence[SiteTable], spec: StudySpec) -> Merged:
         filled = {k: set(x) for k, x in per_site.items() if x}
         if len(filled) < 2:
             continue
-        for k, own in filled.items():
-            others = set().union(*(x for j, x in filled.items() if j != k))
+        for name, own in filled.items():
+            others = set().union(*(x for j, x in filled.items() if j != name))
             if own.isdisjoint(others):
                 issues.append(Issue("MMP014", "warning",
-                    f"{c}: {k} uses the values {', '.join(sorted(own))}, which no other site uses ({', '.join(sorted(others))})",
+                    f"{c}: {name} uses the values {', '.join(sorted(own))}, which no other site uses ({', '.join(sorted(others))})",
                     Location(column=c),
                     f"if these are the same categories written differently, add a recode for {c} to that site; declare [variables.{c}] levels to make this an error"))  # fmt: skip
     return Merged(frame, types, tuple(issues), frozenset(row_errors), levels_by_site)
@@ -581,8 +586,8 @@ class DuplicatePair:
 
 def row_ref(frame: pd.DataFrame, i: int) -> str:
     """How a pooled row is named in ``[[pooling.duplicates]]``: ``center/patient_id``."""
-    center = frame.at[i, "center"] if "center" in frame.columns else None
-    return f"{'' if _missing(center) else center}/{frame.at[i, 'patient_id']}"
+    center = cell(frame, i, "center") if "center" in frame.columns else None
+    return f"{'' if _missing(center) else center}/{cell(frame, i, 'patient_id')}"
 
 
 def _json_cell(v: Any) -> Any:
@@ -598,9 +603,9 @@ def _json_cell(v: Any) -> Any:
 
 
 def _record(frame: pd.DataFrame, i: int) -> dict[str, Any]:
-    rec = {c: _json_cell(frame.at[i, c]) for c in frame.columns if c not in PROVENANCE}
-    rec["file"] = frame.at[i, "_src_file"]
-    rec["row"] = int(frame.at[i, "_src_row"])
+    rec = {c: _json_cell(cell(frame, i, c)) for c in frame.columns if c not in PROVENANCE}
+    rec["file"] = cell(frame, i, "_src_file")
+    rec["row"] = int(cell(frame, i, "_src_row"))
     return rec
 
 
@@ -662,23 +667,22 @@ def find_duplicates(frame: pd.DataFrame) -> tuple[DuplicatePair, ...]:
         birth = "age within 1 year"
     else:
         birth = "no birth year or age column"
-    for x, y in zip(a[ok], b[ok], strict=True):
-        found.setdefault((int(x), int(y)), []).append("same_person_dates")
+    for ia, ib in zip(a[ok].tolist(), b[ok].tolist(), strict=True):
+        found.setdefault((int(ia), int(ib)), []).append("same_person_dates")
 
     text = {
         "same_key": "same patient_id",
         "same_person_dates": f"same {' + '.join(criteria)}, {birth}, progression and death dates equal where both known",
     }
     out = []
-    for (x, y), reasons in sorted(found.items()):
-        if site[x] > site[y]:
-            x, y = y, x
-        ra, rb = _record(frame, x), _record(frame, y)
+    for (first, second), reasons in sorted(found.items()):
+        ra_i, rb_i = (second, first) if site[first] > site[second] else (first, second)
+        ra, rb = _record(frame, ra_i), _record(frame, rb_i)
         diff = tuple(c for c in frame.columns if c not in PROVENANCE and ra.get(c) != rb.get(c))
         out.append(
             DuplicatePair(
-                refs=(row_ref(frame, x), row_ref(frame, y)),
-                index=(x, y),
+                refs=(row_ref(frame, ra_i), row_ref(frame, rb_i)),
+                index=(ra_i, rb_i),
                 reasons=tuple(reasons),
                 criteria="; ".join(text[r] for r in reasons),
                 rows=(ra, rb),
@@ -759,7 +763,7 @@ def resolve_duplicates(
         if not d.same_patient:
             if "same_key" in p.reasons:
                 issues.append(Issue("MMP007", "error",
-                    f"{p.refs[0]} and {p.refs[1]} are declared different patients but share the patient_id {frame.at[x, 'patient_id']!r}",
+                    f"{p.refs[0]} and {p.refs[1]} are declared different patients but share the patient_id {cell(frame, x, 'patient_id')!r}",
                     Location(file=str(spec.path), spec_key=f"pooling.duplicates[{k}]"),
                     "patient ids must be unique across sites: give the sites an id_prefix"))  # fmt: skip
             statuses.append("different")
@@ -818,14 +822,14 @@ def resolve_duplicates(
         for m in members:
             if m != kept:
                 drop[m] = (
-                    f"duplicate of {refs[kept]} ({frame.at[kept, '_src_file']} row {int(src_row[kept])}): "
+                    f"duplicate of {refs[kept]} ({cell(frame, kept, '_src_file')} row {int(src_row[kept])}): "
                     f"same patient confirmed in [[pooling.duplicates]]; kept by {rule}"
                 )
     dropped = tuple(
         Dropped(
             reason,
-            str(frame.at[m, "patient_id"]),
-            str(frame.at[m, "_src_file"]),
+            str(cell(frame, m, "patient_id")),
+            str(cell(frame, m, "_src_file")),
             int(src_row[m]),
             int(site[m]),
         )
@@ -856,7 +860,7 @@ def check_unique_ids(frame: pd.DataFrame) -> tuple[Issue, ...]:
     for pid in sorted(set(dup)):
         where = frame.index[ids == pid].tolist()
         places = ", ".join(
-            f"{frame.at[i, '_src_file']} row {int(frame.at[i, '_src_row'])}" for i in where
+            f"{cell(frame, i, '_src_file')} row {int(cell(frame, i, '_src_row'))}" for i in where
         )
         out.append(Issue("MMP007", "error", f"patient_id {pid!r} is used by more than one pooled row ({places})",
                          Location(patient_id=pid),

@@ -311,7 +311,8 @@ def pseudonymize_table(
             values = frame[c].tolist()
             for i, k in present:
                 pid = ids[i]
-                assert pid is not None
+                assert pid is not None  # checked above: a non-empty row has an id
+                assert k is not None  # present holds date cells only (bad is empty)
                 delta = dt.timedelta(days=date_shift_days(key, pid, max_shift_days))
                 try:
                     values[i] = _shift(values[i], k, delta, date_format)
