@@ -24,15 +24,21 @@ import pyarrow as pa
 
 
 class _DateSource(Protocol):
-    name: str
-    date_column: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def date_column(self) -> str: ...
 
 
 class _Rule(Protocol):
-    endpoint: str
-    origin_column: str
-    events: Sequence[_DateSource]
-    censor: _DateSource
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def origin_column(self) -> str: ...
+    @property
+    def events(self) -> Sequence[_DateSource]: ...
+    @property
+    def censor(self) -> _DateSource: ...
 
 
 def _ibis() -> Any:

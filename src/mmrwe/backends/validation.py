@@ -1,3 +1,5 @@
+# mypy: disable-error-code="misc"
+# (rule messages are lambdas with default arguments binding the loop variables)
 """The patient-table rules MMV001-MMV020, pushed down into the engine.
 
 Same rules, codes, messages and fixes as :mod:`mmrwe.validate.patients` (the in-memory
@@ -630,11 +632,11 @@ def validate_table(
             for k in live_idx:
                 any_err = any_err | rules[k].cond
             n_invalid = int(bad_rows.count().to_pyarrow().as_py())
-            fields: dict[str, Any] = {f"_c{j}": c for j, (_, c) in enumerate(live_rules)}
+            row_fields: dict[str, Any] = {f"_c{j}": c for j, (_, c) in enumerate(live_rules)}
             for rule, _ in live_rules:
                 for f in rule.fields:
-                    fields[f] = bad_rows[f] if f.startswith("_raw_") else bad_rows[f"_t_{f}"]
-            for r in _examples(bad_rows, fields, max_exclusions):
+                    row_fields[f] = bad_rows[f] if f.startswith("_raw_") else bad_rows[f"_t_{f}"]
+            for r in _examples(bad_rows, row_fields, max_exclusions):
                 reasons = [
                     f"[{rule.code}] {rule.what(r)}"
                     for j, (rule, _) in enumerate(live_rules)

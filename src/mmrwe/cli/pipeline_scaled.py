@@ -116,6 +116,13 @@ def run_study_scaled(
 
 def _unit_checks(spec: StudySpec) -> dict[str, UnitCheck]:
     checks: dict[str, UnitCheck] = {}
+
+    def likely(analyte: str | None, unit: str) -> Callable[[float], str | None]:
+        def guess(x: float) -> str | None:
+            return likely_unit(analyte, x, unit) if analyte else None
+
+        return guess
+
     for v in spec.variables:
         if v.unit is None:
             continue
@@ -128,8 +135,8 @@ def _unit_checks(spec: StudySpec) -> dict[str, UnitCheck]:
             reject=rng.reject if rng else None,
             warn=rng.warn if rng else None,
             known_units=tuple(known_units(analyte)) if analyte else (),
-            likely_unit=(lambda x, a=analyte, u=v.unit: likely_unit(a, x, u)) if analyte else (lambda x: None),
-        )  # fmt: skip
+            likely_unit=likely(analyte, v.unit),
+        )
     return checks
 
 
@@ -233,7 +240,7 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
         c: {
             "type": types.get(c),
             "unit": sv.units.get(c),
-            "label": (spec.variable(c).label if spec.variable(c) else None),
+            "label": (vs.label if (vs := spec.variable(c)) is not None else None),
         }
         for c in types
         if not c.startswith("_") and c != "patient_id"
@@ -553,9 +560,11 @@ class _Scaled:
             n_missing = int(counts.get(None, 0))
             successes = sum(k for v, k in counts.items() if v is not None and v in p.success)
             n = int(total if p.denominator == "all" else total - n_missing)
-            res = proportion_ci(
-                int(successes), n, method=p.method, conf_level=1 - self.spec.study.alpha
-            ).to_dict()
+            res: dict[str, Any] = dict(
+                proportion_ci(
+                    int(successes), n, method=p.method, conf_level=1 - self.spec.study.alpha
+                ).to_dict()
+            )
             res.update(
                 {
                     "name": p.name,

@@ -356,7 +356,7 @@ def cox_fit_chunked(
     tol_inf = math.sqrt(eps) if toler_inf is None else float(toler_inf)
     tol_chol = float(np.finfo(np.float64).eps) ** 0.75 if toler_chol is None else float(toler_chol)
     stratified = n_strata is not None
-    st = _setup(source, int(n_strata) if stratified else 1, timefix)
+    st = _setup(source, int(n_strata) if n_strata is not None else 1, timefix)
     p = st.p
     if len(names_t) != p:
         raise InputError(f"names has {len(names_t)} entries but X has {p} columns")
