@@ -16,11 +16,18 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import chdtrc
 from scipy.stats import chi2
 
 from mmrwe.core.errors import EstimationError, InputError
 from mmrwe.stats._common import as_time_event, none_if_nan, read_only
-from mmrwe.stats.km import factorize_groups, missing_mask
+from mmrwe.stats.km import (
+    _gaps,
+    _time_event_bits,
+    _time_event_keys,
+    factorize_groups,
+    missing_mask,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -203,11 +210,20 @@ def logrank_test(
     >>> r.df, round(r.chisq, 6)
     (1, 0.615385)
     """
-    prep = _prepare(time, is_event, group, strata)
+    fast = _prepare_blocks(time, is_event, group, strata)
+    prep = _prepare(time, is_event, group, strata) if fast is None else None
     rho = float(rho)
     if not math.isfinite(rho):
         raise InputError(f"rho must be a finite number, got {rho!r}")
-    obs, exp, var = _survdiff(prep, rho)
+    if fast is not None:
+        blocks, n_excluded = fast
+        obs, exp, var = _survdiff_counts(blocks, rho)
+        labels, n_per_group, n_strata = blocks.labels, blocks.n_per_group, blocks.n_strata
+    else:
+        assert prep is not None
+        obs, exp, var = _survdiff(prep, rho)
+        labels, n_per_group, n_strata = prep.labels, prep.n_per_group, prep.n_strata
+        n_excluded = prep.n_excluded
     informative = exp > 0
     df = int(np.count_nonzero(informative)) - 1
     chisq = 0.0
@@ -225,15 +241,14 @@ def logrank_test(
             ) from err
     p: float | None
     if df >= 1:
-        p = float(chi2.sf(chisq, df))
+        p = _chi2_sf(chisq, df)
     elif df == 0:
         p = 1.0  # R: pchisq(0, 0, lower.tail = FALSE) is 1
     else:
         p = None  # R: NaN (no events at all)
-    labels = prep.labels
     return LogRankResult(
         groups=labels,
-        n=dict(zip(labels, prep.n_per_group.tolist(), strict=True)),
+        n=dict(zip(labels, n_per_group.tolist(), strict=True)),
         observed=dict(zip(labels, obs.tolist(), strict=True)),
         expected=dict(zip(labels, exp.tolist(), strict=True)),
         variance=var,
@@ -241,10 +256,10 @@ def logrank_test(
         df=df,
         p=p,
         rho=rho,
-        stratified=prep.n_strata_given,
+        stratified=strata is not None,
         strata_name=strata_name,
-        n_strata=prep.n_strata,
-        n_excluded_missing=prep.n_excluded,
+        n_strata=n_strata,
+        n_excluded_missing=n_excluded,
     )
 
 
@@ -279,8 +294,15 @@ def logrank_trend_test(
     survminer ``surv_pvalue(test.for.trend = TRUE)``) and the score test of
     ``coxph(Surv(time, status) ~ score, ties = "exact")``.
     """
-    prep = _prepare(time, is_event, group, strata)
-    labels = prep.labels
+    fast = _prepare_blocks(time, is_event, group, strata)
+    prep = _prepare(time, is_event, group, strata) if fast is None else None
+    if fast is not None:
+        blocks, n_excluded = fast
+        labels, n_per_group, n_strata = blocks.labels, blocks.n_per_group, blocks.n_strata
+    else:
+        assert prep is not None
+        labels, n_per_group, n_strata = prep.labels, prep.n_per_group, prep.n_strata
+        n_excluded = prep.n_excluded
     k = len(labels)
     if scores is None:
         s = np.arange(1.0, k + 1.0)
@@ -298,15 +320,19 @@ def logrank_trend_test(
             raise InputError(f"need {k} scores (one per group {list(labels)}), got {s.size}")
     if not np.all(np.isfinite(s)):
         raise InputError("trend scores must be finite numbers")
-    obs, exp, var = _survdiff(prep, 0.0)
+    if fast is not None:
+        obs, exp, var = _survdiff_counts(fast[0], 0.0)
+    else:
+        assert prep is not None
+        obs, exp, var = _survdiff(prep, 0.0)
     statistic = float(s @ (obs - exp))
     v = float(s @ var @ s)
     chisq = statistic**2 / v if v > 0 else None
-    p = float(chi2.sf(chisq, 1)) if chisq is not None else None
+    p = _chi2_sf(chisq, 1) if chisq is not None else None
     return LogRankTrendResult(
         groups=labels,
         scores=tuple(s.tolist()),
-        n=dict(zip(labels, prep.n_per_group.tolist(), strict=True)),
+        n=dict(zip(labels, n_per_group.tolist(), strict=True)),
         observed=dict(zip(labels, obs.tolist(), strict=True)),
         expected=dict(zip(labels, exp.tolist(), strict=True)),
         statistic=statistic,
@@ -314,10 +340,10 @@ def logrank_trend_test(
         chisq=chisq,
         df=1,
         p=p,
-        stratified=prep.n_strata_given,
+        stratified=strata is not None,
         strata_name=strata_name,
-        n_strata=prep.n_strata,
-        n_excluded_missing=prep.n_excluded,
+        n_strata=n_strata,
+        n_excluded_missing=n_excluded,
     )
 
 
@@ -446,6 +472,250 @@ def _survdiff(prep: _Prepared, rho: float) -> tuple[FloatArray, FloatArray, Floa
         c = np.where(nr > 1, w * w * d * (nr - d) / (nr * (nr - 1)), 0.0)
     var = np.diag(c @ risk) - (risk * (c / nr)[:, None]).T @ risk
     return obs, exp, var
+
+
+# --------------------------------------------------------------------------------------
+# fast path: per-(stratum, time) block counts straight from the rows
+# --------------------------------------------------------------------------------------
+
+# A "cell" is one (stratum, group) pair. Up to this many cells, each cell's rows are
+# picked with a boolean mask (one pass each); beyond, one stable (radix) argsort of the
+# cell codes groups them.
+_MASK_CELLS = 4
+# Integer (or whole-number float) labels spanning at most this many values (or the number
+# of rows, if larger) are coded by counting instead of np.unique's sort.
+_COUNT_SPAN = 1 << 16
+
+
+def _prepare_blocks(
+    time: ArrayLike, is_event: ArrayLike, group: ArrayLike, strata: ArrayLike | None
+) -> tuple[_CountBlocks, int] | None:
+    """Per-(stratum, time) counts of every group, as ``_count_blocks`` on the rows' counts.
+
+    Returns ``(blocks, n_excluded)``, or ``None`` when ``_prepare`` must decide (bad
+    shapes, fewer than two groups: it raises the errors). ``_survdiff_counts`` on these
+    blocks gives the same numbers, to the last bit, as ``_survdiff`` on ``_prepare``.
+
+    Instead of ``_survdiff``'s argsort of all rows and a pass over all rows per group, the
+    rows' keys ``time bits << 1 | event`` are split by cell and each cell's keys sorted
+    (a plain sort of n / cells keys, not an argsort of n). Each cell then reduces to its
+    distinct (time, event) pairs and the per-stratum tables are filled from those: only
+    arrays the size of the distinct times remain.
+    """
+    t, e = _time_event_bits(time, is_event)
+    n = t.size
+    g = np.asarray(group)
+    if n == 0 or g.ndim != 1 or g.shape[0] != n:
+        return None
+    s = None
+    if strata is not None:
+        s = np.asarray(strata)
+        if s.ndim != 1 or s.shape[0] != n:
+            return None
+    # rows with a missing group or stratum are dropped (R's na.omit)
+    missing = _missing_or_none(g)
+    if s is not None:
+        s_missing = _missing_or_none(s)
+        if s_missing is not None:
+            missing = s_missing if missing is None else missing | s_missing
+    key = _time_event_keys(t, e)
+    if missing is not None:
+        keep = ~missing
+        key, g = key[keep], g[keep]
+        s = None if s is None else s[keep]
+    nk = key.size
+    coded = _factorize_rows(g)
+    if coded is None or len(coded[1]) < 2:
+        return None  # _prepare raises "There is only 1 group"
+    g_codes, labels, n_per_group = coded
+    k = len(labels)
+    if s is None:
+        cell: NDArray[Any] = g_codes
+        n_strata = 1
+    else:
+        s_coded = _factorize_rows(s)
+        if s_coded is None:
+            return None
+        n_strata = len(s_coded[1])
+        cell = g_codes if n_strata == 1 else s_coded[0].astype(np.int64) * k + g_codes
+    n_cells = k * n_strata
+    per_cell = n_per_group if n_strata == 1 else np.bincount(cell, minlength=n_cells)
+    bounds = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(per_cell, out=bounds[1:])
+    # the keys grouped by cell, each cell's keys sorted
+    ks = np.empty(nk, dtype=np.uint64)
+    if n_cells <= _MASK_CELLS:
+        if n_cells == 2:
+            in_1 = cell.view(np.bool_) if cell.dtype == np.uint8 else cell != 0
+            np.compress(~in_1, key, out=ks[: bounds[1]])
+            np.compress(in_1, key, out=ks[bounds[1] :])
+        else:
+            for c in range(n_cells):
+                np.compress(cell == c, key, out=ks[bounds[c] : bounds[c + 1]])
+    else:
+        small = cell.astype(
+            np.uint8 if n_cells <= 256 else np.uint16 if n_cells <= 65536 else np.int64
+        )
+        np.take(key, np.argsort(small, kind="stable"), out=ks)
+    for c in range(n_cells):
+        ks[bounds[c] : bounds[c + 1]].sort()
+    # distinct (cell, time, event) runs; a run never spans two cells
+    new = np.empty(nk, dtype=bool)
+    new[0] = True
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    new[bounds[1:-1][bounds[1:-1] < nk]] = True  # cell starts (an empty cell has none)
+    first = np.flatnonzero(new)
+    pair = ks[first]
+    m = first.size
+    pair_time = pair >> np.uint64(1)
+    cell_pair = np.searchsorted(first, bounds)  # first pair of each cell
+    new_time = np.empty(m, dtype=bool)
+    new_time[0] = True
+    np.not_equal(pair_time[1:], pair_time[:-1], out=new_time[1:])
+    new_time[cell_pair[1:-1][cell_pair[1:-1] < m]] = True
+    t_first = np.flatnonzero(new_time)  # first pair of each distinct (cell, time)
+    t_last = np.empty_like(t_first)
+    np.subtract(t_first[1:], 1, out=t_last[:-1])
+    t_last[-1] = m - 1
+    # per (cell, time): patients and events (the event pair, if any, is the last one)
+    row_first = first[t_first]
+    n_at = _gaps(row_first, nk)
+    n_dead = (_gaps(first, nk) * (pair & np.uint64(1)).view(np.int64))[t_last]
+    t_bits = pair_time[t_first]
+    cell_time = np.searchsorted(t_first, cell_pair)  # first (cell, time) of each cell
+    total_parts: list[IntArray] = []
+    death_parts: list[IntArray] = []
+    for st in range(n_strata):
+        a, b = int(cell_time[st * k]), int(cell_time[(st + 1) * k])
+        # the stratum's distinct times: merge its groups' sorted runs (a stable sort finds
+        # the runs and merges them in linear time)
+        order = np.argsort(t_bits[a:b], kind="stable")
+        merged = t_bits[a:b][order]
+        new_block = np.empty(b - a, dtype=bool)
+        new_block[0] = True
+        np.not_equal(merged[1:], merged[:-1], out=new_block[1:])
+        slot = np.cumsum(new_block) - 1  # block of each (cell, time) entry, in merged order
+        nb = int(slot[-1]) + 1
+        slot *= k
+        # plus its group column: the cell its entry came from
+        slot += np.searchsorted(cell_time[st * k + 1 : (st + 1) * k] - a, order, side="right")
+        total = np.zeros(nb * k, dtype=np.int64)
+        deaths = np.zeros(nb * k, dtype=np.int64)
+        total[slot] = n_at[a:b][order]
+        deaths[slot] = n_dead[a:b][order]
+        total_parts.append(total.reshape(nb, k))
+        death_parts.append(deaths.reshape(nb, k))
+    if n_strata == 1:
+        total_all, deaths_all = total_parts[0], death_parts[0]
+        block_stratum = np.zeros(total_all.shape[0], dtype=np.int64)
+    else:
+        total_all = np.concatenate(total_parts)
+        deaths_all = np.concatenate(death_parts)
+        block_stratum = np.repeat(
+            np.arange(n_strata, dtype=np.int64), [p.shape[0] for p in total_parts]
+        )
+    blocks = _CountBlocks(
+        labels=labels,
+        total=total_all,
+        deaths=deaths_all,
+        block_stratum=block_stratum,
+        n_per_group=np.asarray(n_per_group, dtype=np.int64),
+        n_strata=n_strata,
+    )
+    return blocks, n - nk
+
+
+def _missing_or_none(a: NDArray[Any]) -> NDArray[np.bool_] | None:
+    """``missing_mask(a)``, or ``None`` when no value is missing (numbers and booleans are
+    checked without building a mask of all False)."""
+    if a.dtype.kind in "biu":
+        return None
+    if a.dtype.kind == "f":
+        if not np.isnan(a.min()):
+            return None
+        return np.isnan(a)
+    mask = missing_mask(a, a.shape[0])
+    return mask if mask.any() else None
+
+
+def _factorize_rows(values: NDArray[Any]) -> tuple[NDArray[Any], tuple[str, ...], IntArray] | None:
+    """``factorize_groups`` of non-missing values: (codes 0..k-1, labels, rows per code).
+
+    Booleans and integers (and floats holding whole numbers) over a short span are coded
+    by counting: the labels come out in the same (numeric) order and spelling as
+    ``factorize_groups`` gives, without its sort. The codes may be the caller's array
+    itself (integers 0..k-1 all present) or a view of it (booleans).
+    """
+    a = values
+    n = a.shape[0]
+    if n == 0:
+        return None
+    kind = a.dtype.kind
+    if kind == "b" and a.dtype.isnative:
+        n_true = int(np.count_nonzero(a))
+        if 0 < n_true < n:
+            return a.view(np.uint8), ("False", "True"), np.array([n - n_true, n_true])
+        only = "True" if n_true else "False"
+        return np.zeros(n, dtype=np.uint8), (only,), np.array([n])
+    if kind in "iuf" and a.dtype.isnative:
+        lo_v, hi_v = a.min(), a.max()
+        span_limit = max(_COUNT_SPAN, n)
+        if kind == "f":
+            # whole numbers only (labels "1", not "1.0"), in a span that int64 holds exactly
+            if not (lo_v >= -(2.0**52) and hi_v <= 2.0**52 and hi_v - lo_v < span_limit):
+                return _factorize_general(a)
+            ints = a.astype(np.int64)
+            if not np.array_equal(ints, a):
+                return _factorize_general(a)
+            a = ints
+            lo, hi = int(ints.min()), int(ints.max())
+        else:
+            lo, hi = int(lo_v), int(hi_v)
+            if hi - lo >= span_limit or not (lo >= -(2**62) and hi <= 2**62):
+                return _factorize_general(a)
+        if hi - lo <= 1:  # one or two values (the usual 0/1 coding): count, no bincount
+            if hi == lo:
+                return np.zeros(n, dtype=np.uint8), (str(lo),), np.array([n], dtype=np.int64)
+            is_hi = a if lo == 0 else a != lo
+            n_hi = int(np.count_nonzero(is_hi))
+            codes_2 = is_hi.view(np.uint8) if is_hi.dtype == np.bool_ else is_hi
+            return codes_2, (str(lo), str(hi)), np.array([n - n_hi, n_hi], dtype=np.int64)
+        # in intp (no overflow: |values| < 2^62 here), shifted to start at 0
+        shifted = a.astype(np.intp, copy=False)
+        if lo != 0:
+            shifted = shifted - lo
+        counts = np.bincount(shifted, minlength=hi - lo + 1)
+        present = np.flatnonzero(counts)
+        labels = tuple(str(lo + v) for v in present.tolist())
+        if present.size == counts.size:
+            codes = shifted
+        else:
+            lut = np.zeros(counts.size, dtype=np.int64)
+            lut[present] = np.arange(present.size)
+            codes = lut[shifted]
+        return codes, labels, counts[present].astype(np.int64)
+    return _factorize_general(a)
+
+
+def _factorize_general(a: NDArray[Any]) -> tuple[NDArray[Any], tuple[str, ...], IntArray]:
+    codes, labels, _ = factorize_groups(a, a.shape[0])
+    return codes, labels, np.bincount(codes, minlength=len(labels)).astype(np.int64)
+
+
+def _row_sums(a: IntArray) -> IntArray:
+    """``a.sum(axis=1)`` of an integer table with a few columns."""
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        out += a[:, j]
+    return out
+
+
+def _chi2_sf(chisq: float, df: int) -> float:
+    """``chi2.sf(chisq, df)``: the same ``chdtrc`` value, without scipy's distribution
+    machinery (which costs more than a whole test of 10^4 rows) for ordinary arguments."""
+    if chisq > 0.0 and math.isfinite(chisq) and df >= 1:
+        return float(chdtrc(df, chisq))
+    return float(chi2.sf(chisq, df))
 
 
 # --------------------------------------------------------------------------------------
@@ -678,11 +948,16 @@ def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, Floa
     bs = blocks.block_stratum
     s_first = np.flatnonzero(np.concatenate(([True], bs[1:] != bs[:-1])))
     bounds = np.append(s_first, nb)
-    at_risk = np.empty_like(total)
-    for a, b in itertools.pairwise(bounds.tolist()):  # one pass per stratum
-        at_risk[a:b] = np.cumsum(total[a:b][::-1], axis=0)[::-1]
-    n_risk = at_risk.sum(axis=1).astype(np.float64)
-    deaths = dth.sum(axis=1).astype(np.float64)
+    if s_first.size == 1:
+        at_risk = np.cumsum(total[::-1], axis=0)[::-1]
+    else:
+        at_risk = np.empty_like(total)
+        for a, b in itertools.pairwise(bounds.tolist()):  # one pass per stratum
+            at_risk[a:b] = np.cumsum(total[a:b][::-1], axis=0)[::-1]
+    # row sums of integer counts, column by column (exact; sum(axis=1) over a handful of
+    # columns is many times slower)
+    n_risk = _row_sums(at_risk).astype(np.float64)
+    deaths = _row_sums(dth).astype(np.float64)
     if rho == 0.0:
         weight = np.ones(nb)
     else:
