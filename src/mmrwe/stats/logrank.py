@@ -588,21 +588,23 @@ def _prepare_blocks(
     for st in range(n_strata):
         a, b = int(cell_time[st * k]), int(cell_time[(st + 1) * k])
         # the stratum's distinct times: merge its groups' sorted runs (a stable sort finds
-        # the runs and merges them in linear time)
+        # the runs and merges them in linear time); block = rank among distinct times
         order = np.argsort(t_bits[a:b], kind="stable")
         merged = t_bits[a:b][order]
         new_block = np.empty(b - a, dtype=bool)
         new_block[0] = True
         np.not_equal(merged[1:], merged[:-1], out=new_block[1:])
-        slot = np.cumsum(new_block) - 1  # block of each (cell, time) entry, in merged order
-        nb = int(slot[-1]) + 1
-        slot *= k
-        # plus its group column: the cell its entry came from
-        slot += np.searchsorted(cell_time[st * k + 1 : (st + 1) * k] - a, order, side="right")
+        block_sorted = np.cumsum(new_block) - 1
+        nb = int(block_sorted[-1]) + 1
+        # cell of each entry (the entries are in cell order): its place in the (nb, k) table
+        slot = np.empty(b - a, dtype=np.int64)
+        slot[order] = block_sorted * k
+        for j in range(1, k):
+            slot[int(cell_time[st * k + j]) - a : int(cell_time[st * k + j + 1]) - a] += j
         total = np.zeros(nb * k, dtype=np.int64)
         deaths = np.zeros(nb * k, dtype=np.int64)
-        total[slot] = n_at[a:b][order]
-        deaths[slot] = n_dead[a:b][order]
+        total[slot] = n_at[a:b]
+        deaths[slot] = n_dead[a:b]
         total_parts.append(total.reshape(nb, k))
         death_parts.append(deaths.reshape(nb, k))
     if n_strata == 1:
@@ -948,10 +950,10 @@ def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, Floa
     bs = blocks.block_stratum
     s_first = np.flatnonzero(np.concatenate(([True], bs[1:] != bs[:-1])))
     bounds = np.append(s_first, nb)
+    at_risk = np.empty_like(total)  # C order: its rows are taken below
     if s_first.size == 1:
-        at_risk = np.cumsum(total[::-1], axis=0)[::-1]
+        np.cumsum(total[::-1], axis=0, out=at_risk[::-1])
     else:
-        at_risk = np.empty_like(total)
         for a, b in itertools.pairwise(bounds.tolist()):  # one pass per stratum
             at_risk[a:b] = np.cumsum(total[a:b][::-1], axis=0)[::-1]
     # row sums of integer counts, column by column (exact; sum(axis=1) over a handful of
@@ -968,12 +970,14 @@ def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, Floa
             weight[a] = 1.0
             weight[a + 1 : b] = km[:-1]
         weight = weight**rho
-    is_death = deaths > 0
-    w = weight[is_death]
-    d = deaths[is_death]
-    nr = n_risk[is_death]
-    risk = np.ascontiguousarray(at_risk[is_death], dtype=np.float64)
-    dg = dth[is_death]
+    death_at = np.flatnonzero(deaths > 0)
+    w = weight[death_at]
+    d = deaths[death_at]
+    nr = n_risk[death_at]
+    # rows of float tables: np.take of float rows is many times faster than boolean
+    # indexing of integer rows (the counts are exact in float64)
+    risk = np.take(at_risk.astype(np.float64), death_at, axis=0)
+    dg = np.take(dth.astype(np.float64), death_at, axis=0)
     obs = np.empty(k)
     for j in range(k):
         obs[j] = float(np.sum(w * dg[:, j]))
