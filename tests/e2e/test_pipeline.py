@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import load_expected
+from refdata import load_expected
 from mmrwe.cli.main import app
 
 HERE = Path(__file__).parent

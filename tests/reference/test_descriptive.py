@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import load_data, load_expected
+from refdata import load_data, load_expected
 from mmrwe.stats.descriptive import describe_numeric, kruskal_wallis, wilcoxon_rank_sum
 
 pytestmark = pytest.mark.reference
