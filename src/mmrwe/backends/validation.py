@@ -118,11 +118,26 @@ def _is_string(dtype: Any) -> bool:
     return bool(dtype.is_string())
 
 
+def any_equal(expr: Any, values: Sequence[Any]) -> Any:
+    """``expr IN values`` written as ORs of equalities.
+
+    DuckDB plans a projected ``IN (list)`` as a mark join that it does not prune, so a
+    query touching only dates would still clean every text column; equalities are plain
+    expressions, evaluated only when a query uses the column.
+    """
+    import ibis
+
+    out: Any = ibis.literal(False)
+    for v in values:
+        out = out | (expr == v)
+    return out
+
+
 def _clean_text(col: Any, missing: Sequence[str]) -> Any:
     """Strip a text cell; a missing-value token or an empty cell becomes NULL (as the readers)."""
     s = col.strip()
     tokens = sorted(set(missing) | {""})
-    return s.isin(tokens).ifelse(None, s)
+    return any_equal(s, tokens).ifelse(None, s)
 
 
 def _number(text: Any, decimal: str) -> tuple[Any, Any]:
@@ -184,7 +199,7 @@ def _date(text: Any, fmt: str) -> tuple[Any, Any]:
     leap = ((y % 4) == 0) & (((y % 100) != 0) | ((y % 400) == 0))
     mdays = ibis.cases(
         (m == 2, leap.ifelse(29, 28)),
-        (m.isin([4, 6, 9, 11]), 30),
+        (any_equal(m, [4, 6, 9, 11]), 30),
         else_=31,
     )
     valid = ok & (m >= 1) & (m <= 12) & (d >= 1) & (d <= mdays)
@@ -309,14 +324,20 @@ def validate_table(
         parsed_num[c] = _number(text[c], data.decimal)
         profile_aggs[f"p{k}"] = text[c].notnull().ifelse(1, 0).sum()
         profile_aggs[f"b{k}"] = parsed_num[c][1].ifelse(1, 0).sum()
+    # an empty row has no patient_id: test the other cells only where that one is missing
+    first = "patient_id" if "patient_id" in cols else cols[0]
     empty_row = ibis.literal(True)
-    for c in cols:
+    for c in [first, *[c for c in cols if c != first]]:
         cell = text[c] if c in text else table[c]
         empty_row = empty_row & cell.isnull()
-    profile_aggs["_empty"] = empty_row.ifelse(1, 0).sum()
+    first_cell = text[first] if first in text else table[first]
+    profile_aggs["_nofirst"] = first_cell.isnull().ifelse(1, 0).sum()
     prof = table.aggregate(**profile_aggs).to_pyarrow().to_pylist()[0]
     n_input = int(prof["_n"])
-    n_empty = int(prof["_empty"] or 0)
+    n_empty = 0
+    if int(prof["_nofirst"] or 0):
+        cnt = table.filter(first_cell.isnull()).aggregate(e=empty_row.ifelse(1, 0).sum())
+        n_empty = int(cnt.to_pyarrow().to_pylist()[0]["e"] or 0)
 
     # 3. Types.
     typed: dict[str, Any] = {}
@@ -461,7 +482,7 @@ def validate_table(
         br = typed["best_response"]
         low = br.lower()
         canon = ibis.cases(*[(low == c.lower(), c) for c in RESPONSE_CATEGORIES], else_=br)
-        unknown = br.notnull() & ~low.isin([c.lower() for c in RESPONSE_CATEGORIES])
+        unknown = br.notnull() & ~any_equal(low, [c.lower() for c in RESPONSE_CATEGORIES])
         typed["best_response"] = canon
         raw_cells["best_response"] = br
 
@@ -481,12 +502,12 @@ def validate_table(
 
     # 8. The counting query: every rule, non-missing per column, distinct ids.
     work = table.mutate(
-        _pid=pid, _empty=empty_row,
+        _pid=pid, _empty=empty_row if n_empty else ibis.literal(False),
         **{f"_t_{c}": v for c, v in typed.items() if c != "patient_id"},
         **{f"_raw_{c}": v for c, v in raw_cells.items()},
         **{f"_r{k}": r.cond for k, r in enumerate(rules)},
     )  # fmt: skip
-    live = work.filter(~work._empty)
+    live = work.filter(~work._empty) if n_empty else work
     if backend is not None:
         # every later query reads named columns of one view: short SQL to compile
         from mmrwe.backends.pushdown import as_temp_view
@@ -673,7 +694,10 @@ def validate_table(
         for i in issues
     ]
     n_excluded = n_empty + len(excluded_ids) + n_invalid
-    final = table.filter(keep).select(
+    # With nothing excluded, no filter: a query then reads only the columns it uses (the
+    # empty-row test would read and clean every column of every row).
+    source_rows = table.filter(keep) if n_excluded else table
+    final = source_rows.select(
         patient_id=pid, **{c: v for c, v in typed.items() if c != "patient_id"}
     )
     return ScaledValidation(final, column_types, issues, exclusions, n_input, n_excluded, units)

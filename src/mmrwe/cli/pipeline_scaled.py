@@ -44,7 +44,7 @@ from mmrwe.backends.pushdown import (
     label_expr,
     survival_counts,
 )
-from mmrwe.backends.validation import ScaledValidation, UnitCheck, validate_table
+from mmrwe.backends.validation import ScaledValidation, UnitCheck, any_equal, validate_table
 from mmrwe.cli import analyses
 from mmrwe.cli.pipeline import Progress, StudyRun, software_versions
 from mmrwe.core.conventions import DAYS_PER_MONTH, days_per_unit
@@ -314,7 +314,7 @@ def _apply_derive(table: Any, spec: StudySpec, types: dict[str, str]) -> tuple[A
         src = table[r.from_]
         if r.in_ is not None:
             miss = src.isnull()
-            val = src.cast("string").isin(list(r.in_))
+            val = any_equal(src.cast("string"), list(r.in_))
         else:
             if types.get(r.from_) != "numeric":
                 raise DerivationError(
