@@ -991,6 +991,42 @@ def frame_for_compare(pooled: PooledStudy) -> pd.DataFrame:
     return pooled.validated.frame
 
 
+def report_error(exc: BaseException, debug: bool) -> None:
+    """Print an error for the user, as ``mmrwe analyze`` does, with markup escaped.
+
+    Messages name spec tables such as ``[[sites]]`` and ``[data]``: printed as rich
+    markup they would vanish, so every user-facing text is escaped here.
+    """
+    import traceback
+
+    from rich.markup import escape
+
+    from mmrwe.cli.main import err
+
+    if debug:
+        traceback.print_exception(exc)
+    if isinstance(exc, ValidationError):
+        errors = [i for i in exc.issues if i.severity == "error"]
+        err.print(
+            f"[bold red]Validation failed:[/] {len(errors)} error(s), "
+            f"{len(exc.issues) - len(errors)} other issue(s). Nothing was analysed."
+        )
+        for issue in errors[:50]:
+            err.print(f"[red]{issue.code} {issue.severity}[/]: {escape(issue.what)}")
+            err.print(f"  at {issue.where}", markup=False)
+            if issue.fix:
+                err.print(f"  fix: {issue.fix}", markup=False)
+        if len(errors) > 50:
+            err.print(f"(+ {len(errors) - 50} more errors)")
+    elif isinstance(exc, MmrweError):
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    else:
+        err.print(
+            f"[bold red]internal error:[/] {escape(f'{type(exc).__name__}: {exc}')}\n"
+            "This is a bug in mmrwe; please report it with the output of `--debug`."
+        )
+
+
 def register(app: Any) -> None:
     """Add ``pool`` and ``pseudonymize`` to the typer app of :mod:`mmrwe.cli.main`."""
 
@@ -1027,7 +1063,7 @@ def register(app: Any) -> None:
         """
         from rich.table import Table
 
-        from mmrwe.cli.main import _print_summary, _Progress, _report_error, err, out
+        from mmrwe.cli.main import _print_summary, _Progress, err, out
         from mmrwe.spec import load_spec
 
         try:
@@ -1037,7 +1073,7 @@ def register(app: Any) -> None:
         except BaseException as exc:
             if isinstance(exc, typer.Exit | KeyboardInterrupt):
                 raise
-            _report_error(exc, debug)
+            report_error(exc, debug)
             if isinstance(exc, ValidationError) and (out_dir / POOLING_JSON).exists():
                 err.print(
                     f"Every issue and flagged duplicate pair is listed in {out_dir / POOLING_JSON}"
@@ -1131,7 +1167,7 @@ def register(app: Any) -> None:
 
         Patient ids become HMAC-SHA256(key, id) (20 hex digits); the key never leaves the site and is needed to recompute the link. With --shift-dates every date of a patient moves by the same keyed random number of days, so intervals (and PFS, OS) are unchanged. Listed direct identifiers are dropped; a column that looks identifying (name, birth date, address, phone, e-mail, tax or record number) and is neither dropped nor kept knowingly stops the command. The output has the input's format; the input is never modified.
         """
-        from mmrwe.cli.main import _report_error, out
+        from mmrwe.cli.main import out
 
         try:
             summary = pseudonymize_command(
@@ -1143,6 +1179,6 @@ def register(app: Any) -> None:
         except BaseException as exc:
             if isinstance(exc, typer.Exit | KeyboardInterrupt):
                 raise
-            _report_error(exc, debug)
+            report_error(exc, debug)
             raise typer.Exit(1) from None
         out.print(json.dumps(summary, indent=1))

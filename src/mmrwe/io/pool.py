@@ -38,6 +38,30 @@ between rows): the row named by ``keep`` if given, else by ``[pooling] keep``:
 The other rows are excluded with a reason naming the kept row, so every input row stays
 accounted for. ``same_patient = false`` keeps both rows (not possible for ``same_key``
 pairs: ids must be unique; give the sites an ``id_prefix``).
+
+Pooling issue codes (stable; a spec may accept one under ``[validation.accept]``)
+-------------------------------------------------------------------------------
+========  ========  ==================================================================
+MMP000    error     a site file cannot be read (the reader's message, per file)
+MMP001    error     two site files have the same content
+MMP002    error     a center cell differs from the site's declared ``center``/``centers``
+MMP003    error     a column has different types at different sites
+MMP004    error     a column is in some site files but not in another (not declared absent)
+MMP005    error     a value is not one of the variable's declared ``levels``
+MMP006    error     a flagged cross-site duplicate pair has no decision yet
+MMP007    error     a patient_id is used by two pooled rows that cannot be told apart
+MMP009    error     a ``[[pooling.duplicates]]`` decision names no flagged pair
+MMP010    error     decisions on one patient keep different rows
+MMP011    error     a site file has no center column and its entry names no center
+MMP012    error     a recode names a column the file does not have
+MMP013    error     a column declared ``absent`` is in the file
+MMP014    warning   an undeclared categorical is coded with disjoint values at one site
+MMP015    error     a date is after today
+MMV018    error     (pooling only) a column mixes numbers and text at one site
+========  ========  ==================================================================
+
+Row-level errors (MMP002, MMP005, MMP015, and the validator's row errors) exclude the
+row with its reason instead when ``[validation] exclude_invalid_rows = true``.
 """
 
 from __future__ import annotations
