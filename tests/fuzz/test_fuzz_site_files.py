@@ -57,7 +57,7 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-N_CSV = 2400
+N_CSV = 2000
 N_EXCEL = 160
 N_SPSS = 60
 
