@@ -370,8 +370,13 @@ def make_workload(n_pat: int, seed: int = 6) -> tuple[pd.DataFrame, Any, Any]:
     rng = np.random.default_rng(seed)
     n_vis = 20
     start = np.datetime64("2021-01-01") + rng.integers(0, 730, n_pat).astype("timedelta64[D]")
-    lfu = start + rng.integers(300, 900, n_pat).astype("timedelta64[D]")
     died = rng.random(n_pat) < 0.3
+    # visits: baseline (day -7..0), then every ~4 weeks
+    offs = np.zeros((n_pat, n_vis), dtype=np.int64)
+    offs[:, 0] = -rng.integers(0, 8, n_pat)
+    offs[:, 1:] = np.cumsum(rng.integers(21, 35, (n_pat, n_vis - 1)), axis=1)
+    # last follow-up on or after the last visit
+    lfu = start + (offs[:, -1] + rng.integers(0, 60, n_pat)).astype("timedelta64[D]")
     ids = np.array([f"B{i:06d}" for i in range(n_pat)], dtype=object)
     center = np.array(["A", "B", "C", "D", "E"], dtype=object)[rng.integers(0, 5, n_pat)]
     patients = pd.DataFrame(
@@ -383,10 +388,6 @@ def make_workload(n_pat: int, seed: int = 6) -> tuple[pd.DataFrame, Any, Any]:
             "last_followup_date": lfu.astype("datetime64[ns]"),
         }
     )
-    # visits: baseline (day -7..0), then every ~4 weeks
-    offs = np.zeros((n_pat, n_vis), dtype=np.int64)
-    offs[:, 0] = -rng.integers(0, 8, n_pat)
-    offs[:, 1:] = np.cumsum(rng.integers(21, 35, (n_pat, n_vis - 1)), axis=1)
     route = rng.choice(3, n_pat, p=[0.7, 0.15, 0.15])  # serum, urine (light chain), FLC
     b_sm = np.where(route == 0, rng.uniform(1.0, 6.0, n_pat), rng.uniform(0.0, 0.4, n_pat))
     b_um = np.where(route == 1, rng.uniform(250, 3000, n_pat), rng.uniform(0, 150, n_pat))
@@ -395,8 +396,10 @@ def make_workload(n_pat: int, seed: int = 6) -> tuple[pd.DataFrame, Any, Any]:
     t_nadir = rng.integers(3, 12, n_pat)
     regrow = rng.uniform(0, 0.25, n_pat)
     k = np.arange(n_vis)[None, :]
+    # linear fall to the nadir, then linear regrowth, capped at 1.3 x baseline (plausible)
     decay = np.where(k <= t_nadir[:, None], 1 - (1 - depth[:, None]) * k / t_nadir[:, None],
-                     depth[:, None] * (1 + regrow[:, None]) ** (k - t_nadir[:, None]))  # fmt: skip
+                     depth[:, None] * (1 + regrow[:, None] * (k - t_nadir[:, None])))  # fmt: skip
+    decay = np.minimum(decay, 1.3)
     noise = rng.normal(1, 0.04, (n_pat, n_vis, 4))
     sm = np.round(b_sm[:, None] * decay * noise[..., 0], 2)
     um = np.round(b_um[:, None] * decay * noise[..., 1], 0)

@@ -240,6 +240,18 @@ PATIENT_COLUMNS = (
 )  # fmt: skip
 
 
+#: Output dtypes of the per-assessment table (both engines).
+ASSESSMENT_DTYPES: dict[str, Any] = {
+    "pid": np.int32, "day": np.int32, "is_assess": bool, "b_lvl": np.int8, "c_lvl": np.int8,
+    "level": np.int8, "fail_bits": np.int32, "pd_bits": np.int8, "next_day": np.float32,
+    "pair_lvl": np.float32, "conf": np.float32,
+}  # fmt: skip
+_ASSESSMENT_SQL = [
+    f"CAST({c} AS FLOAT) AS {c}" if ASSESSMENT_DTYPES.get(c) is np.float32 else c
+    for c in ASSESSMENT_COLUMNS
+]
+
+
 def _f(x: float) -> str:
     """A float literal that DuckDB parses as exactly this double."""
     return f"{x:.17e}"
@@ -306,26 +318,38 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     end_day = np.fmin(lfu, next_start - 1)
 
     # wide table: one row per (pid, day); labs are sorted and unique per (pid, day, test)
-    lab = labs[labs["test"].to_numpy() <= 9]
-    lp = lab["pid"].to_numpy(dtype=np.int64)
-    ld = lab["day"].to_numpy(dtype=np.int64)
-    lt = lab["test"].to_numpy(dtype=np.int64)
-    lv = lab["value"].to_numpy(dtype=np.float64)
-    # sort by pid, day, test, value: the last of each (pid, day, test) run is the maximum
-    # (the worst value; the harmonizer already reduced duplicates, this keeps the engine
-    # independent of that)
-    order = np.lexsort((lv, lt, ld, lp))
-    lp, ld, lt, lv = lp[order], ld[order], lt[order], lv[order]
+    lab_t = labs["test"].to_numpy()
+    sel_rows = np.flatnonzero(lab_t <= 9)
+    lp = labs["pid"].to_numpy()[sel_rows]
+    ld = labs["day"].to_numpy()[sel_rows]
+    lt = lab_t[sel_rows]
+    lv = labs["value"].to_numpy(dtype=np.float64)[sel_rows]
+    del sel_rows, lab_t
+    # rows in pid, day, test, value order: the last of each (pid, day, test) run is the
+    # maximum (the worst value; the harmonizer already reduced duplicates, this keeps the
+    # engine independent of that). Sorted input (the harmonizer's) is not sorted again.
+    key = (lp.astype(np.int64) << 40) + ((ld.astype(np.int64) + (1 << 30)) << 4) + lt
+    if len(key) and not bool(np.all(key[1:] >= key[:-1])):
+        order = np.lexsort((lv, lt, ld, lp))
+        lp, ld, lt, lv, key = lp[order], ld[order], lt[order], lv[order], key[order]
+        del order
+    same_run = key[1:] == key[:-1] if len(key) else np.zeros(0, dtype=bool)
+    if same_run.any():  # equal (pid, day, test): keep the maximum value as the last one
+        order = np.lexsort((lv, key))
+        lp, ld, lt, lv = lp[order], ld[order], lt[order], lv[order]
+        del order
+    del key, same_run
     newg = np.r_[True, (lp[1:] != lp[:-1]) | (ld[1:] != ld[:-1])] if len(lp) else np.zeros(0, bool)
     gid = np.cumsum(newg) - 1
     n_w = int(gid[-1] + 1) if len(gid) else 0
-    w_pid = lp[newg]
+    w_pid = lp[newg].astype(np.int64)
     w_day = ld[newg].astype(np.float64)
     wide = {c: np.full(n_w, np.nan) for c in WIDE}
     for code, c in enumerate(WIDE):
         sel = np.flatnonzero(lt == code)
         last = sel[_last_per_group(gid[sel])]
         wide[c][gid[last]] = lv[last]
+    del lp, ld, lt, lv, gid, newg
 
     # baseline: last value in [start - W, start]
     W = params.baseline_window_days
@@ -369,6 +393,7 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     p = w_pid[wi]
     day = w_day[wi]
     v = {c: wide[c][wi] for c in WIDE}
+    del wide, w_pid, w_day, wi
     rt = route[p]
     d = np.where(
         rt == R_FLC,
@@ -428,7 +453,7 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     ).astype(bool)
 
     # levels: B = at this date, C = carried marrow/imaging requirements
-    n = len(wi)
+    n = len(p)
     b_lvl = np.full(n, SCR, dtype=np.int64)
     c_lvl = np.full(n, SCR, dtype=np.int64)
     bits = np.zeros(n, dtype=np.int64)
@@ -531,16 +556,20 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     # keep assessment rows and rows with a progression event needing no confirmation
     pd_now = pd_m | pd_n | pd_x
     keep = is_assess | pd_now
+    kk = np.flatnonzero(keep)
+    cols = {
+        "pid": p, "day": day, "is_assess": is_assess, "sm": sm, "um": um, "kap": kap,
+        "lam": lam, "sife": v["sife"], "uife": v["uife"], "bm": v["bm"], "spd": v["spd"],
+        "newl": v["newl"], "clon": v["clon"], "bm_cf": bm_cf, "spd_cf": spd_cf,
+        "clon_cf": clon_cf, "d": d, "nad_sm": nad_sm, "nad_um": nad_um, "nad_d": nad_d,
+        "nad_bm": nad_bm, "nad_spd": nad_spd, "b_lvl": b_eff, "c_lvl": c_lvl,
+        "level": level, "fail_bits": bits, "pd_bits": pd_bits,
+    }  # fmt: skip
     A = pd.DataFrame(
-        {
-            "pid": p, "day": day, "is_assess": is_assess, "sm": sm, "um": um, "kap": kap,
-            "lam": lam, "sife": v["sife"], "uife": v["uife"], "bm": v["bm"], "spd": v["spd"],
-            "newl": v["newl"], "clon": v["clon"], "bm_cf": bm_cf, "spd_cf": spd_cf,
-            "clon_cf": clon_cf, "d": d, "nad_sm": nad_sm, "nad_um": nad_um, "nad_d": nad_d,
-            "nad_bm": nad_bm, "nad_spd": nad_spd, "b_lvl": b_eff, "c_lvl": c_lvl,
-            "level": level, "fail_bits": bits, "pd_bits": pd_bits,
-        }
-    )[keep].reset_index(drop=True)  # fmt: skip
+        {c: np.asarray(x)[kk].astype(ASSESSMENT_DTYPES.get(c, np.float64), copy=False)
+         for c, x in cols.items()}
+    )  # fmt: skip
+    del cols, v, frame, grp, cf
     pd_bio = (A["pd_bits"].to_numpy() & PD_BIO_MASK) > 0
     pd_nc = (A["pd_bits"].to_numpy() & ~PD_BIO_MASK) > 0
 
@@ -678,15 +707,19 @@ def _canon_patients(P: pd.DataFrame) -> pd.DataFrame:
 
 
 def _canon_assessments(A: pd.DataFrame) -> pd.DataFrame:
-    A = A[list(ASSESSMENT_COLUMNS)].copy()
-    for c in A.columns:
-        if c in ("pid", "b_lvl", "c_lvl", "level", "fail_bits", "pd_bits"):
-            A[c] = A[c].astype(np.int64)
-        elif c == "is_assess":
-            A[c] = A[c].astype(bool)
-        else:
-            A[c] = A[c].astype(np.float64)
-    return A.sort_values(["pid", "day"], ignore_index=True)
+    # 2 million rows at full scale: copy only what is not already in canonical form
+    if list(A.columns) != list(ASSESSMENT_COLUMNS):
+        A = A[list(ASSESSMENT_COLUMNS)]
+    want = {c: ASSESSMENT_DTYPES.get(c, np.float64) for c in A.columns}
+    diff = {c: t for c, t in want.items() if A[c].dtype != np.dtype(t)}
+    if diff:
+        A = A.astype(diff)
+    key = A["pid"].to_numpy(dtype=np.int64) * (1 << 32) + A["day"].to_numpy(dtype=np.int64)
+    if len(key) and not bool(np.all(key[1:] > key[:-1])):
+        A = A.iloc[np.argsort(key, kind="stable")]
+    if not isinstance(A.index, pd.RangeIndex) or A.index.start != 0 or A.index.step != 1:
+        A = A.reset_index(drop=True)
+    return A
 
 
 # --------------------------------------------------------------------------------------
@@ -698,8 +731,13 @@ def _ge_sql(x: str, t: str) -> str:
     return f"(({x}) >= ({t}) - {_f(EPS)})"
 
 
-def _imwg_sql(params: ResponseParams) -> list[str]:
-    """The SQL statements of the DuckDB engine (temporary tables, one per step)."""
+def _imwg_sql(params: ResponseParams) -> tuple[list[str], str]:
+    """The SQL statements of the DuckDB engine, and the CTE of the confirmed levels.
+
+    Only two large tables are materialized: ``wide`` (one row per patient and date) and
+    ``seq`` (one narrow row per assessment), each dropped once used; the window steps in
+    between are CTEs, so DuckDB keeps only the columns it needs.
+    """
     e = _f(EPS)
     g = _ge_sql
     W = int(params.baseline_window_days)
@@ -722,7 +760,66 @@ def _imwg_sql(params: ResponseParams) -> list[str]:
         if params.scr_without_clonality == "CR"
         else "0"
     )
-    return [
+    win_cte = f"""w0 AS (
+  SELECT w.*, pr.route, pr.is_s, pr.is_u, pr.b_sm, pr.b_um, pr.b_bm, pr.b_spd, pr.b_d,
+    CASE WHEN pr.route = {R_FLC} THEN
+      (CASE WHEN pr.kinv = 1 THEN w.kap - w.lam ELSE w.lam - w.kap END) END AS d
+  FROM wide w JOIN pr ON w.pid = pr.pid
+  WHERE w.day > pr.start AND w.day <= pr.end_day),
+win AS (
+SELECT *,
+  last_value(bm IGNORE NULLS) OVER wa AS bm_cf,
+  last_value(spd IGNORE NULLS) OVER wa AS spd_cf,
+  last_value(clon IGNORE NULLS) OVER wa AS clon_cf,
+  CASE WHEN sm IS NOT NULL THEN least(b_sm, min(sm) OVER wa) END AS nad_sm,
+  CASE WHEN um IS NOT NULL THEN least(b_um, min(um) OVER wa) END AS nad_um,
+  CASE WHEN d IS NOT NULL THEN least(b_d, min(d) OVER wa) END AS nad_d,
+  CASE WHEN bm IS NOT NULL THEN least(b_bm, min(bm) OVER wa) END AS nad_bm,
+  CASE WHEN spd IS NOT NULL THEN least(b_spd, min(spd) OVER wa) END AS nad_spd
+FROM w0
+WINDOW wa AS (PARTITION BY pid ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"""
+    lv_cte = _levels_sql(params, cap, clon_missing, clon_missing_bit)
+    seq_sql = f"""CREATE OR REPLACE TEMP TABLE seq AS
+WITH {win_cte},
+{lv_cte},
+s0 AS (
+  SELECT *,
+    (pd_bits & {PD_BIO_MASK}) > 0 AS pd_bio,
+    (pd_bits & {~PD_BIO_MASK & 0xFFFF}) > 0 AS pd_nc
+  FROM lv WHERE is_assess OR (pd_bits & {~PD_BIO_MASK & 0xFFFF}) > 0),
+s1 AS (
+  SELECT *,
+    CASE WHEN is_assess THEN lead(day) OVER wn END AS next_day,
+    CASE WHEN is_assess THEN lead(b_lvl) OVER wn END AS next_b,
+    CASE WHEN is_assess THEN lead(c_lvl) OVER wn END AS next_c,
+    CASE WHEN is_assess THEN lead(pd_bio) OVER wn END AS next_bio
+  FROM s0
+  WINDOW wn AS (PARTITION BY pid, is_assess ORDER BY day))
+SELECT CAST(s1.pid AS INTEGER) AS pid, CAST(s1.day AS INTEGER) AS day, s1.is_assess,
+  s1.sm, s1.um, s1.kap, s1.lam, s1.sife, s1.uife, s1.bm, s1.spd, s1.newl, s1.clon,
+  s1.bm_cf, s1.spd_cf, s1.clon_cf, s1.d, s1.nad_sm, s1.nad_um, s1.nad_d, s1.nad_bm,
+  s1.nad_spd, CAST(s1.b_lvl AS TINYINT) AS b_lvl, CAST(s1.c_lvl AS TINYINT) AS c_lvl,
+  CAST(s1.level AS TINYINT) AS level, CAST(s1.fail_bits AS INTEGER) AS fail_bits,
+  CAST(s1.pd_bits AS TINYINT) AS pd_bits, s1.pd_nc, s1.next_day, s1.next_b, s1.next_c,
+  pr.route AS p_route,
+  s1.is_assess AND s1.pd_bio AND coalesce(s1.next_bio, false) AS conf_next,
+  s1.is_assess AND s1.pd_bio AND s1.next_day IS NULL AND pr.death IS NOT NULL
+    AND (pr.next_start IS NULL OR pr.death < pr.next_start) AS conf_death,
+  s1.is_assess AND s1.pd_bio AND s1.next_day IS NULL AND NOT (pr.death IS NOT NULL
+    AND (pr.next_start IS NULL OR pr.death < pr.next_start)) AS unconf
+FROM s1 JOIN pr ON s1.pid = pr.pid"""
+    cs_cte = f"""c0 AS (
+  SELECT s.*, pdp.pd_eff,
+    s.is_assess AND (pdp.pd_eff IS NULL OR s.day <= pdp.pd_eff) AS in_bor,
+    CASE WHEN s.p_route IN ({R_SU}, {R_FLC}) AND s.next_day IS NOT NULL
+              AND (pdp.pd_eff IS NULL OR s.next_day <= pdp.pd_eff)
+         THEN least(s.b_lvl, s.next_b, s.next_c) END AS pair_lvl,
+    CASE WHEN s.p_route IN ({R_SU}, {R_FLC})
+         THEN (CASE WHEN s.level >= {SD} THEN {SD} ELSE {NE} END)
+         ELSE (CASE WHEN s.level >= {SD} THEN s.level ELSE {NE} END) END AS single
+  FROM seq s JOIN pdp ON s.pid = pdp.pid),
+cs AS (SELECT *, CASE WHEN in_bor THEN greatest(single, pair_lvl) END AS conf FROM c0)"""
+    stmts = [
         f"""CREATE OR REPLACE TEMP TABLE wide AS
 SELECT pid, day,
   {wide_cols}
@@ -776,46 +873,8 @@ SELECT *,
   CASE WHEN is_f THEN (CASE WHEN k_hi THEN 1.0 ELSE 0.0 END) END AS kinv,
   CASE WHEN is_f THEN inv - unv END AS b_d
 FROM r3""",
-        f"""CREATE OR REPLACE TEMP TABLE win AS
-WITH w0 AS (
-  SELECT w.*, pr.route, pr.is_s, pr.is_u, pr.b_sm, pr.b_um, pr.b_bm, pr.b_spd, pr.b_d,
-    CASE WHEN pr.route = {R_FLC} THEN
-      (CASE WHEN pr.kinv = 1 THEN w.kap - w.lam ELSE w.lam - w.kap END) END AS d
-  FROM wide w JOIN pr ON w.pid = pr.pid
-  WHERE w.day > pr.start AND w.day <= pr.end_day)
-SELECT *,
-  last_value(bm IGNORE NULLS) OVER wa AS bm_cf,
-  last_value(spd IGNORE NULLS) OVER wa AS spd_cf,
-  last_value(clon IGNORE NULLS) OVER wa AS clon_cf,
-  CASE WHEN sm IS NOT NULL THEN least(b_sm, min(sm) OVER wa) END AS nad_sm,
-  CASE WHEN um IS NOT NULL THEN least(b_um, min(um) OVER wa) END AS nad_um,
-  CASE WHEN d IS NOT NULL THEN least(b_d, min(d) OVER wa) END AS nad_d,
-  CASE WHEN bm IS NOT NULL THEN least(b_bm, min(bm) OVER wa) END AS nad_bm,
-  CASE WHEN spd IS NOT NULL THEN least(b_spd, min(spd) OVER wa) END AS nad_spd
-FROM w0
-WINDOW wa AS (PARTITION BY pid ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
-        _levels_sql(params, cap, clon_missing, clon_missing_bit),
-        f"""CREATE OR REPLACE TEMP TABLE seq AS
-WITH s0 AS (
-  SELECT *,
-    (pd_bits & {PD_BIO_MASK}) > 0 AS pd_bio,
-    (pd_bits & {~PD_BIO_MASK & 0xFFFF}) > 0 AS pd_nc
-  FROM lv WHERE is_assess OR (pd_bits & {~PD_BIO_MASK & 0xFFFF}) > 0),
-s1 AS (
-  SELECT *,
-    CASE WHEN is_assess THEN lead(day) OVER wn END AS next_day,
-    CASE WHEN is_assess THEN lead(b_lvl) OVER wn END AS next_b,
-    CASE WHEN is_assess THEN lead(c_lvl) OVER wn END AS next_c,
-    CASE WHEN is_assess THEN lead(pd_bio) OVER wn END AS next_bio
-  FROM s0
-  WINDOW wn AS (PARTITION BY pid, is_assess ORDER BY day))
-SELECT s1.*, pr.death, pr.next_start, pr.route AS p_route,
-  s1.is_assess AND s1.pd_bio AND coalesce(s1.next_bio, false) AS conf_next,
-  s1.is_assess AND s1.pd_bio AND s1.next_day IS NULL AND pr.death IS NOT NULL
-    AND (pr.next_start IS NULL OR pr.death < pr.next_start) AS conf_death,
-  s1.is_assess AND s1.pd_bio AND s1.next_day IS NULL AND NOT (pr.death IS NOT NULL
-    AND (pr.next_start IS NULL OR pr.death < pr.next_start)) AS unconf
-FROM s1 JOIN pr ON s1.pid = pr.pid""",
+        seq_sql,
+        "DROP TABLE wide",
         f"""CREATE OR REPLACE TEMP TABLE pdp AS
 WITH e AS (
   SELECT pid,
@@ -839,20 +898,9 @@ SELECT s.pid,
 FROM seq s JOIN pdp ON s.pid = pdp.pid
 WHERE s.day = pdp.pd_eff AND (s.conf_next OR s.conf_death OR s.pd_nc
   {"OR s.unconf" if params.unconfirmed_pd_is_event else ""})""",
-        f"""CREATE OR REPLACE TEMP TABLE cs AS
-WITH c0 AS (
-  SELECT s.*, pdp.pd_eff,
-    s.is_assess AND (pdp.pd_eff IS NULL OR s.day <= pdp.pd_eff) AS in_bor,
-    CASE WHEN s.p_route IN ({R_SU}, {R_FLC}) AND s.next_day IS NOT NULL
-              AND (pdp.pd_eff IS NULL OR s.next_day <= pdp.pd_eff)
-         THEN least(s.b_lvl, s.next_b, s.next_c) END AS pair_lvl,
-    CASE WHEN s.p_route IN ({R_SU}, {R_FLC})
-         THEN (CASE WHEN s.level >= {SD} THEN {SD} ELSE {NE} END)
-         ELSE (CASE WHEN s.level >= {SD} THEN s.level ELSE {NE} END) END AS single
-  FROM seq s JOIN pdp ON s.pid = pdp.pid)
-SELECT *, CASE WHEN in_bor THEN greatest(single, pair_lvl) END AS conf FROM c0""",
         f"""CREATE OR REPLACE TEMP TABLE pp AS
-WITH a AS (
+WITH {cs_cte},
+a AS (
   SELECT pid, max(conf) AS bor_raw,
     min(day) FILTER (WHERE conf >= {PR}) AS first_resp_day,
     max(level) FILTER (WHERE in_bor) AS max_level,
@@ -899,6 +947,7 @@ SELECT pid, route, is_s, is_u, kinv, b_sm, b_sm_day, b_um, b_um_day, b_kap, b_la
   un_bor AS bor_pd_unconfirmed, max_level, max_level_day
 FROM q""",
     ]
+    return stmts, cs_cte
 
 
 def _levels_sql(params: ResponseParams, cap: Any, clon_missing: str, clon_missing_bit: str) -> str:
@@ -958,8 +1007,7 @@ def _levels_sql(params: ResponseParams, cap: Any, clon_missing: str, clon_missin
                  for _, c, _, bit in rules]  # fmt: skip
     bit_terms.append(clon_missing_bit)
     pdb = PDBIT
-    return f"""CREATE OR REPLACE TEMP TABLE lv AS
-WITH l0 AS (
+    return f"""l0 AS (
   SELECT *,
     route = {R_SU} AS su, route = {R_FLC} AS fl, route IN ({R_SU}, {R_FLC}) AS sf,
     route = {R_SU} AND is_s AS c_s, route = {R_SU} AND is_u AS c_u,
@@ -1014,11 +1062,12 @@ l1 AS (
      | CASE WHEN pd_m THEN {pdb["PD_MARROW"]} ELSE 0 END
      | CASE WHEN pd_n THEN {pdb["PD_NEW_LESION"]} ELSE 0 END
      | CASE WHEN pd_x THEN {pdb["PD_SPD"]} ELSE 0 END) AS pd_bits
-  FROM l0)
+  FROM l0),
+lv AS (
 SELECT *,
   CASE WHEN pd_bits > 0 THEN {PD} ELSE b_raw END AS b_lvl,
   least(CASE WHEN pd_bits > 0 THEN {PD} ELSE b_raw END, c_lvl) AS level
-FROM l1"""
+FROM l1)"""
 
 
 def _imwg_duckdb(
@@ -1046,10 +1095,14 @@ def _imwg_duckdb(
             "CAST(lfu AS BIGINT) AS lfu, CAST(death AS BIGINT) AS death, "
             "CAST(next_start AS BIGINT) AS next_start FROM pt_in"
         )
-        for stmt in _imwg_sql(params):
+        stmts, cs_cte = _imwg_sql(params)
+        for stmt in stmts:
             con.execute(stmt)
         P = con.execute("SELECT * FROM pfinal ORDER BY pid").df()
-        A = con.execute(f"SELECT {', '.join(ASSESSMENT_COLUMNS)} FROM cs ORDER BY pid, day").df()
+        A = con.execute(
+            f"WITH {cs_cte} SELECT {', '.join(_ASSESSMENT_SQL)} FROM cs ORDER BY pid, day"
+        ).df()
+        con.execute("DROP TABLE seq")
     finally:
         for t in ("labs", "pt_in"):
             with contextlib.suppress(Exception):

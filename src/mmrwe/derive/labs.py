@@ -328,18 +328,20 @@ def harmonize_labs(
     pindex = pd.Index(patients["patient_id"].astype(str).to_numpy())
     pos_u = pindex.get_indexer(pid_text) if len(pid_text) else np.empty(0, dtype=np.int64)
     pos_u = np.where(pid_text == "", -1, pos_u)
+    # int32 codes: 8M rows x 4 bytes; the text of a row's patient_id is looked up only for
+    # the rows an issue is about
+    pid_codes = pid_codes.astype(np.int32)
+    pos_u = pos_u.astype(np.int32)
     pid = np.where(pid_codes >= 0, pos_u[np.maximum(pid_codes, 0)] if len(pos_u) else -1, -1)
-    row_pid_text = np.where(
-        pid_codes >= 0, pid_text[np.maximum(pid_codes, 0)] if len(pid_text) else "", ""
-    )
-    row_pid_text = row_pid_text.astype(object)
+    pid = pid.astype(np.int32)
 
     def pids_of(idx: np.ndarray) -> list[str | None]:
-        return [p if p else None for p in row_pid_text[idx]]
+        c = pid_codes[np.asarray(idx, dtype=np.int64)]
+        return [str(pid_text[k]) or None if k >= 0 else None for k in c]
 
     unknown = np.flatnonzero(pid < 0)
     if len(unknown):
-        t = row_pid_text[unknown]
+        t = [p or "" for p in pids_of(unknown)]
         sink.add_rows(
             "MML007", "error", unknown, column="patient_id",
             what=[f"lab row for patient_id {p!r}, which is not in the patient table" if p else
@@ -355,6 +357,7 @@ def harmonize_labs(
     t_code_u = np.array([TEST_BY_NAME[s].code if s in TEST_BY_NAME else -1 for s in t_text],
                         dtype=np.int64)  # fmt: skip
     test = np.where(t_codes >= 0, t_code_u[np.maximum(t_codes, 0)] if len(t_code_u) else -1, -1)
+    test = test.astype(np.int8)
     unk_t = np.flatnonzero((test < 0) & ~bad)
     if len(unk_t):
         raw = [t_text[c] if c >= 0 else "" for c in t_codes[unk_t]]
@@ -390,12 +393,12 @@ def harmonize_labs(
     u_text = _text_of(u_uniques)
     u_norm = np.array([normalise_unit(s) for s in u_text], dtype=object)
     n_u = len(u_text) + 1  # last slot = missing unit
-    u_idx = np.where(u_codes >= 0, u_codes, n_u - 1)
-    op = np.zeros(n, dtype=np.int8)  # 0 = mul, 1 = div
-    factor = np.ones(n, dtype=np.float64)
+    u_idx = np.where(u_codes >= 0, u_codes, n_u - 1).astype(np.int32)
+    del u_codes
+    conv: dict[int, tuple[str, float]] = {}  # (test, unit) pair -> conversion
     unit_ok = np.zeros(n, dtype=bool)
-    pair = test.astype(np.int64) * n_u + u_idx
-    pairs_present = np.unique(pair[~bad])
+    pair = test.astype(np.int32) * n_u + u_idx
+    pairs_present = np.flatnonzero(np.bincount(pair[~bad], minlength=1))
     for pr in pairs_present:
         tc, ui = divmod(int(pr), n_u)
         tdef = TEST_BY_CODE[tc]
@@ -407,11 +410,10 @@ def harmonize_labs(
         for _label, un, o, f in tdef.units:
             if norm == un:
                 unit_ok[sel] = True
-                op[sel] = 1 if o == "div" else 0
-                factor[sel] = f
+                conv[int(pr)] = (o, f)
     bad_u = np.flatnonzero(~unit_ok & ~bad)
     if len(bad_u):
-        names = [TEST_NAMES[list(TEST_BY_CODE).index(int(c))] for c in test[bad_u]]
+        names = [TEST_BY_CODE[int(c)].name for c in test[bad_u]]
         labels = [u_text[i] if i < len(u_text) else "" for i in u_idx[bad_u]]
         what, fix = [], []
         for nm, lab in zip(names, labels, strict=True):
@@ -439,10 +441,7 @@ def harmonize_labs(
     is_qual = np.isin(test, qual_codes)
     num_rows = np.flatnonzero(~is_qual & ~bad)
     if len(num_rows):
-        s = pd.Series(raw_val[num_rows], dtype=object)
-        if decimal == ",":
-            s = s.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
-        value[num_rows] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+        value[num_rows] = _numbers(raw_val[num_rows], decimal)
     q_rows = np.flatnonzero(is_qual & ~bad)
     if len(q_rows):
         qv_codes, qv_uniques = pd.factorize(raw_val[q_rows])
@@ -478,8 +477,12 @@ def harmonize_labs(
     bad |= np.isnan(value)
 
     # convert to canonical units; round away binary noise of the conversion
-    canon = np.where(op == 1, value / factor, value * factor)
-    canon = np.round(canon, CANONICAL_DECIMALS)
+    canon = value.copy()
+    for pr, (o, f) in conv.items():
+        if f != 1.0:
+            sel = pair == pr
+            canon[sel] = canon[sel] / f if o == "div" else canon[sel] * f
+    np.round(canon, CANONICAL_DECIMALS, out=canon)
 
     # plausibility per test (canonical unit)
     for tdef in TESTS:
@@ -533,71 +536,125 @@ def harmonize_labs(
         bad[after] = True
 
     keep = np.flatnonzero(~bad)
-    df = pd.DataFrame(
-        {
-            "pid": pid[keep].astype(np.int32),
-            "day": day[keep].astype(np.int32),
-            "test": test[keep].astype(np.int8),
-            "value": canon[keep],
-            "row": np.asarray(labs.source_rows, dtype=np.int64)[keep]
-            if n
-            else np.empty(0, dtype=np.int64),
-            "_pos": keep.astype(np.int64),
-        }
-    )
-    df = df.sort_values(["pid", "day", "test", "value"], kind="stable", ignore_index=True)
-
-    # duplicates (patient, date, test) with different values: keep the worst (highest)
-    dup_key = df.duplicated(["pid", "day", "test"], keep="last")
-    if dup_key.any():
-        grp = df[["pid", "day", "test"]].copy()
-        lo_v = df.groupby(["pid", "day", "test"], sort=False)["value"].transform("min")
-        hi_v = df.groupby(["pid", "day", "test"], sort=False)["value"].transform("max")
-        differ = (lo_v != hi_v).to_numpy() & dup_key.to_numpy()
-        pos = df["_pos"].to_numpy()[differ]
-        if len(pos):
+    del raw_val, value, pair, unit_ok, is_qual
+    # one integer key per (patient, date, test); sorting it orders the rows by patient, date
+    # and test (no DataFrame sort: 8M rows stay a few arrays)
+    k_pid = pid[keep].astype(np.int64)
+    k_day = day[keep].astype(np.int64)
+    k_test = test[keep].astype(np.int64)
+    k_val = canon[keep]
+    dmin = int(k_day.min()) if len(keep) else 0
+    span = int(k_day.max()) - dmin + 1 if len(keep) else 1
+    key = (k_pid * span + (k_day - dmin)) * 16 + k_test
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
+    pos_sorted = keep[order]
+    val_sorted = k_val[order]
+    del k_pid, k_day, k_test, k_val, key
+    if not first.all():
+        # several values of one test on one date: keep the worst (highest)
+        starts = np.flatnonzero(first)
+        grp = np.cumsum(first) - 1
+        hi = np.maximum.reduceat(val_sorted, starts)
+        lo = np.minimum.reduceat(val_sorted, starts)
+        in_dup = np.flatnonzero(~first | np.r_[~first[1:], False])
+        gd = grp[in_dup]
+        is_max = val_sorted[in_dup] == hi[gd]
+        # the first row holding the maximum represents the group
+        win = pd.Series(in_dup[is_max]).groupby(gd[is_max]).first()
+        chosen = first.copy()
+        chosen[in_dup] = False
+        chosen[win.to_numpy()] = True
+        # report the rows left out for a higher value (equal values: nothing to report)
+        differ = val_sorted[in_dup] < hi[gd]
+        drop_pos = pos_sorted[in_dup[differ]]
+        if len(drop_pos):
             sink.add_rows(
-                "MML012", "warning", pos, column="value",
-                what=[f"{TEST_BY_CODE[int(t)].name} has several values on "
-                      f"{day_to_iso(int(d))} ({lo:g} to {hi:g} {TEST_BY_CODE[int(t)].canonical_unit}); "
-                      "the worst (highest) is kept, as IMWG programming does"
-                      for t, d, lo, hi in zip(grp.test[differ], grp.day[differ], lo_v[differ],
-                                              hi_v[differ], strict=True)],
+                "MML012", "warning", drop_pos, column="value",
+                what=[f"{TEST_BY_CODE[int(test[i])].name} has several values on "
+                      f"{day_to_iso(int(day[i]))} ({lo[g]:g} to {hi[g]:g} "
+                      f"{TEST_BY_CODE[int(test[i])].canonical_unit}); the worst (highest) is "
+                      "kept, as IMWG programming does"
+                      for i, g in zip(drop_pos, gd[differ], strict=True)],
                 fix=["check whether one of the values belongs to another date or patient"]
-                * len(pos),
-                cause=["several values on one date"] * len(pos), patient_ids=pids_of(pos),
+                * len(drop_pos),
+                cause=["several values on one date"] * len(drop_pos),
+                patient_ids=pids_of(drop_pos),
             )  # fmt: skip
-        df = df[~dup_key.to_numpy()].reset_index(drop=True)
+        pos_sorted = pos_sorted[chosen]
+        val_sorted = val_sorted[chosen]
+    out_pid = pid[pos_sorted].astype(np.int32)
+    out_day = day[pos_sorted].astype(np.int32)
+    out_test = test[pos_sorted].astype(np.int8)
 
-    df, slip_pos = _drop_unit_slips(df)
-    if len(slip_pos):
-        info = df.attrs.pop("slips")
+    # isolated tenfold jumps, per test in (patient, date) order, which the sort gives
+    slip = _unit_slips(out_pid, out_test, val_sorted)
+    if slip.any():
+        sp = np.flatnonzero(slip)
+        info = [(int(out_test[i]), int(out_day[i]), float(val_sorted[i]), r, a, b)
+                for i, (r, a, b) in zip(sp, _slip_context(out_pid, out_test, val_sorted, sp),
+                                        strict=True)]  # fmt: skip
+        slip_pos = pos_sorted[sp]
         sink.add_rows(
             "MML009", "warning", slip_pos, column="value",
-            what=[f"{TEST_BY_CODE[int(t)].name} = {v:g} {TEST_BY_CODE[int(t)].canonical_unit} on "
-                  f"{day_to_iso(int(d))} is about {r:.0f} times off both neighbouring values "
+            what=[f"{TEST_BY_CODE[t].name} = {v:g} {TEST_BY_CODE[t].canonical_unit} on "
+                  f"{day_to_iso(d)} is about {r:.0f} times off both neighbouring values "
                   f"({a:g} and {b:g}); left out as a probable unit slip"
                   for t, d, v, r, a, b in info],
             fix=["check the unit label of this row (g/L vs g/dL, mg/L vs mg/dL); if the value "
                  "is real, correct the neighbours"] * len(slip_pos),
             cause=["isolated tenfold jump"] * len(slip_pos), patient_ids=pids_of(slip_pos),
         )  # fmt: skip
+        ok = ~slip
+        pos_sorted, val_sorted = pos_sorted[ok], val_sorted[ok]
+        out_pid, out_day, out_test = out_pid[ok], out_day[ok], out_test[ok]
 
-    if "center" in patients.columns and len(df):
+    if "center" in patients.columns and len(pos_sorted):
         labels = np.array([u_text[i] if i < len(u_text) else "" for i in range(n_u)], dtype=object)
-        _center_median_check(df, patients, sink, labs, labels[u_idx[df["_pos"].to_numpy()]])
+        _center_median_check(out_pid, out_test, val_sorted, u_idx[pos_sorted], labels,
+                             patients, sink, labs)  # fmt: skip
 
     units_seen: dict[str, dict[str, int]] = {}
-    used_pos = df["_pos"].to_numpy()
-    if len(used_pos):
-        uu = pd.DataFrame({"t": test[used_pos], "u": u_idx[used_pos]}).value_counts()
-        for (t, ui), cnt in sorted(uu.items()):
+    if len(pos_sorted):
+        cnt = np.bincount(out_test.astype(np.int64) * n_u + u_idx[pos_sorted])
+        for pr in np.flatnonzero(cnt):
+            t, ui = divmod(int(pr), n_u)
             lab = u_text[ui] if ui < len(u_text) else ""
-            units_seen.setdefault(TEST_BY_CODE[int(t)].name, {})[lab] = int(cnt)
+            units_seen.setdefault(TEST_BY_CODE[t].name, {})[lab] = int(cnt[pr])
+        units_seen = {k: dict(sorted(v.items())) for k, v in sorted(units_seen.items())}
 
-    rows = df.drop(columns=["_pos"]).reset_index(drop=True)
+    src_rows = np.fromiter(labs.source_rows, dtype=np.int64, count=n) if n else np.zeros(0)
+    rows = pd.DataFrame(
+        {
+            "pid": out_pid,
+            "day": out_day,
+            "test": out_test,
+            "value": val_sorted,
+            "row": src_rows[pos_sorted].astype(np.int64),
+        }
+    )
     issues = tuple(sorted(sink.issues, key=lambda i: (i.where.row or 0, i.code)))
     return HarmonizedLabs(rows, issues, n, len(rows), units_seen)
+
+
+def _numbers(cells: np.ndarray, decimal: str) -> np.ndarray:
+    """Object cells -> float64, NaN where not a number.
+
+    Fast path: numpy converts Python numbers and numeric text in C. When a cell is not a
+    number, the distinct cells are parsed one by one instead (text is usually repetitive).
+    """
+    if decimal == ".":
+        try:
+            return cells.astype(np.float64)
+        except (ValueError, TypeError):
+            pass
+    codes, uniq = pd.factorize(cells)
+    u = pd.Series(uniq, dtype=object)
+    if decimal == ",":
+        u = u.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+    parsed = pd.to_numeric(u, errors="coerce").to_numpy(dtype=np.float64)
+    return np.where(codes >= 0, parsed[np.maximum(codes, 0)] if len(parsed) else np.nan, np.nan)
 
 
 def _days(s: pd.Series) -> np.ndarray:
@@ -623,50 +680,59 @@ def _likely_unit(tdef: TestDef, value: float, declared: str) -> str | None:
 _SLIP_TESTS = (SERUM_M, URINE_M, KAPPA, LAMBDA)
 
 
-def _drop_unit_slips(df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Leave out values about 10x (8-12.5x) off both neighbours while the neighbours agree.
+def _neighbours(pid: np.ndarray, test: np.ndarray, v: np.ndarray, t: int) -> tuple[np.ndarray, ...]:
+    idx = np.flatnonzero(test == t)  # rows are sorted by patient and date
+    p, x = pid[idx], v[idx]
+    same_prev = np.r_[False, p[1:] == p[:-1]] if len(idx) else np.zeros(0, dtype=bool)
+    same_next = np.r_[same_prev[1:], False] if len(idx) else np.zeros(0, dtype=bool)
+    prev = np.r_[np.nan, x[:-1]] if len(idx) else np.zeros(0)
+    nxt = np.r_[x[1:], np.nan] if len(idx) else np.zeros(0)
+    return idx, x, prev, nxt, same_prev & same_next
+
+
+def _unit_slips(pid: np.ndarray, test: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Values about 10x (8-12.5x) off both neighbours while the neighbours agree (25 %).
 
     A serum M-protein of 2.5 g/dL written as "2.5 g/L" reads as 0.25 g/dL: a false deep
     response followed by a false progression. M-protein (IgG half-life ~3 weeks) does not
     fall tenfold and recover between two visits, so such a value is a slip, not biology.
-    Neighbours must agree within 25 % with each other.
+    Rows must be sorted by patient, date and test.
     """
-    sel = np.isin(df["test"].to_numpy(), _SLIP_TESTS)
-    d = df[sel].sort_values(["pid", "test", "day"], kind="stable")
-    if len(d) < 3:
-        df.attrs["slips"] = []
-        return df, np.empty(0, dtype=np.int64)
-    pid = d["pid"].to_numpy()
-    tst = d["test"].to_numpy()
-    v = d["value"].to_numpy()
-    same_prev = np.r_[False, (pid[1:] == pid[:-1]) & (tst[1:] == tst[:-1])]
-    same_next = np.r_[same_prev[1:], False]
-    prev = np.r_[np.nan, v[:-1]]
-    nxt = np.r_[v[1:], np.nan]
+    out = np.zeros(len(v), dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r1, r2, rn = v / prev, v / nxt, prev / nxt
-        up = (r1 >= 8) & (r1 <= 12.5) & (r2 >= 8) & (r2 <= 12.5)
-        down = (r1 >= 0.08) & (r1 <= 0.125) & (r2 >= 0.08) & (r2 <= 0.125)
-        agree = (rn >= 0.8) & (rn <= 1.25)
-    slip = same_prev & same_next & (v > 0) & (prev > 0) & (nxt > 0) & agree & (up | down)
-    if not slip.any():
-        df.attrs["slips"] = []
-        return df, np.empty(0, dtype=np.int64)
-    hit = d[slip]
-    ratio = np.where(up[slip], r1[slip], 1 / r1[slip])
-    info = list(zip(hit.test, hit.day, hit.value, ratio, prev[slip], nxt[slip], strict=True))
-    pos = hit["_pos"].to_numpy()
-    out = df.drop(index=hit.index).reset_index(drop=True)
-    out.attrs["slips"] = info
-    return out, pos
+        for t in _SLIP_TESTS:
+            idx, x, prev, nxt, both = _neighbours(pid, test, v, t)
+            r1, r2, rn = x / prev, x / nxt, prev / nxt
+            up = (r1 >= 8) & (r1 <= 12.5) & (r2 >= 8) & (r2 <= 12.5)
+            down = (r1 >= 0.08) & (r1 <= 0.125) & (r2 >= 0.08) & (r2 <= 0.125)
+            agree = (rn >= 0.8) & (rn <= 1.25)
+            out[idx[both & (x > 0) & (prev > 0) & (nxt > 0) & agree & (up | down)]] = True
+    return out
+
+
+def _slip_context(
+    pid: np.ndarray, test: np.ndarray, v: np.ndarray, rows: np.ndarray
+) -> list[tuple[float, float, float]]:
+    """(ratio, previous value, next value) of each flagged row, for the message."""
+    out: dict[int, tuple[float, float, float]] = {}
+    for t in _SLIP_TESTS:
+        idx, x, prev, nxt, _ = _neighbours(pid, test, v, t)
+        where = np.flatnonzero(np.isin(idx, rows))
+        for j in where:
+            r = x[j] / prev[j]
+            out[int(idx[j])] = (float(r if r >= 1 else 1 / r), float(prev[j]), float(nxt[j]))
+    return [out[int(i)] for i in rows]
 
 
 def _center_median_check(
-    df: pd.DataFrame,
+    pid: np.ndarray,
+    test: np.ndarray,
+    value: np.ndarray,
+    unit_idx: np.ndarray,
+    unit_labels: np.ndarray,
     patients: pd.DataFrame,
     sink: IssueSink,
     labs: SourceTable,
-    unit_labels: np.ndarray,
 ) -> None:
     """Per-center medians: a whole center may export g/L under a g/dL label (domain.md 7).
 
@@ -679,10 +745,15 @@ def _center_median_check(
     FLC-only disease has high kappa medians), not by such factors. At least 10 values per
     center. Warnings only; nothing is converted or left out.
     """
-    center = patients["center"].astype(str).to_numpy()[df["pid"].to_numpy()]
-    d = pd.DataFrame(
-        {"c": center, "t": df["test"].to_numpy(), "v": df["value"].to_numpy(), "u": unit_labels}
-    )
+    c_codes, c_names = pd.factorize(patients["center"].astype(str).to_numpy())
+    sel = np.flatnonzero(np.isin(test, (*_SLIP_TESTS, HEMOGLOBIN, CALCIUM, CREATININE)))
+    # medians of a regular subsample of at most 400,000 values: exact enough for a warning,
+    # and the rows are sorted by patient, date and test, so the sample does not depend on
+    # the input order
+    if len(sel) > 400_000:
+        sel = sel[:: -(-len(sel) // 400_000)]
+    d = pd.DataFrame({"c": c_codes[pid[sel]], "t": test[sel], "v": value[sel],
+                      "u": unit_idx[sel]})  # fmt: skip
     where = Location(file=labs.path.name, sheet=labs.sheet, column="unit")
     fix = "check the unit labels this center exports (g/L vs g/dL, mg/L vs mg/dL, g/24h vs mg/24h)"
     narrow = d[d["t"].isin((HEMOGLOBIN, CALCIUM, CREATININE))]
@@ -694,7 +765,7 @@ def _center_median_check(
             if not lo <= row["median"] <= hi:
                 sink.add(Issue(
                     "MML010", "warning",
-                    f"center {row['c']}: median {tdef.name} in {row['u']} is "
+                    f"center {c_names[int(row['c'])]}: median {tdef.name} in {unit_labels[int(row['u'])]} is "
                     f"{row['median']:g} {tdef.canonical_unit} after conversion, implausible "
                     f"(usual {lo:g}-{hi:g})", where, fix,
                 ))  # fmt: skip
@@ -714,7 +785,7 @@ def _center_median_check(
             if any(f / 1.25 <= r <= f * 1.25 for f in factors for r in (ratio, 1 / ratio)):
                 sink.add(Issue(
                     "MML010", "warning",
-                    f"center {row['c']}: median {tdef.name} {row['median']:g} "
+                    f"center {c_names[int(row['c'])]}: median {tdef.name} {row['median']:g} "
                     f"{tdef.canonical_unit} is {ratio:.3g} times the median of the other "
                     f"centers ({others:g}), close to a unit conversion factor", where, fix,
                 ))  # fmt: skip

@@ -183,28 +183,20 @@ def derive_response(
         lab_pts["center"] = pts["center"].to_numpy()
     hl = harmonize_labs(labs, lab_pts, date_format=date_format, decimal=decimal)
 
-    con = None
-    if engine == "duckdb":
-        import duckdb
-
-        con = duckdb.connect()
-    elif engine != "pandas":
+    if engine not in ("duckdb", "pandas"):
         raise ValueError(f"engine must be 'duckdb' or 'pandas', got {engine!r}")
-    try:
-        tt = None
-        th_issues: tuple[Issue, ...] = ()
-        ht = None
-        if therapy is not None:
-            ht = _th.harmonize_therapy(therapy, pts, params, date_format=date_format)
-            th_issues = ht.issues
-            tt = _th.derive_therapy(ht, day0, params, engine=engine, con=con)
-        next_start = tt.patients["next_start"].to_numpy() if tt is not None else np.full(n, np.nan)
-        pt = pd.DataFrame({"start": day0, "lfu": lfu_eff, "death": death,
-                           "next_start": next_start})  # fmt: skip
-        it = _imwg.derive_imwg(hl.rows, pt, params, engine=engine, con=con)
-    finally:
-        if con is not None:
-            con.close()
+    # each DuckDB stage opens and closes its own in-memory connection, so the memory of one
+    # stage is given back before the next starts
+    tt = None
+    th_issues: tuple[Issue, ...] = ()
+    ht = None
+    if therapy is not None:
+        ht = _th.harmonize_therapy(therapy, pts, params, date_format=date_format)
+        th_issues = ht.issues
+        tt = _th.derive_therapy(ht, day0, params, engine=engine)
+    next_start = tt.patients["next_start"].to_numpy() if tt is not None else np.full(n, np.nan)
+    pt = pd.DataFrame({"start": day0, "lfu": lfu_eff, "death": death, "next_start": next_start})
+    it = _imwg.derive_imwg(hl.rows, pt, params, engine=engine)
 
     per = _assemble(pts, day0, it.patients, tt, params)
     pissues = _patient_issues(pts, hl, it.patients, params, labs)
@@ -470,7 +462,7 @@ class AuditTrail(Sequence[dict[str, Any]]):
     ``write_jsonl`` writes ``response_audit.jsonl``; indexing and iteration return dicts.
     """
 
-    CHUNK = 20_000
+    CHUNK = 5_000
 
     def __init__(
         self,
