@@ -669,6 +669,10 @@ def _check_conventions(conventions: SurvivalConventions | None) -> SurvivalConve
     return conv
 
 
+_INF_BITS = np.uint64(0x7FF0000000000000)  # bit pattern of +inf
+_UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 @functools.lru_cache(maxsize=16)
 def _z(level: float) -> float:
     """``z_value(level)``, cached: scipy's ``norm.ppf`` costs about as much as a whole fit of
@@ -681,8 +685,8 @@ def _time_event_bits(time: ArrayLike, is_event: ArrayLike) -> tuple[FloatArray, 
 
     The event array comes back as an unsigned-integer view of the caller's 0/1 or boolean
     array (no copy), ready to be OR-ed into the sort key of :func:`_tabulate`. Clean inputs
-    are checked with four reductions; anything else (other dtypes, bad values, empty) goes
-    through ``as_time_event``, so errors and their messages are the ones it raises.
+    are checked with one reduction each; anything else (other dtypes, bad values, -0.0,
+    empty) goes through ``as_time_event``, so errors and their messages are its own.
     """
     t = np.asarray(time, dtype=np.float64)
     e = np.asarray(is_event)
@@ -692,14 +696,15 @@ def _time_event_bits(time: ArrayLike, is_event: ArrayLike) -> tuple[FloatArray, 
         and t.size > 0
         and e.dtype.kind in "biu"
         and e.dtype.isnative
-        # NaN makes min() NaN and fails ">= 0"; +inf fails "< inf"
-        and t.min() >= 0.0
-        and t.max() < math.inf
+        # as unsigned integers, the doubles 0.0 <= t < inf are exactly those below the bit
+        # pattern of inf: negatives (and -0.0) have the sign bit set, NaNs lie above inf
+        and t.view(np.uint64).max() < _INF_BITS
     ):
         if e.dtype.kind == "b":
             return t, e.view(np.uint8)
-        if e.min() >= 0 and e.max() <= 1:
-            return t, e.view(np.dtype(f"u{e.dtype.itemsize}"))
+        e_bits = e.view(_UINT_OF_SIZE[e.dtype.itemsize])
+        if e_bits.max() <= 1:  # as unsigned, a negative integer is huge
+            return t, e_bits
     tt, ee = as_time_event(t, e)
     return tt, ee.view(np.uint8)
 
@@ -867,14 +872,23 @@ def _findq3(
     has_below = (v <= p).any(axis=1) if p < _TOL else True
     idx = np.where(has_above & has_below, j, -1).tolist()
     j_ok = above[rows, j].tolist()  # False only if the smallest candidate is inf
-    reached = np.asarray((y >= p).any(axis=1)).tolist()  # findq: NA unless max(y, na.rm) >= p
-    near = np.asarray((np.abs(y - p) < _TOL).any(axis=1)).tolist()
+    v_min = v[rows[:3], j[:3]].tolist()  # smallest y + tol >= p, per curve
+    above_1 = has_above.tolist()
     out = [math.nan, math.nan, math.nan]
     for r in range(3):
-        if not reached[r]:
-            continue
+        if p >= 4 * _TOL and (not above_1[r] or v_min[r] > p + 3 * _TOL):
+            # No y within tol of p: such a y has p <= fl(y + tol) <= p + 3 tol (|y - p| is
+            # exact there, by Sterbenz, as y is within p / 2 of p for p >= 4 tol). Then
+            # some y >= p (findq's "reached") iff some y + tol >= p.
+            if not above_1[r]:
+                continue
+            near = False
+        else:
+            if not (y[r] >= p).any():  # findq: NA unless max(y, na.rm) >= p
+                continue
+            near = bool((np.abs(y[r] - p) < _TOL).any())
         i1, i2 = idx[r], idx[r + 3]
-        if p == 0.0 or near[r] or (i1 >= 0 and not j_ok[r]) or (i2 >= 0 and not j_ok[r + 3]):
+        if p == 0.0 or near or (i1 >= 0 and not j_ok[r]) or (i2 >= 0 and not j_ok[r + 3]):
             out[r] = _findq(x, y[r].copy(), p)
         elif i1 >= 0 and i2 >= 0:
             out[r] = float((x[i1] + x[i2]) / 2.0)
