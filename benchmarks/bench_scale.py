@@ -4,7 +4,8 @@ What is timed (one fresh process per cell, wall seconds and peak resident memory
 process, DuckDB included): ``run_study`` of a spec with ``[data] engine = "duckdb"`` doing
 validation (MMV001-MMV020 in SQL) + PFS/OS derivation + Kaplan-Meier with median CI,
 landmarks and reverse-KM follow-up for both endpoints + a 2-group log-rank test (with its
-per-group curves). The baseline is lifelines on the same Parquet file at 1e6 patients:
+per-group curves); the row-level sections (Table 1) and the per-patient listing
+(derived_patients.csv) are switched off. The baseline is lifelines on the same Parquet file at 1e6 patients:
 read, derive PFS/OS with pandas, ``KaplanMeierFitter`` + ``median_survival_times`` of its
 CI for both endpoints, and ``logrank_test`` (no validation, no follow-up, no landmarks).
 
@@ -52,9 +53,6 @@ landmarks = [12, 24]
 [[logrank]]
 endpoint = "PFS"
 by = "sex"
-
-[table1]
-variables = ["sex"]
 """
 
 
@@ -165,6 +163,11 @@ def _cell_lifelines(parquet: str) -> dict[str, object]:
 def _run_cell(kind: str, arg: str) -> dict[str, object]:
     """One fresh process per cell, so timings and peak memory are its own."""
     env = dict(os.environ)
+    # the timed workload is validation + endpoints + KM + log-rank at every size: the
+    # row-level sections (Table 1 by default) are switched off so sizes compare
+    env["MMRWE_ROW_SECTIONS_MAX_ROWS"] = "0"
+    # nor is the per-patient listing (derived_patients.csv) collected into Python
+    env["MMRWE_DERIVED_MAX_ROWS"] = "0"
     proc = subprocess.run(
         [sys.executable, __file__, "--cell", kind, arg],
         capture_output=True,
@@ -181,6 +184,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000, 10_000_000])
     ap.add_argument("--no-lifelines", action="store_true")
+    ap.add_argument("--lifelines-sizes", type=int, nargs="*", default=[1_000_000])
     ap.add_argument("--cell", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cell:
@@ -198,13 +202,15 @@ def main() -> None:
             print(f"generated {pq_path.name} in {time.perf_counter() - t0:.1f} s", flush=True)
         spec = DATA / f"study_{n}.toml"
         spec.write_text(SPEC.format(n=n, parquet=pq_path.name))
+        load = os.getloadavg()[0]
         cell = _run_cell("mmrwe", str(spec))
-        cell.update({"tool": "mmrwe-duckdb", "n_patients": n})
+        cell.update({"tool": "mmrwe-duckdb", "n_patients": n, "load_before": load})
         print(json.dumps(cell), flush=True)
         records.append(cell)
-        if n == 1_000_000 and not args.no_lifelines:
+        if n in args.lifelines_sizes and not args.no_lifelines:
+            load = os.getloadavg()[0]
             ll = _run_cell("lifelines", str(pq_path))
-            ll.update({"tool": "lifelines", "n_patients": n})
+            ll.update({"tool": "lifelines", "n_patients": n, "load_before": load})
             print(json.dumps(ll), flush=True)
             records.append(ll)
     import duckdb
@@ -223,13 +229,16 @@ def main() -> None:
         meta["lifelines"] = lifelines.__version__
     except ImportError:
         pass
-    ratio = None
     by = {(r["tool"], r["n_patients"]): r for r in records}
-    if ("lifelines", 1_000_000) in by and ("mmrwe-duckdb", 1_000_000) in by:
-        ratio = by[("lifelines", 1_000_000)]["wall_s"] / by[("mmrwe-duckdb", 1_000_000)]["wall_s"]
+    ratios = {
+        str(n): by[("lifelines", n)]["wall_s"] / by[("mmrwe-duckdb", n)]["wall_s"]
+        for (tool, n) in by
+        if tool == "lifelines" and ("mmrwe-duckdb", n) in by
+    }
+    meta["load_average_at_end"] = os.getloadavg()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(
-        json.dumps({"meta": meta, "records": records, "lifelines_over_mmrwe_1e6": ratio}, indent=1)
+        json.dumps({"meta": meta, "records": records, "lifelines_over_mmrwe": ratios}, indent=1)
         + "\n"
     )
     print(f"wrote {OUT}")

@@ -25,6 +25,7 @@ left empty with a warning that says so.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -57,12 +58,14 @@ from mmrwe.validate.patients import Exclusion, ValidatedTable
 from mmrwe.validate.units import analyte_of, known_units, likely_unit, unit_range
 
 #: Largest cohort for which the row-level sections (Table 1, cut-offs, logistic models,
-#: robust or Firth Cox) run in memory on the columns they use.
-ROW_SECTIONS_MAX_ROWS = 1_000_000
-#: Largest cohort whose per-patient derived table (derived_patients.csv) is collected.
-DERIVED_MAX_ROWS = 2_000_000
+#: robust or Firth Cox) run in memory on the columns they use (environment variable
+#: ``MMRWE_ROW_SECTIONS_MAX_ROWS`` overrides it; 0 turns those sections off).
+ROW_SECTIONS_MAX_ROWS = int(os.environ.get("MMRWE_ROW_SECTIONS_MAX_ROWS", "1000000"))
+#: Largest cohort whose per-patient derived table (derived_patients.csv) is collected
+#: (``MMRWE_DERIVED_MAX_ROWS`` overrides it).
+DERIVED_MAX_ROWS = int(os.environ.get("MMRWE_DERIVED_MAX_ROWS", "2000000"))
 #: Largest input materialized as a temporary table in DuckDB/PostgreSQL (else a view).
-MATERIALIZE_MAX_ROWS = 1_000_000
+MATERIALIZE_MAX_ROWS = 250_000
 #: Rows per chunk of the Cox design matrix.
 COX_CHUNK_ROWS = 1_000_000
 
@@ -261,6 +264,10 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
         t = time.perf_counter()
         out[key] = fn()
         timings[key] = time.perf_counter() - t
+    progress("Center effects")
+    t = time.perf_counter()
+    out["center_effects"] = run.center_effects(out["cox"])
+    timings["center_effects"] = time.perf_counter() - t
     results = StudyResults(out)
     return StudyRun(
         results=results,
@@ -402,7 +409,7 @@ class _Scaled:
         return np.asarray(days, dtype=np.float64) / self.dpu
 
     def _row_sections_ok(self, section: str) -> bool:
-        if self.n <= ROW_SECTIONS_MAX_ROWS:
+        if self.n <= ROW_SECTIONS_MAX_ROWS:  # (read at import; see the constant)
             return True
         self.warnings.append(
             f"{section}: not computed for {self.n} patients (> {ROW_SECTIONS_MAX_ROWS}); it "
@@ -457,7 +464,11 @@ class _Scaled:
         for ep in RULES:
             for suffix in ("time_days", "event", "end_source"):
                 sel[f"{ep}_{suffix}"] = self.table[f"{ep}_{suffix}"]
-        df = self.table.select(**sel).to_pandas()
+        # through Arrow: DuckDB's own pandas conversion builds Python strings row by row
+        df = self.table.select(**sel).to_pyarrow().to_pandas()
+        for c in df.columns:
+            if df[c].dtype == object:
+                df[c] = df[c].where(df[c].notna(), None)
         for ep in RULES:
             df[f"{ep}_time_days"] = df[f"{ep}_time_days"].astype("int64")
             df[f"{ep}_time"] = self._times(df[f"{ep}_time_days"].to_numpy())
@@ -807,6 +818,64 @@ class _Scaled:
         return entry
 
     # ----------------------------------------------------- row-level sections
+    def center_effects(self, cox_results: list[dict[str, Any]]) -> dict[str, Any]:
+        """results.json ``center_effects``: the in-memory code up to the row limit; above,
+        per-center counts and log-rank tests by center from counts, no Cox heterogeneity."""
+        from dataclasses import replace
+
+        from mmrwe.cli.pool_cmd import center_effects_in
+        from mmrwe.spec.model import LogrankSpec
+
+        if "center" not in self.types:
+            return {"centers": [], "statement": "no center column: center effects not assessed"}
+        if self._row_sections_ok("center_effects (Cox heterogeneity)"):
+            return center_effects_in(self.row_ctx(), cox_results)
+        t = self.table.mutate(_c=self.label("center"))
+        rows = (
+            t.group_by("_c")
+            .aggregate(
+                n=t.count(),
+                PFS_events=t.PFS_event.ifelse(1, 0).sum(),
+                OS_events=t.OS_event.ifelse(1, 0).sum(),
+            )
+            .to_pyarrow()
+            .to_pylist()
+        )
+        by = {r["_c"]: r for r in rows if r["_c"] is not None}
+        centers = self.ctx.levels("center", pd.Series(list(by), dtype=object))
+        out: dict[str, Any] = {
+            "centers": centers,
+            "counts": {
+                c: {"n": int(by[c]["n"]), "PFS_events": int(by[c]["PFS_events"] or 0),
+                    "OS_events": int(by[c]["OS_events"] or 0)}
+                for c in centers
+            },
+            "endpoints": {},
+            "cox": [],
+        }  # fmt: skip
+        if len(centers) < 2:
+            out["statement"] = f"all analysed patients come from one center ({', '.join(centers)})"
+            return out
+        saved = self.spec
+        self.spec = replace(
+            saved, logrank=tuple(LogrankSpec(ep, by="center") for ep in ("PFS", "OS"))
+        )
+        try:
+            for entry in self.logrank():
+                out["endpoints"][entry["endpoint"]] = entry
+        finally:
+            self.spec = saved
+        for k, cx in enumerate(self.spec.cox):
+            out["cox"].append(
+                {"index": k, "endpoint": cx.endpoint, "terms": list(cx.terms),
+                 "note": f"Cox heterogeneity by center not computed for {self.n} patients"}
+            )  # fmt: skip
+        out["statement"] = (
+            "center effects: log-rank tests by center only (Cox heterogeneity needs every "
+            "patient row in memory)"
+        )
+        return out
+
     def cutpoints(self) -> list[dict[str, Any]]:
         if not self.spec.cutpoints or not self._row_sections_ok("cutpoint"):
             return []
