@@ -81,8 +81,10 @@ def test_three_formats_give_the_clean_results(full_sites, tmp_path):
         ".inputs.patients.file",
         ".inputs.patients.notes",
         ".inputs.patients.sha256",
+        ".inputs.sites",
     ]
     assert pooled["inputs"]["patients"]["file"] == "pooled_patients.csv"
+    assert [s["file"] for s in pooled["inputs"]["sites"]] == ["north.csv", "centro.xlsx", "south.sav"]
     assert any("g/L to g/dL" in n for n in pooled["inputs"]["patients"]["notes"])
     assert pooled["cutpoints"] == clean["cutpoints"]  # bootstrap included, bit for bit
     assert folder_hashes(folder) == before  # inputs never modified

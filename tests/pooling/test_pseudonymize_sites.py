@@ -117,6 +117,7 @@ def test_pseudonymized_sites_pool_to_identical_results(sites, key, tmp_path):
         ".inputs.patients.file",
         ".inputs.patients.notes",
         ".inputs.patients.sha256",
+        ".inputs.sites",
     ]
     assert not set(run.run.analysis["patient_id"]) & set(pd.read_csv(sites["clean"])["patient_id"])
 

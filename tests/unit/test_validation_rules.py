@@ -379,3 +379,12 @@ def test_help_text_is_there():
     assert res.exit_code == 0 and "demo" in res.output and "analyze" in res.output
     res = runner.invoke(app, ["analyze", "--help"])
     assert "--out" in res.output
+
+
+def test_brackets_in_messages_are_printed(tmp_path):
+    # rich markup must not eat "[data]" from a fix text
+    spec = make_study(tmp_path)
+    (tmp_path / "patients.csv").unlink()
+    res = runner.invoke(app, ["analyze", str(spec), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "[data]" in res.output

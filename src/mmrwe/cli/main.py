@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mmrwe import __version__
@@ -89,16 +90,16 @@ def _report_error(exc: BaseException, debug: bool) -> None:
                 f"(+ {len(errors) - 50} more errors; run `mmrwe validate SPEC --json FILE` for the full list)"
             )
     elif isinstance(exc, MmrweError):
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
     else:
         err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\nThis is a bug in mmrwe; please report it with the output of `--debug`."
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\nThis is a bug in mmrwe; please report it with the output of `--debug`."
         )
 
 
 def _print_issue(issue: Issue) -> None:
     color = {"error": "red", "warning": "yellow"}.get(issue.severity, "cyan")
-    err.print(f"[{color}]{issue.code} {issue.severity}[/]: {issue.what}")
+    err.print(f"[{color}]{issue.code} {issue.severity}[/]: {escape(issue.what)}")
     err.print(f"  at {issue.where}", markup=False)
     if issue.fix:
         err.print(f"  fix: {issue.fix}", markup=False)
@@ -167,7 +168,7 @@ def analyze(
         raise typer.Exit(1) from None
     _print_summary(run.results)
     for w in run.warnings:
-        err.print(f"[yellow]warning:[/] {w}")
+        err.print(f"[yellow]warning:[/] {escape(w)}")
     out.print(f"Wrote {', '.join(p.name for p in written.values())} to {out_dir}/")
 
 
@@ -213,7 +214,7 @@ def validate(
     n_err = len(v.errors)
     summary = f"{v.n_input_rows} rows read from {v.source.path.name}; {n_err} error(s), {len(v.issues) - n_err} other issue(s); {len(v.exclusions)} row(s) excluded"
     if n_err:
-        err.print(f"[bold red]invalid:[/] {summary}")
+        err.print(f"[bold red]invalid:[/] {escape(summary)}")
         raise typer.Exit(1)
     out.print(f"[green]valid:[/] {summary}")
 

@@ -62,7 +62,11 @@ def load_and_validate(spec: StudySpec, progress: Progress = _noop) -> ValidatedT
 
 
 def run_study(
-    spec: StudySpec, progress: Progress = _noop, *, validated: ValidatedTable | None = None
+    spec: StudySpec,
+    progress: Progress = _noop,
+    *,
+    validated: ValidatedTable | None = None,
+    extra_inputs: dict[str, Any] | None = None,
 ) -> StudyRun:
     """Run a study spec end to end and return its results (nothing is written).
 
@@ -75,6 +79,8 @@ def run_study(
     validated : ValidatedTable, optional
         An already read and validated patient table (e.g. pooled from several sites);
         by default the spec's ``[data] patients`` file is read and validated.
+    extra_inputs : dict, optional
+        More entries for results.json ``inputs`` (e.g. ``sites`` when pooling).
 
     Raises
     ------
@@ -116,7 +122,7 @@ def run_study(
         "description": spec.study.description,
     }
     out["software"] = software_versions()
-    out["inputs"] = {"patients": _input_entry(source)}
+    out["inputs"] = {"patients": _input_entry(source), **(extra_inputs or {})}
     out["conventions"] = {
         "time_unit": unit,
         "days_per_month": DAYS_PER_MONTH,
@@ -171,6 +177,12 @@ def run_study(
         t = time.perf_counter()
         out[key] = fn(ctx)
         timings[key] = time.perf_counter() - t
+    progress("Center effects")
+    t = time.perf_counter()
+    from mmrwe.cli.pool_cmd import center_effects_in
+
+    out["center_effects"] = center_effects_in(ctx, out["cox"])
+    timings["center_effects"] = time.perf_counter() - t
     results = StudyResults(out)
     return StudyRun(
         results=results,

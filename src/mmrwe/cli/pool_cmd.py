@@ -18,7 +18,7 @@ import json
 import math
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -558,11 +558,21 @@ def center_effects(run: Any, spec: StudySpec) -> dict[str, Any]:
     """
     from mmrwe.cli import analyses
 
-    frame = run.analysis
+    if "center_effects" in run.results:  # run_study computes them for every study
+        return dict(run.results.to_dict()["center_effects"])
+    types = {c: v.get("type") for c, v in run.results["variables"].items()}
+    ctx = analyses.Context(spec=spec, frame=run.analysis, types=types, units=run.validation.units)
+    return center_effects_in(ctx, list(run.results["cox"]))
+
+
+def center_effects_in(ctx: Any, cox_results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """:func:`center_effects` from an analysis context and the study's Cox results."""
+    from mmrwe.cli import analyses
+
+    frame = ctx.frame
+    spec = ctx.spec
     if "center" not in frame.columns:
         return {"centers": [], "statement": "no center column: center effects not assessed"}
-    types = {c: v.get("type") for c, v in run.results["variables"].items()}
-    ctx = analyses.Context(spec=spec, frame=frame, types=types, units=run.validation.units)
     labels = ctx.labels("center")
     centers = ctx.levels("center", labels)
     counts: dict[str, Any] = {}
@@ -580,7 +590,7 @@ def center_effects(run: Any, spec: StudySpec) -> dict[str, Any]:
     for entry in lr:
         out["endpoints"][entry["endpoint"]] = entry
     for k, cx in enumerate(spec.cox):
-        out["cox"].append(_cox_heterogeneity(ctx, run.results["cox"][k], cx, k))
+        out["cox"].append(_cox_heterogeneity(ctx, cox_results[k], cx, k))
     out["statement"] = _statement(out)
     return out
 
@@ -821,7 +831,17 @@ def pool(
         atomic_write(out_dir / POOLING_JSON, json.dumps(doc, indent=1, sort_keys=True) + "\n")
         raise ValidationError(pooled.issues)
     assert pooled.validated is not None
-    run = run_study(spec, progress, validated=pooled.validated)
+    sites = [
+        {
+            "site": x.label,
+            "file": x.file,
+            "sha256": x.sha256,
+            "n_rows": x.rows_in,
+            "format": x.format,
+        }
+        for x in pooled.sites
+    ]
+    run = run_study(spec, progress, validated=pooled.validated, extra_inputs={"sites": sites})
     # Everything is computed before the first file is written: a failure leaves DIR as
     # it was (each file is also replaced atomically).
     progress("Center effects")

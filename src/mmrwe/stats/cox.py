@@ -291,6 +291,14 @@ def _chinv2(fac: FloatArray) -> FloatArray:
     return out + np.triu(out, 1).T
 
 
+def _converged(loglik_old: float, loglik_new: float, eps: float) -> bool:
+    """coxfit6.c's test fabs(1 - old/new) <= eps, with C's IEEE division: a log-likelihood of
+    exactly 0 (e.g. a single event alone in its risk set) gives NaN or inf, not a crash."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.float64(loglik_old) / np.float64(loglik_new)
+    return bool(abs(1.0 - ratio) <= eps)
+
+
 def _wald_test(var: FloatArray, b: FloatArray, toler_chol: float) -> tuple[float, int]:
     """R's ``coxph.wtest``: b' var^- b with the generalized Cholesky; df = its rank."""
     if b.size == 0:
@@ -976,7 +984,7 @@ def cox_fit(
                 or not np.all(np.isfinite(imat))
                 or not math.isfinite(newlk)
             )
-            if not notfinite and abs(1.0 - loglik_best / newlk) <= eps:
+            if not notfinite and _converged(loglik_best, newlk, eps):
                 loglik1 = newlk
                 var_s = _chinv2(fac)
                 beta = newbeta
