@@ -576,6 +576,7 @@ def main() -> None:
         print(json.dumps(_child(args.child, args.patients, args.subset)))
         return
     runs = {}
+    load_before = os.getloadavg()
     for kind in ("duckdb", "pandas", "apply"):
         cmd = [sys.executable, __file__, "--child", kind, "--patients", str(args.patients),
                "--subset", str(args.subset)]  # fmt: skip
@@ -594,6 +595,9 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            # other jobs share the 2 cores: the load average says how much
+            "load_average_1_5_15_min_before": list(load_before),
+            "load_average_1_5_15_min_after": list(os.getloadavg()),
         },
         "versions": _versions(),
         "workload": {

@@ -326,7 +326,7 @@ def harmonize_labs(
     pid_codes, pid_uniques = pd.factorize(frame["patient_id"].to_numpy(dtype=object))
     pid_text = _text_of(pid_uniques)
     pindex = pd.Index(patients["patient_id"].astype(str).to_numpy())
-    pos_u = pindex.get_indexer(pid_text) if len(pid_text) else np.empty(0, dtype=np.int64)
+    pos_u = pindex.get_indexer(pd.Index(pid_text)) if len(pid_text) else np.empty(0, dtype=np.int64)
     pos_u = np.where(pid_text == "", -1, pos_u)
     # int32 codes: 8M rows x 4 bytes; the text of a row's patient_id is looked up only for
     # the rows an issue is about
@@ -462,10 +462,10 @@ def harmonize_labs(
             tdef = TEST_BY_CODE[int(test[i])]
             v = raw_val[i]
             if tdef.is_qualitative:
-                words = "/".join(w for w, _ in tdef.qualitative if len(w) > 1 and w.isalpha())
-                what.append(f"{tdef.name} value {v!r} is not one of {words}" if v is not None
+                allowed = "/".join(w for w, _ in tdef.qualitative if len(w) > 1 and w.isalpha())
+                what.append(f"{tdef.name} value {v!r} is not one of {allowed}" if v is not None
                             else f"{tdef.name} value is empty")  # fmt: skip
-                fix.append(f"write {words}")
+                fix.append(f"write {allowed}")
             else:
                 what.append(f"{tdef.name} value {v!r} is not a number" if v is not None
                             else f"{tdef.name} value is empty")  # fmt: skip
@@ -478,9 +478,9 @@ def harmonize_labs(
 
     # convert to canonical units; round away binary noise of the conversion
     canon = value.copy()
-    for pr, (o, f) in conv.items():
+    for pair_code, (o, f) in conv.items():
         if f != 1.0:
-            sel = pair == pr
+            sel = pair == pair_code
             canon[sel] = canon[sel] / f if o == "div" else canon[sel] * f
     np.round(canon, CANONICAL_DECIMALS, out=canon)
 
@@ -556,24 +556,24 @@ def harmonize_labs(
         # several values of one test on one date: keep the worst (highest)
         starts = np.flatnonzero(first)
         grp = np.cumsum(first) - 1
-        hi = np.maximum.reduceat(val_sorted, starts)
-        lo = np.minimum.reduceat(val_sorted, starts)
+        g_hi = np.maximum.reduceat(val_sorted, starts)
+        g_lo = np.minimum.reduceat(val_sorted, starts)
         in_dup = np.flatnonzero(~first | np.r_[~first[1:], False])
         gd = grp[in_dup]
-        is_max = val_sorted[in_dup] == hi[gd]
+        is_max = val_sorted[in_dup] == g_hi[gd]
         # the first row holding the maximum represents the group
         win = pd.Series(in_dup[is_max]).groupby(gd[is_max]).first()
         chosen = first.copy()
         chosen[in_dup] = False
         chosen[win.to_numpy()] = True
         # report the rows left out for a higher value (equal values: nothing to report)
-        differ = val_sorted[in_dup] < hi[gd]
+        differ = val_sorted[in_dup] < g_hi[gd]
         drop_pos = pos_sorted[in_dup[differ]]
         if len(drop_pos):
             sink.add_rows(
                 "MML012", "warning", drop_pos, column="value",
                 what=[f"{TEST_BY_CODE[int(test[i])].name} has several values on "
-                      f"{day_to_iso(int(day[i]))} ({lo[g]:g} to {hi[g]:g} "
+                      f"{day_to_iso(int(day[i]))} ({g_lo[g]:g} to {g_hi[g]:g} "
                       f"{TEST_BY_CODE[int(test[i])].canonical_unit}); the worst (highest) is "
                       "kept, as IMWG programming does"
                       for i, g in zip(drop_pos, gd[differ], strict=True)],
@@ -611,17 +611,19 @@ def harmonize_labs(
         out_pid, out_day, out_test = out_pid[ok], out_day[ok], out_test[ok]
 
     if "center" in patients.columns and len(pos_sorted):
-        labels = np.array([u_text[i] if i < len(u_text) else "" for i in range(n_u)], dtype=object)
-        _center_median_check(out_pid, out_test, val_sorted, u_idx[pos_sorted], labels,
+        label_of = np.array(
+            [u_text[i] if i < len(u_text) else "" for i in range(n_u)], dtype=object
+        )
+        _center_median_check(out_pid, out_test, val_sorted, u_idx[pos_sorted], label_of,
                              patients, sink, labs)  # fmt: skip
 
     units_seen: dict[str, dict[str, int]] = {}
     if len(pos_sorted):
         cnt = np.bincount(out_test.astype(np.int64) * n_u + u_idx[pos_sorted])
-        for pr in np.flatnonzero(cnt):
-            t, ui = divmod(int(pr), n_u)
+        for code in np.flatnonzero(cnt):
+            tc, ui = divmod(int(code), n_u)
             lab = u_text[ui] if ui < len(u_text) else ""
-            units_seen.setdefault(TEST_BY_CODE[t].name, {})[lab] = int(cnt[pr])
+            units_seen.setdefault(TEST_BY_CODE[tc].name, {})[lab] = int(cnt[code])
         units_seen = {k: dict(sorted(v.items())) for k, v in sorted(units_seen.items())}
 
     src_rows = np.fromiter(labs.source_rows, dtype=np.int64, count=n) if n else np.zeros(0)
@@ -759,33 +761,39 @@ def _center_median_check(
     narrow = d[d["t"].isin((HEMOGLOBIN, CALCIUM, CREATININE))]
     if not narrow.empty:
         med = narrow.groupby(["t", "c", "u"])["v"].agg(["median", "size"]).reset_index()
-        for _, row in med[med["size"] >= 10].iterrows():
-            tdef = TEST_BY_CODE[int(row["t"])]
+        med = med[med["size"] >= 10]
+        for t, c, u, m in zip(med["t"].to_numpy(dtype=np.int64), med["c"].to_numpy(dtype=np.int64),
+                              med["u"].to_numpy(dtype=np.int64),
+                              med["median"].to_numpy(dtype=np.float64), strict=True):  # fmt: skip
+            tdef = TEST_BY_CODE[int(t)]
             lo, hi = tdef.warn or tdef.reject or (-np.inf, np.inf)
-            if not lo <= row["median"] <= hi:
+            if not lo <= m <= hi:
                 sink.add(Issue(
                     "MML010", "warning",
-                    f"center {c_names[int(row['c'])]}: median {tdef.name} in {unit_labels[int(row['u'])]} is "
-                    f"{row['median']:g} {tdef.canonical_unit} after conversion, implausible "
-                    f"(usual {lo:g}-{hi:g})", where, fix,
+                    f"center {c_names[c]}: median {tdef.name} in {unit_labels[u]} is {m:g} "
+                    f"{tdef.canonical_unit} after conversion, implausible (usual {lo:g}-{hi:g})",
+                    where, fix,
                 ))  # fmt: skip
     wide = d[d["t"].isin(_SLIP_TESTS) & (d["v"] > 0)]
     if wide.empty:
         return
     med = wide.groupby(["t", "c"])["v"].agg(["median", "size"]).reset_index()
     med = med[med["size"] >= 10]
-    for t, g in med.groupby("t"):
+    for t in np.unique(med["t"].to_numpy(dtype=np.int64)):
+        g = med[med["t"] == t]
         if len(g) < 2:
             continue
         tdef = TEST_BY_CODE[int(t)]
         factors = sorted({f for *_, f in tdef.units if f >= 3})
-        for _, row in g.iterrows():
-            others = float(g.loc[g["c"] != row["c"], "median"].median())
-            ratio = row["median"] / others
+        centers = g["c"].to_numpy(dtype=np.int64)
+        medians = g["median"].to_numpy(dtype=np.float64)
+        for j, c in enumerate(centers):
+            others = float(np.median(np.delete(medians, j)))
+            ratio = medians[j] / others
             if any(f / 1.25 <= r <= f * 1.25 for f in factors for r in (ratio, 1 / ratio)):
                 sink.add(Issue(
                     "MML010", "warning",
-                    f"center {c_names[int(row['c'])]}: median {tdef.name} {row['median']:g} "
+                    f"center {c_names[c]}: median {tdef.name} {medians[j]:g} "
                     f"{tdef.canonical_unit} is {ratio:.3g} times the median of the other "
                     f"centers ({others:g}), close to a unit conversion factor", where, fix,
                 ))  # fmt: skip

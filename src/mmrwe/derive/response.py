@@ -402,7 +402,7 @@ def _patient_issues(
     emit(
         "MML014",
         np.flatnonzero(~np.isnan(un)),
-        lambda i: f"PD reading on {_iso(un[i])} at the last assessment is not confirmed; "
+        lambda i: f"PD reading on {_iso(float(un[i]))} at the last assessment is not confirmed; "
         + ("counted as progression (unconfirmed_pd_is_event = true)"
            if params.unconfirmed_pd_is_event else "not counted as progression"),
         "add the next assessment if there is one; unconfirmed_pd_is_event under [response] "
@@ -495,7 +495,7 @@ class AuditTrail(Sequence[dict[str, Any]]):
         k = i + len(self) if i < 0 else i
         if not 0 <= k < len(self):
             raise IndexError(i)
-        return json.loads(self._lines(k, k + 1)[0])  # type: ignore[no-any-return]
+        return json.loads(self._lines(k, k + 1)[0])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for lo in range(0, len(self), self.CHUNK):

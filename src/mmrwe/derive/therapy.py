@@ -200,7 +200,7 @@ def harmonize_therapy(
     pidx = pd.Index(patients["patient_id"].astype(str).to_numpy())
     raw_pid = np.array([str(v).strip() if v is not None else "" for v in f["patient_id"]],
                        dtype=object)  # fmt: skip
-    pid = pidx.get_indexer(raw_pid) if n else np.zeros(0, dtype=np.int64)
+    pid = pidx.get_indexer(pd.Index(raw_pid)) if n else np.zeros(0, dtype=np.int64)
     pid = np.where(raw_pid == "", -1, pid)
     pids = [p or None for p in raw_pid]
     unk = np.flatnonzero(pid < 0)
@@ -324,7 +324,7 @@ def harmonize_therapy(
     has_bor = "best_response" in f.columns
     bor = np.full(n, np.nan)
     if has_bor:
-        lv = {k.lower(): i for i, k in enumerate(LEVELS)}
+        lv: dict[str, float] = {k.lower(): float(i) for i, k in enumerate(LEVELS)}
         lv["ne"] = np.nan  # not evaluable: no nonresponsiveness call
         cells = f["best_response"].to_numpy(dtype=object)
         txt = np.array([str(c).strip().lower() if c is not None else "" for c in cells],
