@@ -591,7 +591,7 @@ def center_effects_in(ctx: Any, cox_results: Sequence[Mapping[str, Any]]) -> dic
         out["endpoints"][entry["endpoint"]] = entry
     for k, cx in enumerate(spec.cox):
         out["cox"].append(_cox_heterogeneity(ctx, cox_results[k], cx, k))
-    out["statement"] = _statement(out)
+    out["statement"] = _statement(out, _labeller(spec))
     return out
 
 
@@ -726,7 +726,19 @@ def _p(x: float | None) -> str:
     return "< 0.001" if x < 0.001 else f"{x:.3f}"
 
 
-def _statement(eff: dict[str, Any]) -> str:
+def _labeller(spec: StudySpec) -> Callable[[str], str]:
+    """Readable term names for text: 'hgb_lt_11=<11' -> 'Hemoglobin < 11 g/dL: <11'."""
+
+    def label(term: str) -> str:
+        var, sep, level = term.partition("=")
+        v = spec.variable(var)
+        name = v.label if v is not None and v.label else var
+        return f"{name}: {level}" if sep else name
+
+    return label
+
+
+def _statement(eff: dict[str, Any], label: Callable[[str], str] = str) -> str:
     """One paragraph for the report: where patients came from, and whether centers differ."""
     counts = eff["counts"]
     parts = [
@@ -749,13 +761,13 @@ def _statement(eff: dict[str, Any]) -> str:
     for c in eff["cox"]:
         if "interaction" not in c:
             continue
-        model = f"{c['endpoint']} ~ {' + '.join(c['terms'])}"
+        model = f"{c['endpoint']} ~ {' + '.join(label(t) for t in c['terms'])}"
         hrs = []
         for n, s in c.get("stratified_by_center", {}).items():
             hp = c["pooled"].get(n, {}).get("hr")
             i2 = c.get("q", {}).get(n, {}).get("i2")
             hrs.append(
-                f"{n} HR {_g(hp)} pooled, {_g(s['hr'])} stratified by center"
+                f"{label(n)} HR {_g(hp)} pooled, {_g(s['hr'])} stratified by center"
                 + (f", I\u00b2 {100 * i2:.0f}%" if i2 is not None else "")
             )
         it = c["interaction"]

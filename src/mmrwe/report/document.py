@@ -193,6 +193,40 @@ def _km_groups(src: Source, i: int) -> Callable[[], Figure]:
     return draw
 
 
+def _km_centers(src: Source, ep: str) -> Callable[[], Figure]:
+    """Per-center Kaplan-Meier curves (results.json ``center_effects.endpoints``)."""
+
+    def draw() -> Figure:
+        lr = src.get("center_effects", "endpoints", ep)
+        unit = str(src.get("conventions", "time_unit") or "")
+        levels = lr.get("levels") or lr.get("groups") or list(lr["curves"])
+        series = []
+        ticks: Sequence[float] = ()
+        for g in levels:
+            c = lr["curves"][g]
+            ticks = c["risk_table"]["times"]
+            series.append(
+                KMSeries(
+                    str(g),
+                    c["curve"],
+                    [fmt_count(v, src.k) for v in c["risk_table"]["n_risk"]],
+                    (c.get("median") or {}).get("estimate"),
+                )
+            )
+        p = _t(src, "p", "center_effects", "endpoints", ep, "p")
+        return km_figure(
+            series,
+            ticks=ticks,
+            xlabel=f"Time ({unit})",
+            ylabel=f"{ENDPOINT_TITLES.get(ep, ep)} (%)",
+            legend_title="Center",
+            annotation=f"Log-rank p {p}" if p[:1] in "<>" else f"Log-rank p = {p}",
+            show_ci=False,
+        )
+
+    return draw
+
+
 def _forest(table: TableModel) -> Callable[[], Figure]:
     def draw() -> Figure:
         rows: list[ForestRow] = []
@@ -539,6 +573,18 @@ def build_document(results: Mapping[str, Any]) -> Document:
                 ),
             )
             add_figure(f"fig-cut-{i}", cap, _cutpoint(src, i), "cutpoint", cutpoint=str(i))
+
+    ce_eps = [ep for ep in eps if src.get("center_effects", "endpoints", ep, "curves")]
+    if src.get("center_effects", "statement") and ce_eps:
+        blocks.append(Heading("Center effects", 3, "centers"))
+        blocks.append(Para((src.ref("str", "center_effects", "statement"),)))
+        for ep in ce_eps:
+            cap = (
+                f"{ENDPOINT_TITLES.get(ep, ep)} ({ep}) by center: Kaplan-Meier estimates; log-rank test across centers p ",
+                src.ref("p", "center_effects", "endpoints", ep, "p"),
+                ". Centers are compared, not adjusted for: see the center-stratified estimates in the text.",
+            )
+            add_figure(f"fig-km-center-{ep.lower()}", cap, _km_centers(src, ep), "km-center", endpoint=ep)
 
     blocks.append(Heading("Reporting checklist", 2, "checklist"))
     sections = {
