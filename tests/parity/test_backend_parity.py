@@ -39,10 +39,14 @@ def _copy_study(src: Path, dest: Path, data_lines: str, patients: str | None = N
 
 
 @pytest.fixture(scope="module")
-def demo_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> object:
     d = tmp_path_factory.mktemp("demo_pandas")
-    spec = _copy_study(DEMO, d, "")
-    return results_dict(run_study(load_spec(spec)))
+    return run_study(load_spec(_copy_study(DEMO, d, "")))
+
+
+@pytest.fixture(scope="module")
+def demo_reference(demo_run: object) -> dict:
+    return results_dict(demo_run)
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +62,13 @@ def _text_frame(csv: Path) -> pd.DataFrame:
     return df.where(df != "", None)
 
 
-def test_duckdb_csv_equals_pandas(demo_reference: dict, tmp_path: Path) -> None:
+def test_duckdb_csv_equals_pandas(demo_run: object, demo_reference: dict, tmp_path: Path) -> None:
     spec = _copy_study(DEMO, tmp_path, 'engine = "duckdb"')
     run = run_study(load_spec(spec))  # dispatched by [data] engine
     assert run.results["inputs"]["patients"]["engine"] == "duckdb"
     assert diff_results(demo_reference, results_dict(run)) == []
     # derived_patients.csv content: the same per-patient endpoints
-    ref = run_study(load_spec(_copy_study(DEMO, tmp_path / "p", ""))).analysis
+    ref = demo_run.analysis  # type: ignore[attr-defined]
     cols = ["patient_id", "PFS_time_days", "PFS_event", "PFS_end_source", "OS_time_days"]
     pd.testing.assert_frame_equal(
         ref[cols].reset_index(drop=True), run.analysis[cols].reset_index(drop=True),
@@ -74,31 +78,31 @@ def test_duckdb_csv_equals_pandas(demo_reference: dict, tmp_path: Path) -> None:
 
 def test_duckdb_typed_parquet_equals_pandas(tmp_path: Path) -> None:
     # Parquet with DATE and DOUBLE columns: the engine reads the types, pandas reads cells
-    df = pd.read_csv(DEMO / "patients.csv")
+    df = pd.read_csv(LUNG / "patients.csv")
     for c in ("start_date", "progression_date", "death_date", "last_followup_date"):
         df[c] = pd.to_datetime(df[c]).dt.date
     df.to_parquet(tmp_path / "patients.parquet", index=False)
-    base = _copy_study(DEMO, tmp_path / "pandas", "", patients="../patients.parquet")
-    scaled = _copy_study(DEMO, tmp_path / "duck", 'engine = "duckdb"', "../patients.parquet")
+    base = _copy_study(LUNG, tmp_path / "pandas", "", patients="../patients.parquet")
+    scaled = _copy_study(LUNG, tmp_path / "duck", 'engine = "duckdb"', "../patients.parquet")
     a = results_dict(run_study(load_spec(base)))
     b = results_dict(run_study(load_spec(scaled)))
     assert a["inputs"]["patients"]["format"] == "parquet"
     assert diff_results(a, b) == []
 
 
-def test_duckdb_database_file_equals_pandas(demo_reference: dict, tmp_path: Path) -> None:
+def test_duckdb_database_file_equals_pandas(lung_reference: dict, tmp_path: Path) -> None:
     import duckdb
 
     db = tmp_path / "registry.duckdb"
     con = duckdb.connect(str(db))
-    frame = _text_frame(DEMO / "patients.csv")
+    frame = _text_frame(LUNG / "patients.csv")
     con.register("frame", frame)
     con.execute("CREATE TABLE patients AS SELECT * FROM frame")
     con.close()
-    spec = _copy_study(DEMO, tmp_path, 'engine = "duckdb"\ntable = "patients"', "registry.duckdb")
+    spec = _copy_study(LUNG, tmp_path, 'engine = "duckdb"\ntable = "patients"', "registry.duckdb")
     run = run_study(load_spec(spec))
     assert run.results["inputs"]["patients"]["format"] == "duckdb"
-    assert diff_results(demo_reference, results_dict(run)) == []
+    assert diff_results(lung_reference, results_dict(run)) == []
 
 
 def test_postgres_equals_pandas(demo_reference: dict, pg_url: str, tmp_path: Path) -> None:
