@@ -725,7 +725,7 @@ def _key_pairs(key: NDArray[np.uint64], n: int) -> tuple[IntArray, NDArray[np.ui
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
-    first = np.flatnonzero(new)
+    first = new.nonzero()[0]
     return first, key[first]
 
 
@@ -745,7 +745,7 @@ def _tabulate(t: FloatArray, e: NDArray[Any]) -> tuple[FloatArray, IntArray, Int
     new_time = np.empty(m, dtype=bool)
     new_time[0] = True
     np.not_equal(pair_time[1:], pair_time[:-1], out=new_time[1:])
-    t_first = np.flatnonzero(new_time)  # first pair of each distinct time
+    t_first = new_time.nonzero()[0]  # first pair of each distinct time
     # a time's event pair, if it has one, is its last pair: events = rows of that pair
     # times its event bit (0 for a censoring pair)
     t_last = np.empty_like(t_first)
@@ -863,7 +863,7 @@ def _findq3(
     j = above.argmax(axis=1)
     vj = v[rows, j]
     has_above = above[rows, j]
-    later_smaller = np.flatnonzero((above & (v < vj[:, None])).any(axis=1))
+    later_smaller = (above & (v < vj[:, None])).any(axis=1).nonzero()[0]
     if later_smaller.size:
         w = np.where(above[later_smaller], v[later_smaller], np.inf)
         j[later_smaller] = w.argmin(axis=1)

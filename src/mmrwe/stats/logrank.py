@@ -228,10 +228,10 @@ def logrank_test(
     df = int(np.count_nonzero(informative)) - 1
     chisq = 0.0
     if df >= 1:
-        idx = np.flatnonzero(informative)[1:]
+        idx = informative.nonzero()[0][1:]
         diff = (obs - exp)[idx]
         try:
-            chisq = float(np.dot(np.linalg.solve(var[np.ix_(idx, idx)], diff), diff))
+            chisq = float(np.dot(np.linalg.solve(var[idx[:, None], idx], diff), diff))
         except np.linalg.LinAlgError as err:
             # R's solve() stops here too ("system is exactly singular")
             raise EstimationError(
@@ -541,7 +541,7 @@ def _prepare_blocks(
     n_cells = k * n_strata
     per_cell = n_per_group if n_strata == 1 else np.bincount(cell, minlength=n_cells)
     bounds = np.zeros(n_cells + 1, dtype=np.int64)
-    np.cumsum(per_cell, out=bounds[1:])
+    per_cell.cumsum(out=bounds[1:])
     # the keys grouped by cell, each cell's keys sorted
     ks = np.empty(nk, dtype=np.uint64)
     if n_cells <= _MASK_CELLS:
@@ -556,7 +556,7 @@ def _prepare_blocks(
         small = cell.astype(
             np.uint8 if n_cells <= 256 else np.uint16 if n_cells <= 65536 else np.int64
         )
-        np.take(key, np.argsort(small, kind="stable"), out=ks)
+        key.take(small.argsort(kind="stable"), out=ks)
     for c in range(n_cells):
         ks[bounds[c] : bounds[c + 1]].sort()
     # distinct (cell, time, event) runs; a run never spans two cells
@@ -564,16 +564,16 @@ def _prepare_blocks(
     new[0] = True
     np.not_equal(ks[1:], ks[:-1], out=new[1:])
     new[bounds[1:-1][bounds[1:-1] < nk]] = True  # cell starts (an empty cell has none)
-    first = np.flatnonzero(new)
+    first = new.nonzero()[0]
     pair = ks[first]
     m = first.size
     pair_time = pair >> np.uint64(1)
-    cell_pair = np.searchsorted(first, bounds)  # first pair of each cell
+    cell_pair = first.searchsorted(bounds)  # first pair of each cell
     new_time = np.empty(m, dtype=bool)
     new_time[0] = True
     np.not_equal(pair_time[1:], pair_time[:-1], out=new_time[1:])
     new_time[cell_pair[1:-1][cell_pair[1:-1] < m]] = True
-    t_first = np.flatnonzero(new_time)  # first pair of each distinct (cell, time)
+    t_first = new_time.nonzero()[0]  # first pair of each distinct (cell, time)
     t_last = np.empty_like(t_first)
     np.subtract(t_first[1:], 1, out=t_last[:-1])
     t_last[-1] = m - 1
@@ -582,19 +582,19 @@ def _prepare_blocks(
     n_at = _gaps(row_first, nk)
     n_dead = (_gaps(first, nk) * (pair & np.uint64(1)).view(np.int64))[t_last]
     t_bits = pair_time[t_first]
-    cell_time = np.searchsorted(t_first, cell_pair)  # first (cell, time) of each cell
+    cell_time = t_first.searchsorted(cell_pair)  # first (cell, time) of each cell
     total_parts: list[IntArray] = []
     death_parts: list[IntArray] = []
     for st in range(n_strata):
         a, b = int(cell_time[st * k]), int(cell_time[(st + 1) * k])
         # the stratum's distinct times: merge its groups' sorted runs (a stable sort finds
         # the runs and merges them in linear time); block = rank among distinct times
-        order = np.argsort(t_bits[a:b], kind="stable")
+        order = t_bits[a:b].argsort(kind="stable")
         merged = t_bits[a:b][order]
         new_block = np.empty(b - a, dtype=bool)
         new_block[0] = True
         np.not_equal(merged[1:], merged[:-1], out=new_block[1:])
-        block_sorted = np.cumsum(new_block) - 1
+        block_sorted = new_block.cumsum() - 1
         nb = int(block_sorted[-1]) + 1
         # cell of each entry (the entries are in cell order): its place in the (nb, k) table
         slot = np.empty(b - a, dtype=np.int64)
@@ -687,7 +687,7 @@ def _factorize_rows(values: NDArray[Any]) -> tuple[NDArray[Any], tuple[str, ...]
         if lo != 0:
             shifted = shifted - lo
         counts = np.bincount(shifted, minlength=hi - lo + 1)
-        present = np.flatnonzero(counts)
+        present = counts.nonzero()[0]
         labels = tuple(str(lo + v) for v in present.tolist())
         if present.size == counts.size:
             codes = shifted
@@ -948,12 +948,13 @@ def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, Floa
     total, dth = blocks.total, blocks.deaths
     nb, k = total.shape
     bs = blocks.block_stratum
-    s_first = np.flatnonzero(np.concatenate(([True], bs[1:] != bs[:-1])))
-    bounds = np.append(s_first, nb)
     at_risk = np.empty_like(total)  # C order: its rows are taken below
-    if s_first.size == 1:
+    if bs[0] == bs[-1]:  # one stratum (block_stratum is sorted)
+        bounds = np.array([0, nb])
         np.cumsum(total[::-1], axis=0, out=at_risk[::-1])
     else:
+        s_first = np.flatnonzero(np.concatenate(([True], bs[1:] != bs[:-1])))
+        bounds = np.append(s_first, nb)
         for a, b in itertools.pairwise(bounds.tolist()):  # one pass per stratum
             at_risk[a:b] = np.cumsum(total[a:b][::-1], axis=0)[::-1]
     # row sums of integer counts, column by column (exact; sum(axis=1) over a handful of
@@ -970,17 +971,17 @@ def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, Floa
             weight[a] = 1.0
             weight[a + 1 : b] = km[:-1]
         weight = weight**rho
-    death_at = np.flatnonzero(deaths > 0)
+    death_at = (deaths > 0).nonzero()[0]
     w = weight[death_at]
     d = deaths[death_at]
     nr = n_risk[death_at]
     # rows of float tables: np.take of float rows is many times faster than boolean
     # indexing of integer rows (the counts are exact in float64)
-    risk = np.take(at_risk.astype(np.float64), death_at, axis=0)
-    dg = np.take(dth.astype(np.float64), death_at, axis=0)
+    risk = at_risk.astype(np.float64).take(death_at, axis=0)
+    dg = dth.astype(np.float64).take(death_at, axis=0)
     obs = np.empty(k)
     for j in range(k):
-        obs[j] = float(np.sum(w * dg[:, j]))
+        obs[j] = float(np.add.reduce(w * dg[:, j]))  # np.sum without its wrapper
     exp = (w * d / nr) @ risk
     with np.errstate(divide="ignore", invalid="ignore"):
         c = np.where(nr > 1, w * w * d * (nr - d) / (nr * (nr - 1)), 0.0)
