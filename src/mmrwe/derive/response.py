@@ -17,6 +17,7 @@ MML015 warning  patient without any usable lab row: NE
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,9 @@ class ResponseDerivation:
         Per-assessment table (codes) behind the audit, for quality control.
     therapy_rows : pandas.DataFrame or None
         Per therapy row: derived line, rule, refractoriness.
+    stage_seconds : dict
+        Wall time of each stage (harmonize_labs, therapy, imwg, assemble); informational,
+        not for results.json (which must not hold timings).
     """
 
     per_patient: pd.DataFrame
@@ -99,6 +103,7 @@ class ResponseDerivation:
     parameters: dict[str, Any]
     assessments: pd.DataFrame = field(repr=False)
     therapy_rows: pd.DataFrame | None = field(default=None, repr=False)
+    stage_seconds: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
 
 def derive_response(
@@ -181,7 +186,17 @@ def derive_response(
                             "last_followup_date": pd.to_datetime(lfu_eff, unit="D")})  # fmt: skip
     if "center" in pts.columns:
         lab_pts["center"] = pts["center"].to_numpy()
+    clock = time.perf_counter()
+    stage_seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stage_seconds[name] = now - clock
+        clock = now
+
     hl = harmonize_labs(labs, lab_pts, date_format=date_format, decimal=decimal)
+    lap("harmonize_labs")
 
     if engine not in ("duckdb", "pandas"):
         raise ValueError(f"engine must be 'duckdb' or 'pandas', got {engine!r}")
@@ -195,8 +210,10 @@ def derive_response(
         th_issues = ht.issues
         tt = _th.derive_therapy(ht, day0, params, engine=engine)
     next_start = tt.patients["next_start"].to_numpy() if tt is not None else np.full(n, np.nan)
+    lap("therapy")
     pt = pd.DataFrame({"start": day0, "lfu": lfu_eff, "death": death, "next_start": next_start})
     it = _imwg.derive_imwg(hl.rows, pt, params, engine=engine)
+    lap("imwg")
 
     per = _assemble(pts, day0, it.patients, tt, params)
     pissues = _patient_issues(pts, hl, it.patients, params, labs)
@@ -230,6 +247,7 @@ def derive_response(
         day0=day0,
         params=params,
     )
+    lap("assemble")
     return ResponseDerivation(
         per_patient=per,
         audit=audit,
@@ -237,6 +255,7 @@ def derive_response(
         parameters=parameters,
         assessments=it.assessments,
         therapy_rows=None if tt is None else tt.rows,
+        stage_seconds=stage_seconds,
     )
 
 
