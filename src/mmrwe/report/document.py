@@ -158,9 +158,18 @@ def _km_overall(src: Source, ep: str) -> Callable[[], Figure]:
     return draw
 
 
-def _km_groups(src: Source, i: int) -> Callable[[], Figure]:
+def _km_by(
+    src: Source,
+    path: Sequence[Any],
+    *,
+    legend_title: str,
+    label: Callable[[str], str],
+    note: str = "",
+) -> Callable[[], Figure]:
+    """KM curves per level of a log-rank entry at ``path`` (levels order, stored risk tables)."""
+
     def draw() -> Figure:
-        lr = src.get("logrank", i)
+        lr = src.get(*path)
         unit = str(src.get("conventions", "time_unit") or "")
         levels = lr.get("levels") or lr.get("groups") or list(lr["curves"])
         series = []
@@ -170,22 +179,20 @@ def _km_groups(src: Source, i: int) -> Callable[[], Figure]:
             ticks = c["risk_table"]["times"]
             series.append(
                 KMSeries(
-                    fmt_level(g),
+                    label(g),
                     c["curve"],
                     [fmt_count(v, src.k) for v in c["risk_table"]["n_risk"]],
                     (c.get("median") or {}).get("estimate"),
                 )
             )
-        p = _t(src, "p", "logrank", i, "p")
-        ann = f"Log-rank p {p}" if p[:1] in "<>" else f"Log-rank p = {p}"
-        if lr.get("strata"):
-            ann += f"\n(stratified by {_plain(var_label(src, lr['strata'])).lower()})"
+        p = _t(src, "p", *path, "p")
+        ann = (f"Log-rank p {p}" if p[:1] in "<>" else f"Log-rank p = {p}") + note
         return km_figure(
             series,
             ticks=ticks,
             xlabel=f"Time ({unit})",
             ylabel=f"{ENDPOINT_TITLES.get(lr['endpoint'], lr['endpoint'])} (%)",
-            legend_title=_plain(var_label(src, lr["by"])),
+            legend_title=legend_title,
             annotation=ann,
             show_ci=len(series) <= 3,
         )
@@ -193,38 +200,25 @@ def _km_groups(src: Source, i: int) -> Callable[[], Figure]:
     return draw
 
 
+def _km_groups(src: Source, i: int) -> Callable[[], Figure]:
+    lr = src.get("logrank", i)
+    note = (
+        f"\n(stratified by {_plain(var_label(src, lr['strata'])).lower()})"
+        if lr.get("strata")
+        else ""
+    )
+    return _km_by(
+        src,
+        ("logrank", i),
+        legend_title=_plain(var_label(src, lr["by"])),
+        label=fmt_level,
+        note=note,
+    )
+
+
 def _km_centers(src: Source, ep: str) -> Callable[[], Figure]:
     """Per-center Kaplan-Meier curves (results.json ``center_effects.endpoints``)."""
-
-    def draw() -> Figure:
-        lr = src.get("center_effects", "endpoints", ep)
-        unit = str(src.get("conventions", "time_unit") or "")
-        levels = lr.get("levels") or lr.get("groups") or list(lr["curves"])
-        series = []
-        ticks: Sequence[float] = ()
-        for g in levels:
-            c = lr["curves"][g]
-            ticks = c["risk_table"]["times"]
-            series.append(
-                KMSeries(
-                    str(g),
-                    c["curve"],
-                    [fmt_count(v, src.k) for v in c["risk_table"]["n_risk"]],
-                    (c.get("median") or {}).get("estimate"),
-                )
-            )
-        p = _t(src, "p", "center_effects", "endpoints", ep, "p")
-        return km_figure(
-            series,
-            ticks=ticks,
-            xlabel=f"Time ({unit})",
-            ylabel=f"{ENDPOINT_TITLES.get(ep, ep)} (%)",
-            legend_title="Center",
-            annotation=f"Log-rank p {p}" if p[:1] in "<>" else f"Log-rank p = {p}",
-            show_ci=False,
-        )
-
-    return draw
+    return _km_by(src, ("center_effects", "endpoints", ep), legend_title="Center", label=str)
 
 
 def _forest(table: TableModel) -> Callable[[], Figure]:
@@ -584,7 +578,9 @@ def build_document(results: Mapping[str, Any]) -> Document:
                 src.ref("p", "center_effects", "endpoints", ep, "p"),
                 ". Centers are compared, not adjusted for: see the center-stratified estimates in the text.",
             )
-            add_figure(f"fig-km-center-{ep.lower()}", cap, _km_centers(src, ep), "km-center", endpoint=ep)
+            add_figure(
+                f"fig-km-center-{ep.lower()}", cap, _km_centers(src, ep), "km-center", endpoint=ep
+            )
 
     blocks.append(Heading("Reporting checklist", 2, "checklist"))
     sections = {
