@@ -547,11 +547,11 @@ def _prepare_blocks(
     if n_cells <= _MASK_CELLS:
         if n_cells == 2:
             in_1 = cell.view(np.bool_) if cell.dtype == np.uint8 else cell != 0
-            np.compress(~in_1, key, out=ks[: bounds[1]])
-            np.compress(in_1, key, out=ks[bounds[1] :])
+            key.compress(~in_1, out=ks[: bounds[1]])
+            key.compress(in_1, out=ks[bounds[1] :])
         else:
             for c in range(n_cells):
-                np.compress(cell == c, key, out=ks[bounds[c] : bounds[c + 1]])
+                key.compress(cell == c, out=ks[bounds[c] : bounds[c + 1]])
     else:
         small = cell.astype(
             np.uint8 if n_cells <= 256 else np.uint16 if n_cells <= 65536 else np.int64
@@ -678,10 +678,13 @@ def _factorize_rows(values: NDArray[Any]) -> tuple[NDArray[Any], tuple[str, ...]
         if hi - lo <= 1:  # one or two values (the usual 0/1 coding): count, no bincount
             if hi == lo:
                 return np.zeros(n, dtype=np.uint8), (str(lo),), np.array([n], dtype=np.int64)
-            is_hi = a if lo == 0 else a != lo
+            is_hi = a != lo  # a boolean mask: the caller splits the rows with it directly
             n_hi = int(np.count_nonzero(is_hi))
-            codes_2 = is_hi.view(np.uint8) if is_hi.dtype == np.bool_ else is_hi
-            return codes_2, (str(lo), str(hi)), np.array([n - n_hi, n_hi], dtype=np.int64)
+            return (
+                is_hi.view(np.uint8),
+                (str(lo), str(hi)),
+                np.array([n - n_hi, n_hi], dtype=np.int64),
+            )
         # in intp (no overflow: |values| < 2^62 here), shifted to start at 0
         shifted = a.astype(np.intp, copy=False)
         if lo != 0:
