@@ -214,4 +214,12 @@ def start_spark_session(master: str | None = None, *, app_name: str = "mmrwe") -
         )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
+    # Spark logs a Java stack trace when a generated class exceeds the JVM's method size
+    # and then runs the same plan interpreted: the result is the same, the trace is noise
+    with contextlib.suppress(Exception):
+        jvm: Any = session.sparkContext._jvm
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            "org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator",
+            jvm.org.apache.logging.log4j.Level.OFF,
+        )
     return session

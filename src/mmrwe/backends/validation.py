@@ -419,6 +419,16 @@ def validate_table(
                     if "," in str(r[f"_raw_{c}"]) and dec == "." else ""),
                 lambda r: "write a number, or leave the cell empty if unknown"))  # fmt: skip
 
+    # Name the typed cells once: the rules below refer to these columns, so an engine
+    # evaluates each parse once instead of inlining it into every rule that uses it
+    # (Spark's code generation gives up on the inlined form).
+    stage = table.mutate(
+        **{f"_t_{c}": v for c, v in typed.items()},
+        **{f"_raw_{c}": v for c, v in raw_cells.items()},
+    )
+    typed = {c: stage[f"_t_{c}"] for c in typed}
+    raw_cells = {c: stage[f"_raw_{c}"] for c in raw_cells}
+
     # 4. Patient ids and date order.
     pid = typed["patient_id"]
     rules.append(_RowRule("MMV003", "error", "patient_id", pid.isnull(), (),
@@ -501,7 +511,7 @@ def validate_table(
     _check_spec_names(spec, set(typed) | {d.name for d in spec.derive}, add)
 
     # 8. The counting query: every rule, non-missing per column, distinct ids.
-    work = table.mutate(
+    work = stage.mutate(
         _pid=pid, _empty=empty_row if n_empty else ibis.literal(False),
         **{f"_t_{c}": v for c, v in typed.items() if c != "patient_id"},
         **{f"_raw_{c}": v for c, v in raw_cells.items()},
@@ -708,7 +718,7 @@ def validate_table(
     n_excluded = n_empty + len(excluded_ids) + n_invalid
     # With nothing excluded, no filter: a query then reads only the columns it uses (the
     # empty-row test would read and clean every column of every row).
-    source_rows = table.filter(keep) if n_excluded else table
+    source_rows = stage.filter(keep) if n_excluded else stage
     final = source_rows.select(
         patient_id=pid, **{c: v for c, v in typed.items() if c != "patient_id"}
     )
