@@ -95,6 +95,23 @@ best_response = "BEST_RESP"
 """
 
 
+def _without_lab_tables(spec: str) -> str:
+    """The demo spec on the patient table alone: site exports carry recorded response columns.
+
+    The demo derives response from its lab and therapy tables; the site files here are the
+    patient table split by center, so the spec drops ``labs``/``therapy`` and ``[response]``.
+    """
+    out, skip = [], False
+    for line in spec.splitlines(keepends=True):
+        head = line.strip()
+        if head.startswith("["):
+            skip = head == "[response]"
+        if skip or head.startswith(("labs =", "therapy =")):
+            continue
+        out.append(line)
+    return "".join(out)
+
+
 def demo_dir() -> Path:
     """Folder of the embedded demo cohort."""
     return Path(str(resources.files("mmrwe") / "data" / "demo"))
@@ -226,7 +243,7 @@ def make_sites(out: Path) -> dict[str, Path]:
     write_north(d, files["north"])
     write_centro(d, files["centro"])
     write_south(d, files["south"])
-    spec = (demo_dir() / "study.toml").read_text(encoding="utf-8") + SITES_TOML
+    spec = _without_lab_tables((demo_dir() / "study.toml").read_text(encoding="utf-8")) + SITES_TOML
     (out / "study.toml").write_text(spec, encoding="utf-8")
     files["spec"] = out / "study.toml"
     files["clean"] = out / "patients.csv"

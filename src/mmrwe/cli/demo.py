@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-DEMO_FILES = ("study.toml", "patients.csv")
+DEMO_FILES = ("study.toml", "patients.csv", "labs.csv", "therapy.csv")
 
 # Martino et al., Hematol Oncol 2025;43(2):e70042 (abstract); ../shared/docs/reference-study.md
 PUBLISHED: dict[str, str] = {

@@ -192,27 +192,34 @@ def validate(
     try:
         s = load_spec(spec)
         v = load_and_validate(s)
+        lab_issues = []
+        if not v.errors and s.data.labs is not None:
+            from mmrwe.cli.pipeline import _derivation_issues, derive_from_labs
+
+            deriv, _ = derive_from_labs(s, v)
+            lab_issues = _derivation_issues(s, deriv)
     except MmrweError as exc:
         _report_error(exc, debug)
         raise typer.Exit(1) from None
     except Exception as exc:
         _report_error(exc, debug)
         raise typer.Exit(1) from None
-    for issue in v.issues:
+    issues = [*v.issues, *lab_issues]
+    for issue in issues:
         _print_issue(issue)
     if json_out is not None:
         json_out.write_text(
             json.dumps(
                 {
-                    "issues": [i.to_dict() for i in v.issues],
+                    "issues": [i.to_dict() for i in issues],
                     "exclusions": [e.to_dict() for e in v.exclusions],
                 },
                 indent=1,
             )
             + "\n"
         )
-    n_err = len(v.errors)
-    summary = f"{v.n_input_rows} rows read from {v.source.path.name}; {n_err} error(s), {len(v.issues) - n_err} other issue(s); {len(v.exclusions)} row(s) excluded"
+    n_err = sum(1 for i in issues if i.severity == "error")
+    summary = f"{v.n_input_rows} rows read from {v.source.path.name}; {n_err} error(s), {len(issues) - n_err} other issue(s); {len(v.exclusions)} row(s) excluded"
     if n_err:
         err.print(f"[bold red]invalid:[/] {escape(summary)}")
         raise typer.Exit(1)

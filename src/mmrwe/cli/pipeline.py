@@ -39,6 +39,7 @@ class StudyRun:
     validation: ValidatedTable
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    response: Any = None  # ResponseDerivation when the spec names a lab table
 
 
 def _noop(_: str) -> None:
@@ -59,6 +60,108 @@ def load_and_validate(spec: StudySpec, progress: Progress = _noop) -> ValidatedT
     )
     progress("Validating")
     return validate_patients(source, spec)
+
+
+# Columns a lab/therapy derivation provides; with [response] source = "labs" they replace
+# the patient table's own (kept as <name>_recorded).
+DERIVED_FROM_LABS: dict[str, str] = {
+    "best_response": "categorical",
+    "progression_date": "date",
+    "prior_lines": "numeric",
+    "tcr": "categorical",
+    "penta_refractory": "categorical",
+    "refractory_classes": "categorical",
+    "measurable_by": "categorical",
+    "months_from_dara_refractory": "numeric",
+}
+
+
+def derive_from_labs(
+    spec: StudySpec, validated: ValidatedTable, progress: Progress = _noop
+) -> tuple[Any, dict[str, SourceTable]]:
+    """IMWG response/progression, lines and refractoriness from the spec's lab and therapy tables.
+
+    Returns the :class:`mmrwe.derive.response.ResponseDerivation` (None without ``[data] labs``)
+    and the source tables read (``labs``, ``therapy``).
+    """
+    if spec.data.labs is None:
+        return None, {}
+    from mmrwe.derive.response import ResponseParams, derive_response
+
+    d = spec.data
+    progress("Reading lab and therapy tables")
+    read = {
+        "delimiter": d.delimiter,
+        "decimal": d.decimal,
+        "encoding": d.encoding,
+        "missing_values": d.missing_values,
+    }
+    labs = read_table(d.labs, **read)
+    therapy = read_table(d.therapy, **read) if d.therapy is not None else None
+    progress("Deriving IMWG response, progression, lines of therapy and refractoriness")
+    r = spec.response
+    params = ResponseParams(
+        baseline_window_days=r.baseline_window_days,
+        measurable_serum_g_dl=r.measurable_serum_g_dl,
+        refractory_threshold=r.refractory_threshold,
+        refractory_window_days=r.refractory_window_days,
+        unconfirmed_pd_is_event=r.unconfirmed_pd_is_event,
+        unconfirmed_pd_bor=r.unconfirmed_pd_bor,
+        scr_without_clonality=r.scr_without_clonality,
+        steroid_change_opens_line=r.steroid_change_opens_line,
+        regimen_merge_days=r.regimen_merge_days,
+    )
+    deriv = derive_response(
+        validated.frame, labs, therapy, params, date_format=d.date_format, decimal=d.decimal
+    )
+    sources = {"labs": labs} | ({"therapy": therapy} if therapy is not None else {})
+    return deriv, sources
+
+
+def _derivation_issues(spec: StudySpec, deriv: Any) -> list[Any]:
+    """Lab/therapy issues with the spec's acceptances and invalid-row policy applied."""
+    from dataclasses import replace as _replace
+
+    accepted = dict(spec.validation.accept)
+    out = []
+    for i in deriv.issues:
+        if i.code in accepted:
+            i = _replace(i, severity="accepted", fix=f"accepted in the spec: {accepted[i.code]}")
+        elif i.severity == "error" and spec.validation.exclude_invalid_rows:
+            i = _replace(i, severity="excluded")  # the derivation leaves the row out
+        out.append(i)
+    return out
+
+
+def _apply_derived(
+    frame: pd.DataFrame, types: dict[str, str], deriv: Any
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    per = deriv.per_patient.set_index("patient_id")
+    out = frame.copy()
+    types = dict(types)
+    for col, kind in DERIVED_FROM_LABS.items():
+        if col not in per.columns:
+            continue
+        if col in out.columns:
+            out[f"{col}_recorded"] = out[col]
+            types[f"{col}_recorded"] = types.get(col, kind)
+        values = per[col].reindex(out["patient_id"]).to_numpy()
+        if kind == "date":
+            out[col] = (
+                pd.to_datetime(pd.Series(values), errors="coerce")
+                .astype("datetime64[ns]")
+                .to_numpy()
+            )
+        elif kind == "numeric":
+            out[col] = (
+                pd.to_numeric(pd.Series(values), errors="coerce").astype("float64").to_numpy()
+            )
+        else:
+            out[col] = pd.Series(
+                [None if pd.isna(v) else str(v) for v in values], dtype=object, index=out.index
+            )
+        types[col] = kind
+    return out, types
 
 
 def run_study(
@@ -101,9 +204,19 @@ def run_study(
         raise ValidationError(validated.issues)
     source = validated.source
 
+    t1 = time.perf_counter()
+    deriv, deriv_sources = derive_from_labs(spec, validated, progress)
+    deriv_issues = _derivation_issues(spec, deriv) if deriv is not None else []
+    if any(i.severity == "error" for i in deriv_issues):
+        raise ValidationError([*validated.issues, *deriv_issues])
+    frame, types = validated.frame, validated.column_types
+    if deriv is not None and spec.response.source == "labs":
+        frame, types = _apply_derived(frame, types, deriv)
+    timings["derive_response"] = time.perf_counter() - t1
+
     progress("Deriving endpoints")
     t1 = time.perf_counter()
-    frame, types = apply_derive(validated.frame, spec.derive, validated.column_types)
+    frame, types = apply_derive(frame, spec.derive, types)
     unit = spec.study.time_unit
     for name, rule in RULES.items():
         tte = derive_time_to_event(frame, rule)
@@ -123,6 +236,20 @@ def run_study(
     }
     out["software"] = software_versions()
     out["inputs"] = {"patients": _input_entry(source), **(extra_inputs or {})}
+    if deriv is not None:
+        for key, src in deriv_sources.items():
+            out["inputs"][key] = _input_entry(src)
+        agree = deriv.per_patient.get("pd_date_agreement")
+        out["response_derivation"] = {
+            "source": spec.response.source,
+            "used_by_analyses": spec.response.source == "labs",
+            "columns": [c for c in DERIVED_FROM_LABS if c in deriv.per_patient.columns],
+            "parameters": deriv.parameters,
+            "progression_date_agreement": {}
+            if agree is None
+            else {str(k): int(v) for k, v in agree.value_counts().sort_index().items()},
+            "n_issues": len(deriv_issues),
+        }
     out["conventions"] = {
         "time_unit": unit,
         "days_per_month": DAYS_PER_MONTH,
@@ -143,10 +270,11 @@ def run_study(
         "rounding": "none in results.json; half away from zero in reports",
     }
     out["cohort"] = _cohort(validated, frame)
+    all_issues = [*validated.issues, *deriv_issues]
     out["validation"] = {
         "n_errors": len(validated.errors),
-        "n_warnings": sum(1 for i in validated.issues if i.severity == "warning"),
-        "issues": [i.to_dict() for i in validated.issues if i.severity != "error"],
+        "n_warnings": sum(1 for i in all_issues if i.severity == "warning"),
+        "issues": [i.to_dict() for i in all_issues if i.severity != "error"],
     }
     out["report_options"] = {
         "small_cell_k": spec.report.small_cell_k,
@@ -190,6 +318,7 @@ def run_study(
         validation=validated,
         timings=timings,
         warnings=ctx.warnings,
+        response=deriv,
     )
 
 
@@ -302,14 +431,33 @@ def write_outputs(
     for ep in RULES:
         cols += [f"{ep}_time_days", f"{ep}_time", f"{ep}_event", f"{ep}_end_source"]
     derived = run.analysis[cols + [d.name for d in spec.derive if d.name not in cols]].copy()
+    if run.response is not None:
+        # contract 2b: the lab/therapy derivation's per-patient columns (IMWG calls, lines,
+        # refractoriness), whether or not the analyses use them
+        per = run.response.per_patient.set_index("patient_id")
+        per = per.reindex(derived["patient_id"]).reset_index(drop=True)
+        derived = pd.concat(
+            [
+                derived.reset_index(drop=True),
+                per.drop(columns=[c for c in per.columns if c in derived.columns]),
+            ],
+            axis=1,
+        )
     derived_path = out_dir / "derived_patients.csv"
     atomic_write(
         derived_path, derived.to_csv(index=False, float_format="%.17g", lineterminator="\n")
     )
     written["derived_patients"] = derived_path
 
+    if run.response is not None:
+        audit_path = out_dir / "response_audit.jsonl"
+        tmp = out_dir / ".response_audit.jsonl.tmp"
+        run.response.audit.write_jsonl(tmp)
+        tmp.replace(audit_path)  # atomic, as every other output
+        written["response_audit"] = audit_path
     val = {
-        "issues": [i.to_dict() for i in run.validation.issues],
+        "issues": [i.to_dict() for i in run.validation.issues]
+        + ([i.to_dict() for i in run.response.issues] if run.response is not None else []),
         "exclusions": [e.to_dict() for e in run.validation.exclusions],
     }
     atomic_write(out_dir / "validation.json", json.dumps(val, indent=1, sort_keys=True) + "\n")

@@ -399,6 +399,10 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
             "refractory_threshold",
             "refractory_window_days",
             "unconfirmed_pd_is_event",
+            "unconfirmed_pd_bor",
+            "scr_without_clonality",
+            "steroid_change_opens_line",
+            "regimen_merge_days",
         }
     )
     response = ResponseSection(
@@ -409,6 +413,10 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         refractory_threshold=r.str("refractory_threshold", "MR", choices=("MR", "PR")),
         refractory_window_days=r.num("refractory_window_days", 60, lo=0, hi=3650, integer=True),
         unconfirmed_pd_is_event=r.bool("unconfirmed_pd_is_event", False),
+        unconfirmed_pd_bor=r.str("unconfirmed_pd_bor", "PD", choices=("PD", "NE")),
+        scr_without_clonality=r.str("scr_without_clonality", "CR", choices=("CR", "flc_ratio")),
+        steroid_change_opens_line=r.bool("steroid_change_opens_line", False),
+        regimen_merge_days=r.num("regimen_merge_days", 30, lo=0, hi=365, integer=True),
     )
     if response.source == "labs" and data.labs is None:
         raise SpecError(

@@ -74,6 +74,10 @@ class ResponseSection:
     refractory_threshold: Literal["MR", "PR"] = "MR"
     refractory_window_days: int = 60
     unconfirmed_pd_is_event: bool = False
+    unconfirmed_pd_bor: Literal["PD", "NE"] = "PD"
+    scr_without_clonality: Literal["CR", "flc_ratio"] = "CR"
+    steroid_change_opens_line: bool = False
+    regimen_merge_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
