@@ -70,6 +70,34 @@ def methods_text(src: Source) -> list[tuple[str, Text]]:
         p += (".",)
     out.append(("Endpoints", p))
 
+    # response, progression and refractoriness derived from raw labs and therapy
+    if src.get("response_derivation", "used_by_analyses"):
+        par = ("response_derivation", "parameters")
+        p = (
+            "Best overall response, the date of progression, prior lines of therapy and "
+            "refractoriness were derived from the long laboratory table",
+        )
+        if src.has("inputs", "labs", "file"):
+            p += (" (", src.ref("str", "inputs", "labs", "file"), ")")
+        if src.has("inputs", "therapy", "file"):
+            p += (" and the therapy table (", src.ref("str", "inputs", "therapy", "file"), ")")
+        p += (
+            " by rule, not entered by hand: IMWG 2016 response categories with confirmation by two "
+            "consecutive assessments, progression as a confirmed rise of at least 25% from the "
+            "nadir with the IMWG absolute minimums, dated at the first confirming assessment; "
+            "lines of therapy by the Rajkumar 2015 rules; refractory to an agent when progressing "
+            "on it or within ",
+        )
+        if src.has(*par, "refractory_window_days"):
+            p += (src.ref("int", *par, "refractory_window_days"),)
+        else:
+            p += ("60",)
+        p += (
+            " days of its last dose. Units were harmonized before any rule was applied; every "
+            "call and the values behind it are listed in response_audit.jsonl.",
+        )
+        out.append(("Response and progression", p))
+
     # statistics
     p = ("Survival was estimated with the Kaplan-Meier method and Greenwood variance",)
     if "km_conf_type" in conv:
