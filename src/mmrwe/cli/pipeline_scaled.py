@@ -49,7 +49,7 @@ from mmrwe.backends.validation import ScaledValidation, UnitCheck, any_equal, va
 from mmrwe.cli import analyses
 from mmrwe.cli.pipeline import Progress, StudyRun, software_versions
 from mmrwe.core.conventions import DAYS_PER_MONTH, days_per_unit
-from mmrwe.core.errors import EstimationError, MmrweError, SpecError, ValidationError
+from mmrwe.core.errors import EstimationError, Location, MmrweError, SpecError, ValidationError
 from mmrwe.derive.endpoints import RULES
 from mmrwe.io.readers import SourceTable
 from mmrwe.results.model import StudyResults
@@ -153,6 +153,14 @@ def _open_source(spec: StudySpec, be: Backend) -> tuple[Any, Any]:
 
 
 def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
+    if spec.response.source == "labs":
+        raise SpecError(
+            "the scaled path does not derive IMWG responses from a lab table "
+            '([response] source = "labs")',
+            where=Location(spec_key="response.source"),
+            fix='use engine = "pandas" for the derivation (its derived_patients.csv can then '
+            'feed a scaled run), or source = "recorded"',
+        )
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     progress(f"Validating in {be.engine}")
@@ -180,6 +188,11 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
     timings["derive"] = time.perf_counter() - t1
 
     run = _Scaled(spec, be, table, types, sv.units, n, dpu, progress)
+    if spec.data.labs is not None or spec.data.therapy is not None:
+        run.warnings.append(
+            "[data] labs/therapy are not read by the scaled path: no response_derivation "
+            'section (run engine = "pandas" for the IMWG derivation)'
+        )
     out: dict[str, Any] = {"schema_version": 1}
     out["study"] = {
         "title": spec.study.title,
