@@ -670,6 +670,7 @@ def _check_conventions(conventions: SurvivalConventions | None) -> SurvivalConve
 
 
 _INF_BITS = np.uint64(0x7FF0000000000000)  # bit pattern of +inf
+_ROWS6 = np.arange(6)
 _UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
@@ -844,54 +845,53 @@ def _findq3(
     values; that rule needs some y within ``_TOL`` of p, and only such curves (and p = 0,
     or an infinite y, which the minimum search below cannot place) go to ``_findq``.
     """
+    if p < 4 * _TOL:  # quantiles this close to 0: findq itself (see the bound below)
+        x = np.concatenate(([0.0], time))
+        q0, q1, q2 = (_findq(x, np.concatenate(([0.0], 1.0 - s)), p) for s in curves)
+        return q0, q1, q2
+    # findq's y = c(0, 1 - curve); its first value, 0, is never a candidate here (0 + tol <
+    # p) and makes min(v) <= p always true, so it is left out: index i below is x[i + 1]
     m = time.size
-    x = np.empty(m + 1)
-    x[0] = 0.0
-    x[1:] = time
-    y = np.empty((3, m + 1))
-    y[:, 0] = 0.0
+    y = np.empty((3, m))
     for r, s in enumerate(curves):
-        np.subtract(1.0, s, out=y[r, 1:])
+        np.subtract(1.0, s, out=y[r])
     # v = y + tol (rows 0-2) and y - tol (rows 3-5), as findq's two approx() calls
-    v = np.empty((6, m + 1))
+    v = np.empty((6, m))
     np.add(y, _TOL, out=v[:3])
     np.subtract(y, _TOL, out=v[3:])
     above = v >= p  # NaN compares False: approx() drops NA pairs
-    rows = np.arange(6)
     # the first candidate is the smallest one unless a later candidate is smaller
     # (a band need not be monotone): only then search for the minimum
     j = above.argmax(axis=1)
-    vj = v[rows, j]
-    has_above = above[rows, j]
+    vj = v[_ROWS6, j]
     later_smaller = (above & (v < vj[:, None])).any(axis=1).nonzero()[0]
     if later_smaller.size:
         w = np.where(above[later_smaller], v[later_smaller], np.inf)
         j[later_smaller] = w.argmin(axis=1)
-    # approx(rule = 1) is NA unless min(v) <= p <= max(v); v[:, 0] = 0 -+ tol <= p
-    # for any p >= tol, so only smaller p need the search
-    has_below = (v <= p).any(axis=1) if p < _TOL else True
-    idx = np.where(has_above & has_below, j, -1).tolist()
-    j_ok = above[rows, j].tolist()  # False only if the smallest candidate is inf
-    v_min = v[rows[:3], j[:3]].tolist()  # smallest y + tol >= p, per curve
-    above_1 = has_above.tolist()
+        vj = v[_ROWS6, j]
+    # approx(rule = 1): NA unless some v >= p (some v <= p: the left-out 0 -+ tol)
+    found: list[bool] = above[_ROWS6, j].tolist()  # False: no candidate
+    any_above: list[bool] = found if all(found) else np.asarray(above.any(axis=1)).tolist()
+    idx = j.tolist()
+    v_min = vj.tolist()
     out = [math.nan, math.nan, math.nan]
     for r in range(3):
-        if p >= 4 * _TOL and (not above_1[r] or v_min[r] > p + 3 * _TOL):
+        if not v_min[r] <= p + 3 * _TOL:  # (NaN: no candidate, as below)
             # No y within tol of p: such a y has p <= fl(y + tol) <= p + 3 tol (|y - p| is
             # exact there, by Sterbenz, as y is within p / 2 of p for p >= 4 tol). Then
             # some y >= p (findq's "reached") iff some y + tol >= p.
-            if not above_1[r]:
+            if not any_above[r]:
                 continue
             near = False
         else:
             if not (y[r] >= p).any():  # findq: NA unless max(y, na.rm) >= p
                 continue
             near = bool((np.abs(y[r] - p) < _TOL).any())
-        i1, i2 = idx[r], idx[r + 3]
-        if p == 0.0 or near or (i1 >= 0 and not j_ok[r]) or (i2 >= 0 and not j_ok[r + 3]):
-            out[r] = _findq(x, y[r].copy(), p)
-        elif i1 >= 0 and i2 >= 0:
-            out[r] = float((x[i1] + x[i2]) / 2.0)
+        if near or (any_above[r] and not found[r]) or (any_above[r + 3] and not found[r + 3]):
+            x = np.concatenate(([0.0], time))
+            out[r] = _findq(x, np.concatenate(([0.0], y[r])), p)
+        elif any_above[r] and any_above[r + 3]:
+            out[r] = float((time[idx[r]] + time[idx[r + 3]]) / 2.0)
     return out[0], out[1], out[2]
 
 
