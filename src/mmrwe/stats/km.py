@@ -842,8 +842,8 @@ def _findq3(
     drop changes nothing that ``_approx_constant_right`` returns: the smallest v >= p is
     found first at the first occurrence of its y, which the drop keeps, and min/max are
     unchanged. It matters only to the last-flat rule, through which y ends the kept
-    values; that rule needs some y within ``_TOL`` of p, and only such curves (and p = 0,
-    or an infinite y, which the minimum search below cannot place) go to ``_findq``.
+    values; that rule needs some y within ``_TOL`` of p, and only such curves (and p
+    below 4 tol) go to ``_findq``.
     """
     if p < 4 * _TOL:  # quantiles this close to 0: findq itself (see the bound below)
         x = np.concatenate(([0.0], time))
@@ -869,28 +869,26 @@ def _findq3(
         w = np.where(above[later_smaller], v[later_smaller], np.inf)
         j[later_smaller] = w.argmin(axis=1)
         vj = v[_ROWS6, j]
-    # approx(rule = 1): NA unless some v >= p (some v <= p: the left-out 0 -+ tol)
-    found: list[bool] = above[_ROWS6, j].tolist()  # False: no candidate
-    any_above: list[bool] = found if all(found) else np.asarray(above.any(axis=1)).tolist()
+    # approx(rule = 1): NA unless some v >= p (some v <= p: the left-out 0 -+ tol).
+    # j is a candidate whenever the row has one (argmax: the first; argmin: a finite one).
+    has: list[bool] = above[_ROWS6, j].tolist()
     idx = j.tolist()
     v_min = vj.tolist()
     out = [math.nan, math.nan, math.nan]
     for r in range(3):
-        if not v_min[r] <= p + 3 * _TOL:  # (NaN: no candidate, as below)
-            # No y within tol of p: such a y has p <= fl(y + tol) <= p + 3 tol (|y - p| is
-            # exact there, by Sterbenz, as y is within p / 2 of p for p >= 4 tol). Then
-            # some y >= p (findq's "reached") iff some y + tol >= p.
-            if not any_above[r]:
-                continue
-            near = False
-        else:
+        if not has[r]:
+            continue  # no y + tol >= p, so no y >= p: findq's NA ("not reached")
+        if v_min[r] <= p + 3 * _TOL:
+            # Some y may lie within tol of p. (Such a y has p <= fl(y + tol) <= p + 3 tol,
+            # |y - p| being exact there by Sterbenz as y is within p / 2 of p for
+            # p >= 4 tol; otherwise every y + tol >= p has y > p: "reached", not "near".)
             if not (y[r] >= p).any():  # findq: NA unless max(y, na.rm) >= p
                 continue
-            near = bool((np.abs(y[r] - p) < _TOL).any())
-        if near or (any_above[r] and not found[r]) or (any_above[r + 3] and not found[r + 3]):
-            x = np.concatenate(([0.0], time))
-            out[r] = _findq(x, np.concatenate(([0.0], y[r])), p)
-        elif any_above[r] and any_above[r + 3]:
+            if (np.abs(y[r] - p) < _TOL).any():
+                x = np.concatenate(([0.0], time))
+                out[r] = _findq(x, np.concatenate(([0.0], y[r])), p)
+                continue
+        if has[r + 3]:
             out[r] = float((time[idx[r]] + time[idx[r + 3]]) / 2.0)
     return out[0], out[1], out[2]
 
