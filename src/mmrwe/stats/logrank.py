@@ -202,7 +202,10 @@ def logrank_test(
     Equals R ``survdiff(Surv(time, status) ~ group + strata(s), rho = rho)``: chisq
     ``(O-E)' V^- (O-E)`` over the groups with expected > 0 (dropping the first of them),
     ``df`` = their number - 1; a death time with one patient at risk adds no variance.
-    Vectorized: one sort, then per-time counts by cumulative sums (a loop over groups).
+    Vectorized: the rows of each (stratum, group) cell are sorted by time once and reduced
+    to counts per distinct time; the test then runs on those counts (as
+    :func:`logrank_from_counts`, with the same numbers to the last bit as the direct row
+    computation, which inputs the counting path declines still take).
 
     Examples
     --------
