@@ -203,9 +203,9 @@ def logrank_test(
     ``(O-E)' V^- (O-E)`` over the groups with expected > 0 (dropping the first of them),
     ``df`` = their number - 1; a death time with one patient at risk adds no variance.
     Vectorized: the rows of each (stratum, group) cell are sorted by time once and reduced
-    to counts per distinct time; the test then runs on those counts (as
-    :func:`logrank_from_counts`, with the same numbers to the last bit as the direct row
-    computation, which inputs the counting path declines still take).
+    to counts per distinct time, and the test runs on those counts as
+    :func:`logrank_from_counts` does (the same numbers, to the last bit, as the direct
+    computation over sorted rows, which still handles the inputs that raise errors).
 
     Examples
     --------
