@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 from refdata import REFERENCE, load_data, load_expected  # noqa: F401  (re-exported)
+
+# Property tests draw the same examples on every run (CI must not turn red by chance) and
+# carry no per-example deadline (shared, loaded machines); MMRWE_HYPOTHESIS=explore draws anew.
+settings.register_profile(
+    "repeatable", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("MMRWE_HYPOTHESIS", "repeatable"))
 
 
 @pytest.fixture

@@ -48,6 +48,10 @@ def _noop(_: str) -> None:
 
 def load_and_validate(spec: StudySpec, progress: Progress = _noop) -> ValidatedTable:
     """Read the patient table named by the spec and run every validation rule."""
+    if spec.data.engine != "pandas":
+        from mmrwe.cli.pipeline_scaled import validate_scaled
+
+        return validate_scaled(spec, progress)
     progress("Reading patient table")
     d = spec.data
     source = read_table(

@@ -117,6 +117,20 @@ def run_study_scaled(
             be.close()
 
 
+def validate_scaled(spec: StudySpec, progress: Progress = _noop) -> ValidatedTable:
+    """Run the validation rules in the spec's engine (``mmrwe validate`` on a scaled spec)."""
+    be = connect_for(spec)
+    try:
+        progress(f"Validating in {be.engine}")
+        raw, src = _open_source(spec, be)
+        sv = validate_table(
+            raw, spec, file_name=src.name, unit_checks=_unit_checks(spec), backend=be
+        )
+        return _validated_table(sv, src)
+    finally:
+        be.close()
+
+
 def _unit_checks(spec: StudySpec) -> dict[str, UnitCheck]:
     checks: dict[str, UnitCheck] = {}
 
