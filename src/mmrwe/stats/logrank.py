@@ -710,8 +710,8 @@ def _factorize_general(a: NDArray[Any]) -> tuple[NDArray[Any], tuple[str, ...], 
     return codes, labels, np.bincount(codes, minlength=len(labels)).astype(np.int64)
 
 
-def _row_sums(a: IntArray) -> IntArray:
-    """``a.sum(axis=1)`` of an integer table with a few columns."""
+def _row_sums(a: NDArray[Any]) -> NDArray[Any]:
+    """``a.sum(axis=1)`` of a table of counts with a few columns (exact in any order)."""
     out = a[:, 0].copy()
     for j in range(1, a.shape[1]):
         out += a[:, j]
@@ -963,10 +963,13 @@ def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, Floa
         bounds = np.append(s_first, nb)
         for a, b in itertools.pairwise(bounds.tolist()):  # one pass per stratum
             at_risk[a:b] = np.cumsum(total[a:b][::-1], axis=0)[::-1]
-    # row sums of integer counts, column by column (exact; sum(axis=1) over a handful of
-    # columns is many times slower)
-    n_risk = _row_sums(at_risk).astype(np.float64)
-    deaths = _row_sums(dth).astype(np.float64)
+    # Counts as float64 from here (exact: whole numbers far below 2^53, so their sums are
+    # exact in any order); row sums column by column, as sum(axis=1) over a handful of
+    # columns is many times slower.
+    at_risk_f = at_risk.astype(np.float64)
+    dth_f = dth.astype(np.float64)
+    n_risk = _row_sums(at_risk_f)
+    deaths = _row_sums(dth_f)
     if rho == 0.0:
         weight = np.ones(nb)
     else:
@@ -981,10 +984,9 @@ def _survdiff_counts(blocks: _CountBlocks, rho: float) -> tuple[FloatArray, Floa
     w = weight[death_at]
     d = deaths[death_at]
     nr = n_risk[death_at]
-    # rows of float tables: np.take of float rows is many times faster than boolean
-    # indexing of integer rows (the counts are exact in float64)
-    risk = at_risk.astype(np.float64).take(death_at, axis=0)
-    dg = dth.astype(np.float64).take(death_at, axis=0)
+    # np.take of float rows is many times faster than boolean indexing of integer rows
+    risk = at_risk_f.take(death_at, axis=0)
+    dg = dth_f.take(death_at, axis=0)
     obs = np.empty(k)
     for j in range(k):
         obs[j] = float(np.add.reduce(w * dg[:, j]))  # np.sum without its wrapper
