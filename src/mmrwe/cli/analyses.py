@@ -385,27 +385,29 @@ def logrank(ctx: Context) -> list[dict[str, Any]]:
         for lv in levels:
             m = gk == lv
             km = kaplan_meier(t[keep][m], e[keep][m], conventions=ctx.conventions)
-            curves[lv] = {
-                "median": km.median.to_dict(),
-                "landmarks": {
-                    _fmt_time(x): {
-                        "surv": km.survival_at(x).surv,
-                        "n_risk": int(km.survival_at(x).n_risk),
-                    }
-                    for x in ctx.spec.km.landmarks
-                },
-                "risk_table": {
-                    "times": ticks,
-                    "n_risk": [int(v) for v in km.n_risk_at(np.asarray(ticks, dtype=float))],
-                },
-                "curve": km.curve_dict(),
-            }
+            curves[lv] = group_curve(ctx, km, ticks)
         entry["curves"] = curves
         entry["levels"] = (
             levels  # display order (spec-declared levels); dict keys are sorted on disk
         )
         out.append(entry)
     return out
+
+
+def group_curve(ctx: Context, km: Any, ticks: list[float]) -> dict[str, Any]:
+    """One group's entry of a log-rank ``curves`` map: median, landmarks, risk table, steps."""
+    return {
+        "median": km.median.to_dict(),
+        "landmarks": {
+            _fmt_time(x): {"surv": km.survival_at(x).surv, "n_risk": int(km.survival_at(x).n_risk)}
+            for x in ctx.spec.km.landmarks
+        },
+        "risk_table": {
+            "times": ticks,
+            "n_risk": [int(v) for v in km.n_risk_at(np.asarray(ticks, dtype=float))],
+        },
+        "curve": km.curve_dict(),
+    }
 
 
 # --- Cox -----------------------------------------------------------------------------------

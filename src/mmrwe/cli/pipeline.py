@@ -254,25 +254,7 @@ def run_study(
             else {str(k): int(v) for k, v in agree.value_counts().sort_index().items()},
             "n_issues": len(deriv_issues),
         }
-    out["conventions"] = {
-        "time_unit": unit,
-        "days_per_month": DAYS_PER_MONTH,
-        "km_conf_type": spec.km.conf_type,
-        "km_conf_level": spec.km.conf_level,
-        "km_median_ci": spec.km.median_ci,
-        "median_rule": "midpoint",
-        "cox_ties": spec.cox[0].ties if spec.cox else "efron",
-        "ph_transform": spec.cox[0].ph_transform if spec.cox else "km",
-        "alpha": spec.study.alpha,
-        "proportion_ci": spec.proportions[0].method if spec.proportions else "clopper-pearson",
-        "fisher_odds_ratio": "conditional MLE",
-        "logistic_ci": "profile likelihood",
-        "maxstat_p": "Lau94",
-        "n_risk_rule": "number with time >= t",
-        "pfs_definition": "progression or death, whichever first; censored at last follow-up",
-        "os_definition": "death from any cause; censored at last follow-up",
-        "rounding": "none in results.json; half away from zero in reports",
-    }
+    out["conventions"] = conventions_of(spec)
     out["cohort"] = _cohort(validated, frame)
     all_issues = [*validated.issues, *deriv_issues]
     out["validation"] = {
@@ -329,6 +311,29 @@ def run_study(
 def _label_of(spec: StudySpec, column: str) -> str | None:
     v = spec.variable(column)
     return v.label if v is not None else None
+
+
+def conventions_of(spec: StudySpec) -> dict[str, Any]:
+    """The conventions every result was computed with (results.json ``conventions``)."""
+    return {
+        "time_unit": spec.study.time_unit,
+        "days_per_month": DAYS_PER_MONTH,
+        "km_conf_type": spec.km.conf_type,
+        "km_conf_level": spec.km.conf_level,
+        "km_median_ci": spec.km.median_ci,
+        "median_rule": "midpoint",
+        "cox_ties": spec.cox[0].ties if spec.cox else "efron",
+        "ph_transform": spec.cox[0].ph_transform if spec.cox else "km",
+        "alpha": spec.study.alpha,
+        "proportion_ci": spec.proportions[0].method if spec.proportions else "clopper-pearson",
+        "fisher_odds_ratio": "conditional MLE",
+        "logistic_ci": "profile likelihood",
+        "maxstat_p": "Lau94",
+        "n_risk_rule": "number with time >= t",
+        "pfs_definition": "progression or death, whichever first; censored at last follow-up",
+        "os_definition": "death from any cause; censored at last follow-up",
+        "rounding": "none in results.json; half away from zero in reports",
+    }
 
 
 def software_versions() -> dict[str, str]:

@@ -47,8 +47,8 @@ from mmrwe.backends.pushdown import (
 )
 from mmrwe.backends.validation import ScaledValidation, UnitCheck, any_equal, validate_table
 from mmrwe.cli import analyses
-from mmrwe.cli.pipeline import Progress, StudyRun, software_versions
-from mmrwe.core.conventions import DAYS_PER_MONTH, days_per_unit
+from mmrwe.cli.pipeline import Progress, StudyRun, conventions_of, software_versions
+from mmrwe.core.conventions import days_per_unit
 from mmrwe.core.errors import EstimationError, Location, MmrweError, SpecError, ValidationError
 from mmrwe.derive.endpoints import RULES
 from mmrwe.io.readers import SourceTable
@@ -218,25 +218,7 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
     entry = src.input_entry(sv.n_input_rows)
     entry["engine"] = be.engine
     out["inputs"] = {"patients": entry}
-    out["conventions"] = {
-        "time_unit": unit,
-        "days_per_month": DAYS_PER_MONTH,
-        "km_conf_type": spec.km.conf_type,
-        "km_conf_level": spec.km.conf_level,
-        "km_median_ci": spec.km.median_ci,
-        "median_rule": "midpoint",
-        "cox_ties": spec.cox[0].ties if spec.cox else "efron",
-        "ph_transform": spec.cox[0].ph_transform if spec.cox else "km",
-        "alpha": spec.study.alpha,
-        "proportion_ci": spec.proportions[0].method if spec.proportions else "clopper-pearson",
-        "fisher_odds_ratio": "conditional MLE",
-        "logistic_ci": "profile likelihood",
-        "maxstat_p": "Lau94",
-        "n_risk_rule": "number with time >= t",
-        "pfs_definition": "progression or death, whichever first; censored at last follow-up",
-        "os_definition": "death from any cause; censored at last follow-up",
-        "rounding": "none in results.json; half away from zero in reports",
-    }
+    out["conventions"] = conventions_of(spec)
     centers: dict[str, int] = {}
     if "center" in types:
         counts = run.value_counts("center")
@@ -694,21 +676,7 @@ class _Scaled:
                     sub["n_event"].to_numpy(),
                     sub["n_censor"].to_numpy(),
                 )
-                curves[lv] = {
-                    "median": km.median.to_dict(),
-                    "landmarks": {
-                        analyses._fmt_time(x): {
-                            "surv": km.survival_at(x).surv,
-                            "n_risk": int(km.survival_at(x).n_risk),
-                        }
-                        for x in ctx.spec.km.landmarks
-                    },
-                    "risk_table": {
-                        "times": ticks,
-                        "n_risk": [int(v) for v in km.n_risk_at(np.asarray(ticks, dtype=float))],
-                    },
-                    "curve": km.curve_dict(),
-                }
+                curves[lv] = analyses.group_curve(ctx, km, ticks)
             entry["curves"] = curves
             entry["levels"] = levels
             out.append(entry)
