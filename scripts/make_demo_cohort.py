@@ -137,10 +137,9 @@ def generate(seed: int) -> pd.DataFrame:
 
 def measure(df: pd.DataFrame) -> dict[str, float]:
     """The calibration figures, computed with mmrwe's own estimators."""
+    from mmrwe.core.conventions import SurvivalConventions
     from mmrwe.stats.cox import cox_fit
     from mmrwe.stats.cutpoint import maxstat_cutpoint
-
-    from mmrwe.core.conventions import SurvivalConventions
     from mmrwe.stats.km import kaplan_meier, reverse_km_followup
 
     conv = SurvivalConventions()

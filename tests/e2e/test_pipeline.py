@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from refdata import load_expected
 from mmrwe.cli.main import app
+from refdata import load_expected
 
 HERE = Path(__file__).parent
 runner = CliRunner()

@@ -118,7 +118,11 @@ def test_files_without_sites_entries_need_their_own_center_column(sites, tmp_pat
     clean = json.loads(run_study(spec).results.to_json())
     got = json.loads(run.run.results.to_json())
     # a pooled run also lists its site files (inputs.sites), which a plain run has not
-    assert diff_paths(clean, got) == [".inputs.patients.file", ".inputs.patients.sha256", ".inputs.sites"]
+    assert diff_paths(clean, got) == [
+        ".inputs.patients.file",
+        ".inputs.patients.sha256",
+        ".inputs.sites",
+    ]
 
 
 def test_pool_cli_writes_the_analyze_outputs_plus_pooling_files(sites, tmp_path):

@@ -84,7 +84,11 @@ def test_three_formats_give_the_clean_results(full_sites, tmp_path):
         ".inputs.sites",
     ]
     assert pooled["inputs"]["patients"]["file"] == "pooled_patients.csv"
-    assert [s["file"] for s in pooled["inputs"]["sites"]] == ["north.csv", "centro.xlsx", "south.sav"]
+    assert [s["file"] for s in pooled["inputs"]["sites"]] == [
+        "north.csv",
+        "centro.xlsx",
+        "south.sav",
+    ]
     assert any("g/L to g/dL" in n for n in pooled["inputs"]["patients"]["notes"])
     assert pooled["cutpoints"] == clean["cutpoints"]  # bootstrap included, bit for bit
     assert folder_hashes(folder) == before  # inputs never modified

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from refdata import load_data, load_expected
 from mmrwe.stats.descriptive import describe_numeric, kruskal_wallis, wilcoxon_rank_sum
+from refdata import load_data, load_expected
 
 pytestmark = pytest.mark.reference
 REF = load_expected("descriptive")

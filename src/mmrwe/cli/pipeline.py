@@ -94,14 +94,18 @@ def derive_from_labs(
 
     d = spec.data
     progress("Reading lab and therapy tables")
-    read = {
-        "delimiter": d.delimiter,
-        "decimal": d.decimal,
-        "encoding": d.encoding,
-        "missing_values": d.missing_values,
-    }
-    labs = read_table(d.labs, **read)
-    therapy = read_table(d.therapy, **read) if d.therapy is not None else None
+
+    def read(path: Path) -> SourceTable:
+        return read_table(
+            path,
+            delimiter=d.delimiter,
+            decimal=d.decimal,
+            encoding=d.encoding,
+            missing_values=d.missing_values,
+        )
+
+    labs = read(spec.data.labs)
+    therapy = read(d.therapy) if d.therapy is not None else None
     progress("Deriving IMWG response, progression, lines of therapy and refractoriness")
     r = spec.response
     params = ResponseParams(

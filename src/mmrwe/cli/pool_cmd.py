@@ -590,7 +590,7 @@ def center_effects_in(ctx: Any, cox_results: Sequence[Mapping[str, Any]]) -> dic
     for entry in lr:
         out["endpoints"][entry["endpoint"]] = entry
     for k, cx in enumerate(spec.cox):
-        out["cox"].append(_cox_heterogeneity(ctx, cox_results[k], cx, k))
+        out["cox"].append(_cox_heterogeneity(ctx, dict(cox_results[k]), cx, k))
     out["statement"] = _statement(out, _labeller(spec))
     return out
 

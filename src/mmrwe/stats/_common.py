@@ -18,16 +18,22 @@ def read_only(a: ArrayLike, dtype: Any = None) -> NDArray[Any]:
     return out
 
 
-def as_time_event(time: ArrayLike, is_event: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+def as_time_event(
+    time: ArrayLike, is_event: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Check and convert survival inputs: finite non-negative times, boolean events."""
     t = np.asarray(time, dtype=np.float64)
     e = np.asarray(is_event)
     if t.ndim != 1 or e.ndim != 1 or t.shape != e.shape:
-        raise InputError(f"time and is_event must be 1-d arrays of one length, got {t.shape} and {e.shape}")
+        raise InputError(
+            f"time and is_event must be 1-d arrays of one length, got {t.shape} and {e.shape}"
+        )
     if not np.all(np.isfinite(t)):
         raise InputError("survival times must be finite (no NaN or infinity)")
     if np.any(t < 0):
-        raise InputError("survival times must be >= 0", fix="check that no event date precedes its start date")
+        raise InputError(
+            "survival times must be >= 0", fix="check that no event date precedes its start date"
+        )
     if e.dtype != np.bool_:
         ev = np.asarray(e, dtype=np.float64)
         if not np.all(np.isin(ev, (0.0, 1.0))):

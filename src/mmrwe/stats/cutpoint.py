@@ -1908,7 +1908,9 @@ class YoudenHonestResult:
         return out
 
 
-def _max_youden(xf: _XFrame, labels: NDArray[np.float64], direction: Direction) -> NDArray[np.float64]:
+def _max_youden(
+    xf: _XFrame, labels: NDArray[np.float64], direction: Direction
+) -> NDArray[np.float64]:
     """Maximal Youden index per row of a (b, n) 0/1 label matrix (cuts at observed values)."""
     pos = np.add.reduceat(labels[:, xf.order], xf.starts, axis=1)
     neg = np.add.reduceat((1.0 - labels)[:, xf.order], xf.starts, axis=1)
@@ -1924,7 +1926,12 @@ def _max_youden(xf: _XFrame, labels: NDArray[np.float64], direction: Direction) 
 
 
 def youden_permutation_p(
-    x: ArrayLike, is_event: ArrayLike, *, direction: Direction = ">=", n_perm: int = 2000, seed: int | None = 20250101
+    x: ArrayLike,
+    is_event: ArrayLike,
+    *,
+    direction: Direction = ">=",
+    n_perm: int = 2000,
+    seed: int | None = 20250101,
 ) -> float | None:
     """Permutation p of the maximal Youden index, adjusted for the search over cut-offs.
 
