@@ -424,6 +424,44 @@ class KaplanMeier:
 # --------------------------------------------------------------------------------------
 
 
+def _km_from_table(
+    times: FloatArray,
+    n_risk: IntArray,
+    n_event: IntArray,
+    n_censor: IntArray,
+    n: int,
+    conv: SurvivalConventions,
+    *,
+    fresh: bool,
+) -> KaplanMeier:
+    """Product-limit curve, Greenwood SE, band and median from a per-time table.
+
+    ``fresh``: the arrays were made here and nobody else holds them, so they are frozen in
+    place rather than copied.
+    """
+    surv, se_log = _product_limit(n_risk, n_event)
+    with np.errstate(invalid="ignore"):
+        std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
+    lower, upper = _band(surv, se_log, conv.conf_type, _z(conv.conf_level))
+    median = _quantile(times, surv, lower, upper, 0.5, conv)
+    make = _km_from_fresh_arrays if fresh else KaplanMeier
+    return make(
+        time=times,
+        n_risk=n_risk,
+        n_event=n_event,
+        n_censor=n_censor,
+        surv=surv,
+        std_err=std_err,
+        std_err_log=se_log,
+        lower=lower,
+        upper=upper,
+        median=median,
+        n=n,
+        events=int(n_event.sum()),
+        conventions=conv,
+    )
+
+
 def kaplan_meier(
     time: ArrayLike,
     is_event: ArrayLike,
@@ -464,26 +502,7 @@ def kaplan_meier(
     if t.size == 0:
         raise InputError("no observations: a Kaplan-Meier curve needs at least one patient")
     times, n_risk, n_event, n_censor = _tabulate(t, e)
-    surv, se_log = _product_limit(n_risk, n_event)
-    with np.errstate(invalid="ignore"):
-        std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
-    lower, upper = _band(surv, se_log, conv.conf_type, _z(conv.conf_level))
-    median = _quantile(times, surv, lower, upper, 0.5, conv)
-    return _km_from_fresh_arrays(
-        time=times,
-        n_risk=n_risk,
-        n_event=n_event,
-        n_censor=n_censor,
-        surv=surv,
-        std_err=std_err,
-        std_err_log=se_log,
-        lower=lower,
-        upper=upper,
-        median=median,
-        n=int(t.size),
-        events=int(n_event.sum()),
-        conventions=conv,
-    )
+    return _km_from_table(times, n_risk, n_event, n_censor, int(t.size), conv, fresh=True)
 
 
 def reverse_km_followup(
@@ -991,26 +1010,7 @@ def kaplan_meier_from_counts(
     n_at = ev + ce
     # patients with time >= t: the sum of counts from t on (as n - start of t's block)
     n_risk = np.cumsum(n_at[::-1])[::-1].astype(np.int64)
-    surv, se_log = _product_limit(n_risk, ev)
-    with np.errstate(invalid="ignore"):
-        std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
-    lower, upper = _band(surv, se_log, conv.conf_type, _z(conv.conf_level))
-    median = _quantile(times, surv, lower, upper, 0.5, conv)
-    return KaplanMeier(
-        time=times,
-        n_risk=n_risk,
-        n_event=ev,
-        n_censor=ce,
-        surv=surv,
-        std_err=std_err,
-        std_err_log=se_log,
-        lower=lower,
-        upper=upper,
-        median=median,
-        n=int(n_at.sum()),
-        events=int(ev.sum()),
-        conventions=conv,
-    )
+    return _km_from_table(times, n_risk, ev, ce, int(n_at.sum()), conv, fresh=False)
 
 
 def reverse_km_followup_from_counts(

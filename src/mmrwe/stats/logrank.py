@@ -266,6 +266,28 @@ def logrank_test(
     )
 
 
+def _trend_scores(scores: Any, labels: Sequence[str]) -> NDArray[np.float64]:
+    """Scores per group for the trend test: default 1..k, a sequence, or a {label: score} map."""
+    k = len(labels)
+    if scores is None:
+        s = np.arange(1.0, k + 1.0)
+    elif isinstance(scores, Mapping):
+        missing = [g for g in labels if g not in scores]
+        if missing:
+            raise InputError(
+                f"no score given for group(s) {missing}",
+                fix=f"give a score for each of {list(labels)}",
+            )
+        s = np.array([float(scores[g]) for g in labels])
+    else:
+        s = np.asarray(scores, dtype=np.float64)
+        if s.shape != (k,):
+            raise InputError(f"need {k} scores (one per group {list(labels)}), got {s.size}")
+    if not np.all(np.isfinite(s)):
+        raise InputError("trend scores must be finite numbers")
+    return s
+
+
 def logrank_trend_test(
     time: ArrayLike,
     is_event: ArrayLike,
@@ -306,23 +328,7 @@ def logrank_trend_test(
         assert prep is not None
         labels, n_per_group, n_strata = prep.labels, prep.n_per_group, prep.n_strata
         n_excluded = prep.n_excluded
-    k = len(labels)
-    if scores is None:
-        s = np.arange(1.0, k + 1.0)
-    elif isinstance(scores, Mapping):
-        missing = [g for g in labels if g not in scores]
-        if missing:
-            raise InputError(
-                f"no score given for group(s) {missing}",
-                fix=f"give a score for each of {list(labels)}",
-            )
-        s = np.array([float(scores[g]) for g in labels])
-    else:
-        s = np.asarray(scores, dtype=np.float64)
-        if s.shape != (k,):
-            raise InputError(f"need {k} scores (one per group {list(labels)}), got {s.size}")
-    if not np.all(np.isfinite(s)):
-        raise InputError("trend scores must be finite numbers")
+    s = _trend_scores(scores, labels)
     if fast is not None:
         obs, exp, var = _survdiff_counts(fast[0], 0.0)
     else:
@@ -836,23 +842,7 @@ def logrank_trend_from_counts(
     """
     blocks = _count_blocks(time, group, n_event, n_censor, strata)
     labels = blocks.labels
-    k = len(labels)
-    if scores is None:
-        s = np.arange(1.0, k + 1.0)
-    elif isinstance(scores, Mapping):
-        missing = [g for g in labels if g not in scores]
-        if missing:
-            raise InputError(
-                f"no score given for group(s) {missing}",
-                fix=f"give a score for each of {list(labels)}",
-            )
-        s = np.array([float(scores[g]) for g in labels])
-    else:
-        s = np.asarray(scores, dtype=np.float64)
-        if s.shape != (k,):
-            raise InputError(f"need {k} scores (one per group {list(labels)}), got {s.size}")
-    if not np.all(np.isfinite(s)):
-        raise InputError("trend scores must be finite numbers")
+    s = _trend_scores(scores, labels)
     obs, exp, var = _survdiff_counts(blocks, 0.0)
     statistic = float(s @ (obs - exp))
     v = float(s @ var @ s)
