@@ -227,28 +227,7 @@ def logrank_test(
         obs, exp, var = _survdiff(prep, rho)
         labels, n_per_group, n_strata = prep.labels, prep.n_per_group, prep.n_strata
         n_excluded = prep.n_excluded
-    informative = exp > 0
-    df = int(np.count_nonzero(informative)) - 1
-    chisq = 0.0
-    if df >= 1:
-        idx = informative.nonzero()[0][1:]
-        diff = (obs - exp)[idx]
-        try:
-            chisq = float(np.dot(np.linalg.solve(var[idx[:, None], idx], diff), diff))
-        except np.linalg.LinAlgError as err:
-            # R's solve() stops here too ("system is exactly singular")
-            raise EstimationError(
-                "the log-rank variance matrix is singular: no event time carries information "
-                "(e.g. every patient at risk at each event time had the event)",
-                fix="the groups cannot be compared with these data; check the grouping variable",
-            ) from err
-    p: float | None
-    if df >= 1:
-        p = _chi2_sf(chisq, df)
-    elif df == 0:
-        p = 1.0  # R: pchisq(0, 0, lower.tail = FALSE) is 1
-    else:
-        p = None  # R: NaN (no events at all)
+    chisq, df, p = _chisq_df_p(obs, exp, var)
     return LogRankResult(
         groups=labels,
         n=dict(zip(labels, n_per_group.tolist(), strict=True)),
@@ -724,6 +703,35 @@ def _row_sums(a: NDArray[Any]) -> NDArray[Any]:
     return out
 
 
+def _chisq_df_p(
+    obs: NDArray[np.float64], exp: NDArray[np.float64], var: NDArray[np.float64]
+) -> tuple[float, int, float | None]:
+    """survdiff's chi-square, df and p: groups with expected > 0, the first one dropped."""
+    informative = exp > 0
+    df = int(np.count_nonzero(informative)) - 1
+    chisq = 0.0
+    if df >= 1:
+        idx = np.flatnonzero(informative)[1:]
+        diff = (obs - exp)[idx]
+        try:
+            chisq = float(np.dot(np.linalg.solve(var[np.ix_(idx, idx)], diff), diff))
+        except np.linalg.LinAlgError as err:
+            # R's solve() stops here too ("system is exactly singular")
+            raise EstimationError(
+                "the log-rank variance matrix is singular: no event time carries information "
+                "(e.g. every patient at risk at each event time had the event)",
+                fix="the groups cannot be compared with these data; check the grouping variable",
+            ) from err
+    p: float | None
+    if df >= 1:
+        p = _chi2_sf(chisq, df)
+    elif df == 0:
+        p = 1.0  # R: pchisq(0, 0, lower.tail = FALSE) is 1
+    else:
+        p = None  # R: NaN (no events at all)
+    return chisq, df, p
+
+
 def _chi2_sf(chisq: float, df: int) -> float:
     """``chi2.sf(chisq, df)``: the same ``chdtrc`` value, without scipy's distribution
     machinery (which costs more than a whole test of 10^4 rows) for ordinary arguments."""
@@ -785,27 +793,7 @@ def logrank_from_counts(
         raise InputError(f"rho must be a finite number, got {rho!r}")
     blocks = _count_blocks(time, group, n_event, n_censor, strata)
     obs, exp, var = _survdiff_counts(blocks, rho)
-    informative = exp > 0
-    df = int(np.count_nonzero(informative)) - 1
-    chisq = 0.0
-    if df >= 1:
-        idx = np.flatnonzero(informative)[1:]
-        diff = (obs - exp)[idx]
-        try:
-            chisq = float(np.dot(np.linalg.solve(var[np.ix_(idx, idx)], diff), diff))
-        except np.linalg.LinAlgError as err:
-            raise EstimationError(
-                "the log-rank variance matrix is singular: no event time carries information "
-                "(e.g. every patient at risk at each event time had the event)",
-                fix="the groups cannot be compared with these data; check the grouping variable",
-            ) from err
-    p: float | None
-    if df >= 1:
-        p = float(chi2.sf(chisq, df))
-    elif df == 0:
-        p = 1.0  # R: pchisq(0, 0, lower.tail = FALSE) is 1
-    else:
-        p = None  # R: NaN (no events at all)
+    chisq, df, p = _chisq_df_p(obs, exp, var)
     labels = blocks.labels
     return LogRankResult(
         groups=labels,
