@@ -91,3 +91,25 @@ def test_scaled_run_stops_on_errors(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as err:
         run_study(load_spec(tmp_path / "study.toml"))
     assert any(i.code == "MMV006" and i.where.patient_id == "P3" for i in err.value.issues)
+
+
+def test_clean_text_trims_and_nulls_tokens_like_str_strip() -> None:
+    """The shortcut (trim only cells with edge whitespace) gives ``str.strip`` results."""
+    import ibis
+
+    from mmrwe.backends.validation import _clean_text
+
+    cells = [" P1 ", "\tP2", "P3\n", "NA", " NA ", "", "   ", "x NA", "N/A\t", None,
+             "P 4", "\n\t.\t\n", "NULLX", "nan ", "a\tb"]  # fmt: skip
+    tokens = ("NA", "N/A", ".", "NULL", "nan")
+    expected = [
+        None if c is None or c.strip(" \t\n") in (*tokens, "") else c.strip(" \t\n")
+        for c in cells
+    ]
+    con = ibis.duckdb.connect()
+    try:
+        t = ibis.memtable({"i": list(range(len(cells))), "c": cells})
+        out = con.to_pyarrow(t.select("i", v=_clean_text(t.c, tokens)).order_by("i"))
+    finally:
+        con.disconnect()
+    assert out["v"].to_pylist() == expected
