@@ -19,10 +19,16 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
+_SCALARS = (float, int, str, bool, type(None))
+
+
 def _freeze(x: Any) -> Any:
     if isinstance(x, Mapping):
         return MappingProxyType({str(k): _freeze(v) for k, v in x.items()})
     if isinstance(x, list | tuple):
+        # curves are long lists of numbers: copy those in one step
+        if all(type(v) in _SCALARS for v in x):
+            return tuple(x)
         return tuple(_freeze(v) for v in x)
     return x
 
@@ -48,9 +54,22 @@ def clean_json(x: Any, path: str = "$") -> Any:
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, Mapping):
-        return {str(k): clean_json(v, f"{path}.{k}") for k, v in x.items()}
+        # keys sorted as json.dumps(sort_keys=True) writes them: the canonical order
+        items = sorted(((str(k), v) for k, v in x.items()), key=lambda kv: kv[0])
+        return {k: clean_json(v, f"{path}.{k}") for k, v in items}
     if isinstance(x, list | tuple):
-        return [clean_json(v, f"{path}[{i}]") for i, v in enumerate(x)]
+        out = []
+        for i, v in enumerate(x):
+            t = type(v)
+            # the common cases inline (curves hold thousands of numbers); the item's path
+            # is built only when the item needs the general conversion
+            if t is float:
+                out.append(v if math.isfinite(v) else None)
+            elif t is int or t is str or v is None:
+                out.append(v)
+            else:
+                out.append(clean_json(v, f"{path}[{i}]"))
+        return out
     if hasattr(x, "tolist"):  # numpy scalars and arrays
         return clean_json(x.tolist(), path)
     if hasattr(x, "to_dict"):
@@ -78,11 +97,11 @@ class StudyResults(Mapping[str, Any]):
     _data: Mapping[str, Any]
 
     def __init__(self, data: Mapping[str, Any]):
-        cleaned = clean_json(dict(data))
-        cleaned.setdefault("schema_version", SCHEMA_VERSION)
-        # Canonical key order (as written to disk), so results built in memory and results
-        # re-read from results.json are indistinguishable to every renderer.
-        canonical = json.loads(json.dumps(cleaned, sort_keys=True, allow_nan=False))
+        data = dict(data)
+        data.setdefault("schema_version", SCHEMA_VERSION)
+        # Canonical key order (as written to disk; clean_json sorts), so results built in
+        # memory and results re-read from results.json are indistinguishable to every renderer.
+        canonical = clean_json(data)
         object.__setattr__(self, "_data", _freeze(canonical))
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import chdtrc
-from scipy.stats import chi2
 
 from mmrwe.core.errors import EstimationError, InputError
 from mmrwe.stats._common import as_time_event, none_if_nan, read_only
@@ -737,6 +736,8 @@ def _chi2_sf(chisq: float, df: int) -> float:
     machinery (which costs more than a whole test of 10^4 rows) for ordinary arguments."""
     if chisq > 0.0 and math.isfinite(chisq) and df >= 1:
         return float(chdtrc(df, chisq))
+    from scipy.stats import chi2  # edge cases (0, inf, NaN); imported on demand: it is slow
+
     return float(chi2.sf(chisq, df))
 
 
@@ -835,7 +836,7 @@ def logrank_trend_from_counts(
     statistic = float(s @ (obs - exp))
     v = float(s @ var @ s)
     chisq = statistic**2 / v if v > 0 else None
-    p = float(chi2.sf(chisq, 1)) if chisq is not None else None
+    p = _chi2_sf(chisq, 1) if chisq is not None else None
     return LogRankTrendResult(
         groups=labels,
         scores=tuple(s.tolist()),
