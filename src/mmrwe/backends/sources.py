@@ -124,6 +124,8 @@ def open_file(
             fix='load the file into the database, or use engine = "duckdb" to read it in place',
         )
     if kind == "parquet":
+        if backend.engine == "duckdb":
+            return TableSource(_duckdb_parquet(con, p), "parquet", p.name, sha, None, p)
         t = con.read_parquet(str(p))
         return TableSource(t, "parquet", p.name, sha, None, p)
     sep = delimiter if delimiter is not None else ("\t" if p.suffix.lower() == ".tsv" else ",")
@@ -139,6 +141,31 @@ def open_file(
     else:
         t = con.read_csv(str(p), header=True, sep=sep, inferSchema=False)
     return TableSource(t, "csv", p.name, sha, None, p)
+
+
+#: Largest Parquet input (rows) that DuckDB copies into memory once before validation.
+PARQUET_IN_MEMORY_MAX_ROWS = 2_000_000
+_SRC_SEQ = [0]
+
+
+def _duckdb_parquet(con: Any, p: Path) -> Any:
+    """A Parquet file as a DuckDB table: copied into memory when small enough.
+
+    A run reads the table in several passes (profile, rule counts, analysis columns); each
+    pass over the file decodes its pages again, while a copy is decoded once (up to
+    PARQUET_IN_MEMORY_MAX_ROWS rows, a few hundred MB; larger files are read in place).
+    The copy is a temporary table: it goes with the connection.
+    """
+    path = str(p).replace("'", "''")
+    n = con.con.execute(f"SELECT SUM(num_rows) FROM parquet_file_metadata('{path}')").fetchone()
+    if n is None or n[0] is None or int(n[0]) > PARQUET_IN_MEMORY_MAX_ROWS:
+        return con.read_parquet(str(p))
+    _SRC_SEQ[0] += 1
+    name = f"_mmrwe_src_{_SRC_SEQ[0]}"
+    con.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE \"{name}\" AS SELECT * FROM read_parquet('{path}')"
+    )
+    return con.table(name)
 
 
 def open_database_table(backend: Backend, table: str) -> TableSource:

@@ -195,13 +195,21 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
     for rule in RULES.values():
         table = derive_time_to_event(table, rule)
     table = as_temp_view(be, table, "analysis")
+    full = table
+    if be.engine == "duckdb" and not small:
+        # Every analysis below is a GROUP BY over these columns; computed once into an
+        # in-memory table they are not re-parsed from the source (text cleaning, dates) by
+        # each of the dozen queries. The identifiers and end sources, needed only for the
+        # per-patient listing, stay in the view.
+        drop = ["patient_id", *(f"{ep}_end_source" for ep in RULES)]
+        table = as_temp_view(be, table.drop(*drop), "analysis_cols", materialize=True)
     unit = spec.study.time_unit
     dpu = days_per_unit(unit)
     # analysed rows = input rows - exclusions (counted by the validator): no extra scan
     n = sv.n_input_rows - sv.n_excluded
     timings["derive"] = time.perf_counter() - t1
 
-    run = _Scaled(spec, be, table, types, sv.units, n, dpu, progress)
+    run = _Scaled(spec, be, table, types, sv.units, n, dpu, progress, full=full)
     if spec.data.labs is not None or spec.data.therapy is not None:
         run.warnings.append(
             "[data] labs/therapy are not read by the scaled path: no response_derivation "
@@ -368,8 +376,12 @@ class _Scaled:
         n: int,
         dpu: float,
         progress: Progress,
+        *,
+        full: Any = None,
     ) -> None:
         self.spec, self.be, self.table, self.types, self.units = spec, be, table, types, units
+        # the whole analysis view (identifiers, end sources) for the per-patient listing
+        self.full = table if full is None else full
         self.n, self.dpu, self.progress = n, dpu, progress
         self.warnings: list[str] = []
         self._frame: pd.DataFrame | None = None
@@ -469,12 +481,13 @@ class _Scaled:
                 " query the engine for the derived endpoints instead"
             )
             return pd.DataFrame(columns=cols + ep_cols + derive_cols)
-        sel = {c: self.table[c] for c in cols + derive_cols}
+        full = self.full
+        sel = {c: full[c] for c in cols + derive_cols}
         for ep in RULES:
             for suffix in ("time_days", "event", "end_source"):
-                sel[f"{ep}_{suffix}"] = self.table[f"{ep}_{suffix}"]
+                sel[f"{ep}_{suffix}"] = full[f"{ep}_{suffix}"]
         # through Arrow: DuckDB's own pandas conversion builds Python strings row by row
-        df = self.table.select(**sel).to_pyarrow().to_pandas()
+        df = full.select(**sel).to_pyarrow().to_pandas()
         for c in df.columns:
             if df[c].dtype == object:
                 df[c] = df[c].where(df[c].notna(), None)
@@ -571,6 +584,8 @@ class _Scaled:
         }
 
     def proportions(self) -> list[dict[str, Any]]:
+        if not self.spec.proportions:
+            return []  # before the import: scipy.stats takes ~0.3 s to load
         from mmrwe.stats.proportions import proportion_ci
 
         out = []
