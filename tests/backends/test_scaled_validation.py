@@ -103,8 +103,7 @@ def test_clean_text_trims_and_nulls_tokens_like_str_strip() -> None:
              "P 4", "\n\t.\t\n", "NULLX", "nan ", "a\tb"]  # fmt: skip
     tokens = ("NA", "N/A", ".", "NULL", "nan")
     expected = [
-        None if c is None or c.strip(" \t\n") in (*tokens, "") else c.strip(" \t\n")
-        for c in cells
+        None if c is None or c.strip(" \t\n") in (*tokens, "") else c.strip(" \t\n") for c in cells
     ]
     con = ibis.duckdb.connect()
     try:

@@ -138,3 +138,36 @@ def test_spark_equals_pandas(lung_reference: dict, spark_backend: object, tmp_pa
     run = run_study_scaled(load_spec(spec), backend=spark_backend)  # the shared session
     assert run.results["inputs"]["patients"]["engine"] == "spark"
     assert diff_results(lung_reference, results_dict(run)) == []
+
+
+@pytest.mark.parametrize(
+    "parquet_copy", [True, False], ids=["parquet-in-memory", "parquet-in-place"]
+)
+def test_duckdb_large_input_paths_equal_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parquet_copy: bool
+) -> None:
+    """The paths taken above the in-memory thresholds (views, analysis columns copied once,
+    Parquet read in place) give the small-input results: thresholds set to 0 here."""
+    import mmrwe.backends.sources as sources
+    import mmrwe.backends.validation as validation
+    import mmrwe.cli.pipeline_scaled as scaled
+
+    monkeypatch.setattr(scaled, "MATERIALIZE_MAX_ROWS", 0)
+    monkeypatch.setattr(validation, "CHECKS_IN_MEMORY_MAX_ROWS", 0)
+    if not parquet_copy:
+        monkeypatch.setattr(sources, "PARQUET_IN_MEMORY_MAX_ROWS", 0)
+    df = pd.read_csv(DEMO / "patients.csv")
+    for c in ("start_date", "progression_date", "death_date", "last_followup_date"):
+        df[c] = pd.to_datetime(df[c]).dt.date
+    df.to_parquet(tmp_path / "patients.parquet", index=False)
+    base = _copy_study(DEMO, tmp_path / "pandas", "", patients="../patients.parquet")
+    scaled_spec = _copy_study(DEMO, tmp_path / "duck", 'engine = "duckdb"', "../patients.parquet")
+    ref = run_study(load_spec(base))
+    run = run_study(load_spec(scaled_spec))
+    assert diff_results(results_dict(ref), results_dict(run)) == []
+    assert run.results["cox"]  # the chunked Cox read the analysis columns too
+    cols = ["patient_id", "PFS_time_days", "PFS_event", "PFS_end_source", "OS_time_days"]
+    pd.testing.assert_frame_equal(
+        ref.analysis[cols].reset_index(drop=True), run.analysis[cols].reset_index(drop=True),
+        check_dtype=False,
+    )  # fmt: skip

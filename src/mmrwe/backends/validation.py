@@ -89,6 +89,11 @@ class _RowRule:
     fix: Callable[[Mapping[str, Any]], str]
 
 
+#: Largest table whose per-row checks are held in memory (a temporary table) during
+#: validation; above it they stay a view (one pass per query, bounded memory).
+CHECKS_IN_MEMORY_MAX_ROWS = 250_000
+
+
 def _fmt_example(fmt: str) -> str:
     return dt.date(2021, 3, 28).strftime(fmt) + f" ({fmt})"
 
@@ -534,7 +539,9 @@ def validate_table(
         # every later query reads named columns of one view: short SQL to compile
         from mmrwe.backends.pushdown import as_temp_view
 
-        live = as_temp_view(backend, live, "checks", materialize=n_input <= 250_000)
+        live = as_temp_view(
+            backend, live, "checks", materialize=n_input <= CHECKS_IN_MEMORY_MAX_ROWS
+        )
     # distinct ids: DuckDB counts distinct 64-bit hashes faster than strings; a count equal
     # to the number of ids proves them distinct (a collision can only lower it), and a lower
     # count is confirmed by the exact query below

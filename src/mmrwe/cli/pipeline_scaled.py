@@ -66,6 +66,8 @@ ROW_SECTIONS_MAX_ROWS = int(os.environ.get("MMRWE_ROW_SECTIONS_MAX_ROWS", "10000
 DERIVED_MAX_ROWS = int(os.environ.get("MMRWE_DERIVED_MAX_ROWS", "2000000"))
 #: Largest input materialized as a temporary table in DuckDB/PostgreSQL (else a view).
 MATERIALIZE_MAX_ROWS = 250_000
+#: Largest cohort whose analysis columns DuckDB holds in memory (else a view).
+ANALYSIS_IN_MEMORY_MAX_ROWS = 2_000_000
 #: Rows per chunk of the Cox design matrix.
 COX_CHUNK_ROWS = 1_000_000
 
@@ -196,11 +198,12 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
         table = derive_time_to_event(table, rule)
     table = as_temp_view(be, table, "analysis")
     full = table
-    if be.engine == "duckdb" and not small:
+    if be.engine == "duckdb" and not small and sv.n_input_rows <= ANALYSIS_IN_MEMORY_MAX_ROWS:
         # Every analysis below is a GROUP BY over these columns; computed once into an
         # in-memory table they are not re-parsed from the source (text cleaning, dates) by
         # each of the dozen queries. The identifiers and end sources, needed only for the
-        # per-patient listing, stay in the view.
+        # per-patient listing, stay in the view. Above the cap the view is kept, so memory
+        # stays bounded by the distinct times (at 1e7 rows the copy saved no time).
         drop = ["patient_id", *(f"{ep}_end_source" for ep in RULES)]
         table = as_temp_view(be, table.drop(*drop), "analysis_cols", materialize=True)
     unit = spec.study.time_unit
