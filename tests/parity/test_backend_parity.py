@@ -171,3 +171,67 @@ def test_duckdb_large_input_paths_equal_pandas(
         ref.analysis[cols].reset_index(drop=True), run.analysis[cols].reset_index(drop=True),
         check_dtype=False,
     )  # fmt: skip
+
+
+def _demo_unchanged(dest: Path, data_lines: str, patients: str | None = None) -> Path:
+    """The demo study as shipped (responses derived from labs), with extra [data] lines."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in DEMO.glob("*.csv"):
+        shutil.copy(f, dest / f.name)
+    text = (DEMO / "study.toml").read_text()
+    assert 'source = "labs"' in text
+    old = 'patients = "patients.csv"'
+    new = f'patients = "{patients}"' if patients else old
+    (dest / "study.toml").write_text(text.replace(old, new + "\n" + data_lines))
+    return dest / "study.toml"
+
+
+@pytest.fixture(scope="module")
+def demo_labs_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return results_dict(run_study(load_spec(_demo_unchanged(tmp_path_factory.mktemp("p"), ""))))
+
+
+def test_duckdb_labs_spec_unchanged_equals_pandas(
+    demo_labs_reference: dict, tmp_path: Path
+) -> None:
+    """[response] source = "labs" on an engine's input: validated in the engine, derived
+    and analysed in memory; the spec needs no change and the numbers are the pandas run's."""
+    run = run_study(load_spec(_demo_unchanged(tmp_path, 'engine = "duckdb"')))
+    entry = run.results["inputs"]["patients"]
+    assert (entry["engine"], entry["analysed_in"]) == ("duckdb", "memory")
+    assert run.results["response_derivation"]["used_by_analyses"] is True
+    assert diff_results(demo_labs_reference, results_dict(run)) == []
+    assert (
+        run.results["inputs"]["labs"]["sha256"] == demo_labs_reference["inputs"]["labs"]["sha256"]
+    )
+
+
+def test_postgres_labs_spec_unchanged_equals_pandas(
+    demo_labs_reference: dict, pg_url: str, tmp_path: Path
+) -> None:
+    from mmrwe.backends import connect
+
+    be = connect("postgres", url=pg_url)
+    try:
+        be.con.create_table(
+            "demo_labs_patients", _text_frame(DEMO / "patients.csv"), overwrite=True
+        )
+    finally:
+        be.close()
+    lines = 'engine = "postgres"\ntable = "demo_labs_patients"'
+    run = run_study(load_spec(_demo_unchanged(tmp_path, lines, pg_url)))
+    assert run.results["inputs"]["patients"]["engine"] == "postgres"
+    assert diff_results(demo_labs_reference, results_dict(run)) == []
+
+
+def test_labs_spec_above_the_cap_is_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mmrwe.cli.pipeline_scaled as scaled
+    from mmrwe.core.errors import SpecError
+
+    monkeypatch.setattr(scaled, "LABS_MAX_PATIENTS", 50)
+    with pytest.raises(SpecError, match="51") as exc:
+        run_study(load_spec(_demo_unchanged(tmp_path, 'engine = "duckdb"')))
+    assert exc.value.where.spec_key == "response.source"
+    assert "MMRWE_LABS_MAX_PATIENTS" in (exc.value.fix or "")

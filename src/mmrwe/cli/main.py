@@ -194,10 +194,16 @@ def validate(
         v = load_and_validate(s)
         lab_issues = []
         if not v.errors and s.data.labs is not None:
-            from mmrwe.cli.pipeline import _derivation_issues, derive_from_labs
+            if s.data.engine != "pandas" and v.frame.empty and v.n_input_rows:
+                err.print(
+                    "[yellow]note:[/] the lab and therapy tables are checked in memory, for up "
+                    "to MMRWE_LABS_MAX_PATIENTS patients; this cohort is larger: not checked"
+                )
+            else:
+                from mmrwe.cli.pipeline import _derivation_issues, derive_from_labs
 
-            deriv, _ = derive_from_labs(s, v)
-            lab_issues = _derivation_issues(s, deriv)
+                deriv, _ = derive_from_labs(s, v)
+                lab_issues = _derivation_issues(s, deriv)
     except MmrweError as exc:
         _report_error(exc, debug)
         raise typer.Exit(1) from None

@@ -128,7 +128,16 @@ def validate_scaled(spec: StudySpec, progress: Progress = _noop) -> ValidatedTab
         sv = validate_table(
             raw, spec, file_name=src.name, unit_checks=_unit_checks(spec), backend=be
         )
-        return _validated_table(sv, src)
+        validated = _validated_table(sv, src)
+        n = sv.n_input_rows - sv.n_excluded
+        labs = spec.data.labs is not None and sv.table is not None and not sv.errors
+        if labs and n <= LABS_MAX_PATIENTS:
+            # the lab and therapy checks follow each patient's series: in memory
+            from dataclasses import replace
+
+            frame = _collect_patients(sv.table, dict(sv.column_types))
+            validated = replace(validated, frame=frame)
+        return validated
     finally:
         be.close()
 
@@ -169,14 +178,6 @@ def _open_source(spec: StudySpec, be: Backend) -> tuple[Any, Any]:
 
 
 def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
-    if spec.response.source == "labs":
-        raise SpecError(
-            "the scaled path does not derive IMWG responses from a lab table "
-            '([response] source = "labs")',
-            where=Location(spec_key="response.source"),
-            fix='use engine = "pandas" for the derivation (its derived_patients.csv can then '
-            'feed a scaled run), or source = "recorded"',
-        )
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     progress(f"Validating in {be.engine}")
@@ -186,6 +187,8 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
     validated = _validated_table(sv, src)
     if sv.table is None or sv.errors:
         raise ValidationError(tuple(sv.issues))
+    if spec.response.source == "labs":
+        return _run_in_memory(spec, progress, be, sv, src, validated, timings)
 
     progress("Deriving endpoints")
     t1 = time.perf_counter()
@@ -296,6 +299,71 @@ def _run(spec: StudySpec, progress: Progress, be: Backend) -> StudyRun:
         timings=timings,
         warnings=run.warnings,
     )
+
+
+#: Largest cohort for which ``[response] source = "labs"`` runs on an engine's input: the
+#: IMWG derivation works on every patient's lab series in memory (``MMRWE_LABS_MAX_PATIENTS``
+#: overrides it).
+LABS_MAX_PATIENTS = int(os.environ.get("MMRWE_LABS_MAX_PATIENTS", "1000000"))
+
+
+def _run_in_memory(
+    spec: StudySpec,
+    progress: Progress,
+    be: Backend,
+    sv: ScaledValidation,
+    src: Any,
+    validated: ValidatedTable,
+    timings: dict[str, float],
+) -> StudyRun:
+    """Validated in the engine, derived and analysed in memory (``[response] source = "labs"``).
+
+    The IMWG derivation follows each patient's lab series (nadirs, confirmations, lines of
+    therapy): it runs on the in-memory path's code, so the spec needs no change and the
+    results equal the pandas engine's. The patient table is collected once from the engine,
+    in its scan order (the source order, which seeded bootstraps use).
+    """
+    n = sv.n_input_rows - sv.n_excluded
+    if n > LABS_MAX_PATIENTS:
+        raise SpecError(
+            f'[response] source = "labs": the IMWG derivation runs in memory, for up to '
+            f"{LABS_MAX_PATIENTS} patients; this cohort has {n}",
+            where=Location(spec_key="response.source"),
+            fix='derive the responses per center or on a sample (engine = "pandas"), then run '
+            'the whole cohort with source = "recorded"; or raise MMRWE_LABS_MAX_PATIENTS',
+        )
+    from dataclasses import replace
+
+    from mmrwe.cli.pipeline import run_study
+
+    progress(f"Reading the validated patient table from {be.engine}")
+    t = time.perf_counter()
+    frame = _collect_patients(sv.table, dict(sv.column_types))
+    timings["read_validate"] += time.perf_counter() - t
+    entry = src.input_entry(sv.n_input_rows)
+    entry["engine"] = be.engine
+    entry["analysed_in"] = "memory"
+    run = run_study(
+        spec, progress, validated=replace(validated, frame=frame), extra_inputs={"patients": entry}
+    )
+    run.timings.update(read_validate=timings["read_validate"])
+    return run
+
+
+def _collect_patients(table: Any, types: dict[str, str]) -> pd.DataFrame:
+    """The typed patient table as the in-memory validator's frame (dtypes included)."""
+    cols = ["patient_id", *[c for c in types if c != "patient_id"]]
+    # no ORDER BY: the engine's scan order is the source order (as _Scaled.frame)
+    df = table.select(*cols).to_pyarrow().to_pandas()
+    for c in cols:
+        kind = types.get(c, "categorical")
+        if kind == "date":
+            df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
+        elif kind == "numeric":
+            df[c] = df[c].astype("float64")
+        else:
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df.reset_index(drop=True)
 
 
 def _engine_versions(be: Backend) -> dict[str, str]:
