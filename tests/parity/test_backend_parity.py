@@ -235,3 +235,28 @@ def test_labs_spec_above_the_cap_is_refused_clearly(
         run_study(load_spec(_demo_unchanged(tmp_path, 'engine = "duckdb"')))
     assert exc.value.where.spec_key == "response.source"
     assert "MMRWE_LABS_MAX_PATIENTS" in (exc.value.fix or "")
+
+
+def test_validate_command_checks_labs_on_an_engine(tmp_path: Path) -> None:
+    """`mmrwe validate` on an engine's spec finds the pandas run's lab issues (and no others)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mmrwe.cli.main import app
+
+    pandas_spec = _demo_unchanged(tmp_path / "p", "")
+    duck_spec = _demo_unchanged(tmp_path / "d", 'engine = "duckdb"')
+    found = []
+    for spec in (pandas_spec, duck_spec):
+        out = spec.parent / "issues.json"
+        res = CliRunner().invoke(app, ["validate", str(spec), "--json", str(out)])
+        assert res.exit_code == 0, res.output
+        found.append(
+            sorted(
+                (i["code"], i["where"].get("patient_id"))
+                for i in json.loads(out.read_text())["issues"]
+            )
+        )
+    assert found[0] == found[1]
+    assert any(code.startswith("MML") for code, _ in found[1])
