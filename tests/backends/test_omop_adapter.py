@@ -16,8 +16,10 @@ from mmrwe.cli.pipeline import run_study
 from mmrwe.io.omop import build_labs, build_patients, load_mapping
 from mmrwe.spec import load_spec
 
-ISA, POM, DEX, OTHER = 1593461, 43526424, 1518254, 1000001
-HGB, MSPIKE, GDL, GL = 3000963, 3015632, 8713, 8636
+# standard concept ids (checked against public OMOP mappings; see mapping_v2.toml)
+ISA, POM, DEX, OTHER = 37498969, 43014237, 1518254, 1000001
+HGB, MSPIKE, GDL, GL = 3000963, 3046299, 8713, 8636
+PROG = 32677  # "Disease Progression" episode: not confirmed against a vocabulary release
 
 
 def _synthetic_cdm(n: int = 60, seed: int = 7) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -42,8 +44,8 @@ def _synthetic_cdm(n: int = 60, seed: int = 7) -> tuple[dict[str, pd.DataFrame],
         if rng.random() < 0.6:
             prog = start + dt.timedelta(days=int(rng.integers(10, (obs_end - start).days)))
             # an earlier progression episode, before the regimen: must be ignored
-            episode.append((pid, 32677, start - dt.timedelta(days=50), 0))
-            episode.append((pid, 32677, prog, 0))
+            episode.append((pid, PROG, start - dt.timedelta(days=50), 0))
+            episode.append((pid, PROG, prog, 0))
         died = rng.random() < 0.4
         ddate = obs_end if died else None
         if died:
@@ -156,3 +158,16 @@ success = ["F"]
     b = results_dict(run_study(load_spec(tmp_path / "omop.toml")))
     assert b["inputs"]["patients"]["format"] == "omop"
     assert diff_results(a, b) == []
+
+
+def test_packaged_mapping_uses_the_checked_concept_ids() -> None:
+    """The default mapping names the standard ids this file's synthetic CDM uses, and none
+    of version 1's wrong ones (its pomalidomide id was dimethyl fumarate's)."""
+    m = load_mapping(None)
+    assert (m.version, m.source) == ("2", "mmrwe/data/omop/mapping_v2.toml")
+    assert m.gender == {8507: "M", 8532: "F"}
+    assert sorted(m.regimens["IsaPd"]["drug_concept_ids"]) == sorted([ISA, POM, DEX])
+    assert m.progression_episode_ids == (PROG,)
+    assert list(m.labs["hemoglobin"].concept_ids) == [HGB]
+    assert list(m.labs["serum_m_protein"].concept_ids) == [MSPIKE]
+    assert set(m.labs["hemoglobin"].units) == {GDL, GL}

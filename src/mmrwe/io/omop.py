@@ -15,7 +15,7 @@ expressions that turn them into the canonical layout of contract section 2:
   baseline covariates = the last lab value in a window before ``start_date``.
 
 Only persons exposed to the regimen are in the table. The concept mapping is data: a
-versioned TOML file (``mmrwe/data/omop/mapping_v1.toml`` by default).
+versioned TOML file (``mmrwe/data/omop/mapping_v2.toml`` by default).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from mmrwe.backends.connection import Backend
 from mmrwe.backends.sources import TableSource
 from mmrwe.core.errors import InputError, Location, SpecError
 
-DEFAULT_MAPPING = "mapping_v1.toml"
+DEFAULT_MAPPING = "mapping_v2.toml"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class OmopMapping:
 
 
 def load_mapping(path: str | Path | None = None) -> OmopMapping:
-    """Read a concept-mapping TOML file (the packaged ``mapping_v1.toml`` by default)."""
+    """Read a concept-mapping TOML file (the packaged ``mapping_v2.toml`` by default)."""
     if path is None:
         text = resources.files("mmrwe.data").joinpath("omop").joinpath(DEFAULT_MAPPING).read_text()
         source = f"mmrwe/data/omop/{DEFAULT_MAPPING}"
