@@ -260,3 +260,12 @@ def test_validate_command_checks_labs_on_an_engine(tmp_path: Path) -> None:
         )
     assert found[0] == found[1]
     assert any(code.startswith("MML") for code, _ in found[1])
+
+
+def test_spark_labs_spec_unchanged_equals_pandas(
+    demo_labs_reference: dict, spark_backend: object, tmp_path: Path
+) -> None:
+    spec = _demo_unchanged(tmp_path, 'engine = "spark"')
+    run = run_study_scaled(load_spec(spec), backend=spark_backend)  # the shared session
+    assert run.results["inputs"]["patients"]["engine"] == "spark"
+    assert diff_results(demo_labs_reference, results_dict(run)) == []
