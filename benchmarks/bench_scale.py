@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,6 +113,25 @@ REPEATS = 3
 DATE_COLS = ("start_date", "progression_date", "death_date", "last_followup_date")
 
 
+def _timed(t0: float, work: Any) -> tuple[dict[str, object], Any]:
+    """REPEATS runs of ``work`` after the imports (started at ``t0``): wall and compute times."""
+    t_imported = time.perf_counter()
+    runs, wall, result = [], 0.0, None
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        result = work()
+        runs.append(time.perf_counter() - t)
+        if len(runs) == 1:
+            wall = time.perf_counter() - t0  # the first run, imports included
+    timing: dict[str, object] = {
+        "wall_s": wall,
+        "import_s": t_imported - t0,
+        "compute_runs_s": runs,
+        "compute_s": sorted(runs)[len(runs) // 2],
+    }
+    return timing, result
+
+
 def _cell_mmrwe(spec_path: str) -> dict[str, object]:
     import resource
 
@@ -119,14 +139,7 @@ def _cell_mmrwe(spec_path: str) -> dict[str, object]:
     from mmrwe.cli.pipeline import run_study
     from mmrwe.spec import load_spec
 
-    t_imported = time.perf_counter()
-    runs = []
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        run = run_study(load_spec(spec_path))
-        runs.append(time.perf_counter() - t)
-        if len(runs) == 1:
-            wall = time.perf_counter() - t0  # the first run, imports included
+    timing, run = _timed(t0, lambda: run_study(load_spec(spec_path)))
     r = (
         run.results.to_dict()
         if hasattr(run.results, "to_dict")
@@ -134,10 +147,7 @@ def _cell_mmrwe(spec_path: str) -> dict[str, object]:
     )
     pfs = r["endpoints"]["PFS"]
     return {
-        "wall_s": wall,
-        "import_s": t_imported - t0,
-        "compute_runs_s": runs,
-        "compute_s": sorted(runs)[len(runs) // 2],
+        **timing,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "timings": {k: round(v, 3) for k, v in run.timings.items()},
         "pfs_median": [pfs["median"]["estimate"], pfs["median"]["lower"], pfs["median"]["upper"]],
@@ -185,18 +195,8 @@ def _cell_lifelines(parquet: str) -> dict[str, object]:
     import pyarrow.parquet  # noqa: F401
     from lifelines import KaplanMeierFitter  # noqa: F401
 
-    t_imported = time.perf_counter()
-    runs = []
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        out = _lifelines_work(parquet)
-        runs.append(time.perf_counter() - t)
-        if len(runs) == 1:
-            wall = time.perf_counter() - t0
-    out["wall_s"] = wall
-    out["import_s"] = t_imported - t0
-    out["compute_runs_s"] = runs
-    out["compute_s"] = sorted(runs)[len(runs) // 2]
+    timing, out = _timed(t0, lambda: _lifelines_work(parquet))
+    out.update(timing)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 

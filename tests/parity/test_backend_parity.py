@@ -83,12 +83,17 @@ def test_duckdb_csv_equals_pandas(demo_run: object, demo_reference: dict, tmp_pa
     )  # fmt: skip
 
 
-def test_duckdb_typed_parquet_equals_pandas(tmp_path: Path) -> None:
-    # Parquet with DATE and DOUBLE columns: the engine reads the types, pandas reads cells
-    df = pd.read_csv(LUNG / "patients.csv")
+def _typed_parquet(csv: Path, dest: Path) -> None:
+    """The CSV as Parquet with DATE columns (and numbers as numbers), as a registry exports."""
+    df = pd.read_csv(csv)
     for c in ("start_date", "progression_date", "death_date", "last_followup_date"):
         df[c] = pd.to_datetime(df[c]).dt.date
-    df.to_parquet(tmp_path / "patients.parquet", index=False)
+    df.to_parquet(dest, index=False)
+
+
+def test_duckdb_typed_parquet_equals_pandas(tmp_path: Path) -> None:
+    # Parquet with DATE and DOUBLE columns: the engine reads the types, pandas reads cells
+    _typed_parquet(LUNG / "patients.csv", tmp_path / "patients.parquet")
     base = _copy_study(LUNG, tmp_path / "pandas", "", patients="../patients.parquet")
     scaled = _copy_study(LUNG, tmp_path / "duck", 'engine = "duckdb"', "../patients.parquet")
     a = results_dict(run_study(load_spec(base)))
@@ -156,10 +161,7 @@ def test_duckdb_large_input_paths_equal_pandas(
     monkeypatch.setattr(validation, "CHECKS_IN_MEMORY_MAX_ROWS", 0)
     if not parquet_copy:
         monkeypatch.setattr(sources, "PARQUET_IN_MEMORY_MAX_ROWS", 0)
-    df = pd.read_csv(DEMO / "patients.csv")
-    for c in ("start_date", "progression_date", "death_date", "last_followup_date"):
-        df[c] = pd.to_datetime(df[c]).dt.date
-    df.to_parquet(tmp_path / "patients.parquet", index=False)
+    _typed_parquet(DEMO / "patients.csv", tmp_path / "patients.parquet")
     base = _copy_study(DEMO, tmp_path / "pandas", "", patients="../patients.parquet")
     scaled_spec = _copy_study(DEMO, tmp_path / "duck", 'engine = "duckdb"', "../patients.parquet")
     ref = run_study(load_spec(base))
