@@ -957,119 +957,21 @@ def cox_fit(
     pr = _make_problem(lay, xs, ties)
 
     beta = beta0 / scale
-    loglik0, u, imat = _evaluate(pr, beta)
-    fac, flag = _cholesky2(imat, tol_chol)
-    a = _chsolve2(fac, u)
-    sctest = float(np.dot(u, a))
-    iterations = 0
-    converged = True
-
-    if max_iter == 0 or not math.isfinite(loglik0):
-        var_s = _chinv2(fac)
-        loglik1 = loglik0
-        u_final = u
-    else:
-        loglik_best = loglik0
-        newbeta = beta + a
-        halving = 0
-        done = False
-        var_s = np.zeros((p, p))
-        loglik1 = loglik0
-        u_final = u
-        for it in range(1, max_iter + 1):
-            newlk, u, imat = _evaluate(pr, newbeta)
-            fac, flag = _cholesky2(imat, tol_chol)
-            notfinite = (
-                not np.all(np.isfinite(u))
-                or not np.all(np.isfinite(imat))
-                or not math.isfinite(newlk)
-            )
-            if not notfinite and _converged(loglik_best, newlk, eps):
-                loglik1 = newlk
-                var_s = _chinv2(fac)
-                beta = newbeta
-                u_final = u
-                if halving > 0:
-                    flag = -2  # coxfit6.c flags a convergence reached while halving
-                iterations = it
-                done = True
-                break
-            if notfinite or newlk < loglik_best:
-                # not improving: step back towards the last good beta, harder each time
-                halving += 1
-                newbeta = (newbeta + halving * beta) / (halving + 1.0)
-            else:
-                halving = 0
-                loglik_best = newlk
-                step = _chsolve2(fac, u)
-                beta = newbeta
-                newbeta = newbeta + step
-        if not done:
-            # coxfit6.c: recompute loglik, score and information at the last good beta;
-            # it then calls chinv2 without a fresh Cholesky, which (the lower triangle
-            # being zeroed by the recomputation) yields diag(1 / information) - mirrored
-            # here so that the variance equals R's in this no-convergence case
-            iterations = max_iter + 1
-            converged = False
-            if max_iter > 1:
-                loglik1, u_final, imat = _evaluate(pr, beta)
-            else:
-                loglik1 = loglik_best
-            dg = np.diag(imat)
-            with np.errstate(divide="ignore"):
-                var_s = np.diag(np.where(dg > 0, 1.0 / np.where(dg > 0, dg, 1.0), 0.0))
-            flag = 1000
+    nr = _newton_raphson(lambda b: _evaluate(pr, b), beta, max_iter, eps, tol_chol)
+    beta, loglik0, loglik1, u_final, imat = nr.beta, nr.loglik0, nr.loglik1, nr.u, nr.imat
+    var_s, flag, sctest, iterations, converged = (
+        nr.var_s, nr.flag, nr.sctest, nr.iterations, nr.converged,
+    )  # fmt: skip
 
     coef_full = beta * scale
     naive_var = var_s * np.outer(scale, scale)
-    u_orig = u_final / scale
     # R's lp: X %*% coef - sum(coef * means) (means are 0 for nocenter columns)
     lp_sorted = xs_raw @ coef_full - float(np.dot(coef_full, means))
 
-    msgs: list[str] = []
-    if flag == 1000:
-        msgs.append(
-            f"the Cox model did not converge in {max_iter} iterations (R: 'Ran out of "
-            "iterations and did not converge')"
-        )
-        infs_nf = not np.all(np.isfinite(np.abs(u_orig @ naive_var)))
-        # beyond R's check (max(lp) > 500): a coefficient that is large on the scale of
-        # its covariate (|b| * mean|x - mean| > 5) and still moving by half a unit per
-        # Newton step is diverging (monotone likelihood), so name it
-        step_s = _chsolve2(_cholesky2(imat, tol_chol)[0], u_final)
-        diverging = (np.abs(beta) > 5.0) & (np.abs(step_s) > 0.5)
-        if float(np.max(lp_sorted)) > 500 or infs_nf or np.any(diverging):
-            which = [names_t[j] for j in np.flatnonzero(diverging)]
-            msgs.append(
-                "one or more coefficients may be infinite"
-                + (f" ({', '.join(which)})" if which else "")
-                + ": monotone likelihood, e.g. no events in one group. "
-                "Consider Firth's penalized Cox regression (R coxphf)."
-            )
-            warnings.warn(msgs[-1], SeparationWarning, stacklevel=2)
-    elif max_iter > 1:
-        infs = np.abs(u_orig @ naive_var)
-        bad = (~np.isfinite(u_orig)) | ((infs > eps) & (infs > tol_inf * np.abs(coef_full)))
-        if np.any(bad):
-            which = [names_t[j] for j in np.flatnonzero(bad)]
-            msg = (
-                f"log-likelihood converged before the coefficient of {', '.join(which)}; "
-                "it may be infinite (monotone likelihood, e.g. no events in one group). "
-                "Consider Firth's penalized Cox regression (R coxphf)."
-            )
-            msgs.append(msg)
-            warnings.warn(msg, SeparationWarning, stacklevel=2)
-
-    # redundant columns: R's coef[diag(var) == 0] <- NA when the rank is below p
-    # (not when iterations ran out, nor with iter.max = 0)
-    has_sing = flag != 1000 and flag < p and max_iter > 0
-    which_sing = (np.diag(naive_var) == 0) if has_sing else np.zeros(p, dtype=bool)
-    if np.any(which_sing):
-        msgs.append(
-            "X is singular: no coefficient for "
-            + ", ".join(names_t[j] for j in np.flatnonzero(which_sing))
-            + " (constant, constant within every stratum, or collinear; R gives NA)"
-        )
+    msgs, which_sing = _fit_messages(
+        flag, max_iter, p, names_t, beta, u_final, imat, tol_chol, naive_var, scale,
+        coef_full, float(np.max(lp_sorted)), eps, tol_inf,
+    )  # fmt: skip
     coef = np.where(which_sing, np.nan, coef_full)
     keep = ~which_sing
     df = int(np.sum(keep))
@@ -1160,3 +1062,162 @@ def cox_fit(
         terms=term_labels,
         _zph=zph,
     )
+
+
+def _fit_messages(
+    flag: int,
+    max_iter: int,
+    p: int,
+    names: Sequence[str],
+    beta: FloatArray,
+    u_final: FloatArray,
+    imat: FloatArray,
+    tol_chol: float,
+    naive_var: FloatArray,
+    scale: FloatArray,
+    coef_full: FloatArray,
+    lp_max: float,
+    eps: float,
+    tol_inf: float,
+) -> tuple[list[str], NDArray[np.bool_]]:
+    """R's convergence, infinite-coefficient and singularity messages after the Newton steps.
+
+    Shared by :func:`cox_fit` and the chunked fit (the same checks on the same quantities);
+    warns with :class:`SeparationWarning` where R warns. Returns the messages and the columns
+    whose coefficient R reports as NA (redundant: ``diag(var) == 0`` below full rank).
+    """
+    u_orig = u_final / scale
+    msgs: list[str] = []
+    if flag == 1000:
+        msgs.append(
+            f"the Cox model did not converge in {max_iter} iterations (R: 'Ran out of "
+            "iterations and did not converge')"
+        )
+        infs_nf = not np.all(np.isfinite(np.abs(u_orig @ naive_var)))
+        # beyond R's check (max(lp) > 500): a coefficient that is large on the scale of
+        # its covariate (|b| * mean|x - mean| > 5) and still moving by half a unit per
+        # Newton step is diverging (monotone likelihood), so name it
+        step_s = _chsolve2(_cholesky2(imat, tol_chol)[0], u_final)
+        diverging = (np.abs(beta) > 5.0) & (np.abs(step_s) > 0.5)
+        if lp_max > 500 or infs_nf or np.any(diverging):
+            which = [names[int(j)] for j in np.flatnonzero(diverging)]
+            msgs.append(
+                "one or more coefficients may be infinite"
+                + (f" ({', '.join(which)})" if which else "")
+                + ": monotone likelihood, e.g. no events in one group. "
+                "Consider Firth's penalized Cox regression (R coxphf)."
+            )
+            warnings.warn(msgs[-1], SeparationWarning, stacklevel=3)
+    elif max_iter > 1:
+        infs = np.abs(u_orig @ naive_var)
+        bad = (~np.isfinite(u_orig)) | ((infs > eps) & (infs > tol_inf * np.abs(coef_full)))
+        if np.any(bad):
+            which = [names[int(j)] for j in np.flatnonzero(bad)]
+            msg = (
+                f"log-likelihood converged before the coefficient of {', '.join(which)}; "
+                "it may be infinite (monotone likelihood, e.g. no events in one group). "
+                "Consider Firth's penalized Cox regression (R coxphf)."
+            )
+            msgs.append(msg)
+            warnings.warn(msg, SeparationWarning, stacklevel=3)
+
+    # redundant columns: R's coef[diag(var) == 0] <- NA when the rank is below p
+    # (not when iterations ran out, nor with iter.max = 0)
+    has_sing = flag != 1000 and flag < p and max_iter > 0
+    which_sing = (np.diag(naive_var) == 0) if has_sing else np.zeros(p, dtype=bool)
+    if np.any(which_sing):
+        msgs.append(
+            "X is singular: no coefficient for "
+            + ", ".join(names[int(j)] for j in np.flatnonzero(which_sing))
+            + " (constant, constant within every stratum, or collinear; R gives NA)"
+        )
+    return msgs, which_sing
+
+
+@dataclass(frozen=True)
+class _NewtonFit:
+    beta: FloatArray  # on the scaled covariates
+    loglik0: float
+    loglik1: float
+    u: FloatArray  # score at beta
+    imat: FloatArray  # information at beta
+    var_s: FloatArray
+    flag: int  # Cholesky rank; -2 converged while halving; 1000 ran out of iterations
+    sctest: float  # score test at the start
+    iterations: int
+    converged: bool
+
+
+def _newton_raphson(
+    evaluate: Any, beta: FloatArray, max_iter: int, eps: float, tol_chol: float
+) -> _NewtonFit:
+    """R's coxfit6.c Newton-Raphson: step-halving when the likelihood falls, its stopping rule
+    and its variance when iterations run out. ``evaluate(beta)`` gives (loglik, score,
+    information); shared by :func:`cox_fit` and the chunked fit, which sum differently."""
+    p = beta.size
+    loglik0, u, imat = evaluate(beta)
+    fac, flag = _cholesky2(imat, tol_chol)
+    a = _chsolve2(fac, u)
+    sctest = float(np.dot(u, a))
+    iterations = 0
+    converged = True
+
+    if max_iter == 0 or not math.isfinite(loglik0):
+        var_s = _chinv2(fac)
+        loglik1 = loglik0
+        u_final = u
+    else:
+        loglik_best = loglik0
+        newbeta = beta + a
+        halving = 0
+        done = False
+        var_s = np.zeros((p, p))
+        loglik1 = loglik0
+        u_final = u
+        for it in range(1, max_iter + 1):
+            newlk, u, imat = evaluate(newbeta)
+            fac, flag = _cholesky2(imat, tol_chol)
+            notfinite = (
+                not np.all(np.isfinite(u))
+                or not np.all(np.isfinite(imat))
+                or not math.isfinite(newlk)
+            )
+            if not notfinite and _converged(loglik_best, newlk, eps):
+                loglik1 = newlk
+                var_s = _chinv2(fac)
+                beta = newbeta
+                u_final = u
+                if halving > 0:
+                    flag = -2  # coxfit6.c flags a convergence reached while halving
+                iterations = it
+                done = True
+                break
+            if notfinite or newlk < loglik_best:
+                # not improving: step back towards the last good beta, harder each time
+                halving += 1
+                newbeta = (newbeta + halving * beta) / (halving + 1.0)
+            else:
+                halving = 0
+                loglik_best = newlk
+                step = _chsolve2(fac, u)
+                beta = newbeta
+                newbeta = newbeta + step
+        if not done:
+            # coxfit6.c: recompute loglik, score and information at the last good beta;
+            # it then calls chinv2 without a fresh Cholesky, which (the lower triangle
+            # being zeroed by the recomputation) yields diag(1 / information) - mirrored
+            # here so that the variance equals R's in this no-convergence case
+            iterations = max_iter + 1
+            converged = False
+            if max_iter > 1:
+                loglik1, u_final, imat = evaluate(beta)
+            else:
+                loglik1 = loglik_best
+            dg = np.diag(imat)
+            with np.errstate(divide="ignore"):
+                var_s = np.diag(np.where(dg > 0, 1.0 / np.where(dg > 0, dg, 1.0), 0.0))
+            flag = 1000
+    return _NewtonFit(
+        beta, float(loglik0), float(loglik1), u_final, imat, var_s, int(flag), sctest,
+        iterations, converged,
+    )  # fmt: skip

@@ -19,7 +19,6 @@ way. Harrell's concordance needs the order of every pair; it is computed exactly
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType, SimpleNamespace
@@ -29,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import chi2
 
-from mmrwe.core.errors import EstimationError, InputError, SeparationWarning
+from mmrwe.core.errors import EstimationError, InputError
 from mmrwe.stats._common import z_value
 from mmrwe.stats.cox import (
     DEFAULT_EPS,
@@ -37,13 +36,12 @@ from mmrwe.stats.cox import (
     ChisqTest,
     CoxResult,
     Ties,
-    _chinv2,
     _chisq_sf,
-    _cholesky2,
-    _chsolve2,
     _concordance,
     _efron_terms,
+    _fit_messages,
     _layout,
+    _newton_raphson,
     _term_moments,
     _tri_index,
     _wald_test,
@@ -368,66 +366,14 @@ def cox_fit_chunked(
 
     # Newton-Raphson exactly as cox_fit (R coxfit6.c): step-halving, stopping rule
     beta = np.zeros(p)
-    loglik0, u, imat = evaluate(beta)
-    fac, flag = _cholesky2(imat, tol_chol)
-    a = _chsolve2(fac, u)
-    sctest = float(np.dot(u, a))
-    iterations = 0
-    converged = True
-    if max_iter == 0 or not math.isfinite(loglik0):
-        var_s = _chinv2(fac)
-        loglik1 = loglik0
-        u_final = u
-    else:
-        loglik_best = loglik0
-        newbeta = beta + a
-        halving = 0
-        done = False
-        var_s = np.zeros((p, p))
-        loglik1 = loglik0
-        u_final = u
-        for it in range(1, max_iter + 1):
-            newlk, u, imat = evaluate(newbeta)
-            fac, flag = _cholesky2(imat, tol_chol)
-            notfinite = (
-                not np.all(np.isfinite(u))
-                or not np.all(np.isfinite(imat))
-                or not math.isfinite(newlk)
-            )
-            if not notfinite and abs(1.0 - loglik_best / newlk) <= eps:
-                loglik1 = newlk
-                var_s = _chinv2(fac)
-                beta = newbeta
-                u_final = u
-                if halving > 0:
-                    flag = -2
-                iterations = it
-                done = True
-                break
-            if notfinite or newlk < loglik_best:
-                halving += 1
-                newbeta = (newbeta + halving * beta) / (halving + 1.0)
-            else:
-                halving = 0
-                loglik_best = newlk
-                step = _chsolve2(fac, u)
-                beta = newbeta
-                newbeta = newbeta + step
-        if not done:
-            iterations = max_iter + 1
-            converged = False
-            if max_iter > 1:
-                loglik1, u_final, imat = evaluate(beta)
-            else:
-                loglik1 = loglik_best
-            dg = np.diag(imat)
-            with np.errstate(divide="ignore"):
-                var_s = np.diag(np.where(dg > 0, 1.0 / np.where(dg > 0, dg, 1.0), 0.0))
-            flag = 1000
+    nr = _newton_raphson(evaluate, beta, max_iter, eps, tol_chol)
+    beta, loglik0, loglik1, u_final, imat = nr.beta, nr.loglik0, nr.loglik1, nr.u, nr.imat
+    var_s, flag, sctest, iterations, converged = (
+        nr.var_s, nr.flag, nr.sctest, nr.iterations, nr.converged,
+    )  # fmt: skip
 
     coef_full = beta * scale
     naive_var = var_s * np.outer(scale, scale)
-    u_orig = u_final / scale
 
     # one pass for the linear predictor: its maximum (R's infinite-coefficient check) and,
     # for a cohort that fits, the arrays the concordance needs
@@ -451,45 +397,10 @@ def cox_fit_chunked(
             c_strat.append(np.zeros(t.size, dtype=np.int64) if s is None else s)
             c_lp.append(lp)
 
-    msgs: list[str] = []
-    if flag == 1000:
-        msgs.append(
-            f"the Cox model did not converge in {max_iter} iterations (R: 'Ran out of "
-            "iterations and did not converge')"
-        )
-        infs_nf = not np.all(np.isfinite(np.abs(u_orig @ naive_var)))
-        step_s = _chsolve2(_cholesky2(imat, tol_chol)[0], u_final)
-        diverging = (np.abs(beta) > 5.0) & (np.abs(step_s) > 0.5)
-        if lp_max > 500 or infs_nf or np.any(diverging):
-            which = [names_t[j] for j in np.flatnonzero(diverging)]
-            msgs.append(
-                "one or more coefficients may be infinite"
-                + (f" ({', '.join(which)})" if which else "")
-                + ": monotone likelihood, e.g. no events in one group. "
-                "Consider Firth's penalized Cox regression (R coxphf)."
-            )
-            warnings.warn(msgs[-1], SeparationWarning, stacklevel=2)
-    elif max_iter > 1:
-        infs = np.abs(u_orig @ naive_var)
-        bad = (~np.isfinite(u_orig)) | ((infs > eps) & (infs > tol_inf * np.abs(coef_full)))
-        if np.any(bad):
-            which = [names_t[j] for j in np.flatnonzero(bad)]
-            msg = (
-                f"log-likelihood converged before the coefficient of {', '.join(which)}; "
-                "it may be infinite (monotone likelihood, e.g. no events in one group). "
-                "Consider Firth's penalized Cox regression (R coxphf)."
-            )
-            msgs.append(msg)
-            warnings.warn(msg, SeparationWarning, stacklevel=2)
-
-    has_sing = flag != 1000 and flag < p and max_iter > 0
-    which_sing = (np.diag(naive_var) == 0) if has_sing else np.zeros(p, dtype=bool)
-    if np.any(which_sing):
-        msgs.append(
-            "X is singular: no coefficient for "
-            + ", ".join(names_t[j] for j in np.flatnonzero(which_sing))
-            + " (constant, constant within every stratum, or collinear; R gives NA)"
-        )
+    msgs, which_sing = _fit_messages(
+        flag, max_iter, p, names_t, beta, u_final, imat, tol_chol, naive_var, scale,
+        coef_full, lp_max, eps, tol_inf,
+    )  # fmt: skip
     coef = np.where(which_sing, np.nan, coef_full)
     keep = ~which_sing
     df = int(np.sum(keep))
