@@ -112,3 +112,15 @@ def test_clean_text_trims_and_nulls_tokens_like_str_strip() -> None:
     finally:
         con.disconnect()
     assert out["v"].to_pylist() == expected
+
+
+def test_unreadable_parquet_is_a_clear_input_error(tmp_path: Path) -> None:
+    from mmrwe.core.errors import InputError
+
+    (tmp_path / "p.parquet").write_bytes(b"not a parquet file")
+    (tmp_path / "study.toml").write_text(
+        '[study]\ntitle = "x"\n[data]\npatients = "p.parquet"\nengine = "duckdb"\n'
+    )
+    with pytest.raises(InputError, match="cannot be read as a Parquet file") as exc:
+        load_and_validate(load_spec(tmp_path / "study.toml"))
+    assert exc.value.where.file == "p.parquet"

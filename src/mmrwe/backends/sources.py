@@ -124,9 +124,15 @@ def open_file(
             fix='load the file into the database, or use engine = "duckdb" to read it in place',
         )
     if kind == "parquet":
-        if backend.engine == "duckdb":
-            return TableSource(_duckdb_parquet(con, p), "parquet", p.name, sha, None, p)
-        t = con.read_parquet(str(p))
+        try:
+            t = _duckdb_parquet(con, p) if backend.engine == "duckdb" else con.read_parquet(str(p))
+        except Exception as exc:  # the engines raise their own exception types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(
+                f"{p.name} cannot be read as a Parquet file: {first}",
+                where=Location(file=p.name),
+                fix="check that the file is a complete Parquet file (export it again)",
+            ) from None
         return TableSource(t, "parquet", p.name, sha, None, p)
     sep = delimiter if delimiter is not None else ("\t" if p.suffix.lower() == ".tsv" else ",")
     if backend.engine == "duckdb":
