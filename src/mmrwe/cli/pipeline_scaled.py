@@ -355,6 +355,12 @@ def _collect_patients(table: Any, types: dict[str, str]) -> pd.DataFrame:
     cols = ["patient_id", *[c for c in types if c != "patient_id"]]
     # no ORDER BY: the engine's scan order is the source order (as _Scaled.frame)
     df = table.select(*cols).to_pyarrow().to_pandas()
+    _to_memory_dtypes(df, cols, types)
+    return df.reset_index(drop=True)
+
+
+def _to_memory_dtypes(df: pd.DataFrame, cols: Iterable[str], types: dict[str, str]) -> None:
+    """In place: the in-memory validator's dtypes (datetime64[ns], float64, object/None)."""
     for c in cols:
         kind = types.get(c, "categorical")
         if kind == "date":
@@ -363,7 +369,6 @@ def _collect_patients(table: Any, types: dict[str, str]) -> pd.DataFrame:
             df[c] = df[c].astype("float64")
         else:
             df[c] = df[c].astype(object).where(df[c].notna(), None)
-    return df.reset_index(drop=True)
 
 
 def _engine_versions(be: Backend) -> dict[str, str]:
@@ -520,11 +525,7 @@ class _Scaled:
             # no ORDER BY: projections and filters keep the engine's scan order, which is the
             # source order for files (the in-memory frame's order, which seeded bootstraps use)
             df = self.table.select(**sel).to_pandas()
-            for c in cols:
-                if self.types[c] == "numeric":
-                    df[c] = df[c].astype("float64")
-                else:
-                    df[c] = df[c].astype(object).where(df[c].notna(), None)
+            _to_memory_dtypes(df, cols, self.types)
             for ep in RULES:
                 days = df[f"{ep}_time_days"].to_numpy(np.int64)
                 df[f"{ep}_time"] = self._times(days)
