@@ -999,13 +999,7 @@ def cox_fit(
 
     se_naive = np.where(keep, np.sqrt(np.diag(naive_var)), np.nan)
     se_used = robust_se if robust_se is not None else se_naive
-    z = z_value(conf_level)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        zstat = coef / se_used
-        pval = chi2.sf(zstat**2, 1)
-        hr = np.exp(coef)
-        lower = np.exp(coef - z * se_used)
-        upper = np.exp(coef + z * se_used)
+    zstat, pval, hr, lower, upper = _wald_table(coef, se_used, conf_level)
 
     lr = -2.0 * (loglik0 - loglik1)
     tests["lr"] = ChisqTest(lr, df, _chisq_sf(lr, df))
@@ -1221,3 +1215,17 @@ def _newton_raphson(
         beta, float(loglik0), float(loglik1), u_final, imat, var_s, int(flag), sctest,
         iterations, converged,
     )  # fmt: skip
+
+
+def _wald_table(
+    coef: FloatArray, se: FloatArray, conf_level: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """z, two-sided p, hazard ratio and its Wald CI per coefficient (R's summary.coxph)."""
+    z = z_value(conf_level)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        zstat = coef / se
+        pval = chi2.sf(zstat**2, 1)
+        hr = np.exp(coef)
+        lower = np.exp(coef - z * se)
+        upper = np.exp(coef + z * se)
+    return zstat, pval, hr, lower, upper

@@ -29,7 +29,6 @@ from numpy.typing import NDArray
 from scipy.stats import chi2
 
 from mmrwe.core.errors import EstimationError, InputError
-from mmrwe.stats._common import z_value
 from mmrwe.stats.cox import (
     DEFAULT_EPS,
     DEFAULT_MAX_ITER,
@@ -44,6 +43,7 @@ from mmrwe.stats.cox import (
     _newton_raphson,
     _term_moments,
     _tri_index,
+    _wald_table,
     _wald_test,
     aeq_times,
 )
@@ -405,13 +405,7 @@ def cox_fit_chunked(
     keep = ~which_sing
     df = int(np.sum(keep))
     se_naive = np.where(keep, np.sqrt(np.diag(naive_var)), np.nan)
-    z = z_value(conf_level)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        zstat = coef / se_naive
-        pval = chi2.sf(zstat**2, 1)
-        hr = np.exp(coef)
-        lower = np.exp(coef - z * se_naive)
-        upper = np.exp(coef + z * se_naive)
+    zstat, pval, hr, lower, upper = _wald_table(coef, se_naive, conf_level)
     tests: dict[str, ChisqTest] = {}
     lr = -2.0 * (loglik0 - loglik1)
     tests["lr"] = ChisqTest(lr, df, _chisq_sf(lr, df))
