@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("ibis", reason="the OMOP adapter needs ibis-framework")
 
-from mmrwe.backends import connect
-from mmrwe.cli.pipeline import run_study
+from mmrwe.engine import connect
+from mmrwe.study.pipeline import run as run_study
 from mmrwe.io.omop import build_labs, build_patients, load_mapping
 from mmrwe.spec import load_spec
 

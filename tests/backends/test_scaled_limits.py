@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("ibis", reason="the scaled path needs ibis-framework")
 
 import mmrwe.cli.pipeline_scaled as scaled
-from mmrwe.cli.pipeline import run_study
+from mmrwe.study.pipeline import run as run_study
 from mmrwe.spec import load_spec
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "mmrwe" / "data" / "demo"

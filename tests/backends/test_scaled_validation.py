@@ -11,7 +11,7 @@ pytest.importorskip("ibis", reason="the scaled path needs ibis-framework")
 
 from mmrwe.backends import connect, open_patients
 from mmrwe.backends.validation import validate_table
-from mmrwe.cli.pipeline import load_and_validate
+from mmrwe.study import Study
 from mmrwe.cli.pipeline_scaled import _unit_checks
 from mmrwe.core.errors import ValidationError
 from mmrwe.spec import load_spec
@@ -84,7 +84,7 @@ def test_same_findings_as_in_memory(tmp_path: Path, exclude: bool) -> None:
 
 
 def test_scaled_run_stops_on_errors(tmp_path: Path) -> None:
-    from mmrwe.cli.pipeline import run_study
+    from mmrwe.study.pipeline import run as run_study
 
     (tmp_path / "patients.csv").write_text(CSV)
     (tmp_path / "study.toml").write_text(SPEC.format(extra='engine = "duckdb"'))
@@ -122,5 +122,5 @@ def test_unreadable_parquet_is_a_clear_input_error(tmp_path: Path) -> None:
         '[study]\ntitle = "x"\n[data]\npatients = "p.parquet"\nengine = "duckdb"\n'
     )
     with pytest.raises(InputError, match="cannot be read as a Parquet file") as exc:
-        load_and_validate(load_spec(tmp_path / "study.toml"))
+        Study(load_spec(tmp_path / "study.toml")).validate()
     assert exc.value.where.file == "p.parquet"

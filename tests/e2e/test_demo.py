@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from mmrwe.cli.demo import demo_dir
+from mmrwe.study.demo import demo_dir
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pooling"))
 from _sites import make_sites
 
-from mmrwe.cli.pipeline import run_study
-from mmrwe.cli.pool_cmd import (
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import (
     PooledStudy,
     combine_sites,
     load_site,
@@ -49,6 +49,7 @@ from mmrwe.cli.pool_cmd import (
     resolve_sites,
 )
 from mmrwe.core.errors import MmrweError
+from mmrwe.engine import connect
 from mmrwe.spec import load_spec
 
 FUZZ = settings(
@@ -76,7 +77,8 @@ class Clean:
         self.folder = folder
         self.spec = load_spec(self.files["spec"])
         self.entries = resolve_sites(self.spec)
-        self.loaded = [load_site(self.spec, e) for e in self.entries]
+        self.be = connect("duckdb")  # one engine for every case: site validation runs there
+        self.loaded = [load_site(self.spec, e, backend=self.be) for e in self.entries]
         self.pooled = combine_sites(self.spec, self.loaded, with_csv=False)
         assert not self.pooled.errors
         self.key = canonical(self.pooled)
@@ -99,6 +101,7 @@ class Clean:
 def clean(tmp_path_factory) -> Clean:
     c = Clean(tmp_path_factory.mktemp("fuzz_sites"))
     yield c
+    c.be.close()
     elapsed = time.perf_counter() - T0
     print(f"\nfuzz cases: {sum(TALLY.values())} in {elapsed:.1f} s: {dict(sorted(TALLY.items()))}")
 
@@ -151,7 +154,7 @@ def run_case(
     entry = replace(clean.entries[k], site=replace(spec.sites[k], file=path))
     outcome, message = "", "-"
     try:
-        loaded = load_site(spec, entry)
+        loaded = load_site(spec, entry, backend=clean.be)
         parts = [loaded if i == k else x for i, x in enumerate(clean.loaded)]
         pooled = combine_sites(spec, parts, with_csv=False)
     except MmrweError as exc:

@@ -79,7 +79,7 @@ def spark_backend() -> Iterator[object]:
     pytest.importorskip("pyspark", reason="pyspark (ibis-framework[pyspark]) is not installed")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Java is not installed: Spark local mode needs Java 17")
-    from mmrwe.backends import connect
+    from mmrwe.engine import connect
 
     try:
         backend = connect("spark")

@@ -17,7 +17,7 @@ from parity_util import diff_results, results_dict
 
 pytest.importorskip("ibis", reason="the scaled path needs ibis-framework")
 
-from mmrwe.cli.pipeline import run_study
+from mmrwe.study.pipeline import run as run_study
 from mmrwe.cli.pipeline_scaled import run_study_scaled
 from mmrwe.spec import load_spec
 
@@ -120,7 +120,7 @@ def test_duckdb_database_file_equals_pandas(lung_reference: dict, tmp_path: Path
 def test_postgres_equals_pandas(demo_reference: dict, pg_url: str, tmp_path: Path) -> None:
     import ibis
 
-    from mmrwe.backends import connect
+    from mmrwe.engine import connect
 
     be = connect("postgres", url=pg_url)
     try:
@@ -211,7 +211,7 @@ def test_duckdb_labs_spec_unchanged_equals_pandas(
 def test_postgres_labs_spec_unchanged_equals_pandas(
     demo_labs_reference: dict, pg_url: str, tmp_path: Path
 ) -> None:
-    from mmrwe.backends import connect
+    from mmrwe.engine import connect
 
     be = connect("postgres", url=pg_url)
     try:

@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 from _sites import add_to_spec, copy_sites, diff_paths, make_sites
 
-from mmrwe.cli.pipeline import run_study
-from mmrwe.cli.pool_cmd import pool, prepare_pool
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import pool, prepare_pool
 from mmrwe.core.errors import ValidationError
 from mmrwe.spec import load_spec
 
@@ -78,7 +78,7 @@ def test_confirmed_duplicate_keeps_the_longest_followup(sites, clean, tmp_path):
     folder = _with_copy(sites, tmp_path, "SYN-002")
     _decide(folder, "Center A/SYN-002", "Center B/SYN-002")
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
-    kept = run.run.analysis.set_index("patient_id").loc["SYN-002"]
+    kept = run.pooled.validated.frame.set_index("patient_id").loc["SYN-002"]
     assert kept["center"] == "Center A"  # follow-up to 2024-06-30 beats 2023-12-31
     centro = next(s for s in run.pooled.sites if s.file == "centro.xlsx")
     assert (centro.rows_in, centro.rows_analysed, len(centro.exclusions)) == (23, 22, 1)
@@ -99,7 +99,7 @@ def test_longest_followup_can_pick_the_second_site(sites, tmp_path):
     folder = _with_copy(sites, tmp_path, "SYN-002", last_followup="15/07/2024")
     _decide(folder, "Center A/SYN-002", "Center B/SYN-002")
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
-    kept = run.run.analysis.set_index("patient_id").loc["SYN-002"]
+    kept = run.pooled.validated.frame.set_index("patient_id").loc["SYN-002"]
     assert kept["center"] == "Center B"
     assert str(kept["last_followup_date"].date()) == "2024-07-15"
     north = run.pooled.sites[0]
@@ -110,12 +110,12 @@ def test_first_site_rule_and_keep_override(sites, tmp_path):
     folder = _with_copy(sites, tmp_path, "SYN-002", last_followup="15/07/2024")
     _decide(folder, "Center A/SYN-002", "Center B/SYN-002", rule="first_site")
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
-    assert run.run.analysis.set_index("patient_id").loc["SYN-002", "center"] == "Center A"
+    assert run.pooled.validated.frame.set_index("patient_id").loc["SYN-002", "center"] == "Center A"
 
     folder2 = _with_copy(sites, tmp_path / "k", "SYN-002")
     _decide(folder2, "Center B/SYN-002", "Center A/SYN-002", keep="Center B/SYN-002")
     run = pool(load_spec(folder2 / "study.toml"), [], tmp_path / "o2", report=False)
-    assert run.run.analysis.set_index("patient_id").loc["SYN-002", "center"] == "Center B"
+    assert run.pooled.validated.frame.set_index("patient_id").loc["SYN-002", "center"] == "Center B"
     assert "keep named in [[pooling.duplicates]]" in run.pooled.sites[0].exclusions[0].reason
 
 
@@ -200,7 +200,7 @@ def test_a_patient_at_three_sites_keeps_one_row(sites, tmp_path):
     assert [i.code for i in pooled.errors] == ["MMP006"]
     _decide(folder, "Center A/SYN-002", "Center D/SYN-002")
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
-    assert run.run.analysis.set_index("patient_id").loc["SYN-002", "center"] == "Center A"
+    assert run.pooled.validated.frame.set_index("patient_id").loc["SYN-002", "center"] == "Center A"
     assert sum(len(s.exclusions) for s in run.pooled.sites) == 2
     for s in run.pooled.sites:
         assert s.rows_in == s.rows_analysed + len(s.exclusions)

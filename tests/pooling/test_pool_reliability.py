@@ -11,10 +11,11 @@ import pytest
 from _sites import copy_sites, diff_paths, make_sites
 from typer.testing import CliRunner
 
-import mmrwe.cli.pool_cmd as pool_cmd
+import mmrwe.study.pipeline as pipeline
 from mmrwe.cli.main import app
-from mmrwe.cli.pipeline import run_study
-from mmrwe.cli.pool_cmd import pool, pseudonymize_command
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import pool
+from mmrwe.study.pseudonymize import pseudonymize_command
 from mmrwe.spec import load_spec
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mmrwe"
@@ -25,7 +26,9 @@ INGEST = [
     SRC / "io" / "pseudonymize.py",
     SRC / "spec" / "loader.py",
     SRC / "validate" / "patients.py",
-    SRC / "cli" / "pool_cmd.py",
+    SRC / "io" / "raw.py",
+    SRC / "study" / "pooling.py",
+    SRC / "study" / "pseudonymize.py",
 ]
 FORBIDDEN_MODULES = {
     "pickle",
@@ -90,7 +93,7 @@ def test_failed_analysis_leaves_no_partial_outputs(sites, tmp_path, monkeypatch)
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # a crash in the middle of the run
 
-    monkeypatch.setattr(pool_cmd, "center_effects", crash)
+    monkeypatch.setattr(pipeline, "run", crash)
     with pytest.raises(KeyboardInterrupt):
         pool(load_spec(sites["spec"]), [], out, report=False)
     # Nothing is written before everything is computed: DIR is exactly as it was.

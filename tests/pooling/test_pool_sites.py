@@ -26,8 +26,8 @@ from _sites import (
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
-from mmrwe.cli.pipeline import run_study
-from mmrwe.cli.pool_cmd import pool, prepare_pool
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import pool, prepare_pool
 from mmrwe.core.errors import SpecError, ValidationError
 from mmrwe.io.pool import convert_units, exact_ratio
 from mmrwe.spec import load_spec
@@ -254,7 +254,7 @@ def test_declared_absent_column_is_pooled_as_missing(sites, tmp_path):
         'units = { hgb = "g/L" }\nabsent = ["fish_risk"]',
     )
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
-    f = run.run.analysis
+    f = run.pooled.validated.frame
     assert f.loc[f["center"].isin(["Center B", "Center C"]), "fish_risk"].isna().all()
     assert any(i.code == "MMV015" for i in run.pooled.issues)  # said, not hidden
 
@@ -377,7 +377,7 @@ def test_excel_serial_dates_only_when_declared(sites, tmp_path):
         folder / "study.toml", 'sheet = "pazienti"', 'sheet = "pazienti"\nexcel_serial_dates = true'
     )
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
-    f = run.run.analysis
+    f = run.pooled.validated.frame
     assert f.loc[f["patient_id"] == "SYN-001", "start_date"].iat[0] == pd.Timestamp("2023-01-02")
     assert any("1 Excel serial date(s)" in n for n in run.pooled.sites[1].notes)
 
@@ -388,7 +388,7 @@ def test_id_prefix_keeps_site_local_ids_apart(sites, tmp_path):
         folder / "study.toml", 'center = "Center A"', 'center = "Center A"\nid_prefix = "A:"'
     )
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
-    ids = set(run.run.analysis["patient_id"])
+    ids = set(run.pooled.validated.frame["patient_id"])
     assert "A:SYN-002" in ids and "SYN-002" not in ids
 
 
@@ -402,7 +402,7 @@ def test_center_effects(sites, tmp_path):
     eff = run.center_effects
     assert eff["centers"] == ["Center A", "Center B", "Center C", "Center D", "Center E"]
     assert eff["counts"]["Center A"]["n"] == 14
-    f = run.run.analysis
+    f = run.run.derived
     direct = logrank_test(
         f["PFS_time"].to_numpy(), f["PFS_event"].to_numpy(bool), f["center"].to_numpy()
     )

@@ -17,8 +17,9 @@ from _sites import copy_sites, diff_paths, folder_hashes, make_sites
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
-from mmrwe.cli.pipeline import run_study
-from mmrwe.cli.pool_cmd import pool, pseudonymize_command
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import pool
+from mmrwe.study.pseudonymize import pseudonymize_command
 from mmrwe.core.errors import InputError
 from mmrwe.io import read_table
 from mmrwe.io.pseudonymize import date_shift_days, load_key, pseudonym, pseudonymize_table
@@ -119,7 +120,7 @@ def test_pseudonymized_sites_pool_to_identical_results(sites, key, tmp_path):
         ".inputs.patients.sha256",
         ".inputs.sites",
     ]
-    assert not set(run.run.analysis["patient_id"]) & set(pd.read_csv(sites["clean"])["patient_id"])
+    assert not set(run.run.derived["patient_id"]) & set(pd.read_csv(sites["clean"])["patient_id"])
 
 
 def test_cli_creates_a_private_key_and_never_overwrites_it(sites, tmp_path):
@@ -234,7 +235,7 @@ def test_same_key_links_a_patient_across_sites(sites, key, tmp_path):
         pseudonymize_command(
             folder / name, key, sent / name, spec_path=folder / "study.toml", shift_dates=True
         )
-    from mmrwe.cli.pool_cmd import prepare_pool
+    from mmrwe.study.pooling import prepare_pool
 
     pooled = prepare_pool(load_spec(sent / "study.toml"))
     (pair,) = pooled.duplicates

@@ -144,7 +144,7 @@ def test_date_beyond_2262_is_refused_not_made_missing(tmp_path):
     # datetime64[ns] cannot hold 9999-12-31: the validator used to turn it into a missing
     # last follow-up date without a word.
     from mmrwe.spec.loader import parse_spec
-    from mmrwe.validate import validate_patients
+    from mmrwe.study import Study
 
     f = _csv(
         tmp_path,
@@ -152,7 +152,8 @@ def test_date_beyond_2262_is_refused_not_made_missing(tmp_path):
         "A,X,2021-01-01,,,9999-12-31\nB,X,1500-01-01,,,2022-01-01\n",
     )
     spec = parse_spec({"data": {"patients": "site.csv"}}, path=tmp_path / "study.toml")
-    v = validate_patients(read_table(f), spec)
+    v = Study(spec).validate()
+    assert f.name == "site.csv"
     assert [(i.code, i.where.row, i.where.column) for i in v.errors] == [
         ("MMV004", 3, "start_date"),
         ("MMV004", 2, "last_followup_date"),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmrwe.cli.demo import demo_dir
+from mmrwe.study.demo import demo_dir
 from mmrwe.derive.response import ResponseParams, derive_response
 from mmrwe.io import read_table
 

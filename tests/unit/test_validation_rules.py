@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
-from mmrwe.cli.pipeline import load_and_validate
+from mmrwe.study import Study
 from mmrwe.spec import load_spec
 
 runner = CliRunner()
@@ -83,7 +83,7 @@ def run_validate(spec: Path):
 
 
 def issues_of(spec: Path, code: str):
-    v = load_and_validate(load_spec(spec))
+    v = Study(load_spec(spec)).validate()
     return [i for i in v.issues if i.code == code]
 
 
@@ -301,7 +301,7 @@ def test_all_errors_reported_at_once(tmp_path):
     rows[1] = with_row(1, hgb=98.0)[1]
     rows[2] = with_row(2, best_response="XX")[2]
     spec = make_study(tmp_path, rows)
-    v = load_and_validate(load_spec(spec))
+    v = Study(load_spec(spec)).validate()
     assert {i.code for i in v.errors} >= {"MMV004", "MMV010", "MMV012"}
 
 
@@ -309,9 +309,9 @@ def test_exclude_invalid_rows_accounts_for_every_row(tmp_path):
     spec = make_study(
         tmp_path, with_row(4, hgb=101.0), extra="[validation]\nexclude_invalid_rows = true"
     )
-    v = load_and_validate(load_spec(spec))
+    v = Study(load_spec(spec)).validate()
     assert not v.errors
-    assert len(v.frame) + len(v.exclusions) == v.n_input_rows == 5
+    assert v.n_analysed + len(v.exclusions) == v.n_input_rows == 5
     [ex] = v.exclusions
     assert ex.patient_id == "P5" and "MMV010" in ex.reason
 
@@ -322,7 +322,7 @@ def test_accepting_an_issue_code(tmp_path):
         with_row(0, hgb=5.5),
         extra='[validation.accept]\nMMV011 = "checked with the center: true value"',
     )
-    v = load_and_validate(load_spec(spec))
+    v = Study(load_spec(spec)).validate()
     [issue] = [i for i in v.issues if i.code == "MMV011"]
     assert issue.severity == "accepted" and "true value" in issue.fix
 

@@ -6,8 +6,6 @@ from mmrwe.derive.endpoints import (
     RULES,
     DateSource,
     TimeToEventRule,
-    apply_derive,
-    derive_time_to_event,
     to_time_unit,
 )
 
@@ -17,7 +15,5 @@ __all__ = [
     "RULES",
     "DateSource",
     "TimeToEventRule",
-    "apply_derive",
-    "derive_time_to_event",
     "to_time_unit",
 ]

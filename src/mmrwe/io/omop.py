@@ -26,9 +26,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mmrwe.backends.connection import Backend
-from mmrwe.backends.sources import TableSource
 from mmrwe.core.errors import InputError, Location, SpecError
+from mmrwe.core.sources import SourceInfo
+from mmrwe.engine.connection import Backend
 
 DEFAULT_MAPPING = "mapping_v2.toml"
 
@@ -258,10 +258,10 @@ def build_patients(
     return t.select(*cols).order_by("patient_id")
 
 
-def omop_patients(backend: Backend, spec: Any) -> tuple[Any, TableSource]:
-    """The canonical patient table of a spec with ``[data] format = "omop"`` (scaled path)."""
-    from mmrwe.backends.connection import redact_url
-    from mmrwe.backends.sources import file_sha256
+def omop_patients(backend: Backend, spec: Any) -> tuple[Any, SourceInfo]:
+    """The canonical patient table of a spec with ``[data] format = "omop"``."""
+    from mmrwe.core.fileio import file_sha256
+    from mmrwe.engine.connection import redact_url
 
     opts = dict(spec.data.omop)
     if "regimen" not in opts:
@@ -283,4 +283,4 @@ def omop_patients(backend: Backend, spec: Any) -> tuple[Any, TableSource]:
     notes = (
         f"OMOP CDM, mapping {mapping.source} version {mapping.version}, regimen {opts['regimen']}",
     )
-    return table, TableSource(table, "omop", name, sha, url, None, notes)
+    return table, SourceInfo(None, "omop", name, sha, None, notes, url)

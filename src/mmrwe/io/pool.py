@@ -475,7 +475,8 @@ def merge_sites(sites: Sequence[SiteTable], spec: StudySpec) -> Merged:
     for c in columns:
         if types.get(c) != "categorical" or c in ("patient_id",):
             continue
-        lab = frame[c].map(_cell_text)
+        # built as object: pandas 3 would map None to NaN in a str column
+        lab = pd.Series([_cell_text(x) for x in frame[c].tolist()], index=frame.index, dtype=object)
         seen_levels: dict[int, set[str]] = {k: set() for k in labels}
         for k, x in zip(site_of.tolist(), lab.tolist(), strict=True):
             if x is not None:

@@ -8,7 +8,6 @@ file's SHA-256. Files are opened read-only and never written.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from mmrwe.core.errors import InputError, Location
+from mmrwe.core.fileio import file_sha256
 
 SUPPORTED = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel",
              ".parquet": "parquet", ".pq": "parquet", ".sav": "spss", ".zsav": "spss",
@@ -72,15 +72,6 @@ class SourceTable:
             column=column,
             patient_id=patient_id,
         )
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_table(
@@ -165,7 +156,7 @@ def read_table(
             where=Location(file=p.name),
             fix="open the file in its program and save it again, or export it as CSV",
         ) from None
-    frame = _normalise_cells(frame, missing)
+    frame = normalise_cells(frame, missing)
     frame.columns = [str(c).strip() for c in frame.columns]
     dup = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
     if dup:
@@ -471,7 +462,7 @@ def _read_sas(p: Path, encoding: str) -> tuple[pd.DataFrame, list[int], list[str
     return frame.astype(object), [i + 1 for i in range(len(frame))], []
 
 
-def _normalise_cells(frame: pd.DataFrame, missing: set[str]) -> pd.DataFrame:
+def normalise_cells(frame: pd.DataFrame, missing: set[str]) -> pd.DataFrame:
     """Map every cell to None / str / int / float / date / datetime."""
 
     def norm(v: Any) -> Any:

@@ -339,7 +339,7 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
     # A pooling spec may leave out [data] patients: `mmrwe pool` reads the [[sites]] files,
     # and `mmrwe analyze` then reads the pooled table written as pooled_patients.csv.
     patients = d.str("patients", required="sites" not in doc) or "pooled_patients.csv"
-    # engine/url/table/format/omop: the scaled path (mmrwe.cli.pipeline_scaled); a patients
+    # engine/url/table/format/omop: the engine the study runs on (mmrwe.study.pipeline); a patients
     # value with "://" is a database URL, kept as text (a Path would fold its "//").
     engine = d.str("engine", "pandas", choices=("pandas", "duckdb", "postgres", "spark"))
     url = patients if "://" in patients else None

@@ -37,8 +37,8 @@ class DataSection:
     decimal: str = "."
     encoding: str = "utf-8"
     missing_values: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", ".", "NULL", "null")
-    # Scaled path (mmrwe.cli.pipeline_scaled): "pandas" is the in-memory pipeline; "duckdb",
-    # "postgres" and "spark" run validation, endpoints and KM/log-rank counts in the engine.
+    # The engine every step runs on: in-process DuckDB by default ("pandas" is an older
+    # name for it, still accepted), or "postgres" / "spark".
     engine: Literal["pandas", "duckdb", "postgres", "spark"] = "pandas"
     url: str | None = None  # patients given as a database URL (postgresql://..., duckdb:///...)
     table: str | None = None  # table (or view) holding the patients in a database or .duckdb file

@@ -1,5 +1,5 @@
-"""Validation rules: every problem at once, each with where and how to fix it."""
+"""Validation: the rule table, evaluated by the engine; every problem at once, each located."""
 
-from mmrwe.validate.patients import Exclusion, ValidatedTable, validate_patients
+from mmrwe.validate.patients import RULES, Exclusion, RuleInfo, Validated, validate_patients
 
-__all__ = ["Exclusion", "ValidatedTable", "validate_patients"]
+__all__ = ["RULES", "Exclusion", "RuleInfo", "Validated", "validate_patients"]

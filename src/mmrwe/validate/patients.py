@@ -1,34 +1,23 @@
-"""Validate a raw patient table and turn it into the typed canonical table.
+# mypy: disable-error-code="misc"
+# (rule messages are lambdas with default arguments binding the loop variables)
+"""The patient-table rules MMV001-MMV020: one rule table, evaluated by the engine.
 
-Every rule runs on every row; all issues are collected, each with file, row, column,
-patient id and a fix. Nothing here modifies the input: the typed table is a new frame.
+Every study, 51 patients or 10 million, is validated here, as relational expressions over
+the raw table on the study's engine (in-process DuckDB by default): one aggregate query
+counts every rule, and only the rows of rules that fail come back, each as its own issue
+with file, row, column, patient id and a fix (at most ``max_examples`` per rule; the rest
+are counted in one more issue). The typed canonical table stays a lazy Ibis expression.
+Nothing here modifies the input.
+
+The raw table carries, besides the source columns, ``_src_row`` (the row number the user
+sees: header = row 1 for CSV and Excel, first case = 1 for Parquet, SPSS and SAS; null for a
+database table, which has none) and ``_ord`` (the input order, which every later step
+keeps). An Excel column whose cells mix types (text, numbers, dates) arrives as text with a
+companion ``__kind__<name>`` column (0 text, 1 number, 2 date), so a number in a date
+column is told apart from text.
 
 Issue codes (stable; a spec may accept one knowingly under ``[validation.accept]``):
-
-========  =========  ===========================================================
-code      severity   rule
-========  =========  ===========================================================
-MMV001    error      required column missing, or a mapped source column not found
-MMV002    error      duplicate patient_id
-MMV003    error      patient_id empty
-MMV004    error      date cannot be read with the declared date_format
-MMV005    error      start_date or last_followup_date empty
-MMV006    error      a date before start_date
-MMV007    error      progression_date after last_followup_date
-MMV008    error      death_date differs from last_followup_date
-MMV009    error      progression_date after death_date
-MMV010    error      value implausible for the declared unit
-MMV011    warning    value unusual for the declared unit
-MMV012    error      unknown best_response category
-MMV013    error      text in a numeric column
-MMV014    error      the spec names a column the table does not have
-MMV015    warning    a column is empty in every row
-MMV016    warning    a center's median is implausible for the declared unit
-MMV017    warning    no center column
-MMV018    warning    column mixes numbers and text; treated as categorical
-MMV019    error      [[cohort.exclude]] names a patient_id not in the table
-MMV020    warning    the spec declares a unit the validator has no range for
-========  =========  ===========================================================
+:data:`RULES` lists them with their severity and what they check.
 """
 
 from __future__ import annotations
@@ -36,22 +25,62 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from mmrwe.core.errors import Issue, Location
-from mmrwe.io.readers import SourceTable
+from mmrwe.core.errors import Issue, Location, SpecError
 from mmrwe.spec.model import RESPONSE_CATEGORIES, StudySpec
 from mmrwe.validate.units import analyte_of, known_units, likely_unit, unit_range
 
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """One row of the rule table: the code, how serious it is, what it checks, where it points."""
+
+    code: str
+    severity: str
+    what: str
+    where: str
+
+
+#: The patient-table rules (documented in docs/validation.md, which a test keeps in step).
+RULES: tuple[RuleInfo, ...] = (
+    RuleInfo("MMV001", "error", "required column missing, or a mapped source column not found", "column, spec key"),
+    RuleInfo("MMV002", "error", "duplicate patient_id (the first occurrence is kept)", "row, patient"),
+    RuleInfo("MMV003", "error", "patient_id empty", "row"),
+    RuleInfo("MMV004", "error", "date cannot be read with the declared date_format", "row, column, patient"),
+    RuleInfo("MMV005", "error", "start_date or last_followup_date empty", "row, column, patient"),
+    RuleInfo("MMV006", "error", "a date before start_date", "row, column, patient"),
+    RuleInfo("MMV007", "error", "progression_date after last_followup_date", "row, column, patient"),
+    RuleInfo("MMV008", "error", "death_date differs from last_followup_date", "row, column, patient"),
+    RuleInfo("MMV009", "error", "progression_date after death_date", "row, column, patient"),
+    RuleInfo("MMV010", "error", "value implausible for the declared unit", "row, column, patient"),
+    RuleInfo("MMV011", "warning", "value unusual for the declared unit", "row, column, patient"),
+    RuleInfo("MMV012", "error", "unknown best_response category", "row, column, patient"),
+    RuleInfo("MMV013", "error", "text in a numeric column", "row, column, patient"),
+    RuleInfo("MMV014", "error", "the spec names a column the table does not have", "column, spec key"),
+    RuleInfo("MMV015", "warning", "a column is empty in every row", "column"),
+    RuleInfo("MMV016", "warning", "a center's median is implausible for the declared unit", "column"),
+    RuleInfo("MMV017", "warning", "no center column", "column"),
+    RuleInfo("MMV018", "warning", "column mixes numbers and text; treated as categorical", "column"),
+    RuleInfo("MMV019", "error", "[[cohort.exclude]] names a patient_id not in the table", "spec key"),
+    RuleInfo("MMV020", "warning", "the spec declares a unit the validator has no range for", "column, spec key"),
+)  # fmt: skip
+
 REQUIRED = ("patient_id", "start_date", "progression_date", "death_date", "last_followup_date")
 DATE_COLUMNS = ("start_date", "progression_date", "death_date", "last_followup_date")
-_RESPONSE_LOOKUP = {c.lower(): c for c in RESPONSE_CATEGORIES}
+#: Columns the engine adds to every raw table (never user columns).
+ROW_COLUMNS = ("_src_row", "_ord")
+KIND_PREFIX = "__kind__"
+_NUMBER = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+_DATE_HINTS = (("%Y-%m-%d", "ISO year-month-day"), ("%d/%m/%Y", "day/month/year"), ("%m/%d/%Y", "month/day/year"),
+               ("%d.%m.%Y", "day.month.year"), ("%d-%m-%Y", "day-month-year"))  # fmt: skip
+# datetime64[ns] (the dtype of dates collected into memory) holds no year before 1678 or
+# after 2261: such a date (e.g. 9999-12-31 for "unknown") would silently become missing.
+_DATE_MIN, _DATE_MAX = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
+#: Largest table whose per-row checks are held in memory during validation (else a view).
+CHECKS_IN_MEMORY_MAX_ROWS = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +93,7 @@ class Exclusion:
     row: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (contract: ``patient_id``, ``reason``; plus file and row)."""
+        """JSON-ready dict (``patient_id``, ``reason``, ``file``, ``row``)."""
         return {
             "patient_id": self.patient_id,
             "reason": self.reason,
@@ -73,349 +102,102 @@ class Exclusion:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatedTable:
-    """The typed canonical patient table and everything the validator found.
+@dataclass(frozen=True)
+class UnitCheck:
+    """Plausible range of one numeric covariate (from :mod:`mmrwe.validate.units`)."""
+
+    name: str
+    unit: str
+    analyte: str | None
+    reject: tuple[float, float] | None  # None: no range known (MMV020)
+    warn: tuple[float, float] | None
+    known_units: tuple[str, ...] = ()
+    likely_unit: Callable[[float], str | None] = field(default=lambda v: None)
+
+
+@dataclass
+class Validated:
+    """The typed canonical table (lazy) and every finding.
 
     Attributes
     ----------
-    frame : pandas.DataFrame
-        One row per analysed patient: ``patient_id`` (str), ``center`` (str or None), the
-        four dates (``datetime64``), covariates (float64 or object str), and ``_src_row``.
+    table : ibis.Table or None
+        Analysed rows only, in input order, canonical names: ``patient_id`` (text), dates as
+        ``date``, numeric covariates as ``float64``, categorical ones as text, plus
+        ``_src_row`` and ``_ord``. None when a required column is missing.
     column_types : dict
-        ``"date"``, ``"numeric"`` or ``"categorical"`` per column.
-    issues : tuple of Issue
-        Every finding, errors and warnings.
-    exclusions : tuple of Exclusion
-        Source rows not analysed, with reasons.
-    n_input_rows : int
-        Rows read from the file.
+        ``"date"``, ``"numeric"`` or ``"categorical"`` per column (``patient_id`` excluded).
+    issues : list of Issue
+        Every finding, errors and warnings, in a stable order (by rule family, column, row).
+    exclusions : list of Exclusion
+        Source rows not analysed, with reasons (the count is exact even when very many rows
+        are summarised in one entry).
+    n_input_rows, n_excluded : int
+        Rows read; rows excluded (empty, excluded by the study team, invalid).
+    units : dict
+        Declared unit per numeric covariate.
     """
 
-    frame: pd.DataFrame
+    table: Any
     column_types: dict[str, str]
-    issues: tuple[Issue, ...]
-    exclusions: tuple[Exclusion, ...]
+    issues: list[Issue]
+    exclusions: list[Exclusion]
     n_input_rows: int
-    source: SourceTable
-    units: dict[str, str] = field(default_factory=dict)
+    n_excluded: int
+    units: dict[str, str]
 
     @property
-    def errors(self) -> tuple[Issue, ...]:
+    def errors(self) -> list[Issue]:
         """Issues that stop the run."""
-        return tuple(i for i in self.issues if i.severity == "error")
+        return [i for i in self.issues if i.severity == "error"]
 
     @property
-    def warnings(self) -> tuple[Issue, ...]:
-        """Issues listed in the report; the run goes on."""
-        return tuple(i for i in self.issues if i.severity != "error")
+    def n_analysed(self) -> int:
+        """Rows that go on to the analysis."""
+        return self.n_input_rows - self.n_excluded
 
 
-class _Collector:
-    def __init__(self, source: SourceTable):
-        self.source = source
-        self.issues: list[Issue] = []
-        self.row_errors: dict[int, list[Issue]] = defaultdict(list)
-
-    def add(
-        self,
-        code: str,
-        severity: str,
-        what: str,
-        fix: str,
-        *,
-        i: int | None = None,
-        column: str | None = None,
-        pid: str | None = None,
-        spec_key: str | None = None,
-    ) -> None:
-        if i is not None:
-            where = self.source.location(i, column, pid)
-        else:
-            where = Location(
-                file=self.source.path.name,
-                sheet=self.source.sheet,
-                column=column,
-                spec_key=spec_key,
-            )
-        issue = Issue(code, severity, what, where, fix)
-        self.issues.append(issue)
-        if i is not None and severity == "error":
-            self.row_errors[i].append(issue)
+@dataclass
+class _RowRule:
+    code: str
+    severity: str
+    column: str
+    cond: str  # the flag column of the checks relation: True where the row breaks the rule
+    fields: tuple[str, ...]
+    what: Callable[[Mapping[str, Any]], str]
+    fix: Callable[[Mapping[str, Any]], str]
+    order: tuple[int, int, int]  # (rule family, column position, sub-order): the issue order
 
 
-def validate_patients(source: SourceTable, spec: StudySpec) -> ValidatedTable:
-    """Run every patient-table rule and build the typed canonical table.
+def unit_checks(spec: StudySpec) -> dict[str, UnitCheck]:
+    """Plausible ranges of every variable with a declared unit, in the spec's order."""
+    checks: dict[str, UnitCheck] = {}
 
-    Parameters
-    ----------
-    source : SourceTable
-        The raw table from :func:`mmrwe.io.read_table`.
-    spec : StudySpec
-        Column mapping, date format, units, and the names the analyses will use.
+    def likely(analyte: str | None, unit: str) -> Callable[[float], str | None]:
+        def guess(x: float) -> str | None:
+            return likely_unit(analyte, x, unit) if analyte else None
 
-    Returns
-    -------
-    ValidatedTable
-        Typed table plus all issues. The caller decides whether errors stop the run
-        (they do, unless ``[validation] exclude_invalid_rows = true``).
-    """
-    col = _Collector(source)
-    raw = source.frame
-    colmap = spec.data.column_map
+        return guess
 
-    # 1. Column mapping onto canonical names.
-    rename: dict[str, str] = {}
-    for canonical, src in colmap.items():
-        if src not in raw.columns:
-            near = difflib.get_close_matches(src, list(raw.columns), n=1)
-            col.add(
-                "MMV001", "error",
-                f"column {src!r} (mapped to {canonical!r} in [data.columns]) is not in the table",
-                f"did you mean {near[0]!r}?" if near else f"columns present: {', '.join(map(str, raw.columns))}",
-                spec_key=f"data.columns.{canonical}",
-            )  # fmt: skip
-        else:
-            rename[src] = canonical
-    clash = [c for c in rename.values() if c in raw.columns and c not in rename]
-    for c in clash:
-        col.add("MMV001", "error", f"column {c!r} exists and another column is also mapped to {c!r}",
-                f"remove the mapping for {c!r} or rename the existing column", column=c, spec_key=f"data.columns.{c}")  # fmt: skip
-    table = raw.rename(columns=rename)
-    for req in REQUIRED:
-        if req not in table.columns:
-            near = difflib.get_close_matches(req, list(table.columns), n=1)
-            fix = (f'map it under [data.columns]: {req} = "{near[0]}"' if near
-                   else f'add the column, or map the source column under [data.columns]: {req} = "<source name>"')  # fmt: skip
-            col.add("MMV001", "error", f"required column {req!r} is missing", fix, column=req)
-    if "center" not in table.columns:
-        col.add("MMV017", "warning", "the table has no 'center' column; per-center summaries are skipped",
-                'add a center column, or map one under [data.columns]: center = "<source name>"', column="center")  # fmt: skip
-    if any(i.code == "MMV001" for i in col.issues):
-        # Without the key columns no row-level rule can run meaningfully.
-        return ValidatedTable(pd.DataFrame(), {}, tuple(col.issues), (), source.n_rows, source)
-
-    n = len(table)
-    empty = np.array([all(v is None for v in table.iloc[i].tolist()) for i in range(n)], dtype=bool)
-    exclusions: list[Exclusion] = [
-        Exclusion("empty row", None, source.path.name, source.source_rows[i])
-        for i in np.flatnonzero(empty)
-    ]
-    keep = ~empty
-
-    # 2. Patient ids.
-    pids: list[str | None] = [_id_text(v) for v in table["patient_id"].tolist()]
-    first_row: dict[str, int] = {}
-    for i in range(n):
-        if not keep[i]:
+    for v in spec.variables:
+        if v.unit is None:
             continue
-        pid = pids[i]
-        if pid is None:
-            col.add(
-                "MMV003",
-                "error",
-                "patient_id is empty",
-                "give every row a unique patient id",
-                i=i,
-                column="patient_id",
-            )
-            continue
-        if pid in first_row:
-            col.add("MMV002", "error", f"patient_id {pid!r} appears again (first at row {source.source_rows[first_row[pid]]})",
-                    "remove the duplicate row, or give each patient a unique id (across all centers)", i=i, column="patient_id", pid=pid)  # fmt: skip
-        else:
-            first_row[pid] = i
-
-    # 3. Types: dates, numbers, categories.
-    declared = {v.name: v for v in spec.variables}
-    column_types: dict[str, str] = {}
-    typed: dict[str, Any] = {"patient_id": pids}
-    for c in table.columns:
-        if c == "patient_id":
-            continue
-        values = table[c].tolist()
-        vspec = declared.get(c)
-        if c in DATE_COLUMNS or (vspec is not None and vspec.type == "date"):
-            typed[c] = _parse_dates(values, c, spec.data.date_format, pids, keep, col)
-            column_types[c] = "date"
-        elif c == "center":
-            typed[c] = [_id_text(v) for v in values]
-            column_types[c] = "categorical"
-        else:
-            kind, parsed = _parse_covariate(
-                values,
-                c,
-                vspec.type if vspec else None,
-                spec.data.decimal,
-                pids,
-                keep,
-                col,
-                has_unit=bool(vspec and vspec.unit),
-            )
-            typed[c] = parsed
-            column_types[c] = kind
-        if all(v is None for v, k in zip(values, keep, strict=True) if k) and keep.any():
-            col.add(
-                "MMV015",
-                "warning",
-                f"column {c!r} is empty in every row",
-                "fill it or remove it from the table",
-                column=c,
-            )
-
-    # 4. Date order.
-    _check_dates(typed, pids, keep, col)
-
-    # 5. Units and plausible ranges.
-    units: dict[str, str] = {}
-    for name, vspec in declared.items():
-        if vspec.unit is None or name not in typed or column_types.get(name) != "numeric":
-            continue
-        units[name] = vspec.unit
-        _check_unit(
-            name,
-            vspec.unit,
-            vspec.analyte or analyte_of(name, vspec.label),
-            typed[name],
-            typed.get("center"),
-            pids,
-            keep,
-            col,
+        analyte = v.analyte or analyte_of(v.name, v.label)
+        rng = unit_range(analyte, v.unit) if analyte else None
+        checks[v.name] = UnitCheck(
+            name=v.name,
+            unit=v.unit,
+            analyte=analyte,
+            reject=rng.reject if rng else None,
+            warn=rng.warn if rng else None,
+            known_units=tuple(known_units(analyte)) if analyte else (),
+            likely_unit=likely(analyte, v.unit),
         )
-
-    # 6. Response categories.
-    if "best_response" in typed and column_types.get("best_response") == "categorical":
-        fixed = []
-        for i, v in enumerate(typed["best_response"]):
-            if v is None or not keep[i]:
-                fixed.append(v)
-                continue
-            canon = _RESPONSE_LOOKUP.get(str(v).strip().lower())
-            if canon is None:
-                near = difflib.get_close_matches(str(v), list(RESPONSE_CATEGORIES), n=1)
-                col.add("MMV012", "error", f"best_response {v!r} is not an IMWG category",
-                        (f"did you mean {near[0]!r}? " if near else "") + f"use one of {', '.join(RESPONSE_CATEGORIES)}",
-                        i=i, column="best_response", pid=pids[i])  # fmt: skip
-            fixed.append(canon if canon is not None else v)
-        typed["best_response"] = fixed
-
-    # 7. Names the spec uses must exist.
-    _check_spec_names(spec, set(typed) | {d.name for d in spec.derive}, col)
-
-    # 8. Exclusions declared by the study team.
-    idx_by_pid = {p: i for i, p in enumerate(pids) if p is not None and keep[i]}
-    for k, ex in enumerate(spec.exclusions):
-        if ex.patient_id not in idx_by_pid:
-            col.add("MMV019", "error", f"[[cohort.exclude]] names patient_id {ex.patient_id!r}, which is not in the table",
-                    "check the id (ids are compared as text)", spec_key=f"cohort.exclude[{k}].patient_id")  # fmt: skip
-            continue
-        i = idx_by_pid[ex.patient_id]
-        keep[i] = False
-        exclusions.append(
-            Exclusion(ex.reason, ex.patient_id, source.path.name, source.source_rows[i])
-        )
-
-    # 9. Accepted issues and invalid-row exclusion.
-    accepted = dict(spec.validation.accept)
-    issues = [
-        replace(i, severity="accepted", fix=f"accepted in the spec: {accepted[i.code]}")
-        if i.code in accepted and i.severity != "info"
-        else i
-        for i in col.issues
-    ]
-    if spec.validation.exclude_invalid_rows:
-        for i, row_issues in sorted(col.row_errors.items()):
-            live = [x for x in row_issues if x.code not in accepted]
-            if live and keep[i]:
-                keep[i] = False
-                exclusions.append(
-                    Exclusion(
-                        "invalid: " + "; ".join(f"[{x.code}] {x.what}" for x in live),
-                        pids[i],
-                        source.path.name,
-                        source.source_rows[i],
-                    )
-                )
-        issues = [
-            replace(x, severity="excluded")
-            if x.severity == "error" and x.where.row is not None
-            else x
-            for x in issues
-        ]
-
-    frame = _build_frame(typed, column_types, keep, source)
-    return ValidatedTable(
-        frame, column_types, tuple(issues), tuple(exclusions), source.n_rows, source, units
-    )
+    return checks
 
 
-def _id_text(v: Any) -> str | None:
-    """Identifiers as text: 17.0 read from Excel is '17', not '17.0'."""
-    if v is None:
-        return None
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    s = str(v).strip()
-    return s or None
-
-
-_DATE_HINTS = (("%Y-%m-%d", "ISO year-month-day"), ("%d/%m/%Y", "day/month/year"), ("%m/%d/%Y", "month/day/year"),
-               ("%d.%m.%Y", "day.month.year"), ("%d-%m-%Y", "day-month-year"))  # fmt: skip
-
-
-def _parse_dates(
-    values: list[Any],
-    column: str,
-    fmt: str,
-    pids: list[str | None],
-    keep: np.ndarray,
-    col: _Collector,
-) -> list[dt.date | None]:
-    out: list[dt.date | None] = []
-    for i, v in enumerate(values):
-        if v is None or not keep[i]:
-            out.append(None)
-            continue
-        if isinstance(v, dt.datetime):
-            out.append(v.date())
-            continue
-        if isinstance(v, dt.date):
-            out.append(v)
-            continue
-        if isinstance(v, int | float):
-            col.add("MMV004", "error", f"{column} holds the number {v!r}, not a date",
-                    "in Excel, format the column as a date (a number like 44197 is an Excel serial date); in text files write the date as " + _fmt_example(fmt),
-                    i=i, column=column, pid=pids[i])  # fmt: skip
-            out.append(None)
-            continue
-        s = str(v).strip()
-        try:
-            out.append(dt.datetime.strptime(s, fmt).date())
-            continue
-        except ValueError:
-            pass
-        # Never guess: say which other format would read it, and let the user declare it.
-        readable = [label for f, label in _DATE_HINTS if f != fmt and _strptime_ok(s, f)]
-        hint = (
-            f"; it reads as {readable[0]}: if the whole file uses that, set date_format under [data]"
-            if readable
-            else ""
-        )
-        col.add("MMV004", "error", f"{column} {s!r} is not a date in the declared format {fmt!r}",
-                f"write it as {_fmt_example(fmt)}{hint}", i=i, column=column, pid=pids[i])  # fmt: skip
-        out.append(None)
-    # The typed table stores datetime64[ns], which cannot hold years before 1678 or after
-    # 2261: such a date (e.g. 9999-12-31) would silently become missing.
-    for i, d in enumerate(out):
-        if d is not None and not (_DATE_MIN <= d <= _DATE_MAX):
-            col.add("MMV004", "error", f"{column} {d.isoformat()} is outside the dates mmrwe handles ({_DATE_MIN.isoformat()} to {_DATE_MAX.isoformat()})",
-                    "correct the year (a typo, or a placeholder such as 9999-12-31 for 'unknown': leave the cell empty instead)",
-                    i=i, column=column, pid=pids[i])  # fmt: skip
-            out[i] = None
-    return out
-
-
-_DATE_MIN, _DATE_MAX = dt.date(1677, 9, 22), dt.date(2262, 4, 11)  # pandas Timestamp limits
+def _fmt_example(fmt: str) -> str:
+    return dt.date(2021, 3, 28).strftime(fmt) + f" ({fmt})"
 
 
 def _strptime_ok(s: str, f: str) -> bool:
@@ -426,246 +208,815 @@ def _strptime_ok(s: str, f: str) -> bool:
         return False
 
 
-def _fmt_example(fmt: str) -> str:
-    return dt.date(2021, 3, 28).strftime(fmt) + f" ({fmt})"
+def _iso(v: Any) -> str:
+    return v.isoformat() if hasattr(v, "isoformat") else str(v)
 
 
-_NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+def _g(v: Any) -> str:
+    return f"{float(v):g}"
 
 
-def _to_number(v: Any, decimal: str) -> float | None:
-    if isinstance(v, bool):
-        return float(v)
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, str):
-        s = v.strip()
-        if decimal == ",":
-            if "." in s and "," in s:
-                return None  # thousands separators are ambiguous: refuse rather than guess
-            s = s.replace(",", ".")
-        if _NUM.match(s):
-            return float(s)
-    return None
+# ----------------------------------------------------------------------------------------
+# parsing cells in the engine
+# ----------------------------------------------------------------------------------------
 
 
-def _parse_covariate(
-    values: list[Any],
-    column: str,
-    declared: str | None,
-    decimal: str,
-    pids: list[str | None],
-    keep: np.ndarray,
-    col: _Collector,
+def _is_string(dtype: Any) -> bool:
+    return bool(dtype.is_string())
+
+
+def any_equal(expr: Any, values: Sequence[Any]) -> Any:
+    """``expr IN values`` written as ORs of equalities.
+
+    DuckDB plans a projected ``IN (list)`` as a mark join that it does not prune, so a
+    query touching only dates would still clean every text column; equalities are plain
+    expressions, evaluated only when a query uses the column.
+    """
+    import ibis
+
+    out: Any = ibis.literal(False)
+    for v in values:
+        out = out | (expr == v)
+    return out
+
+
+def _clean_text(col: Any, missing: Sequence[str]) -> Any:
+    """Strip a text cell; a missing-value token or an empty cell becomes NULL."""
+    # Trimming is the costly part (a new string per cell), and most cells need none: trim
+    # only cells that start or end with whitespace. The test over-approximates (a tab or
+    # newline anywhere), so the result is the trimmed text in every case.
+    import ibis
+
+    needs = col.startswith(" ") | col.endswith(" ") | col.contains("\t") | col.contains("\n")
+    needs = needs | col.contains("\r")
+    s = needs.ifelse(col.strip(), col)
+    tokens = sorted(set(missing) | {""})
+    # a cell longer than every token is no token: one length test spares the comparisons
+    short = s.length() <= max(len(t) for t in tokens)
+    return (short & any_equal(s, tokens)).ifelse(ibis.null().cast("string"), s)
+
+
+def _number(text: Any, decimal: str) -> tuple[Any, Any]:
+    """(value, is_bad) of a text cell read as a number (decimal "." or ",")."""
+    import ibis
+
+    s = text
+    if decimal == ",":
+        # thousands separators are ambiguous: refuse rather than guess
+        both = s.contains(".") & s.contains(",")
+        s = both.ifelse(ibis.literal("x"), s.replace(",", "."))
+    ok = s.re_search(_NUMBER)
+    value = ok.ifelse(s, ibis.null().cast("string")).cast("float64")
+    bad = text.notnull() & ~ok.fill_null(False)
+    return value, bad
+
+
+def _date_pattern(fmt: str) -> tuple[str, dict[str, int]]:
+    """A regular expression for a strptime format made of %Y, %m, %d and literals."""
+    pattern = "^"
+    groups: dict[str, int] = {}
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt):
+            d = fmt[i + 1]
+            if d == "Y":
+                pattern += "([0-9]{4})"
+            elif d in "md":
+                pattern += "([0-9]{1,2})"
+            else:
+                raise SpecError(
+                    f"date_format {fmt!r}: only %Y, %m and %d (with separators) can be read",
+                    where=Location(spec_key="data.date_format"),
+                    fix='write the dates with year, month and day, e.g. "%d/%m/%Y" or "%Y-%m-%d"',
+                )
+            groups[d] = len(groups) + 1
+            i += 2
+            continue
+        pattern += re.escape(ch)
+        i += 1
+    if set(groups) != {"Y", "m", "d"}:
+        raise SpecError(
+            f"date_format {fmt!r} must contain %Y, %m and %d",
+            where=Location(spec_key="data.date_format"),
+        )
+    return pattern + "$", groups
+
+
+def _date(text: Any, fmt: str) -> tuple[Any, Any]:
+    """(date, is_bad) of a text cell in the declared format; impossible dates are bad."""
+    import ibis
+
+    pattern, groups = _date_pattern(fmt)
+    ok = text.re_search(pattern).fill_null(False)
+    y = ok.ifelse(text.re_extract(pattern, groups["Y"]), "2000").cast("int32")
+    m = ok.ifelse(text.re_extract(pattern, groups["m"]), "1").cast("int32")
+    d = ok.ifelse(text.re_extract(pattern, groups["d"]), "1").cast("int32")
+    leap = ((y % 4) == 0) & (((y % 100) != 0) | ((y % 400) == 0))
+    mdays = ibis.cases((m == 2, leap.ifelse(29, 28)), (any_equal(m, [4, 6, 9, 11]), 30), else_=31)
+    valid = ok & (m >= 1) & (m <= 12) & (d >= 1) & (d <= mdays) & (y >= 1)
+    safe = ibis.date(valid.ifelse(y, 2000), valid.ifelse(m, 1), valid.ifelse(d, 1))
+    value = valid.ifelse(safe, ibis.null().cast("date"))
+    bad = text.notnull() & ~valid
+    return value, bad
+
+
+def _id_text(col: Any, dtype: Any, missing: Sequence[str]) -> Any:
+    """Identifiers and categories as text: 17.0 read from a numeric cell is '17'."""
+    if _is_string(dtype):
+        return _clean_text(col, missing)
+    if dtype.is_floating():
+        whole = (col == col.floor()) & (col.abs() < 1e15)
+        return whole.ifelse(col.cast("int64").cast("string"), col.cast("string"))
+    if dtype.is_boolean():
+        return col.ifelse("1", "0")
+    return col.cast("string")
+
+
+# ----------------------------------------------------------------------------------------
+# the validator
+# ----------------------------------------------------------------------------------------
+
+
+def validate_patients(
+    raw: Any,
+    spec: StudySpec,
     *,
-    has_unit: bool,
-) -> tuple[str, list[Any]]:
-    present = [(i, v) for i, v in enumerate(values) if v is not None and keep[i]]
-    nums = {i: _to_number(v, decimal) for i, v in present}
-    bad = [i for i, x in nums.items() if x is None or not np.isfinite(x)]
-    numeric_wanted = declared == "numeric" or (declared is None and has_unit)
-    if declared == "categorical" or (not numeric_wanted and bad and len(bad) == len(present)):
-        return "categorical", [None if v is None else _category_text(v) for v in values]
-    if bad and not numeric_wanted:
-        # Mostly numbers with some text: likely a typo or a decimal-comma slip; treat as
-        # categorical but say so, with the cells, rather than dropping values silently.
-        cells = ", ".join(f"row {col.source.source_rows[i]} {values[i]!r}" for i in bad[:5])
-        if len(bad) <= len(present) / 2:
-            col.add("MMV018", "warning", f"column {column!r} holds numbers and {len(bad)} text value(s) ({cells}); treated as categorical",
-                    f'fix the text cells, or declare [variables.{column}] type = "numeric" to have them reported as errors', column=column)  # fmt: skip
-        return "categorical", [None if v is None else _category_text(v) for v in values]
-    for i in bad:
-        hint = (
-            " (the decimal mark is ',' here: set decimal = \",\" under [data])"
-            if isinstance(values[i], str) and "," in values[i] and decimal == "."
-            else ""
-        )
-        col.add(
-            "MMV013",
-            "error",
-            f"{column} {values[i]!r} is not a number{hint}",
-            "write a number, or leave the cell empty if unknown",
-            i=i,
-            column=column,
-            pid=pids[i],
-        )
-    return "numeric", [
-        None if (v is None or nums.get(i) is None) else nums[i] for i, v in enumerate(values)
+    file_name: str,
+    sheet: str | None = None,
+    engine: str | None = None,
+    name_relation: Callable[[Any, str, bool], Any] | None = None,
+    has_rows: bool = True,
+    max_examples: int = 1000,
+    max_exclusions: int = 100_000,
+) -> Validated:
+    """Validate a raw patient table in the engine and build the typed canonical table.
+
+    Parameters
+    ----------
+    raw : ibis.Table
+        The source table as read (text or typed columns), with ``_src_row`` and ``_ord``.
+    spec : StudySpec
+        Column map, date format, decimal mark, declared variables, exclusions, accepted
+        issues.
+    file_name, sheet : str
+        Used in issue locations.
+    engine : str, optional
+        The engine's name ("duckdb", "postgres", "spark"), for engine-specific shortcuts.
+    name_relation : callable, optional
+        ``name_relation(expr, stem, materialize)`` names an expression on the engine (a
+        temporary table or view) and returns it as a table, so later queries compile
+        quickly and read the per-row checks once.
+    has_rows : bool
+        Whether ``_src_row`` holds row numbers the user can find in the source (a database
+        table has none: issues then name the patient only).
+    max_examples : int
+        Rows listed per failing rule; further rows are counted in one summary issue.
+    max_exclusions : int
+        Excluded rows listed individually (``exclude_invalid_rows``); the count is exact.
+
+    Returns
+    -------
+    Validated
+    """
+    import ibis
+
+    issues: list[tuple[tuple[int, int, int, int], Issue, bool]] = []
+    seq = [0]
+
+    def add(code: str, severity: str, what: str, fix: str, *, order: tuple[int, int, int],
+            row: int | None = None, column: str | None = None, pid: str | None = None,
+            spec_key: str | None = None, row_level: bool = False) -> None:  # fmt: skip
+        where = Location(file=file_name, sheet=sheet, row=row if has_rows else None,
+                         column=column, patient_id=pid, spec_key=spec_key)  # fmt: skip
+        seq[0] += 1
+        # The order a reader expects: ids, then column by column (cells by row, then the
+        # column's own findings), then date order row by row (every rule of a row together),
+        # units variable by variable, response categories, spec names, exclusions.
+        at = row if row is not None else seq[0]
+        fam, pos, sub = order
+        key = (fam, pos, at, sub) if fam in (1, 3) else (fam, pos, sub, at)
+        issues.append((key, Issue(code, severity, what, where, fix), row_level))
+
+    data = spec.data
+    missing_tokens = tuple(data.missing_values)
+    # 1. Column mapping onto canonical names.
+    user_cols = [c for c in raw.columns if c not in ROW_COLUMNS and not c.startswith(KIND_PREFIX)]
+    rename_strip = {str(c).strip(): c for c in user_cols if str(c).strip() != c}
+    if rename_strip:
+        raw = raw.rename(rename_strip)
+        user_cols = [str(c).strip() for c in user_cols]
+    present = list(user_cols)
+    rename: dict[str, str] = {}
+    for canonical, src in data.column_map.items():
+        if src not in present:
+            near = difflib.get_close_matches(src, present, n=1)
+            add("MMV001", "error",
+                f"column {src!r} (mapped to {canonical!r} in [data.columns]) is not in the table",
+                f"did you mean {near[0]!r}?" if near else f"columns present: {', '.join(present)}",
+                order=(0, 0, 0), spec_key=f"data.columns.{canonical}")  # fmt: skip
+        else:
+            rename[canonical] = src
+    for c in [c for c in rename if c in present and c not in rename.values()]:
+        add("MMV001", "error", f"column {c!r} exists and another column is also mapped to {c!r}",
+            f"remove the mapping for {c!r} or rename the existing column", order=(0, 0, 0),
+            column=c, spec_key=f"data.columns.{c}")  # fmt: skip
+    kind_rename = {
+        f"{KIND_PREFIX}{canonical}": f"{KIND_PREFIX}{src}"
+        for canonical, src in rename.items()
+        if f"{KIND_PREFIX}{src}" in raw.columns
+    }
+    table = raw.rename({**rename, **kind_rename}) if rename else raw
+    cols = _renamed(user_cols, rename)
+    for req in REQUIRED:
+        if req not in cols:
+            near = difflib.get_close_matches(req, cols, n=1)
+            fix = (f'map it under [data.columns]: {req} = "{near[0]}"' if near
+                   else f'add the column, or map the source column under [data.columns]: {req} = "<source name>"')  # fmt: skip
+            add("MMV001", "error", f"required column {req!r} is missing", fix, order=(0, 0, 0),
+                column=req)  # fmt: skip
+    if "center" not in cols:
+        add("MMV017", "warning", "the table has no 'center' column; per-center summaries are skipped",
+            'add a center column, or map one under [data.columns]: center = "<source name>"',
+            order=(0, 0, 0), column="center")  # fmt: skip
+    if any(i.code == "MMV001" for _, i, _ in issues):
+        n = int(table.count().to_pyarrow().as_py())
+        return Validated(None, {}, _sorted(issues), [], n, 0, {})
+
+    schema = table.schema()
+    declared = {v.name: v for v in spec.variables}
+    col_pos = {c: k + 1 for k, c in enumerate(cols)}
+    n_rows = int(table.count().to_pyarrow().as_py())
+    materialize = n_rows <= CHECKS_IN_MEMORY_MAX_ROWS
+
+    def named(rel: Any, stem: str) -> Any:
+        # Each level is named on the engine (a temporary table, or a view for very large
+        # inputs), so the next level's SQL refers to plain columns: inlined, the cleaning
+        # and parsing expressions would repeat in every rule and the SQL would balloon.
+        return rel if name_relation is None else name_relation(rel, stem, materialize)
+
+    # 2. Level 1: cleaned text of every text column (stripped; missing tokens -> NULL).
+    is_text = {c: _is_string(schema[c]) for c in cols}
+    kind_cols = [c for c in cols if f"{KIND_PREFIX}{c}" in table.columns]
+    clean = named(
+        table.select(
+            **{c: _clean_text(table[c], missing_tokens) if is_text[c] else table[c] for c in cols},
+            **{f"{KIND_PREFIX}{c}": table[f"{KIND_PREFIX}{c}"] for c in kind_cols},
+            _src_row=table._src_row if "_src_row" in table.columns else ibis.null().cast("int64"),
+            _ord=table._ord if "_ord" in table.columns else ibis.row_number().cast("int64"),
+        ),
+        "clean",
+    )
+
+    def kind_of(c: str) -> Any:
+        return clean[f"{KIND_PREFIX}{c}"] if c in kind_cols else None
+
+    is_date_col = {
+        c: c in DATE_COLUMNS or (declared.get(c) is not None and declared[c].type == "date")
+        for c in cols
+    }
+    cov_text = [
+        c for c in cols if is_text[c] and c not in ("patient_id", "center") and not is_date_col[c]
     ]
+    profile_aggs: dict[str, Any] = {"_n": ibis._.count()}
+    parsed_num: dict[str, tuple[Any, Any]] = {}
+    for k, c in enumerate(cov_text):
+        parsed_num[c] = _covariate_number(clean[c], kind_of(c), data.decimal)
+        profile_aggs[f"p{k}"] = clean[c].notnull().ifelse(1, 0).sum()
+        profile_aggs[f"b{k}"] = parsed_num[c][1].ifelse(1, 0).sum()
+    for k, c in enumerate(cols):  # MMV015 looks at the cells as written, before typing
+        profile_aggs[f"nn{k}"] = clean[c].notnull().ifelse(1, 0).sum()
+    empty_row = ibis.literal(True)
+    for c in cols:
+        empty_row = empty_row & clean[c].isnull()
+    profile_aggs["_nempty"] = empty_row.ifelse(1, 0).sum()
+    prof = clean.aggregate(**profile_aggs).to_pyarrow().to_pylist()[0]
+    n_input = int(prof["_n"])
+    n_empty = int(prof["_nempty"] or 0)
+
+    # 3. Types: each column's typed value and the flags of its cell-level rules.
+    typed: dict[str, Any] = {}
+    flags: dict[str, Any] = {}  # flag column -> expression over the cleaned level
+    column_types: dict[str, str] = {}
+    rules: list[_RowRule] = []
+    raw_cells: dict[str, Any] = {}
+    typed["patient_id"] = _id_text(clean["patient_id"], schema["patient_id"], missing_tokens)
+    fmt = data.date_format
+    for c in cols:
+        if c == "patient_id":
+            continue
+        dtype = schema[c]
+        vspec = declared.get(c)
+        pos = col_pos[c]
+        cell = clean[c]
+        if is_date_col[c]:
+            column_types[c] = "date"
+            kind = kind_of(c)
+            if dtype.is_date():
+                typed[c] = cell
+            elif dtype.is_timestamp():
+                typed[c] = cell.date()
+            elif is_text[c]:
+                value, bad = _date(cell, fmt)
+                number = ibis.literal(False)
+                if kind is not None:
+                    # an Excel date cell arrives as ISO text; a number cell as its digits
+                    iso, _ = _date(cell, "%Y-%m-%d")
+                    value = (kind == 2).ifelse(iso, value)
+                    number = (kind == 1) & cell.notnull()
+                    value = number.ifelse(ibis.null().cast("date"), value)
+                    bad = bad & (kind == 0)
+                typed[c] = value
+                raw_cells[c] = cell
+                flags[f"_f4_{c}"] = bad
+                rules.append(_RowRule("MMV004", "error", c, f"_f4_{c}", (f"_raw_{c}",),
+                    lambda r, c=c: f"{c} {r[f'_raw_{c}']!r} is not a date in the declared format {fmt!r}",
+                    lambda r, c=c: f"write it as {_fmt_example(fmt)}" + _date_hint(r[f"_raw_{c}"], fmt),
+                    (2, pos, 0)))  # fmt: skip
+                if kind is not None:
+                    flags[f"_f4n_{c}"] = number
+                    rules.append(_RowRule("MMV004", "error", c, f"_f4n_{c}", (f"_raw_{c}",),
+                        lambda r, c=c: f"{c} holds the number {r[f'_raw_{c}']}, not a date",
+                        lambda r: "in Excel, format the column as a date (a number like 44197 is an Excel serial date); in text files write the date as " + _fmt_example(fmt),
+                        (2, pos, 0)))  # fmt: skip
+            elif dtype.is_numeric():
+                typed[c] = ibis.null().cast("date")
+                raw_cells[c] = cell
+                flags[f"_f4_{c}"] = cell.notnull()
+                rules.append(_RowRule("MMV004", "error", c, f"_f4_{c}", (f"_raw_{c}",),
+                    lambda r, c=c: f"{c} holds the number {_number_text(r[f'_raw_{c}'])}, not a date",
+                    lambda r: "in Excel, format the column as a date (a number like 44197 is an Excel serial date); in text files write the date as " + _fmt_example(fmt),
+                    (2, pos, 0)))  # fmt: skip
+            else:
+                typed[c] = cell.cast("date")
+            continue
+        if c == "center":
+            typed[c] = _id_text(cell, dtype, missing_tokens)
+            column_types[c] = "categorical"
+            continue
+        has_unit = bool(vspec and vspec.unit)
+        want = vspec.type if vspec else None
+        numeric_wanted = want == "numeric" or (want is None and has_unit)
+        if not is_text[c]:
+            if dtype.is_boolean() or (dtype.is_numeric() and want != "categorical"):
+                # PostgreSQL casts no boolean to a number: map True/False explicitly
+                typed[c] = (
+                    cell.ifelse(1.0, 0.0).cast("float64")
+                    if dtype.is_boolean()
+                    else cell.cast("float64")
+                )
+                column_types[c] = "numeric"
+            else:
+                typed[c] = _id_text(cell, dtype, missing_tokens)
+                column_types[c] = "categorical"
+            continue
+        k = cov_text.index(c)
+        n_present, n_bad = int(prof[f"p{k}"] or 0), int(prof[f"b{k}"] or 0)
+        value, bad = parsed_num[c]
+        if want == "categorical" or (not numeric_wanted and n_bad and n_bad == n_present):
+            typed[c] = cell
+            column_types[c] = "categorical"
+        elif n_bad and not numeric_wanted:
+            # Mostly numbers with some text: likely a typo or a decimal-comma slip; treat as
+            # categorical but say so, with the cells, rather than dropping values silently.
+            typed[c] = cell
+            column_types[c] = "categorical"
+            if n_bad <= n_present / 2:
+                ex = _examples(clean.filter(bad), {"v": cell}, 5, pid=typed["patient_id"])
+                cells = ", ".join(
+                    f"row {r['_src_row']} {r['v']!r}" if has_rows and r["_src_row"] is not None
+                    else f"patient {r['_pid']} {r['v']!r}"
+                    for r in ex
+                )  # fmt: skip
+                add("MMV018", "warning", f"column {c!r} holds numbers and {n_bad} text value(s) ({cells}); treated as categorical",
+                    f'fix the text cells, or declare [variables.{c}] type = "numeric" to have them reported as errors',
+                    order=(2, pos, 1), column=c)  # fmt: skip
+        else:
+            typed[c] = value
+            column_types[c] = "numeric"
+            raw_cells[c] = cell
+            flags[f"_f13_{c}"] = bad
+            dec = data.decimal
+            rules.append(_RowRule("MMV013", "error", c, f"_f13_{c}", (f"_raw_{c}",),
+                lambda r, c=c, dec=dec: f"{c} {r[f'_raw_{c}']!r} is not a number" + (
+                    " (the decimal mark is ',' here: set decimal = \",\" under [data])"
+                    if "," in str(r[f"_raw_{c}"]) and dec == "." else ""),
+                lambda r: "write a number, or leave the cell empty if unknown", (2, pos, 0)))  # fmt: skip
+
+    # MMV015: columns empty in every (non-empty) row
+    for k, c in enumerate(cols):
+        if n_input - n_empty > 0 and int(prof[f"nn{k}"] or 0) == 0:
+            add("MMV015", "warning", f"column {c!r} is empty in every row",
+                "fill it or remove it from the table", order=(2, col_pos[c], 2), column=c)  # fmt: skip
+
+    # Level 2: the typed cells and the cell-level flags, computed once.
+    stage = named(
+        clean.mutate(
+            _empty=empty_row,
+            **{f"_t_{c}": v for c, v in typed.items()},
+            **{f"_raw_{c}": v for c, v in raw_cells.items()},
+            **flags,
+        ),
+        "typed",
+    )
+    typed = {c: stage[f"_t_{c}"] for c in typed}
+    raw_cells = {c: stage[f"_raw_{c}"] for c in raw_cells}
+    conds: dict[str, Any] = {name: stage[name] for name in flags}
+
+    # dates outside what the analysis can hold
+    for c in [c for c in cols if column_types.get(c) == "date"]:
+        d = typed[c]
+        out_of_range = ((d < _DATE_MIN) | (d > _DATE_MAX)).fill_null(False)
+        raw_cells[f"{c}__parsed"] = d
+        conds[f"_f4r_{c}"] = out_of_range
+        rules.append(_RowRule("MMV004", "error", c, f"_f4r_{c}", (f"_raw_{c}__parsed",),
+            lambda r, c=c: f"{c} {_iso(r[f'_raw_{c}__parsed'])} is outside the dates mmrwe handles ({_DATE_MIN.isoformat()} to {_DATE_MAX.isoformat()})",
+            lambda r: "correct the year (a typo, or a placeholder such as 9999-12-31 for 'unknown': leave the cell empty instead)",
+            (2, col_pos[c], 0)))  # fmt: skip
+        typed[c] = out_of_range.ifelse(ibis.null().cast("date"), d)
+
+    def rule(code: str, column: str, cond: Any, fields: tuple[str, ...],
+             what: Callable[[Mapping[str, Any]], str], fix: Callable[[Mapping[str, Any]], str],
+             order: tuple[int, int, int], severity: str = "error") -> None:  # fmt: skip
+        name = f"_c{len(conds)}"
+        conds[name] = cond
+        rules.append(_RowRule(code, severity, column, name, fields, what, fix, order))
+
+    # 4. Patient ids and date order.
+    pid = typed["patient_id"]
+    rule("MMV003", "patient_id", pid.isnull(), (), lambda r: "patient_id is empty",
+         lambda r: "give every row a unique patient id", (1, 0, 0))  # fmt: skip
+    start, prog, death, lfu = (typed[c] for c in DATE_COLUMNS)
+    for j, c in enumerate(("start_date", "last_followup_date")):
+        not_bad = raw_cells[c].isnull() if c in raw_cells else ibis.literal(True)
+        rule("MMV005", c, typed[c].isnull() & not_bad, (), lambda r, c=c: f"{c} is empty",
+             lambda r: "every patient needs a start date and a last follow-up date", (3, 0, j))  # fmt: skip
+    for j, c in enumerate(("progression_date", "death_date", "last_followup_date")):
+        rule("MMV006", c, (typed[c] < start).fill_null(False), (c, "start_date"),
+             lambda r, c=c: f"{c} {_iso(r[c])} is before start_date {_iso(r['start_date'])}",
+             lambda r: "correct the source; if this center writes day/month/year, declare date_format under [data]",
+             (3, 0, 2 + j))  # fmt: skip
+    rule("MMV007", "progression_date", (prog > lfu).fill_null(False), ("progression_date", "last_followup_date"),
+         lambda r: f"progression_date {_iso(r['progression_date'])} is after last_followup_date {_iso(r['last_followup_date'])}",
+         lambda r: "last_followup_date must be the last date the patient was known alive and assessed, on or after every other date",
+         (3, 0, 5))  # fmt: skip
+    rule("MMV008", "last_followup_date", (death != lfu).fill_null(False), ("death_date", "last_followup_date"),
+         lambda r: f"death_date {_iso(r['death_date'])} differs from last_followup_date {_iso(r['last_followup_date'])}",
+         lambda r: "for a patient who died, last_followup_date must equal death_date", (3, 0, 6))  # fmt: skip
+    rule("MMV009", "progression_date", (prog > death).fill_null(False), ("progression_date", "death_date"),
+         lambda r: f"progression_date {_iso(r['progression_date'])} is after death_date {_iso(r['death_date'])}",
+         lambda r: "progression cannot follow death; check both dates", (3, 0, 7))  # fmt: skip
+
+    # 5. Units and plausible ranges, in the spec's order of variables.
+    units: dict[str, str] = {}
+    median_checks: list[tuple[int, UnitCheck]] = []
+    for j, (name, chk) in enumerate(unit_checks(spec).items()):
+        if name not in typed or column_types.get(name) != "numeric":
+            continue
+        units[name] = chk.unit
+        if chk.analyte is None:
+            continue
+        if chk.reject is None:
+            add("MMV020", "warning", f"no plausible range is known for {chk.analyte} in {chk.unit!r}; values of {name!r} are not range-checked",
+                f"known units for {chk.analyte}: {', '.join(chk.known_units) or 'none'}",
+                order=(4, j, 0), column=name, spec_key=f"variables.{name}.unit")  # fmt: skip
+            continue
+        x = typed[name]
+        lo, hi = chk.reject
+        wlo, whi = chk.warn or chk.reject
+        outside = ((x < lo) | (x > hi)).fill_null(False)
+        unusual = (~outside & ((x < wlo) | (x > whi))).fill_null(False)
+
+        def _fix(r: Mapping[str, Any], chk: UnitCheck = chk, name: str = name) -> str:
+            other = chk.likely_unit(float(r[name]))
+            lo, hi = chk.reject or (0.0, 0.0)
+            return (f"the value looks like {other}: convert it to {chk.unit}, or set [variables.{name}] unit = \"{other}\" if the whole column is in {other}"
+                    if other else f"plausible {chk.analyte} in {chk.unit} lies within {lo:g}-{hi:g}; correct the value")  # fmt: skip
+
+        rule("MMV010", name, outside, (name,),
+             lambda r, name=name, chk=chk: f"{name} = {_g(r[name])} is implausible for {chk.analyte} in {chk.unit}",
+             _fix, (4, j, 0))  # fmt: skip
+        rule("MMV011", name, unusual, (name,),
+             lambda r, name=name, chk=chk, w=(wlo, whi): f"{name} = {_g(r[name])} is unusual for {chk.analyte} in {chk.unit} (usual {w[0]:g}-{w[1]:g})",
+             lambda r: "check the value against the source record", (4, j, 0), severity="warning")  # fmt: skip
+        median_checks.append((j, chk))
+
+    # 6. Response categories.
+    if "best_response" in typed and column_types.get("best_response") == "categorical":
+        br = typed["best_response"]
+        low = br.lower()
+        canon = ibis.cases(*[(low == c.lower(), c) for c in RESPONSE_CATEGORIES], else_=br)
+        unknown = br.notnull() & ~any_equal(low, [c.lower() for c in RESPONSE_CATEGORIES])
+        typed["best_response"] = canon
+        raw_cells["best_response"] = br
+
+        def _resp_fix(r: Mapping[str, Any]) -> str:
+            near = difflib.get_close_matches(
+                str(r["_raw_best_response"]), list(RESPONSE_CATEGORIES), n=1
+            )
+            return (
+                f"did you mean {near[0]!r}? " if near else ""
+            ) + f"use one of {', '.join(RESPONSE_CATEGORIES)}"
+
+        rule("MMV012", "best_response", unknown, ("_raw_best_response",),
+             lambda r: f"best_response {r['_raw_best_response']!r} is not an IMWG category", _resp_fix,
+             (5, 0, 0))  # fmt: skip
+
+    # 7. Names the spec uses must exist.
+    _check_spec_names(spec, set(typed) | {d.name for d in spec.derive}, add)
+
+    # 8. Level 3, the checks: every rule's flag, the typed values, one counting query.
+    work = stage.mutate(
+        _pid=pid, _o=stage._ord, _row=stage._src_row,
+        **{f"_t_{c}": v for c, v in typed.items() if c != "patient_id"},
+        **{f"_raw_{c}": v for c, v in raw_cells.items()},
+        **conds,
+    )  # fmt: skip
+    live = work.filter(~work._empty) if n_empty else work
+    live = named(live, "checks")
+    # distinct ids: DuckDB counts distinct 64-bit hashes faster than strings; a count equal
+    # to the number of ids proves them distinct (a collision can only lower it), and a lower
+    # count is confirmed by the exact query below
+    id_key = live._pid
+    if engine == "duckdb":
+        id_key = live._pid.notnull().ifelse(live._pid.hash(), ibis.null().cast("int64"))
+    aggs: dict[str, Any] = {"_n": ibis._.count(), "_nid": id_key.nunique(),
+                            "_nid_present": live._pid.notnull().ifelse(1, 0).sum()}  # fmt: skip
+    for k, r in enumerate(rules):
+        aggs[f"r{k}"] = live[r.cond].ifelse(1, 0).sum()
+    counts = live.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+
+    def fields_of(rel: Any, rule: _RowRule) -> dict[str, Any]:
+        return {f: rel[f] if f.startswith("_") else rel[f"_t_{f}"] for f in rule.fields}
+
+    # MMV002: a repeated id; the first occurrence (input order) is kept, later ones break
+    # the rule. The window runs only when the count above found a repeat.
+    if int(counts["_nid"] or 0) < int(counts["_nid_present"] or 0):
+        live = named(
+            live.mutate(
+                _fo=live._o.min().over(group_by=live._pid),
+                _first_row=live._row.min().over(group_by=live._pid),
+            ),
+            "checks_ids",
+        )
+        dup = live._pid.notnull() & (live._o > live._fo)
+        live = live.mutate(_dup=dup)
+        rules.append(_RowRule("MMV002", "error", "patient_id", "_dup", ("_first_row",),
+            lambda r: f"patient_id {r['_pid']!r} appears again" + (
+                f" (first at row {r['_first_row']})" if has_rows and r["_first_row"] is not None else ""),
+            lambda r: "remove the duplicate row, or give each patient a unique id (across all centers)",
+            (1, 0, 0)))  # fmt: skip
+        counts[f"r{len(rules) - 1}"] = int(live.filter(live._dup).count().to_pyarrow().as_py())
+    # row rules: examples of each failing rule
+    failing: list[tuple[int, _RowRule, int]] = []
+    for k, rule in enumerate(rules):
+        n_fail = int(counts[f"r{k}"] or 0)
+        if n_fail == 0:
+            continue
+        failing.append((k, rule, n_fail))
+        sel = live.filter(live[rule.cond])
+        for r in _examples(sel, fields_of(sel, rule), max_examples):
+            add(rule.code, rule.severity, rule.what(r), rule.fix(r), order=rule.order,
+                row=r["_src_row"], column=rule.column, pid=r["_pid"], row_level=True)  # fmt: skip
+        if n_fail > max_examples:
+            fam, pos, sub = rule.order
+            add(rule.code, rule.severity,
+                f"{n_fail - max_examples} more row(s) break the same rule ({rule.code}, column {rule.column!r})",
+                "query the table for the rule to list them all", order=(fam, pos, sub + 1),
+                column=rule.column)  # fmt: skip
+    # MMV016: center medians of unit columns. A center whose values all lie in the usual
+    # range has its median there too: only columns with values outside it are queried.
+    outside_warn: dict[str, int] = {}
+    for _, rule, n_fail in failing:
+        if rule.code in ("MMV010", "MMV011"):
+            outside_warn[rule.column] = outside_warn.get(rule.column, 0) + n_fail
+    median_checks = [(j, c) for j, c in median_checks if outside_warn.get(c.name, 0) > 0]
+    if median_checks and "center" in typed:
+        med = (
+            live.filter(live._t_center.notnull())
+            .group_by("_t_center")
+            .aggregate(**{f"m{j}": live[f"_t_{c.name}"].median() for j, c in median_checks},
+                       **{f"n{j}": live[f"_t_{c.name}"].notnull().ifelse(1, 0).sum() for j, c in median_checks})
+            .order_by("_t_center")
+            .to_pyarrow()
+            .to_pylist()
+        )  # fmt: skip
+        for j, chk in median_checks:
+            wlo, whi = chk.warn or chk.reject or (0.0, 0.0)
+            for r in med:
+                m, n_c = r[f"m{j}"], int(r[f"n{j}"] or 0)
+                if m is None or n_c < 3 or wlo <= m <= whi:
+                    continue
+                other = chk.likely_unit(float(m))
+                add("MMV016", "warning", f"center {r['_t_center']}: median {chk.name} {float(m):g} is implausible for {chk.analyte} in {chk.unit}",
+                    f"this center may export {other}; check its unit" if other else "check this center's unit",
+                    order=(4, j, 1), column=chk.name)  # fmt: skip
+
+    # 9. Exclusions: empty rows, then those declared by the study team, then invalid rows.
+    exclusions: list[Exclusion] = []
+    if n_empty:
+        empty = work.filter(work._empty).select("_o", "_row").order_by("_o").to_pyarrow()
+        exclusions += [
+            Exclusion("empty row", None, file_name, r if has_rows else None)
+            for r in empty["_row"].to_pylist()
+        ]
+    by_team: Any = ibis.literal(False)
+    n_team = 0
+    if spec.exclusions:
+        wanted = sorted({ex.patient_id for ex in spec.exclusions})
+        found = {
+            r["_pid"]: r
+            for r in live.filter(any_equal(live._pid, wanted))
+            .group_by("_pid")
+            .aggregate(_o=live._o.min(), _row=live._row.min())
+            .to_pyarrow()
+            .to_pylist()
+        }
+        for k, ex in enumerate(spec.exclusions):
+            if ex.patient_id not in found:
+                add("MMV019", "error", f"[[cohort.exclude]] names patient_id {ex.patient_id!r}, which is not in the table",
+                    "check the id (ids are compared as text)", order=(7, k, 0),
+                    spec_key=f"cohort.exclude[{k}].patient_id")  # fmt: skip
+                continue
+            f = found[ex.patient_id]
+            exclusions.append(
+                Exclusion(ex.reason, ex.patient_id, file_name, f["_row"] if has_rows else None)
+            )
+            by_team = by_team | (live._o == f["_o"])
+            n_team += 1
+
+    # 10. Accepted issues and invalid-row exclusion.
+    accepted = dict(spec.validation.accept)
+    invalid: Any = ibis.literal(False)
+    n_invalid = 0
+    ordered = _sorted(issues)
+    if spec.validation.exclude_invalid_rows:
+        # the reasons of an excluded row are listed in issue order
+        live_rules = sorted(
+            ((k, r) for k, r, _ in failing if r.severity == "error" and r.code not in accepted),
+            key=lambda kr: kr[1].order,
+        )
+        for k, _ in live_rules:
+            invalid = invalid | live[rules[k].cond]
+        if live_rules:
+            bad_rows = live.filter(invalid & ~by_team)
+            n_invalid = int(bad_rows.count().to_pyarrow().as_py())
+            fields: dict[str, Any] = {f"_x{k}": bad_rows[rules[k].cond] for k, _ in live_rules}
+            for _, rule in live_rules:
+                fields.update(fields_of(bad_rows, rule))
+            for r in _examples(bad_rows, fields, max_exclusions):
+                why = "; ".join(
+                    f"[{rule.code}] {rule.what(r)}" for k, rule in live_rules if r[f"_x{k}"]
+                )
+                exclusions.append(Exclusion("invalid: " + why, r["_pid"], file_name,
+                                            r["_src_row"] if has_rows else None))  # fmt: skip
+            if n_invalid > max_exclusions:
+                exclusions.append(
+                    Exclusion(f"invalid: {n_invalid - max_exclusions} more rows", None, file_name)
+                )
+        ordered = [
+            Issue(x.code, "excluded", x.what, x.where, x.fix)
+            if x.severity == "error" and row_level and x.code not in accepted
+            else x
+            for x, row_level in _sorted(issues, keep_flag=True)
+        ]
+    final_issues = [
+        Issue(i.code, "accepted", i.what, i.where, f"accepted in the spec: {accepted[i.code]}")
+        if i.code in accepted and i.severity != "info"
+        else i
+        for i in ordered
+    ]
+    n_excluded = n_empty + n_team + n_invalid
+    kept = live.filter(~(by_team | invalid)) if n_team or n_invalid else live
+    final = kept.select(
+        patient_id=kept._pid,
+        **{c: kept[f"_t_{c}"] for c in typed if c != "patient_id"},
+        _src_row=kept._row,
+        _ord=kept._o,
+    )
+    return Validated(final, column_types, final_issues, exclusions, n_input, n_excluded, units)
 
 
-def _category_text(v: Any) -> str:
+def _renamed(cols: Sequence[str], rename: Mapping[str, str]) -> list[str]:
+    back = {src: canonical for canonical, src in rename.items()}
+    return [back.get(c, c) for c in cols]
+
+
+def _sorted(
+    issues: list[tuple[tuple[int, int, int, int], Issue, bool]], *, keep_flag: bool = False
+) -> list[Any]:
+    ordered = sorted(issues, key=lambda t: t[0])
+    return [(i, flag) for _, i, flag in ordered] if keep_flag else [i for _, i, _ in ordered]
+
+
+def _number_text(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    if isinstance(v, dt.datetime | dt.date):
-        return v.isoformat()
-    return str(v).strip()
+    return str(v)
 
 
-def _check_dates(
-    typed: dict[str, Any], pids: list[str | None], keep: np.ndarray, col: _Collector
-) -> None:
-    start, prog, death, lfu = (typed[c] for c in DATE_COLUMNS)
-    bad_cells = {(x.where.row, x.where.column) for x in col.issues if x.code == "MMV004"}
-    for i in range(len(pids)):
-        if not keep[i]:
-            continue
-        row = col.source.source_rows[i]
-        pid = pids[i]
-        for c, v in (("start_date", start[i]), ("last_followup_date", lfu[i])):
-            if v is None and (row, c) not in bad_cells:
-                col.add(
-                    "MMV005",
-                    "error",
-                    f"{c} is empty",
-                    "every patient needs a start date and a last follow-up date",
-                    i=i,
-                    column=c,
-                    pid=pid,
-                )
-        s = start[i]
-        if s is not None:
-            for c, v in (
-                ("progression_date", prog[i]),
-                ("death_date", death[i]),
-                ("last_followup_date", lfu[i]),
-            ):
-                if v is not None and v < s:
-                    col.add("MMV006", "error", f"{c} {v.isoformat()} is before start_date {s.isoformat()}",
-                            "correct the source; if this center writes day/month/year, declare date_format under [data]", i=i, column=c, pid=pid)  # fmt: skip
-        f = lfu[i]
-        if f is not None and prog[i] is not None and prog[i] > f:
-            col.add("MMV007", "error", f"progression_date {prog[i].isoformat()} is after last_followup_date {f.isoformat()}",
-                    "last_followup_date must be the last date the patient was known alive and assessed, on or after every other date", i=i, column="progression_date", pid=pid)  # fmt: skip
-        if death[i] is not None and f is not None and death[i] != f:
-            col.add("MMV008", "error", f"death_date {death[i].isoformat()} differs from last_followup_date {f.isoformat()}",
-                    "for a patient who died, last_followup_date must equal death_date", i=i, column="last_followup_date", pid=pid)  # fmt: skip
-        if death[i] is not None and prog[i] is not None and prog[i] > death[i]:
-            col.add("MMV009", "error", f"progression_date {prog[i].isoformat()} is after death_date {death[i].isoformat()}",
-                    "progression cannot follow death; check both dates", i=i, column="progression_date", pid=pid)  # fmt: skip
+def _covariate_number(text: Any, kind: Any, decimal: str) -> tuple[Any, Any]:
+    """(value, is_bad) of a covariate cell: text parsed, Excel number cells taken as numbers."""
+    value, bad = _number(text, decimal)
+    if kind is None:
+        return value, bad
+    import ibis
+
+    exact, _ = _number(text, ".")  # an Excel number cell is written with "." whatever the locale
+    value = ibis.cases((kind == 1, exact), (kind == 2, ibis.null().cast("float64")), else_=value)
+    bad = ibis.cases((kind == 1, ibis.literal(False)), (kind == 2, text.notnull()), else_=bad)
+    return value, bad
 
 
-def _check_unit(
-    name: str,
-    unit: str,
-    analyte: str | None,
-    values: list[Any],
-    centers: list[Any] | None,
-    pids: list[str | None],
-    keep: np.ndarray,
-    col: _Collector,
-) -> None:
-    if analyte is None:
-        return
-    rng = unit_range(analyte, unit)
-    if rng is None:
-        col.add("MMV020", "warning", f"no plausible range is known for {analyte} in {unit!r}; values of {name!r} are not range-checked",
-                f"known units for {analyte}: {', '.join(known_units(analyte)) or 'none'}", column=name, spec_key=f"variables.{name}.unit")  # fmt: skip
-        return
-    lo, hi = rng.reject
-    wlo, whi = rng.warn or rng.reject
-    for i, v in enumerate(values):
-        if v is None or not keep[i]:
-            continue
-        if v < lo or v > hi:
-            other = likely_unit(analyte, v, unit)
-            fix = (f"the value looks like {other}: convert it to {unit}, or set [variables.{name}] unit = \"{other}\" if the whole column is in {other}"
-                   if other else f"plausible {analyte} in {unit} lies within {lo:g}-{hi:g}; correct the value")  # fmt: skip
-            col.add(
-                "MMV010",
-                "error",
-                f"{name} = {v:g} is implausible for {analyte} in {unit}",
-                fix,
-                i=i,
-                column=name,
-                pid=pids[i],
-            )
-        elif v < wlo or v > whi:
-            col.add("MMV011", "warning", f"{name} = {v:g} is unusual for {analyte} in {unit} (usual {wlo:g}-{whi:g})",
-                    "check the value against the source record", i=i, column=name, pid=pids[i])  # fmt: skip
-    if centers is None:
-        return
-    by_center: dict[str, list[float]] = defaultdict(list)
-    for i, (v, c) in enumerate(zip(values, centers, strict=True)):
-        if v is not None and c is not None and keep[i]:
-            by_center[c].append(v)
-    for c, vals in sorted(by_center.items()):
-        med = float(np.median(vals))
-        if len(vals) >= 3 and not (wlo <= med <= whi):
-            other = likely_unit(analyte, med, unit)
-            col.add("MMV016", "warning", f"center {c}: median {name} {med:g} is implausible for {analyte} in {unit}",
-                    f"this center may export {other}; check its unit" if other else "check this center's unit", column=name)  # fmt: skip
+def _examples(
+    table: Any, fields: Mapping[str, Any], limit: int, *, pid: Any = None
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows (patient id, row, fields) in input order."""
+    p = pid if pid is not None else table._pid
+    order = table._o if "_o" in table.columns else (table._ord if "_ord" in table.columns else None)
+    row = table._row if "_row" in table.columns else (table._src_row if "_src_row" in table.columns else None)  # fmt: skip
+    import ibis
 
-
-def _spec_names(spec: StudySpec) -> Iterable[tuple[str, str]]:
-    for v in spec.variables:
-        yield v.name, f"variables.{v.name}"
-    for k, d in enumerate(spec.derive):
-        yield d.from_, f"derive[{k}].from"
-    for k, p in enumerate(spec.proportions):
-        yield p.variable, f"proportion[{k}].variable"
-    for k, c in enumerate(spec.compare_proportions):
-        yield c.by, f"compare_proportion[{k}].by"
-    for k, lr in enumerate(spec.logrank):
-        yield lr.by, f"logrank[{k}].by"
-        if lr.strata:
-            yield lr.strata, f"logrank[{k}].strata"
-    for k, cx in enumerate(spec.cox):
-        for t in cx.terms:
-            yield t, f"cox[{k}].terms"
-        for t, _ in cx.reference:
-            yield t, f"cox[{k}].reference.{t}"
-        if cx.strata:
-            yield cx.strata, f"cox[{k}].strata"
-        if cx.cluster:
-            yield cx.cluster, f"cox[{k}].cluster"
-    for k, cp in enumerate(spec.cutpoints):
-        yield cp.variable, f"cutpoint[{k}].variable"
-    for t in spec.table1.variables:
-        yield t, "table1.variables"
-    if spec.table1.by:
-        yield spec.table1.by, "table1.by"
-
-
-def _check_spec_names(spec: StudySpec, available: set[str], col: _Collector) -> None:
-    derived_from_labs = (
-        {
-            "best_response",
-            "prior_lines",
-            "tcr",
-            "penta_refractory",
-            "refractory_classes",
-            "measurable_by",
-        }
-        if spec.response.source == "labs"
-        else set()
+    sel = table.select(
+        _pid=p,
+        _src_row=row if row is not None else ibis.null().cast("int64"),
+        _sort=order if order is not None else p,
+        **fields,
     )
+    return sel.order_by("_sort").limit(limit).to_pyarrow().to_pylist()
+
+
+def _date_hint(s: Any, fmt: str) -> str:
+    readable = [label for f, label in _DATE_HINTS if f != fmt and _strptime_ok(str(s), f)]
+    return (
+        f"; it reads as {readable[0]}: if the whole file uses that, set date_format under [data]"
+        if readable
+        else ""
+    )
+
+
+def _spec_names(spec: StudySpec) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for v in spec.variables:
+        out.append((v.name, f"variables.{v.name}"))
+    for k, d in enumerate(spec.derive):
+        out.append((d.from_, f"derive[{k}].from"))
+    for k, p in enumerate(spec.proportions):
+        out.append((p.variable, f"proportion[{k}].variable"))
+    for k, c in enumerate(spec.compare_proportions):
+        out.append((c.by, f"compare_proportion[{k}].by"))
+    for k, lr in enumerate(spec.logrank):
+        out.append((lr.by, f"logrank[{k}].by"))
+        if lr.strata:
+            out.append((lr.strata, f"logrank[{k}].strata"))
+    for k, cx in enumerate(spec.cox):
+        out += [(t, f"cox[{k}].terms") for t in cx.terms]
+        out += [(t, f"cox[{k}].reference.{t}") for t, _ in cx.reference]
+        if cx.strata:
+            out.append((cx.strata, f"cox[{k}].strata"))
+        if cx.cluster:
+            out.append((cx.cluster, f"cox[{k}].cluster"))
+    for k, cp in enumerate(spec.cutpoints):
+        out.append((cp.variable, f"cutpoint[{k}].variable"))
+    out += [(t, "table1.variables") for t in spec.table1.variables]
+    if spec.table1.by:
+        out.append((spec.table1.by, "table1.by"))
+    return out
+
+
+#: Columns a lab/therapy derivation provides when ``[response] source = "labs"``.
+DERIVED_FROM_LABS_NAMES = frozenset(
+    {
+        "best_response",
+        "prior_lines",
+        "tcr",
+        "penta_refractory",
+        "refractory_classes",
+        "measurable_by",
+    }
+)
+
+
+def _check_spec_names(spec: StudySpec, available: set[str], add: Callable[..., None]) -> None:
+    derived = DERIVED_FROM_LABS_NAMES if spec.response.source == "labs" else frozenset()
     seen: set[tuple[str, str]] = set()
-    for name, key in _spec_names(spec):
-        if name in available or name in derived_from_labs or (name, key) in seen:
+    for k, (name, key) in enumerate(_spec_names(spec)):
+        if name in available or name in derived or (name, key) in seen:
             continue
         seen.add((name, key))
         near = difflib.get_close_matches(name, sorted(available), n=1)
-        col.add("MMV014", "error", f"the spec names column {name!r}, which is not in the patient table",
-                f"did you mean {near[0]!r}?" if near else f"columns: {', '.join(sorted(available))}", column=name, spec_key=key)  # fmt: skip
+        add("MMV014", "error", f"the spec names column {name!r}, which is not in the patient table",
+            f"did you mean {near[0]!r}?" if near else f"columns: {', '.join(sorted(available))}",
+            order=(6, k, 0), column=name, spec_key=key)  # fmt: skip
 
 
-def _build_frame(
-    typed: dict[str, Any], column_types: dict[str, str], keep: np.ndarray, source: SourceTable
-) -> pd.DataFrame:
-    data: dict[str, Any] = {}
-    idx = np.flatnonzero(keep)
-    for c, vals in typed.items():
-        sel = [vals[i] for i in idx]
-        kind = column_types.get(c, "categorical")
-        if kind == "date":
-            data[c] = pd.to_datetime(pd.Series(sel, dtype=object), errors="coerce").astype(
-                "datetime64[ns]"
-            )
-        elif kind == "numeric":
-            data[c] = pd.Series([np.nan if v is None else v for v in sel], dtype="float64")
-        else:
-            data[c] = pd.Series(sel, dtype=object)
-    frame = pd.DataFrame(data)
-    frame["_src_row"] = [source.source_rows[i] for i in idx]
-    return frame.reset_index(drop=True)
+__all__ = [
+    "RULES",
+    "Exclusion",
+    "RuleInfo",
+    "UnitCheck",
+    "Validated",
+    "any_equal",
+    "unit_checks",
+    "validate_patients",
+]

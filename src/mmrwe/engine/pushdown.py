@@ -217,3 +217,47 @@ def as_temp_view(backend: Any, expr: Any, stem: str, *, materialize: bool = Fals
             cur.execute(f'DROP {kind} IF EXISTS "{name}"')
             cur.execute(f'CREATE TEMP {kind} "{name}" AS {sql}')
     return con.table(name)
+
+
+def apply_derive(
+    table: Any, rules: Sequence[Any], types: dict[str, str]
+) -> tuple[Any, dict[str, str]]:
+    """Add the spec's ``[[derive]]`` columns; missing stays missing.
+
+    ``below = c``: 1 where x < c, 0 where x >= c. ``at_least = c``: 1 where x >= c.
+    ``above = c``: 1 where x > c. ``in = [...]``: 1 where the category is listed.
+    With ``labels = [one, zero]`` the column holds those labels instead of 1/0.
+
+    Returns the table with the columns added and the column types updated (a new dict).
+    """
+    from mmrwe.core.errors import DerivationError, Location
+
+    ibis = _ibis()
+    types = dict(types)
+    for k, r in enumerate(rules):
+        src = table[r.from_]
+        if r.in_ is not None:
+            miss = src.isnull()
+            val = src.cast("string").isin(list(r.in_))
+        else:
+            if types.get(r.from_) != "numeric":
+                raise DerivationError(
+                    f"[[derive]] {r.name!r}: column {r.from_!r} is not numeric",
+                    where=Location(spec_key=f"derive[{k}].from"),
+                    fix="use in = [...] for a categorical column",
+                )
+            miss = src.isnull() | src.isnan()
+            if r.below is not None:
+                val = src < r.below
+            elif r.at_least is not None:
+                val = src >= r.at_least
+            else:
+                val = src > r.above
+        if r.labels is not None:
+            col = miss.ifelse(ibis.null().cast("string"), val.ifelse(r.labels[0], r.labels[1]))
+            types[r.name] = "categorical"
+        else:
+            col = miss.ifelse(ibis.null().cast("float64"), val.ifelse(1.0, 0.0).cast("float64"))
+            types[r.name] = "numeric"
+        table = table.mutate(**{r.name: col})
+    return table, types

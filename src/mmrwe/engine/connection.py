@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,13 +133,22 @@ def connect(
             path = "/" + path if url.startswith("duckdb:///") else path
         elif database is not None:
             path = str(database)
+        # Work that exceeds the memory limit spills to a private folder, removed on close
+        # (DuckDB's default for an in-memory database is a ".tmp" folder in the cwd).
+        spill = tempfile.mkdtemp(prefix="mmrwe-duckdb-")
+        config["temp_directory"] = spill
         if path is not None:
             if not Path(path).exists():
                 raise InputError(f"DuckDB database file not found: {path}")
             con = ibis.duckdb.connect(path, read_only=True, **config)
         else:
             con = ibis.duckdb.connect(**config)
-        return Backend("duckdb", con, None, [con.disconnect])
+        return Backend(
+            "duckdb",
+            con,
+            None,
+            [lambda: shutil.rmtree(spill, ignore_errors=True), con.disconnect],
+        )
     if engine == "postgres":
         if url is None:
             raise InputError(

@@ -1,0 +1,172 @@
+"""Helpers the analyses share: risk-table ticks, Kaplan-Meier blocks, design matrices."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mmrwe.core.errors import SpecError
+from mmrwe.study.context import AnalysisContext
+
+
+def fmt_time(t: float) -> str:
+    """A landmark time as a results.json key ("12", "6.5")."""
+    return f"{t:g}"
+
+
+def risk_ticks(max_time: float, unit: str, step: float | None) -> list[float]:
+    """Tick times for the numbers-at-risk table: 0, step, 2*step, ... up to max_time."""
+    if step is None:
+        candidates: list[float] = {
+            "days": [30.0, 60, 90, 180, 365, 730],
+            "months": [1.0, 2, 3, 6, 12, 24],
+            "years": [0.25, 0.5, 1, 2, 5],
+        }[unit]
+        step = next((c for c in candidates if max_time / c <= 10), candidates[-1])
+    n = math.floor(max_time / step + 1e-9)
+    return [float(k * step) for k in range(n + 1)]
+
+
+def km_from_counts(ctx: AnalysisContext, counts: pd.DataFrame) -> Any:
+    """Kaplan-Meier curve from per-time counts (bit-identical to the row version)."""
+    from mmrwe.stats.km import kaplan_meier_from_counts
+
+    return kaplan_meier_from_counts(
+        ctx.times(counts["time_days"].to_numpy()),
+        counts["n_event"].to_numpy(),
+        counts["n_censor"].to_numpy(),
+        conventions=ctx.conventions,
+    )
+
+
+def km_block(ctx: AnalysisContext, counts: pd.DataFrame) -> dict[str, Any]:
+    """An endpoint's entry: median (band and symmetric CI), landmarks, follow-up, risk table, curve."""
+    from mmrwe.stats.km import reverse_km_followup_from_counts
+
+    conv = ctx.conventions
+    days = counts["time_days"].to_numpy()
+    km = km_from_counts(ctx, counts)
+    band = km.median.to_dict()
+    sym = km.median_symmetric()
+    sym_d = {"estimate": sym.value, "lower": sym.lower, "upper": sym.upper, "std_err": sym.std_err}
+    symmetric = ctx.spec.km.median_ci == "symmetric"
+    median = dict(sym_d) if symmetric else dict(band)
+    median["method"] = (
+        "median +- z x SE (symmetric)" if symmetric else f"{conv.conf_type} band crossing 0.5"
+    )
+    block: dict[str, Any] = {
+        "n": int(km.n),
+        "events": int(km.events),
+        "censored": int(km.n - km.events),
+        "median": median,
+        "median_band": band,
+        "median_symmetric": sym_d,
+        "landmarks": {},
+    }
+    for t in ctx.spec.km.landmarks:
+        s = km.survival_at(t)
+        block["landmarks"][fmt_time(t)] = {
+            "surv": s.surv,
+            "lower": s.lower,
+            "upper": s.upper,
+            "std_err": s.std_err,
+            "n_risk": int(s.n_risk),
+        }
+    fu = reverse_km_followup_from_counts(
+        ctx.times(days),
+        counts["n_event"].to_numpy(),
+        counts["n_censor"].to_numpy(),
+        conventions=conv,
+    )
+    block["followup"] = fu.to_dict()
+    ticks = risk_ticks(
+        float(km.time.max()) if km.time.size else 0.0, conv.time_unit, ctx.spec.km.risk_table_step
+    )
+    block["risk_table"] = {
+        "times": ticks,
+        "n_risk": [int(x) for x in km.n_risk_at(np.asarray(ticks, dtype=float))],
+        "rule": "number with time >= t",
+    }
+    block["curve"] = km.curve_dict()
+    return block
+
+
+def group_curve(ctx: AnalysisContext, km: Any, ticks: list[float]) -> dict[str, Any]:
+    """One group's entry of a log-rank ``curves`` map: median, landmarks, risk table, steps."""
+    return {
+        "median": km.median.to_dict(),
+        "landmarks": {
+            fmt_time(x): {"surv": km.survival_at(x).surv, "n_risk": int(km.survival_at(x).n_risk)}
+            for x in ctx.spec.km.landmarks
+        },
+        "risk_table": {
+            "times": ticks,
+            "n_risk": [int(v) for v in km.n_risk_at(np.asarray(ticks, dtype=float))],
+        },
+        "curve": km.curve_dict(),
+    }
+
+
+def design_matrix(
+    ctx: AnalysisContext, terms: tuple[str, ...], reference: dict[str, str], extra: list[str]
+) -> tuple[np.ndarray, list[str], np.ndarray, dict[str, Any]]:
+    """X for a Cox or logistic model: numeric as is, categorical as dummies vs reference.
+
+    Returns (X of the kept rows, column names, keep mask, information about the terms).
+    Rows missing any term (or an ``extra`` column) are dropped.
+    """
+    keep = np.ones(ctx.n, dtype=bool)
+    for c in (*terms, *extra):
+        keep &= (
+            ctx.labels(c).notna().to_numpy() if not ctx.is_numeric(c) else ~np.isnan(_num(ctx, c))
+        )
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    info: dict[str, Any] = {}
+    for term in terms:
+        if ctx.is_numeric(term):
+            cols.append(_num(ctx, term)[keep])
+            names.append(term)
+            info[term] = {"type": "numeric", "unit": ctx.units.get(term)}
+            continue
+        lab = ctx.labels(term)[keep]
+        levels = ctx.levels(term, lab)
+        ref = reference.get(term, levels[0] if levels else None)
+        if ref not in levels:
+            raise SpecError(
+                f"reference level {ref!r} of {term!r} does not occur among the analysed rows",
+                fix=f"use one of: {', '.join(levels)}",
+            )
+        v = lab.to_numpy()
+        info[term] = {
+            "type": "categorical",
+            "reference": ref,
+            "levels": levels,
+            "n_per_level": {lv: int(np.sum(v == lv)) for lv in levels},
+        }
+        for lv in levels:
+            if lv == ref:
+                continue
+            cols.append((v == lv).astype(np.float64))
+            names.append(f"{term}={lv}")
+    X = np.column_stack(cols) if cols else np.empty((int(keep.sum()), 0))
+    return X, names, keep, info
+
+
+def _num(ctx: AnalysisContext, column: str) -> np.ndarray:
+    col = ctx.column(column)
+    if col.dtype == object:  # a categorical column declared numeric: its text as numbers
+        return pd.to_numeric(pd.Series(col), errors="coerce").to_numpy(np.float64)
+    return np.asarray(col, dtype=np.float64)
+
+
+def success_flags(ctx: AnalysisContext, name: str) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(is_success, is_missing, proportion spec) for a ``[[proportion]]`` name."""
+    p = next(x for x in ctx.spec.proportions if x.name == name)
+    labels = ctx.labels(p.variable)
+    missing = labels.isna().to_numpy()
+    success = labels.isin(p.success).to_numpy() & ~missing
+    return success, missing, p

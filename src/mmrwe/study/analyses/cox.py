@@ -1,0 +1,264 @@
+"""Cox models per ``[[cox]]``, with the PH test, and Firth's penalty on monotone likelihood.
+
+Two ways to the same estimator, chosen by size (recorded as ``computation`` in each entry):
+up to :data:`COX_IN_MEMORY_MAX_ROWS` patients the design matrix is built in memory and
+fitted by :func:`mmrwe.stats.cox.cox_fit`; above, the engine streams the design once to a
+local file and :func:`mmrwe.stats.cox_scaled.cox_fit_chunked` reads it back in chunks at
+each Newton step (the same Newton-Raphson, agreeing to ~1e-12), so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmrwe.core.errors import MmrweError, SpecError
+from mmrwe.spec.model import CoxSpec, StudySpec
+from mmrwe.study.analyses.common import design_matrix
+from mmrwe.study.context import AnalysisContext
+
+KEY = "cox"
+LABEL = "Cox models"
+
+#: Largest cohort whose Cox design is held in memory (``MMRWE_COX_IN_MEMORY_MAX_ROWS``).
+COX_IN_MEMORY_MAX_ROWS = int(os.environ.get("MMRWE_COX_IN_MEMORY_MAX_ROWS", "2000000"))
+#: Rows per chunk of a streamed Cox design.
+COX_CHUNK_ROWS = 1_000_000
+
+
+def columns(spec: StudySpec) -> set[str]:
+    """Row-level columns read: terms, strata, clusters and the endpoints' times and events."""
+    out: set[str] = set()
+    for cx in spec.cox:
+        out |= set(cx.terms) | {c for c in (cx.strata, cx.cluster) if c}
+        out |= {f"{cx.endpoint}_time_days", f"{cx.endpoint}_event"}
+    return out
+
+
+def run(ctx: AnalysisContext, done: dict[str, Any]) -> list[dict[str, Any]]:
+    """results.json ``cox``."""
+    return [cox_entry(ctx, cx) for cx in ctx.spec.cox]
+
+
+def cox_entry(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
+    """The results entry of one Cox model, computed in memory or in chunks by size."""
+    needs_rows = cx.robust or cx.cluster is not None or cx.firth == "always"
+    if ctx.n <= COX_IN_MEMORY_MAX_ROWS or needs_rows:
+        entry = _cox_rows(ctx, cx)
+    else:
+        entry = _cox_chunked(ctx, cx)
+    for w in entry["warnings"]:
+        ctx.warnings.append(f"cox {cx.endpoint} ~ {' + '.join(cx.terms)}: {w}")
+    return entry
+
+
+def _base(cx: CoxSpec, n_excluded: int, info: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "endpoint": cx.endpoint,
+        "terms": list(cx.terms),
+        "ties": cx.ties,
+        "n_excluded_missing": n_excluded,
+        "strata": cx.strata,
+        "term_info": info,
+    }
+    if cx.name:
+        entry["name"] = cx.name
+    return entry
+
+
+def _finish(entry: dict[str, Any], fit: Any, caught: Iterable[Any]) -> None:
+    d = fit.to_dict()
+    entry.update({k: v for k, v in d.items() if k not in entry or k in ("n", "events")})
+    seen = [str(w.message) for w in caught]
+    entry["warnings"] = seen + [w for w in getattr(fit, "warnings", ()) if w not in seen]
+
+
+def _separated(entry: dict[str, Any]) -> bool:
+    return any(
+        "infinite" in w or "monotone" in w.lower() or "separation" in w.lower()
+        for w in entry["warnings"]
+    )
+
+
+def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
+    from mmrwe.stats.cox import cox_fit
+    from mmrwe.stats.coxzph import cox_zph
+
+    t, e = ctx.survival(cx.endpoint)
+    extra = [c for c in (cx.strata, cx.cluster) if c]
+    X, names, keep, info = design_matrix(ctx, cx.terms, dict(cx.reference), extra)
+    strata = ctx.labels(cx.strata).to_numpy()[keep] if cx.strata else None
+    cluster = ctx.labels(cx.cluster).to_numpy()[keep] if cx.cluster else None
+    entry = _base(cx, int((~keep).sum()), info)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = cox_fit(
+            t[keep], e[keep], X, names=names, ties=cx.ties, strata=strata, cluster=cluster,
+            robust=cx.robust or cluster is not None,
+        )  # fmt: skip
+    _finish(entry, fit, caught)
+    entry["computation"] = {"method": "in memory"}
+    if cx.ph_test:
+        try:
+            entry["ph_test"] = cox_zph(fit, transform=cx.ph_transform).to_dict()
+        except MmrweError as exc:
+            entry["ph_test"] = None
+            entry["warnings"].append(f"PH test not computed: {exc.what}")
+    if cx.firth == "always" or (cx.firth == "auto" and _separated(entry)):
+        entry["firth"] = _firth(t[keep], e[keep], X, names, auto=cx.firth == "auto")
+    return entry
+
+
+def _firth(
+    time: np.ndarray, event: np.ndarray, X: np.ndarray, names: list[str], *, auto: bool
+) -> dict[str, Any] | None:
+    from mmrwe.stats.firth import firth_cox
+
+    res = firth_cox(time, event, X, names=names).to_dict()
+    res["note"] = (
+        "monotone likelihood detected: Firth-penalized Cox (Heinze & Schemper 2001) with profile penalized-likelihood CIs reported alongside"
+        if auto
+        else "Firth-penalized Cox requested in the spec"
+    )
+    return res
+
+
+def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
+    import ibis
+
+    from mmrwe.engine.pushdown import label_expr
+    from mmrwe.stats.cox_scaled import cox_fit_chunked, cox_zph_chunked
+
+    t = ctx.table
+    keep = ibis.literal(True)
+    for c in (*cx.terms, *[c for c in (cx.strata, cx.cluster) if c]):
+        keep = keep & t[c].notnull()
+        if ctx.types.get(c) == "numeric":
+            keep = keep & ~t[c].isnan()
+    kept = t.filter(keep)
+    cols: dict[str, Any] = {}
+    names: list[str] = []
+    terms_of: list[str] = []
+    info: dict[str, Any] = {}
+    for term in cx.terms:
+        if ctx.is_numeric(term):
+            cols[f"_x{len(names)}"] = kept[term].cast("float64")
+            names.append(term)
+            terms_of.append(term)
+            info[term] = {"type": "numeric", "unit": ctx.units.get(term)}
+            continue
+        lab = label_expr(kept[term], ctx.types.get(term) == "numeric")
+        counts = kept.select(_v=lab).group_by("_v").aggregate(n=ibis._.count()).to_pyarrow()
+        per_level = dict(zip(counts["_v"].to_pylist(), counts["n"].to_pylist(), strict=True))
+        levels = ctx.levels(term, per_level)
+        ref = dict(cx.reference).get(term, levels[0] if levels else None)
+        if ref not in levels:
+            raise SpecError(
+                f"reference level {ref!r} of {term!r} does not occur among the analysed rows",
+                fix=f"use one of: {', '.join(levels)}",
+            )
+        info[term] = {
+            "type": "categorical",
+            "reference": ref,
+            "levels": levels,
+            "n_per_level": {lv: int(per_level[lv]) for lv in levels},
+        }
+        for lv in levels:
+            if lv == ref:
+                continue
+            cols[f"_x{len(names)}"] = (lab == lv).ifelse(1.0, 0.0).cast("float64")
+            names.append(f"{term}={lv}")
+            terms_of.append(term)
+    n_strata: int | None = None
+    if cx.strata:
+        slab = label_expr(kept[cx.strata], ctx.types.get(cx.strata) == "numeric")
+        s_levels = sorted(kept.select(_v=slab).distinct().to_pyarrow()["_v"].to_pylist(), key=str)
+        n_strata = len(s_levels)
+        cols["_s"] = ibis.cases(*[(slab == lv, k) for k, lv in enumerate(s_levels)], else_=-1).cast(
+            "int64"
+        )
+    design = kept.select(
+        _t=kept[f"{cx.endpoint}_time_days"].cast("int64"),
+        _e=kept[f"{cx.endpoint}_event"].ifelse(1, 0),
+        **cols,
+    )
+    spill = _Spill(
+        ctx.backend, design, len(names), with_strata=cx.strata is not None, dpu=ctx.days_per_unit
+    )
+    try:
+        entry = _base(cx, ctx.n - spill.n, info)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            chunked = cox_fit_chunked(
+                spill.source, names=names, ties=cx.ties, n_strata=n_strata, terms=terms_of
+            )
+        _finish(entry, chunked.result, caught)
+        if cx.ph_test:
+            try:
+                entry["ph_test"] = cox_zph_chunked(
+                    chunked, spill.source, transform=cx.ph_transform
+                ).to_dict()
+            except MmrweError as exc:
+                entry["ph_test"] = None
+                entry["warnings"].append(f"PH test not computed: {exc.what}")
+            except np.linalg.LinAlgError:
+                entry["ph_test"] = None
+                entry["warnings"].append("PH test not computed: singular information")
+    finally:
+        spill.close()
+    entry["computation"] = {"method": "chunked", "chunk_rows": COX_CHUNK_ROWS}
+    if cx.firth == "auto" and _separated(entry):
+        entry["firth"] = None
+        entry["warnings"].append(
+            f"Firth-penalized fit not computed for {ctx.n} patients: it needs the design in "
+            "memory (set MMRWE_COX_IN_MEMORY_MAX_ROWS above the cohort size to run it)"
+        )
+    return entry
+
+
+class _Spill:
+    """The Cox design (time, event, [stratum], X) streamed once to a local binary file.
+
+    Every Newton step reads it back in chunks of :data:`COX_CHUNK_ROWS` rows, so the
+    engine is queried once per model and Python holds one chunk at a time.
+    """
+
+    def __init__(self, be: Any, design: Any, p: int, *, with_strata: bool, dpu: float) -> None:
+        from mmrwe.engine.pushdown import iter_batches
+
+        self.p, self.with_strata, self.dpu = p, with_strata, dpu
+        self.width = 2 + p + (1 if with_strata else 0)
+        self.dir = Path(tempfile.mkdtemp(prefix="mmrwe-cox-"))
+        self.path = self.dir / "design.f64"
+        self.n = 0
+        names = ["_t", "_e"] + (["_s"] if with_strata else []) + [f"_x{j}" for j in range(p)]
+        with self.path.open("wb") as fh:
+            for batch in iter_batches(be, design.select(*names), COX_CHUNK_ROWS):
+                if batch.num_rows == 0:
+                    continue
+                block = np.empty((batch.num_rows, self.width), dtype=np.float64)
+                for j, name in enumerate(names):
+                    block[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
+                block.tofile(fh)
+                self.n += batch.num_rows
+
+    def source(self) -> Iterable[tuple[Any, Any, Any, Any]]:
+        with self.path.open("rb") as fh:
+            while True:
+                block = np.fromfile(fh, dtype=np.float64, count=COX_CHUNK_ROWS * self.width)
+                if block.size == 0:
+                    break
+                block = block.reshape(-1, self.width)
+                off = 3 if self.with_strata else 2
+                strata = block[:, 2].astype(np.int64) if self.with_strata else None
+                yield block[:, 0] / self.dpu, block[:, 1] > 0, block[:, off:], strata
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,654 @@
+"""The one pipeline: spec -> ingest -> validate -> derive -> analyses -> results.
+
+Every study takes this path, 51 patients or 10 million: the patient table is put on the
+study's engine (in-process DuckDB unless ``[data] engine`` names PostgreSQL or Spark),
+validated there by the rule table of :mod:`mmrwe.validate.patients`, its endpoints and
+``[[derive]]`` columns added as expressions, and each registered analysis reads what its
+estimator needs (counts, or the few columns it uses). Only the analysis table is
+materialized, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mmrwe.core.conventions import DAYS_PER_MONTH
+from mmrwe.core.errors import InputError, Issue, Location, SpecError, ValidationError
+from mmrwe.core.sources import SourceInfo
+from mmrwe.core.version import __version__
+from mmrwe.derive.endpoints import RULES
+from mmrwe.engine import Backend, connect
+from mmrwe.engine.pushdown import apply_derive, as_temp_view, derive_time_to_event
+from mmrwe.results.model import StudyResults
+from mmrwe.spec.model import StudySpec
+from mmrwe.study.analyses import REGISTRY
+from mmrwe.study.context import ENDPOINTS, AnalysisContext
+from mmrwe.validate.patients import Exclusion, Validated, validate_patients
+
+Progress = Callable[[str], None]
+
+#: Largest cohort whose columns the analyses may collect in one query up front.
+PREFETCH_MAX_ROWS = 2_000_000
+#: Largest cohort the IMWG derivation from labs runs on (``MMRWE_LABS_MAX_PATIENTS``).
+LABS_MAX_PATIENTS = int(os.environ.get("MMRWE_LABS_MAX_PATIENTS", "1000000"))
+
+#: Columns a lab/therapy derivation provides; with ``[response] source = "labs"`` they
+#: replace the patient table's own (kept as ``<name>_recorded``).
+DERIVED_FROM_LABS: dict[str, str] = {
+    "best_response": "categorical",
+    "progression_date": "date",
+    "prior_lines": "numeric",
+    "tcr": "categorical",
+    "penta_refractory": "categorical",
+    "refractory_classes": "categorical",
+    "measurable_by": "categorical",
+    "months_from_dara_refractory": "numeric",
+}
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+@dataclass
+class PatientTable:
+    """The patient table on the engine, before validation."""
+
+    table: Any
+    source: SourceInfo
+    has_rows: bool
+
+
+@dataclass
+class Prevalidated:
+    """A patient table validated elsewhere (pooled site files), handed to the pipeline."""
+
+    frame: pd.DataFrame  # typed: dates datetime64, numbers float64, categories str/None
+    column_types: dict[str, str]
+    issues: tuple[Issue, ...]
+    exclusions: tuple[Exclusion, ...]
+    n_input_rows: int
+    source: SourceInfo
+    units: dict[str, str]
+
+
+@dataclass
+class StudyRun:
+    """Everything a run produced, collected before the engine closes."""
+
+    results: StudyResults
+    validated: Validated
+    source: SourceInfo
+    derived: pd.DataFrame  # one row per analysed patient: derived_patients.csv
+    response: Any = None  # ResponseDerivation with [data] labs
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- engine
+
+
+def connect_for(spec: StudySpec) -> Backend:
+    """Open the engine named by ``[data] engine`` (in-process DuckDB by default)."""
+    d = spec.data
+    engine = "duckdb" if d.engine == "pandas" else d.engine
+    if engine == "duckdb" and d.url is None and d.patients.suffix.lower() in (".duckdb", ".ddb"):
+        return connect("duckdb", database=d.patients)
+    return connect(engine, url=d.url)
+
+
+def _namer(be: Backend) -> Callable[[Any, str, bool], Any]:
+    def name(expr: Any, stem: str, materialize: bool) -> Any:
+        return as_temp_view(be, expr, stem, materialize=materialize)
+
+    return name
+
+
+# ---------------------------------------------------------------------------- ingest
+
+
+def open_patients(spec: StudySpec, be: Backend, frame: Any = None) -> PatientTable:
+    """Put the spec's patient table (or a frame handed to the API) on the engine."""
+    from mmrwe.engine import sources
+    from mmrwe.io.raw import read_raw, require_file
+
+    d = spec.data
+    if frame is not None:
+        table = _frame_arrow(frame)
+        info = SourceInfo(None, "frame", "patients (in memory)")
+        return PatientTable(sources.open_arrow(be, table), info, True)
+    if d.format == "omop":
+        from mmrwe.io.omop import omop_patients
+
+        t, info = omop_patients(be, spec)
+        return PatientTable(sources.with_order(be, t), info, False)
+    if d.url is not None:
+        if not d.table:
+            from mmrwe.engine.connection import redact_url
+
+            raise InputError(
+                f"the database {redact_url(d.url)} needs the table to read",
+                where=Location(spec_key="data.table"),
+                fix='add table = "patients" under [data]',
+            )
+        return PatientTable(*sources.open_database_table(be, d.table))
+    require_file(d.patients)
+    suffix = d.patients.suffix.lower()
+    if suffix in (".duckdb", ".ddb"):
+        return PatientTable(*sources.open_duckdb_file_table(be, d.patients, d.table))
+    if suffix in (".parquet", ".pq"):
+        return PatientTable(*sources.open_parquet(be, d.patients))
+    if be.engine == "postgres":
+        raise InputError(
+            "engine 'postgres' reads tables of the database, not files",
+            where=Location(file=d.patients.name, spec_key="data.engine"),
+            fix="load the file into the database, or leave engine unset to read it in place",
+        )
+    if be.engine == "spark" and suffix in (".csv", ".tsv", ".txt"):
+        sep = d.delimiter or ("\t" if suffix == ".tsv" else ",")
+        return PatientTable(*sources.open_spark_csv(be, d.patients, sep))
+    raw = read_raw(
+        d.patients,
+        sheet=d.sheet,
+        delimiter=d.delimiter,
+        decimal=d.decimal,
+        encoding=d.encoding,
+        missing_values=d.missing_values,
+    )
+    return PatientTable(sources.open_arrow(be, raw.table), raw.source, True)
+
+
+def _frame_arrow(frame: Any) -> Any:
+    """A pandas or Arrow table of raw cells handed to the API, as the readers give them."""
+    import pyarrow as pa
+
+    from mmrwe.io.raw import frame_to_arrow
+    from mmrwe.io.readers import normalise_cells
+
+    if isinstance(frame, pa.Table):
+        frame = frame.to_pandas()
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(
+            f"patients must be a pandas DataFrame or a pyarrow Table, not {type(frame).__name__}"
+        )
+    cells = normalise_cells(frame.astype(object), set())
+    cells.columns = [str(c).strip() for c in cells.columns]
+    return frame_to_arrow(cells, [i + 1 for i in range(len(cells))])
+
+
+# -------------------------------------------------------------------------- validate
+
+
+def validate(
+    spec: StudySpec, be: Backend, progress: Progress = _noop, *, frame: Any = None
+) -> tuple[Validated, SourceInfo]:
+    """Read the patient table onto the engine and run every validation rule."""
+    progress("Reading patient table")
+    pt = open_patients(spec, be, frame)
+    progress("Validating")
+    v = validate_patients(
+        pt.table,
+        spec,
+        file_name=pt.source.name,
+        sheet=pt.source.sheet,
+        engine=be.engine,
+        name_relation=_namer(be),
+        has_rows=pt.has_rows,
+    )
+    return v, pt.source
+
+
+def from_prevalidated(be: Backend, pre: Prevalidated) -> Validated:
+    """A table validated elsewhere, on the engine as the validator would have left it."""
+    import pyarrow as pa
+
+    from mmrwe.engine.sources import open_arrow
+
+    cols: dict[str, Any] = {"patient_id": pa.array([str(x) for x in pre.frame["patient_id"]])}
+    for c, kind in pre.column_types.items():
+        if c == "patient_id" or c not in pre.frame.columns:
+            continue
+        s = pre.frame[c]
+        if kind == "date":
+            d = pd.to_datetime(s)
+            cols[c] = pa.array([None if pd.isna(x) else x.date() for x in d], pa.date32())
+        elif kind == "numeric":
+            cols[c] = pa.array(s.to_numpy(np.float64), pa.float64(), from_pandas=True)
+        else:
+            cols[c] = pa.array([None if _missing(x) else str(x) for x in s], pa.string())
+    n = len(pre.frame)
+    rows = pre.frame["_src_row"] if "_src_row" in pre.frame.columns else range(1, n + 1)
+    cols["_src_row"] = pa.array([int(x) for x in rows], pa.int64())
+    cols["_ord"] = pa.array(np.arange(n, dtype=np.int64))
+    table = open_arrow(be, pa.table(cols), "pooled")
+    types = {c: k for c, k in pre.column_types.items() if c != "patient_id"}
+    return Validated(table, types, list(pre.issues), list(pre.exclusions), pre.n_input_rows,
+                     pre.n_input_rows - n, dict(pre.units))  # fmt: skip
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NaT
+
+
+# ---------------------------------------------------------------------------- derive
+
+
+def collect_patients(v: Validated) -> pd.DataFrame:
+    """The validated patient table in memory (input order), for the lab derivation."""
+    from mmrwe.study.context import _to_memory
+
+    cols = ["patient_id", *v.column_types, "_src_row"]
+    res = v.table.order_by("_ord").select(*cols).to_pyarrow()
+    out: dict[str, Any] = {}
+    for c in cols:
+        a = _to_memory(res[c], v.column_types.get(c), c)
+        # object columns stay object (pandas 3 would infer str and turn None into NaN)
+        out[c] = pd.Series(a, dtype=object) if a.dtype == object else a
+    out["_src_row"] = np.asarray(res["_src_row"].to_numpy(zero_copy_only=False))
+    return pd.DataFrame(out)
+
+
+def derive_from_labs(
+    spec: StudySpec, patients: pd.DataFrame, progress: Progress = _noop
+) -> tuple[Any, dict[str, Any]]:
+    """IMWG response/progression, lines and refractoriness from the lab and therapy tables.
+
+    Returns the :class:`mmrwe.derive.response.ResponseDerivation` (None without ``[data]
+    labs``) and the source tables read (``labs``, ``therapy``).
+    """
+    if spec.data.labs is None:
+        return None, {}
+    from mmrwe.derive.response import ResponseParams, derive_response
+    from mmrwe.io.readers import read_table
+
+    d = spec.data
+    progress("Reading lab and therapy tables")
+
+    def read(path: Path) -> Any:
+        return read_table(path, delimiter=d.delimiter, decimal=d.decimal, encoding=d.encoding,
+                          missing_values=d.missing_values)  # fmt: skip
+
+    labs = read(d.labs)
+    therapy = read(d.therapy) if d.therapy is not None else None
+    progress("Deriving IMWG response, progression, lines of therapy and refractoriness")
+    r = spec.response
+    params = ResponseParams(
+        baseline_window_days=r.baseline_window_days,
+        measurable_serum_g_dl=r.measurable_serum_g_dl,
+        refractory_threshold=r.refractory_threshold,
+        refractory_window_days=r.refractory_window_days,
+        unconfirmed_pd_is_event=r.unconfirmed_pd_is_event,
+        unconfirmed_pd_bor=r.unconfirmed_pd_bor,
+        scr_without_clonality=r.scr_without_clonality,
+        steroid_change_opens_line=r.steroid_change_opens_line,
+        regimen_merge_days=r.regimen_merge_days,
+    )
+    deriv = derive_response(
+        patients, labs, therapy, params, date_format=d.date_format, decimal=d.decimal
+    )
+    sources = {"labs": labs} | ({"therapy": therapy} if therapy is not None else {})
+    return deriv, sources
+
+
+def derivation_issues(spec: StudySpec, deriv: Any) -> list[Issue]:
+    """Lab/therapy issues with the spec's acceptances and invalid-row policy applied."""
+    accepted = dict(spec.validation.accept)
+    out = []
+    for i in deriv.issues:
+        if i.code in accepted:
+            i = replace(i, severity="accepted", fix=f"accepted in the spec: {accepted[i.code]}")
+        elif i.severity == "error" and spec.validation.exclude_invalid_rows:
+            i = replace(i, severity="excluded")  # the derivation leaves the row out
+        out.append(i)
+    return out
+
+
+def _with_derived(
+    be: Backend, table: Any, types: dict[str, str], deriv: Any
+) -> tuple[Any, dict[str, str]]:
+    """The patient table with the lab-derived columns in place of the recorded ones."""
+    import pyarrow as pa
+
+    from mmrwe.engine.sources import open_arrow
+
+    per = deriv.per_patient
+    derived = [c for c in DERIVED_FROM_LABS if c in per.columns]
+    cols: dict[str, Any] = {"_pid": pa.array([str(x) for x in per["patient_id"]])}
+    for c in derived:
+        kind = DERIVED_FROM_LABS[c]
+        s = per[c]
+        if kind == "date":
+            d = pd.to_datetime(pd.Series(s.to_numpy()), errors="coerce")
+            cols[f"_d_{c}"] = pa.array([None if pd.isna(x) else x.date() for x in d], pa.date32())
+        elif kind == "numeric":
+            num = pd.to_numeric(pd.Series(s.to_numpy()), errors="coerce").astype("float64")
+            cols[f"_d_{c}"] = pa.array(num.to_numpy(), pa.float64(), from_pandas=True)
+        else:
+            cols[f"_d_{c}"] = pa.array([None if pd.isna(v) else str(v) for v in s], pa.string())
+    dt = open_arrow(be, pa.table(cols), "labs_derived")
+    joined = table.left_join(dt, table.patient_id == dt._pid)
+    types = dict(types)
+    sel: dict[str, Any] = {c: joined[c] for c in table.columns}
+    for c in derived:
+        if c in types:
+            sel[f"{c}_recorded"] = joined[c]
+            types[f"{c}_recorded"] = types[c]
+        sel[c] = joined[f"_d_{c}"]
+        types[c] = DERIVED_FROM_LABS[c]
+    return joined.select(**sel), types
+
+
+def build_analysis_table(
+    spec: StudySpec, be: Backend, table: Any, types: dict[str, str], n: int
+) -> tuple[Any, dict[str, str]]:
+    """``[[derive]]`` columns and the endpoints, materialized once on the engine."""
+    table, types = apply_derive(table, spec.derive, types)
+    for rule in RULES.values():
+        table = derive_time_to_event(table, rule)
+    # every analysis below reads this relation: computed once into a temporary table (the
+    # engine spills to disk what does not fit in memory), it is not re-derived per query
+    return as_temp_view(be, table, "analysis", materialize=True), types
+
+
+# --------------------------------------------------------------------------- results
+
+
+def conventions_of(spec: StudySpec) -> dict[str, Any]:
+    """The conventions every result was computed with (results.json ``conventions``)."""
+    return {
+        "time_unit": spec.study.time_unit,
+        "days_per_month": DAYS_PER_MONTH,
+        "km_conf_type": spec.km.conf_type,
+        "km_conf_level": spec.km.conf_level,
+        "km_median_ci": spec.km.median_ci,
+        "median_rule": "midpoint",
+        "cox_ties": spec.cox[0].ties if spec.cox else "efron",
+        "ph_transform": spec.cox[0].ph_transform if spec.cox else "km",
+        "alpha": spec.study.alpha,
+        "proportion_ci": spec.proportions[0].method if spec.proportions else "clopper-pearson",
+        "fisher_odds_ratio": "conditional MLE",
+        "logistic_ci": "profile likelihood",
+        "maxstat_p": "Lau94",
+        "n_risk_rule": "number with time >= t",
+        "pfs_definition": "progression or death, whichever first; censored at last follow-up",
+        "os_definition": "death from any cause; censored at last follow-up",
+        "rounding": "none in results.json; half away from zero in reports",
+    }
+
+
+def software_versions(be: Backend | None = None) -> dict[str, str]:
+    """Versions that can change a number (recorded in results.json)."""
+    import scipy
+
+    out = {
+        "mmrwe": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+    }
+    if be is not None:
+        import ibis
+
+        out["ibis"] = ibis.__version__
+        out["engine"] = be.engine
+        with contextlib.suppress(Exception):  # a version string is informative only
+            out["engine_version"] = str(be.con.version)
+    return out
+
+
+def _input_entry(source: Any) -> dict[str, Any]:
+    """inputs entry of a lab/therapy SourceTable (read by mmrwe.io.readers)."""
+    entry: dict[str, Any] = {"file": source.path.name, "sha256": source.sha256,
+                             "n_rows": source.n_rows, "format": source.kind}  # fmt: skip
+    if source.sheet:
+        entry["sheet"] = source.sheet
+    if source.notes:
+        entry["notes"] = list(source.notes)
+    return entry
+
+
+def _cohort(ctx: AnalysisContext, v: Validated) -> dict[str, Any]:
+    t = ctx.table
+    centers: dict[str, int] = {}
+    if "center" in ctx.types:
+        for c, k in ctx.value_counts("center").items():
+            key = "(missing)" if c is None else str(c)
+            centers[key] = centers.get(key, 0) + k
+        centers = dict(sorted(centers.items()))
+    dates = t.aggregate(a=t.start_date.min(), b=t.start_date.max(), c=t.last_followup_date.max())
+    row = dates.to_pyarrow().to_pylist()[0]
+
+    def iso(x: Any) -> str | None:
+        return None if x is None else pd.Timestamp(x).date().isoformat()
+
+    reasons: dict[str, int] = {}
+    for e in v.exclusions:
+        reasons[e.reason] = reasons.get(e.reason, 0) + 1
+    return {
+        "n": ctx.n,
+        "n_input_rows": v.n_input_rows,
+        "n_excluded": v.n_excluded,
+        "exclusions": [e.to_dict() for e in v.exclusions],
+        "exclusion_counts": reasons,
+        "centers": centers,
+        "period": {
+            "first_start_date": iso(row["a"]),
+            "last_start_date": iso(row["b"]),
+            "latest_followup_date": iso(row["c"]),
+        },
+    }
+
+
+def _derived_frame(ctx: AnalysisContext, spec: StudySpec, deriv: Any) -> pd.DataFrame:
+    """derived_patients.csv: per patient the endpoints, ``[[derive]]`` and lab-derived columns."""
+    cols = ["patient_id"] + (["center"] if "center" in ctx.types else [])
+    ep_cols: list[str] = []
+    for ep in ENDPOINTS:
+        ep_cols += [f"{ep}_time_days", f"{ep}_time", f"{ep}_event", f"{ep}_end_source"]
+    derive_cols = [d.name for d in spec.derive if d.name not in cols]
+    fetch = [
+        c
+        for c in cols + ep_cols + derive_cols
+        if not c.endswith("_time") or c.endswith("_time_days")
+    ]
+    res = ctx.table.order_by("_ord").select(*fetch).to_pyarrow()
+    data: dict[str, Any] = {}
+    for c in cols + ep_cols + derive_cols:
+        if c.endswith("_time") and not c.endswith("_time_days"):
+            data[c] = ctx.times(res[f"{c}_days"].to_numpy(zero_copy_only=False))
+        elif c.endswith("_time_days"):
+            data[c] = np.asarray(res[c].to_numpy(zero_copy_only=False), dtype=np.int64)
+        elif c.endswith("_event"):
+            data[c] = np.asarray(res[c].to_numpy(zero_copy_only=False), dtype=bool)
+        elif ctx.types.get(c) == "numeric":
+            data[c] = np.asarray(res[c].to_numpy(zero_copy_only=False), dtype=np.float64)
+        else:
+            data[c] = pd.Series(res[c].to_pylist(), dtype=object)
+    derived = pd.DataFrame(data)
+    if deriv is not None:
+        # the lab/therapy derivation's per-patient columns (IMWG calls, lines,
+        # refractoriness), whether or not the analyses use them
+        per = deriv.per_patient.set_index("patient_id")
+        per = per.reindex(derived["patient_id"]).reset_index(drop=True)
+        derived = pd.concat(
+            [derived, per.drop(columns=[c for c in per.columns if c in derived.columns])], axis=1
+        )
+    return derived
+
+
+# ------------------------------------------------------------------------------ run
+
+
+def run(
+    spec: StudySpec,
+    progress: Progress = _noop,
+    *,
+    frame: Any = None,
+    prevalidated: Prevalidated | None = None,
+    extra_inputs: Mapping[str, Any] | None = None,
+    backend: Backend | None = None,
+) -> StudyRun:
+    """Run a study end to end on its engine and return everything it produced.
+
+    Parameters
+    ----------
+    spec : StudySpec
+    progress : callable, optional
+        Called with the name of each step.
+    frame : pandas.DataFrame or pyarrow.Table, optional
+        The patient table's raw cells, instead of ``[data] patients``.
+    prevalidated : Prevalidated, optional
+        A table validated elsewhere (pooled site files).
+    extra_inputs : mapping, optional
+        More ``inputs`` entries for results.json (the site files when pooling).
+    backend : Backend, optional
+        An open engine (kept open); by default one is opened from the spec and closed.
+
+    Raises
+    ------
+    ValidationError
+        When validation found errors that the spec neither accepts nor excludes.
+    """
+    own = backend is None
+    be = connect_for(spec) if backend is None else backend
+    try:
+        return _run(spec, be, progress, frame, prevalidated, extra_inputs or {})
+    finally:
+        if own:
+            be.close()
+
+
+def _run(
+    spec: StudySpec,
+    be: Backend,
+    progress: Progress,
+    frame: Any,
+    prevalidated: Prevalidated | None,
+    extra_inputs: Mapping[str, Any],
+) -> StudyRun:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if prevalidated is not None:
+        v, source = from_prevalidated(be, prevalidated), prevalidated.source
+    else:
+        v, source = validate(spec, be, progress, frame=frame)
+    timings["read_validate"] = time.perf_counter() - t0
+    if v.table is None or v.errors:
+        raise ValidationError(tuple(v.issues))
+
+    t1 = time.perf_counter()
+    table, types = v.table, dict(v.column_types)
+    deriv, deriv_sources, deriv_issues = None, {}, []
+    if spec.data.labs is not None:
+        n = v.n_analysed
+        if n > LABS_MAX_PATIENTS:
+            raise SpecError(
+                f"[data] labs: the IMWG derivation runs in memory, for up to {LABS_MAX_PATIENTS} "
+                f"patients; this cohort has {n}",
+                where=Location(spec_key="data.labs"),
+                fix="derive the responses per center or on a sample, then run the whole cohort "
+                'with source = "recorded"; or raise MMRWE_LABS_MAX_PATIENTS',
+            )
+        deriv, deriv_sources = derive_from_labs(spec, collect_patients(v), progress)
+        deriv_issues = derivation_issues(spec, deriv)
+        if any(i.severity == "error" for i in deriv_issues):
+            raise ValidationError([*v.issues, *deriv_issues])
+        if spec.response.source == "labs":
+            table, types = _with_derived(be, table, types, deriv)
+    timings["derive_response"] = time.perf_counter() - t1
+
+    progress("Deriving endpoints")
+    t1 = time.perf_counter()
+    n = v.n_analysed
+    table, types = build_analysis_table(spec, be, table, types, n)
+    timings["derive"] = time.perf_counter() - t1
+
+    ctx = AnalysisContext(spec=spec, backend=be, table=table, types=types, units=dict(v.units), n=n)
+    out: dict[str, Any] = {"schema_version": 1}
+    out["study"] = {
+        "title": spec.study.title,
+        "spec_sha256": spec.sha256,
+        "synthetic": spec.study.synthetic,
+        "description": spec.study.description,
+    }
+    out["software"] = software_versions(be)
+    out["inputs"] = {"patients": source.input_entry(v.n_input_rows), **extra_inputs}
+    if deriv is not None:
+        for key, src in deriv_sources.items():
+            out["inputs"][key] = _input_entry(src)
+        agree = deriv.per_patient.get("pd_date_agreement")
+        out["response_derivation"] = {
+            "source": spec.response.source,
+            "used_by_analyses": spec.response.source == "labs",
+            "columns": [c for c in DERIVED_FROM_LABS if c in deriv.per_patient.columns],
+            "parameters": deriv.parameters,
+            "progression_date_agreement": {}
+            if agree is None
+            else {str(k): int(c) for k, c in agree.value_counts().sort_index().items()},
+            "n_issues": len(deriv_issues),
+        }
+    out["conventions"] = conventions_of(spec)
+    out["cohort"] = _cohort(ctx, v)
+    all_issues = [*v.issues, *deriv_issues]
+    out["validation"] = {
+        "n_errors": len(v.errors),
+        "n_warnings": sum(1 for i in all_issues if i.severity == "warning"),
+        "issues": [i.to_dict() for i in all_issues if i.severity != "error"],
+    }
+    out["report_options"] = {
+        "small_cell_k": spec.report.small_cell_k,
+        "table1_by": spec.table1.by or spec.report.table1_by,
+    }
+    out["variables"] = {
+        c: {"type": kind, "unit": v.units.get(c), "label": _label_of(spec, c)}
+        for c, kind in types.items()
+        if not c.startswith("_")
+    }
+    if n <= PREFETCH_MAX_ROWS:
+        # one query for every column the row-level analyses read
+        wanted: set[str] = set()
+        for a in REGISTRY:
+            wanted |= a.columns(spec)
+        ctx.prefetch(sorted(wanted))
+    done: dict[str, Any] = {}
+    for a in REGISTRY:
+        progress(a.label)
+        t = time.perf_counter()
+        done[a.key] = a.run(ctx, done)
+        timings[a.key] = time.perf_counter() - t
+    out.update(done)
+    results = StudyResults(out)
+    progress("Collecting per-patient outputs")
+    t = time.perf_counter()
+    derived = _derived_frame(ctx, spec, deriv)
+    timings["collect_derived"] = time.perf_counter() - t
+    return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings)
+
+
+def _label_of(spec: StudySpec, column: str) -> str | None:
+    var = spec.variable(column)
+    return var.label if var is not None else None
+
+
+__all__ = [
+    "DERIVED_FROM_LABS",
+    "PatientTable",
+    "Prevalidated",
+    "StudyRun",
+    "connect_for",
+    "conventions_of",
+    "run",
+    "software_versions",
+    "validate",
+]

@@ -1,0 +1,126 @@
+"""``mmrwe pseudonymize`` at a site: the options from the spec, the work in :mod:`mmrwe.io.pseudonymize`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mmrwe.core.errors import InputError, Location, MmrweError, SpecError
+from mmrwe.spec.model import SiteSpec, StudySpec
+
+
+def pseudonymize_command(
+    file: Path,
+    key_file: Path,
+    out_file: Path,
+    *,
+    spec_path: Path | None = None,
+    site: str | None = None,
+    id_column: str | None = None,
+    drop: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    shift_dates: bool | None = None,
+    max_shift_days: int | None = None,
+    date_format: str | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    new_key: bool = False,
+) -> dict[str, Any]:
+    """Implementation of ``mmrwe pseudonymize``; returns the summary (no identifying data).
+
+    Options come from the spec's ``[[sites]]`` entry for this file (matched by ``site``
+    = center, else by file name; else ``[data]``) and ``[pseudonymize]``; command-line
+    options override them.
+    """
+    from mmrwe.core.fileio import file_sha256
+    from mmrwe.io.pool import site_study_spec
+    from mmrwe.io.pseudonymize import create_key, load_key, pseudonymize_table, write_like
+    from mmrwe.io.readers import read_table
+    from mmrwe.spec import load_spec
+
+    colmap: dict[str, str] = {}
+    opts: dict[str, Any] = {"date_format": "%Y-%m-%d", "delimiter": None, "decimal": ".",
+                            "encoding": "utf-8", "sheet": None,
+                            "missing_values": ("", "NA", "N/A", "NaN", "nan", ".", "NULL", "null")}  # fmt: skip
+    identifiers: list[str] = []
+    keep_cols: list[str] = []
+    shift, max_days = False, 182
+    extra_dates: list[str] = []
+    if spec_path is not None:
+        spec = load_spec(spec_path)
+        entry = _site_for(spec, file, site)
+        sspec = site_study_spec(spec, entry) if entry is not None else spec
+        d = sspec.data
+        colmap = d.column_map
+        opts.update(date_format=d.date_format, delimiter=d.delimiter, decimal=d.decimal,
+                    encoding=d.encoding, sheet=d.sheet, missing_values=d.missing_values)  # fmt: skip
+        identifiers = list(spec.pseudonymize.identifiers)
+        keep_cols = list(spec.pseudonymize.keep)
+        shift, max_days = spec.pseudonymize.shift_dates, spec.pseudonymize.max_shift_days
+        extra_dates = [v.name for v in spec.variables if v.type == "date"]
+    for k, v in (("date_format", date_format), ("delimiter", delimiter), ("decimal", decimal),
+                 ("encoding", encoding), ("sheet", sheet)):  # fmt: skip
+        if v is not None:
+            opts[k] = v
+    if shift_dates is not None:
+        shift = shift_dates
+    if max_shift_days is not None:
+        max_days = max_shift_days
+    identifiers += [c for c in drop if c not in identifiers]
+    keep_cols += [c for c in keep if c not in keep_cols]
+    if file.resolve() == out_file.resolve():
+        raise InputError("--out is the input file", where=Location(file=str(file)),
+                         fix="write the pseudonymized table to a new file")  # fmt: skip
+    if key_file.resolve() in (file.resolve(), out_file.resolve()):
+        raise InputError("the key file is the input or the output", where=Location(file=str(key_file)),
+                         fix="keep the key in its own file, at the site")  # fmt: skip
+    if new_key:
+        create_key(key_file)
+    key = load_key(key_file)
+    source = read_table(
+        file,
+        sheet=opts["sheet"],
+        delimiter=opts["delimiter"],
+        decimal=opts["decimal"],
+        encoding=opts["encoding"],
+        missing_values=opts["missing_values"],
+    )
+    date_cols = [colmap.get(c, c) for c in ("start_date", "progression_date", "death_date",
+                                            "last_followup_date", *extra_dates)]  # fmt: skip
+    result = pseudonymize_table(
+        source,
+        key=key,
+        id_column=id_column or colmap.get("patient_id", "patient_id"),
+        identifiers=identifiers,
+        keep=keep_cols,
+        shift_dates=shift,
+        max_shift_days=max_days,
+        date_format=opts["date_format"],
+        date_columns=[c for c in date_cols if c in source.frame.columns],
+    )
+    before = file_sha256(file)
+    write_like(result.frame, source, out_file, date_format=opts["date_format"],
+               delimiter=opts["delimiter"], encoding=opts["encoding"])  # fmt: skip
+    if file_sha256(file) != before:  # a guard: the input is only ever read
+        raise MmrweError("the input file changed during the run")
+    summary = result.summary()
+    summary["output"] = out_file.name
+    return summary
+
+
+def _site_for(spec: StudySpec, file: Path, center: str | None) -> SiteSpec | None:
+    if center is not None:
+        hits = [s for s in spec.sites if s.center == center]
+        if len(hits) != 1:
+            raise SpecError(
+                f"no single [[sites]] entry has center = {center!r}",
+                where=Location(file=str(spec.path), spec_key="sites"),
+                fix=f"use one of: {', '.join(s.center for s in spec.sites if s.center) or '(none)'}",
+            )
+        return replace(hits[0], file=file)
+    hits = [s for s in spec.sites if s.file.name == file.name]
+    return replace(hits[0], file=file) if len(hits) == 1 else None
