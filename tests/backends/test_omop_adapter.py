@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("ibis", reason="the OMOP adapter needs ibis-framework")
 
 from mmrwe.engine import connect
-from mmrwe.study.pipeline import run as run_study
-from mmrwe.io.omop import build_labs, build_patients, load_mapping
+from mmrwe.engine.omop import build_labs, build_patients, load_mapping
 from mmrwe.spec import load_spec
+from mmrwe.study.pipeline import run as run_study
 
 # standard concept ids (checked against public OMOP mappings; see mapping_v2.toml)
 ISA, POM, DEX, OTHER = 37498969, 43014237, 1518254, 1000001

@@ -40,6 +40,9 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pooling"))
 from _sites import make_sites
 
+from mmrwe.core.errors import MmrweError
+from mmrwe.engine import connect
+from mmrwe.spec import load_spec
 from mmrwe.study.pipeline import run as run_study
 from mmrwe.study.pooling import (
     PooledStudy,
@@ -48,9 +51,6 @@ from mmrwe.study.pooling import (
     pool,
     resolve_sites,
 )
-from mmrwe.core.errors import MmrweError
-from mmrwe.engine import connect
-from mmrwe.spec import load_spec
 
 FUZZ = settings(
     deadline=None,
@@ -58,9 +58,9 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-N_CSV = 2000
-N_EXCEL = 160
-N_SPSS = 60
+N_CSV = 300
+N_EXCEL = 60
+N_SPSS = 30
 
 TALLY: Counter[str] = Counter()
 T0 = time.perf_counter()

@@ -1,8 +1,10 @@
-"""One study, four engines: in-memory pandas, DuckDB, PostgreSQL and Spark give one results.json.
+"""One study, every engine and input container: one results.json.
 
-Numbers agree to 1e-9 relative (the scaled path sums in another order: differences seen are
-~1e-13); counts, labels, levels and keys are identical. The engine-specific ``inputs`` and
-``software`` entries are the only keys not compared.
+The default engine (in-process DuckDB over the file) is the reference; ``engine = "duckdb"``
+over a typed Parquet file or a DuckDB database file, PostgreSQL and Spark give the same
+results. Numbers agree to 1e-9 relative (an engine may sum in another order: differences
+seen are ~1e-13); counts, labels, levels and keys are identical. The engine-specific
+``inputs`` and ``software`` entries are the only keys not compared.
 """
 
 from __future__ import annotations
@@ -15,11 +17,8 @@ import pandas as pd
 import pytest
 from parity_util import diff_results, results_dict
 
-pytest.importorskip("ibis", reason="the scaled path needs ibis-framework")
-
-from mmrwe.study.pipeline import run as run_study
-from mmrwe.cli.pipeline_scaled import run_study_scaled
 from mmrwe.spec import load_spec
+from mmrwe.study.pipeline import run as run_study
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "src" / "mmrwe" / "data" / "demo"
@@ -40,14 +39,14 @@ def _copy_study(src: Path, dest: Path, data_lines: str, patients: str | None = N
 
 
 def _recorded_response(text: str) -> str:
-    """The spec with recorded responses: the scaled path does not derive IMWG from labs."""
+    """The spec with recorded responses (as a registry export holds them)."""
     text = re.sub(r"(?m)^(labs|therapy) = .*$", "", text)
     return re.sub(r'(?m)^source = "labs".*$', 'source = "recorded"', text)
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> object:
-    d = tmp_path_factory.mktemp("demo_pandas")
+    d = tmp_path_factory.mktemp("demo_default")
     return run_study(load_spec(_copy_study(DEMO, d, "")))
 
 
@@ -58,7 +57,7 @@ def demo_reference(demo_run: object) -> dict:
 
 @pytest.fixture(scope="module")
 def lung_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    d = tmp_path_factory.mktemp("lung_pandas")
+    d = tmp_path_factory.mktemp("lung_default")
     spec = _copy_study(LUNG, d, "")
     return results_dict(run_study(load_spec(spec)))
 
@@ -69,18 +68,13 @@ def _text_frame(csv: Path) -> pd.DataFrame:
     return df.where(df != "", None)
 
 
-def test_duckdb_csv_equals_pandas(demo_run: object, demo_reference: dict, tmp_path: Path) -> None:
+def test_duckdb_csv_equals_default(demo_run: object, demo_reference: dict, tmp_path: Path) -> None:
     spec = _copy_study(DEMO, tmp_path, 'engine = "duckdb"')
-    run = run_study(load_spec(spec))  # dispatched by [data] engine
-    assert run.results["inputs"]["patients"]["engine"] == "duckdb"
+    run = run_study(load_spec(spec))
+    assert run.results["software"]["engine"] == "duckdb"
     assert diff_results(demo_reference, results_dict(run)) == []
     # derived_patients.csv content: the same per-patient endpoints
-    ref = demo_run.analysis  # type: ignore[attr-defined]
-    cols = ["patient_id", "PFS_time_days", "PFS_event", "PFS_end_source", "OS_time_days"]
-    pd.testing.assert_frame_equal(
-        ref[cols].reset_index(drop=True), run.analysis[cols].reset_index(drop=True),
-        check_dtype=False,
-    )  # fmt: skip
+    pd.testing.assert_frame_equal(demo_run.derived, run.derived)  # type: ignore[attr-defined]
 
 
 def _typed_parquet(csv: Path, dest: Path) -> None:
@@ -91,18 +85,18 @@ def _typed_parquet(csv: Path, dest: Path) -> None:
     df.to_parquet(dest, index=False)
 
 
-def test_duckdb_typed_parquet_equals_pandas(tmp_path: Path) -> None:
-    # Parquet with DATE and DOUBLE columns: the engine reads the types, pandas reads cells
+def test_duckdb_typed_parquet_equals_csv(tmp_path: Path) -> None:
+    # Parquet with DATE and DOUBLE columns: the engine reads the types, not text cells
     _typed_parquet(LUNG / "patients.csv", tmp_path / "patients.parquet")
-    base = _copy_study(LUNG, tmp_path / "pandas", "", patients="../patients.parquet")
+    base = _copy_study(LUNG, tmp_path / "csv", "")
     scaled = _copy_study(LUNG, tmp_path / "duck", 'engine = "duckdb"', "../patients.parquet")
     a = results_dict(run_study(load_spec(base)))
     b = results_dict(run_study(load_spec(scaled)))
-    assert a["inputs"]["patients"]["format"] == "parquet"
+    assert b["inputs"]["patients"]["format"] == "parquet"
     assert diff_results(a, b) == []
 
 
-def test_duckdb_database_file_equals_pandas(lung_reference: dict, tmp_path: Path) -> None:
+def test_duckdb_database_file_equals_default(lung_reference: dict, tmp_path: Path) -> None:
     import duckdb
 
     db = tmp_path / "registry.duckdb"
@@ -117,7 +111,7 @@ def test_duckdb_database_file_equals_pandas(lung_reference: dict, tmp_path: Path
     assert diff_results(lung_reference, results_dict(run)) == []
 
 
-def test_postgres_equals_pandas(demo_reference: dict, pg_url: str, tmp_path: Path) -> None:
+def test_postgres_equals_default(demo_reference: dict, pg_url: str, tmp_path: Path) -> None:
     import ibis
 
     from mmrwe.engine import connect
@@ -130,49 +124,19 @@ def test_postgres_equals_pandas(demo_reference: dict, pg_url: str, tmp_path: Pat
     spec = _copy_study(DEMO, tmp_path, 'engine = "postgres"\ntable = "demo_patients"', pg_url)
     run = run_study(load_spec(spec))
     entry = run.results["inputs"]["patients"]
-    assert entry["engine"] == "postgres"
+    assert run.results["software"]["engine"] == "postgres"
     assert entry["format"] == "database"
     assert "password" not in entry["url"]
     assert diff_results(demo_reference, results_dict(run)) == []
     assert ibis.__version__
 
 
-def test_spark_equals_pandas(lung_reference: dict, spark_backend: object, tmp_path: Path) -> None:
+def test_spark_equals_default(lung_reference: dict, spark_backend: object, tmp_path: Path) -> None:
     # Spark local mode on the lung study (few queries: Spark jobs are slow to start)
     spec = _copy_study(LUNG, tmp_path, 'engine = "spark"')
-    run = run_study_scaled(load_spec(spec), backend=spark_backend)  # the shared session
-    assert run.results["inputs"]["patients"]["engine"] == "spark"
+    run = run_study(load_spec(spec), backend=spark_backend)  # the shared session
+    assert run.results["software"]["engine"] == "spark"
     assert diff_results(lung_reference, results_dict(run)) == []
-
-
-@pytest.mark.parametrize(
-    "parquet_copy", [True, False], ids=["parquet-in-memory", "parquet-in-place"]
-)
-def test_duckdb_large_input_paths_equal_pandas(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parquet_copy: bool
-) -> None:
-    """The paths taken above the in-memory thresholds (views, analysis columns copied once,
-    Parquet read in place) give the small-input results: thresholds set to 0 here."""
-    import mmrwe.backends.sources as sources
-    import mmrwe.backends.validation as validation
-    import mmrwe.cli.pipeline_scaled as scaled
-
-    monkeypatch.setattr(scaled, "MATERIALIZE_MAX_ROWS", 0)
-    monkeypatch.setattr(validation, "CHECKS_IN_MEMORY_MAX_ROWS", 0)
-    if not parquet_copy:
-        monkeypatch.setattr(sources, "PARQUET_IN_MEMORY_MAX_ROWS", 0)
-    _typed_parquet(DEMO / "patients.csv", tmp_path / "patients.parquet")
-    base = _copy_study(DEMO, tmp_path / "pandas", "", patients="../patients.parquet")
-    scaled_spec = _copy_study(DEMO, tmp_path / "duck", 'engine = "duckdb"', "../patients.parquet")
-    ref = run_study(load_spec(base))
-    run = run_study(load_spec(scaled_spec))
-    assert diff_results(results_dict(ref), results_dict(run)) == []
-    assert run.results["cox"]  # the chunked Cox read the analysis columns too
-    cols = ["patient_id", "PFS_time_days", "PFS_event", "PFS_end_source", "OS_time_days"]
-    pd.testing.assert_frame_equal(
-        ref.analysis[cols].reset_index(drop=True), run.analysis[cols].reset_index(drop=True),
-        check_dtype=False,
-    )  # fmt: skip
 
 
 def _demo_unchanged(dest: Path, data_lines: str, patients: str | None = None) -> Path:
@@ -193,14 +157,13 @@ def demo_labs_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return results_dict(run_study(load_spec(_demo_unchanged(tmp_path_factory.mktemp("p"), ""))))
 
 
-def test_duckdb_labs_spec_unchanged_equals_pandas(
+def test_duckdb_labs_spec_unchanged_equals_default(
     demo_labs_reference: dict, tmp_path: Path
 ) -> None:
-    """[response] source = "labs" on an engine's input: validated in the engine, derived
-    and analysed in memory; the spec needs no change and the numbers are the pandas run's."""
+    """[response] source = "labs" with engine named: the spec needs no other change and the
+    numbers are the default run's."""
     run = run_study(load_spec(_demo_unchanged(tmp_path, 'engine = "duckdb"')))
-    entry = run.results["inputs"]["patients"]
-    assert (entry["engine"], entry["analysed_in"]) == ("duckdb", "memory")
+    assert run.results["software"]["engine"] == "duckdb"
     assert run.results["response_derivation"]["used_by_analyses"] is True
     assert diff_results(demo_labs_reference, results_dict(run)) == []
     assert (
@@ -208,7 +171,7 @@ def test_duckdb_labs_spec_unchanged_equals_pandas(
     )
 
 
-def test_postgres_labs_spec_unchanged_equals_pandas(
+def test_postgres_labs_spec_unchanged_equals_default(
     demo_labs_reference: dict, pg_url: str, tmp_path: Path
 ) -> None:
     from mmrwe.engine import connect
@@ -222,35 +185,35 @@ def test_postgres_labs_spec_unchanged_equals_pandas(
         be.close()
     lines = 'engine = "postgres"\ntable = "demo_labs_patients"'
     run = run_study(load_spec(_demo_unchanged(tmp_path, lines, pg_url)))
-    assert run.results["inputs"]["patients"]["engine"] == "postgres"
+    assert run.results["software"]["engine"] == "postgres"
     assert diff_results(demo_labs_reference, results_dict(run)) == []
 
 
 def test_labs_spec_above_the_cap_is_refused_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mmrwe.cli.pipeline_scaled as scaled
+    import mmrwe.study.pipeline as pipeline
     from mmrwe.core.errors import SpecError
 
-    monkeypatch.setattr(scaled, "LABS_MAX_PATIENTS", 50)
+    monkeypatch.setattr(pipeline, "LABS_MAX_PATIENTS", 50)
     with pytest.raises(SpecError, match="51") as exc:
         run_study(load_spec(_demo_unchanged(tmp_path, 'engine = "duckdb"')))
-    assert exc.value.where.spec_key == "response.source"
+    assert exc.value.where.spec_key == "data.labs"
     assert "MMRWE_LABS_MAX_PATIENTS" in (exc.value.fix or "")
 
 
 def test_validate_command_checks_labs_on_an_engine(tmp_path: Path) -> None:
-    """`mmrwe validate` on an engine's spec finds the pandas run's lab issues (and no others)."""
+    """`mmrwe validate` on an engine's spec finds the default run's lab issues (and no others)."""
     import json
 
     from typer.testing import CliRunner
 
     from mmrwe.cli.main import app
 
-    pandas_spec = _demo_unchanged(tmp_path / "p", "")
+    default_spec = _demo_unchanged(tmp_path / "p", "")
     duck_spec = _demo_unchanged(tmp_path / "d", 'engine = "duckdb"')
     found = []
-    for spec in (pandas_spec, duck_spec):
+    for spec in (default_spec, duck_spec):
         out = spec.parent / "issues.json"
         res = CliRunner().invoke(app, ["validate", str(spec), "--json", str(out)])
         assert res.exit_code == 0, res.output
@@ -264,10 +227,10 @@ def test_validate_command_checks_labs_on_an_engine(tmp_path: Path) -> None:
     assert any(code.startswith("MML") for code, _ in found[1])
 
 
-def test_spark_labs_spec_unchanged_equals_pandas(
+def test_spark_labs_spec_unchanged_equals_default(
     demo_labs_reference: dict, spark_backend: object, tmp_path: Path
 ) -> None:
     spec = _demo_unchanged(tmp_path, 'engine = "spark"')
-    run = run_study_scaled(load_spec(spec), backend=spark_backend)  # the shared session
-    assert run.results["inputs"]["patients"]["engine"] == "spark"
+    run = run_study(load_spec(spec), backend=spark_backend)  # the shared session
+    assert run.results["software"]["engine"] == "spark"
     assert diff_results(demo_labs_reference, results_dict(run)) == []

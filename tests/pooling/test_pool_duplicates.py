@@ -9,10 +9,10 @@ import openpyxl
 import pytest
 from _sites import add_to_spec, copy_sites, diff_paths, make_sites
 
-from mmrwe.study.pipeline import run as run_study
-from mmrwe.study.pooling import pool, prepare_pool
 from mmrwe.core.errors import ValidationError
 from mmrwe.spec import load_spec
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import pool, prepare_pool
 
 # SYN-002 of the clean file (north.csv, Center A, row 2):
 # 2022-04-04 start, progression 2022-08-28, alive at 2024-06-30, 70 y, F, 4 lines, tcr no.

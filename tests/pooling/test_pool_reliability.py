@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 import mmrwe.study.pipeline as pipeline
 from mmrwe.cli.main import app
+from mmrwe.spec import load_spec
 from mmrwe.study.pipeline import run as run_study
 from mmrwe.study.pooling import pool
 from mmrwe.study.pseudonymize import pseudonymize_command
-from mmrwe.spec import load_spec
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mmrwe"
 # Modules that read user files (site exports, specs, keys) or pool them.

@@ -26,11 +26,11 @@ from _sites import (
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
-from mmrwe.study.pipeline import run as run_study
-from mmrwe.study.pooling import pool, prepare_pool
 from mmrwe.core.errors import SpecError, ValidationError
 from mmrwe.io.pool import convert_units, exact_ratio
 from mmrwe.spec import load_spec
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import pool, prepare_pool
 from mmrwe.validate.units import unit_range
 
 runner = CliRunner()

@@ -17,13 +17,13 @@ from _sites import copy_sites, diff_paths, folder_hashes, make_sites
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
-from mmrwe.study.pipeline import run as run_study
-from mmrwe.study.pooling import pool
-from mmrwe.study.pseudonymize import pseudonymize_command
 from mmrwe.core.errors import InputError
 from mmrwe.io import read_table
 from mmrwe.io.pseudonymize import date_shift_days, load_key, pseudonym, pseudonymize_table
 from mmrwe.spec import load_spec
+from mmrwe.study.pipeline import run as run_study
+from mmrwe.study.pooling import pool
+from mmrwe.study.pseudonymize import pseudonymize_command
 
 runner = CliRunner()
 KEY = b"a-test-key-used-only-in-tests-0123456789"

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmrwe.study.demo import demo_dir
 from mmrwe.derive.response import ResponseParams, derive_response
 from mmrwe.io import read_table
+from mmrwe.study.demo import demo_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

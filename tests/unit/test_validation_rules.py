@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
-from mmrwe.study import Study
 from mmrwe.spec import load_spec
+from mmrwe.study import Study
 
 runner = CliRunner()
 

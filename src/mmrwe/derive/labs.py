@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from mmrwe.core.errors import Issue, Location, SchemaError
-from mmrwe.io.readers import SourceTable
+from mmrwe.core.sources import SourceTable
 
 # Test codes: small integers so the long table stays compact (8M rows x 1 byte).
 SERUM_M, URINE_M, KAPPA, LAMBDA, SERUM_IFE, URINE_IFE, BMPC, SPD, NEW_LESION, CLONAL = range(10)
@@ -306,7 +306,7 @@ def harmonize_labs(
     Examples
     --------
     >>> import pathlib
-    >>> from mmrwe.io.readers import SourceTable
+    >>> from mmrwe.core.sources import SourceTable
     >>> f = pd.DataFrame({"patient_id": ["p1", "p1"], "date": ["2021-01-01", "2021-02-01"],
     ...                   "test": ["serum_m_protein"] * 2, "value": ["25", "2.0"],
     ...                   "unit": ["g/L", "g/dL"]}, dtype=object)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mmrwe.core.errors import DerivationError, Issue, Location
+from mmrwe.core.sources import SourceTable
 from mmrwe.derive import imwg as _imwg
 from mmrwe.derive import therapy as _th
 from mmrwe.derive.imwg import (
@@ -45,7 +46,6 @@ from mmrwe.derive.imwg import (
     ResponseParams,
 )
 from mmrwe.derive.labs import TESTS, HarmonizedLabs, harmonize_labs
-from mmrwe.io.readers import SourceTable
 
 __all__ = ["ResponseDerivation", "ResponseParams", "derive_response"]
 

@@ -62,9 +62,9 @@ import numpy as np
 import pandas as pd
 
 from mmrwe.core.errors import Issue, Location
+from mmrwe.core.sources import SourceTable
 from mmrwe.derive.imwg import LEVELS, ResponseParams
 from mmrwe.derive.labs import IssueSink, day_to_iso, parse_dates, require_columns
-from mmrwe.io.readers import SourceTable
 
 THERAPY_REQUIRED = ("patient_id", "agents", "start_date", "end_date", "progression_date")
 REASONS = ("progression", "toxicity", "completed", "other")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,60 +17,11 @@ import pandas as pd
 
 from mmrwe.core.errors import InputError, Location
 from mmrwe.core.fileio import file_sha256
+from mmrwe.core.sources import SourceTable
 
 SUPPORTED = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xlsm": "excel",
              ".parquet": "parquet", ".pq": "parquet", ".sav": "spss", ".zsav": "spss",
              ".sas7bdat": "sas"}  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class SourceTable:
-    """A table as read from one file, before any type conversion.
-
-    Attributes
-    ----------
-    path : Path
-        The file.
-    kind : str
-        "csv", "excel", "parquet", "spss" or "sas".
-    frame : pandas.DataFrame
-        Object dtype; each cell is ``None`` (missing), ``str``, ``int``, ``float``,
-        ``datetime.date`` or ``datetime.datetime``, as stored in the file.
-    source_rows : tuple of int
-        Row number of each frame row as the user sees it: for CSV and Excel the header is
-        row 1, so the first patient is row 2; for SPSS, SAS and Parquet the first case is 1.
-    sha256 : str
-        SHA-256 of the file's bytes.
-    sheet : str or None
-        Excel sheet read.
-    notes : tuple of str
-        What the reader decided that a reader of the results should know.
-    """
-
-    path: Path
-    kind: str
-    frame: pd.DataFrame
-    source_rows: tuple[int, ...]
-    sha256: str
-    sheet: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def n_rows(self) -> int:
-        """Number of data rows read."""
-        return len(self.frame)
-
-    def location(
-        self, i: int, column: str | None = None, patient_id: str | None = None
-    ) -> Location:
-        """Location of frame row ``i`` (and a column) in the user's terms."""
-        return Location(
-            file=self.path.name,
-            sheet=self.sheet,
-            row=self.source_rows[i],
-            column=column,
-            patient_id=patient_id,
-        )
 
 
 def read_table(

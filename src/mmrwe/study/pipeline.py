@@ -128,7 +128,7 @@ def open_patients(spec: StudySpec, be: Backend, frame: Any = None) -> PatientTab
         info = SourceInfo(None, "frame", "patients (in memory)")
         return PatientTable(sources.open_arrow(be, table), info, True)
     if d.format == "omop":
-        from mmrwe.io.omop import omop_patients
+        from mmrwe.engine.omop import omop_patients
 
         t, info = omop_patients(be, spec)
         return PatientTable(sources.with_order(be, t), info, False)
@@ -278,6 +278,7 @@ def derive_from_labs(
         return read_table(path, delimiter=d.delimiter, decimal=d.decimal, encoding=d.encoding,
                           missing_values=d.missing_values)  # fmt: skip
 
+    assert d.labs is not None  # checked by the caller
     labs = read(d.labs)
     therapy = read(d.therapy) if d.therapy is not None else None
     progress("Deriving IMWG response, progression, lines of therapy and refractoriness")
@@ -549,7 +550,9 @@ def _run(
 
     t1 = time.perf_counter()
     table, types = v.table, dict(v.column_types)
-    deriv, deriv_sources, deriv_issues = None, {}, []
+    deriv: Any = None
+    deriv_sources: dict[str, Any] = {}
+    deriv_issues: list[Issue] = []
     if spec.data.labs is not None:
         n = v.n_analysed
         if n > LABS_MAX_PATIENTS:

@@ -257,7 +257,7 @@ def _clean_text(col: Any, missing: Sequence[str]) -> Any:
 
 
 def _number(text: Any, decimal: str) -> tuple[Any, Any]:
-    """(value, is_bad) of a text cell read as a number (decimal "." or ",")."""
+    """(value, is_bad) of a text cell read as a number (decimal "." or ","); inf is bad."""
     import ibis
 
     s = text
@@ -265,9 +265,12 @@ def _number(text: Any, decimal: str) -> tuple[Any, Any]:
         # thousands separators are ambiguous: refuse rather than guess
         both = s.contains(".") & s.contains(",")
         s = both.ifelse(ibis.literal("x"), s.replace(",", "."))
-    ok = s.re_search(_NUMBER)
-    value = ok.ifelse(s, ibis.null().cast("string")).cast("float64")
-    bad = text.notnull() & ~ok.fill_null(False)
+    ok = s.re_search(_NUMBER).fill_null(False)
+    parsed = ok.ifelse(s, ibis.null().cast("string")).cast("float64")
+    # "1e400" is written like a number but is none: it would become infinity
+    ok = ok & ~parsed.isinf().fill_null(False)
+    value = ok.ifelse(parsed, ibis.null().cast("float64"))
+    bad = text.notnull() & ~ok
     return value, bad
 
 
@@ -582,11 +585,11 @@ def validate_patients(
             typed[c] = cell
             column_types[c] = "categorical"
             if n_bad <= n_present / 2:
-                ex = _examples(clean.filter(bad), {"v": cell}, 5, pid=typed["patient_id"])
+                seen = _examples(clean.filter(bad), {"v": cell}, 5, pid=typed["patient_id"])
                 cells = ", ".join(
                     f"row {r['_src_row']} {r['v']!r}" if has_rows and r["_src_row"] is not None
                     else f"patient {r['_pid']} {r['v']!r}"
-                    for r in ex
+                    for r in seen
                 )  # fmt: skip
                 add("MMV018", "warning", f"column {c!r} holds numbers and {n_bad} text value(s) ({cells}); treated as categorical",
                     f'fix the text cells, or declare [variables.{c}] type = "numeric" to have them reported as errors',
@@ -635,7 +638,7 @@ def validate_patients(
             (2, col_pos[c], 0)))  # fmt: skip
         typed[c] = out_of_range.ifelse(ibis.null().cast("date"), d)
 
-    def rule(code: str, column: str, cond: Any, fields: tuple[str, ...],
+    def add_rule(code: str, column: str, cond: Any, fields: tuple[str, ...],
              what: Callable[[Mapping[str, Any]], str], fix: Callable[[Mapping[str, Any]], str],
              order: tuple[int, int, int], severity: str = "error") -> None:  # fmt: skip
         name = f"_c{len(conds)}"
@@ -644,26 +647,26 @@ def validate_patients(
 
     # 4. Patient ids and date order.
     pid = typed["patient_id"]
-    rule("MMV003", "patient_id", pid.isnull(), (), lambda r: "patient_id is empty",
+    add_rule("MMV003", "patient_id", pid.isnull(), (), lambda r: "patient_id is empty",
          lambda r: "give every row a unique patient id", (1, 0, 0))  # fmt: skip
     start, prog, death, lfu = (typed[c] for c in DATE_COLUMNS)
     for j, c in enumerate(("start_date", "last_followup_date")):
         not_bad = raw_cells[c].isnull() if c in raw_cells else ibis.literal(True)
-        rule("MMV005", c, typed[c].isnull() & not_bad, (), lambda r, c=c: f"{c} is empty",
+        add_rule("MMV005", c, typed[c].isnull() & not_bad, (), lambda r, c=c: f"{c} is empty",
              lambda r: "every patient needs a start date and a last follow-up date", (3, 0, j))  # fmt: skip
     for j, c in enumerate(("progression_date", "death_date", "last_followup_date")):
-        rule("MMV006", c, (typed[c] < start).fill_null(False), (c, "start_date"),
+        add_rule("MMV006", c, (typed[c] < start).fill_null(False), (c, "start_date"),
              lambda r, c=c: f"{c} {_iso(r[c])} is before start_date {_iso(r['start_date'])}",
              lambda r: "correct the source; if this center writes day/month/year, declare date_format under [data]",
              (3, 0, 2 + j))  # fmt: skip
-    rule("MMV007", "progression_date", (prog > lfu).fill_null(False), ("progression_date", "last_followup_date"),
+    add_rule("MMV007", "progression_date", (prog > lfu).fill_null(False), ("progression_date", "last_followup_date"),
          lambda r: f"progression_date {_iso(r['progression_date'])} is after last_followup_date {_iso(r['last_followup_date'])}",
          lambda r: "last_followup_date must be the last date the patient was known alive and assessed, on or after every other date",
          (3, 0, 5))  # fmt: skip
-    rule("MMV008", "last_followup_date", (death != lfu).fill_null(False), ("death_date", "last_followup_date"),
+    add_rule("MMV008", "last_followup_date", (death != lfu).fill_null(False), ("death_date", "last_followup_date"),
          lambda r: f"death_date {_iso(r['death_date'])} differs from last_followup_date {_iso(r['last_followup_date'])}",
          lambda r: "for a patient who died, last_followup_date must equal death_date", (3, 0, 6))  # fmt: skip
-    rule("MMV009", "progression_date", (prog > death).fill_null(False), ("progression_date", "death_date"),
+    add_rule("MMV009", "progression_date", (prog > death).fill_null(False), ("progression_date", "death_date"),
          lambda r: f"progression_date {_iso(r['progression_date'])} is after death_date {_iso(r['death_date'])}",
          lambda r: "progression cannot follow death; check both dates", (3, 0, 7))  # fmt: skip
 
@@ -693,10 +696,10 @@ def validate_patients(
             return (f"the value looks like {other}: convert it to {chk.unit}, or set [variables.{name}] unit = \"{other}\" if the whole column is in {other}"
                     if other else f"plausible {chk.analyte} in {chk.unit} lies within {lo:g}-{hi:g}; correct the value")  # fmt: skip
 
-        rule("MMV010", name, outside, (name,),
+        add_rule("MMV010", name, outside, (name,),
              lambda r, name=name, chk=chk: f"{name} = {_g(r[name])} is implausible for {chk.analyte} in {chk.unit}",
              _fix, (4, j, 0))  # fmt: skip
-        rule("MMV011", name, unusual, (name,),
+        add_rule("MMV011", name, unusual, (name,),
              lambda r, name=name, chk=chk, w=(wlo, whi): f"{name} = {_g(r[name])} is unusual for {chk.analyte} in {chk.unit} (usual {w[0]:g}-{w[1]:g})",
              lambda r: "check the value against the source record", (4, j, 0), severity="warning")  # fmt: skip
         median_checks.append((j, chk))
@@ -718,7 +721,7 @@ def validate_patients(
                 f"did you mean {near[0]!r}? " if near else ""
             ) + f"use one of {', '.join(RESPONSE_CATEGORIES)}"
 
-        rule("MMV012", "best_response", unknown, ("_raw_best_response",),
+        add_rule("MMV012", "best_response", unknown, ("_raw_best_response",),
              lambda r: f"best_response {r['_raw_best_response']!r} is not an IMWG category", _resp_fix,
              (5, 0, 0))  # fmt: skip
 
@@ -742,8 +745,8 @@ def validate_patients(
         id_key = live._pid.notnull().ifelse(live._pid.hash(), ibis.null().cast("int64"))
     aggs: dict[str, Any] = {"_n": ibis._.count(), "_nid": id_key.nunique(),
                             "_nid_present": live._pid.notnull().ifelse(1, 0).sum()}  # fmt: skip
-    for k, r in enumerate(rules):
-        aggs[f"r{k}"] = live[r.cond].ifelse(1, 0).sum()
+    for k, a_rule in enumerate(rules):
+        aggs[f"r{k}"] = live[a_rule.cond].ifelse(1, 0).sum()
     counts = live.aggregate(**aggs).to_pyarrow().to_pylist()[0]
 
     def fields_of(rel: Any, rule: _RowRule) -> dict[str, Any]:
@@ -853,7 +856,7 @@ def validate_patients(
     if spec.validation.exclude_invalid_rows:
         # the reasons of an excluded row are listed in issue order
         live_rules = sorted(
-            ((k, r) for k, r, _ in failing if r.severity == "error" and r.code not in accepted),
+            ((k, f) for k, f, _ in failing if f.severity == "error" and f.code not in accepted),
             key=lambda kr: kr[1].order,
         )
         for k, _ in live_rules:

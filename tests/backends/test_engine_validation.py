@@ -1,20 +1,14 @@
-"""The validation rules pushed into the engine find what the in-memory validator finds."""
+"""The validation rules evaluated by the engine: an adversarial table, every finding located."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ibis", reason="the scaled path needs ibis-framework")
-
-from mmrwe.backends import connect, open_patients
-from mmrwe.backends.validation import validate_table
-from mmrwe.study import Study
-from mmrwe.cli.pipeline_scaled import _unit_checks
 from mmrwe.core.errors import ValidationError
 from mmrwe.spec import load_spec
+from mmrwe.study import Study
 
 CSV = """\
 patient_id,center,start_date,progression_date,death_date,last_followup_date,hgb,best_response,mixed,age
@@ -45,45 +39,61 @@ unit = "years"
 """
 
 
-def _key(issues) -> Counter:
-    return Counter((i.code, i.severity, i.where.patient_id, i.where.column) for i in issues)
+# Every finding of the adversarial table, in the order a reader sees them, checked by hand
+# against the rows above (row = line of the file; the header is row 1).
+EXPECTED = [
+    ("MMV002", 8, "patient_id", "P6"),  # P6 again; the first P6 (row 7) is kept
+    ("MMV003", 9, "patient_id", None),
+    ("MMV004", 10, "start_date", "P9"),  # 01/02/2021 is not %Y-%m-%d
+    ("MMV004", 11, "start_date", "P10"),  # 2021-02-30 does not exist
+    ("MMV013", 10, "hgb", "P9"),  # abc
+    ("MMV013", 12, "hgb", "P11"),  # 11,5 with the decimal point declared
+    ("MMV018", None, "mixed", None),  # one "x" among numbers: categorical, said
+    ("MMV006", 4, "death_date", "P3"),
+    ("MMV006", 4, "last_followup_date", "P3"),
+    ("MMV007", 5, "progression_date", "P4"),
+    ("MMV008", 6, "last_followup_date", "P5"),
+    ("MMV007", 7, "progression_date", "P6"),
+    ("MMV009", 7, "progression_date", "P6"),
+    ("MMV005", 11, "last_followup_date", "P10"),
+    ("MMV010", 6, "hgb", "P5"),  # 45 g/dL
+    ("MMV011", 7, "hgb", "P6"),  # 5.5 g/dL: unusual, a warning
+    ("MMV012", 7, "best_response", "P6"),  # XR ("cr" is read as CR)
+]
 
 
 @pytest.mark.parametrize("exclude", [False, True], ids=["report", "exclude_invalid_rows"])
-def test_same_findings_as_in_memory(tmp_path: Path, exclude: bool) -> None:
+def test_every_finding_located_in_order(tmp_path: Path, exclude: bool) -> None:
     (tmp_path / "patients.csv").write_text(CSV)
     extra = "[validation]\nexclude_invalid_rows = true" if exclude else ""
     (tmp_path / "study.toml").write_text(SPEC.format(extra="") + "\n" + extra)
-    spec = load_spec(tmp_path / "study.toml")
-    mem = load_and_validate(spec)
-    be = connect("duckdb")
-    try:
-        src = open_patients(be, spec.data)
-        sv = validate_table(
-            src.table, spec, file_name=src.name, unit_checks=_unit_checks(spec), backend=be
-        )
-        n_kept = sv.table.count().to_pyarrow().as_py()
-    finally:
-        be.close()
-    mem_rows = [i for i in mem.issues if i.where.row is not None or i.where.patient_id]
-    assert _key(sv.issues) == _key(mem.issues), (
-        _key(sv.issues) - _key(mem.issues),
-        _key(mem.issues) - _key(sv.issues),
+    v = Study.from_toml(tmp_path / "study.toml").validate()
+    got = [(i.code, i.where.row, i.where.column, i.where.patient_id) for i in v.issues]
+    assert got == EXPECTED
+    error = "excluded" if exclude else "error"
+    assert [i.severity for i in v.issues] == [
+        "warning" if code in ("MMV011", "MMV018") else error for code, *_ in EXPECTED
+    ]
+    assert v.n_input_rows == 12
+    mixed = next(i for i in v.issues if i.code == "MMV018")
+    assert "row 7 'x'" in mixed.what
+    if not exclude:
+        assert [(e.reason, e.row) for e in v.exclusions] == [("empty row", 13)]
+        assert v.n_analysed == 11
+        return
+    # every row with an error is excluded, with its reasons in issue order; the rest kept
+    reasons = {(e.patient_id, e.row): e.reason for e in v.exclusions}
+    assert reasons[(None, 13)] == "empty row"
+    assert reasons[("P6", 8)] == "invalid: [MMV002] patient_id 'P6' appears again (first at row 7)"
+    assert reasons[("P9", 10)] == (
+        "invalid: [MMV004] start_date '01/02/2021' is not a date in the declared format "
+        "'%Y-%m-%d'; [MMV013] hgb 'abc' is not a number"
     )
-    assert mem_rows  # the table is adversarial
-    assert {i.code for i in sv.issues} >= {"MMV002", "MMV003", "MMV004", "MMV005", "MMV006",
-                                           "MMV007", "MMV008", "MMV009", "MMV010", "MMV011",
-                                           "MMV012", "MMV013"}  # fmt: skip
-    assert n_kept == len(mem.frame)
-    assert sv.n_input_rows == mem.n_input_rows
-    assert len(sv.exclusions) == len(mem.exclusions)
-    # the same messages, so a user sees the same text whichever engine ran
-    assert sorted(i.what for i in sv.issues if i.code not in ("MMV002", "MMV018")) == sorted(
-        i.what for i in mem.issues if i.code not in ("MMV002", "MMV018")
-    )
+    assert [r for _, r in reasons] == [13, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert v.n_analysed == 2 and v.n_analysed + len(v.exclusions) == v.n_input_rows
 
 
-def test_scaled_run_stops_on_errors(tmp_path: Path) -> None:
+def test_run_stops_on_errors(tmp_path: Path) -> None:
     from mmrwe.study.pipeline import run as run_study
 
     (tmp_path / "patients.csv").write_text(CSV)
@@ -97,7 +107,7 @@ def test_clean_text_trims_and_nulls_tokens_like_str_strip() -> None:
     """The shortcut (trim only cells with edge whitespace) gives ``str.strip`` results."""
     import ibis
 
-    from mmrwe.backends.validation import _clean_text
+    from mmrwe.validate.patients import _clean_text
 
     cells = [" P1 ", "\tP2", "P3\n", "NA", " NA ", "", "   ", "x NA", "N/A\t", None,
              "P 4", "\n\t.\t\n", "NULLX", "nan ", "a\tb"]  # fmt: skip
