@@ -279,7 +279,7 @@ class _Evaluator:
         self.source, self.st, self.ties = source, st, ties
         self.iu, self.ju = _tri_index(st.p)
         lay = SimpleNamespace(dgroups=st.groups.dgroups, nd=st.groups.nd)
-        self.term_g, self.term_f, self.term_w = _efron_terms(lay, ties)  # type: ignore[arg-type]
+        self.term_g, self.term_f, self.term_w = _efron_terms(lay, ties)
         self.xdead_sum = (st.xdead_raw - st.events * st.means) * st.scale
         self.passes = 0
 
@@ -550,7 +550,7 @@ def cox_zph_chunked(
     base = later[dg] + cens[dg]
     dd = dead[dg]
     lay = SimpleNamespace(dgroups=dg, nd=gr.nd)
-    gi, frac, w = _efron_terms(lay, "breslow" if fit.ties == "breslow" else "efron")  # type: ignore[arg-type]
+    gi, frac, w = _efron_terms(lay, "breslow" if fit.ties == "breslow" else "efron")
     denom = base[gi, 0] + frac * dd[gi, 0]
     gt = g_group[dg][gi]
     iu, ju = _tri_index(q)
