@@ -198,15 +198,22 @@ def cox_zph(fit: CoxResult, *, transform: Transform = "km", terms: bool = True) 
         if lab not in order_terms:
             order_terms.append(lab)
     out: dict[str, tuple[float, int, float]] = {}
-    for term in order_terms:
-        jj = [j for j, lab in enumerate(labels) if lab == term]
-        kk = list(range(q)) + [q + j for j in jj]
-        uvec = np.concatenate((np.zeros(q), u2[jj]))
-        sub = info[np.ix_(kk, kk)]
-        stat = float(np.linalg.solve(sub, uvec) @ uvec)
-        out[term] = (stat, len(jj), float(chi2.sf(stat, len(jj))))
-    uall = np.concatenate((np.zeros(q), u2))
-    gstat = float(np.linalg.solve(info, uall) @ uall)
+    try:
+        for term in order_terms:
+            jj = [j for j, lab in enumerate(labels) if lab == term]
+            kk = list(range(q)) + [q + j for j in jj]
+            uvec = np.concatenate((np.zeros(q), u2[jj]))
+            stat = float(np.linalg.solve(info[np.ix_(kk, kk)], uvec) @ uvec)
+            out[term] = (stat, len(jj), float(chi2.sf(stat, len(jj))))
+        uall = np.concatenate((np.zeros(q), u2))
+        gstat = float(np.linalg.solve(info, uall) @ uall)
+    except np.linalg.LinAlgError as exc:
+        # R's solve() stops too ("system is exactly singular")
+        raise EstimationError(
+            "cox.zph: the information matrix of the time-varying terms is singular "
+            "(e.g. all events at one time in each stratum, so g(t) does not vary)",
+            fix="the PH test cannot be computed for these data; report it as not estimable",
+        ) from exc
     return PHTest(
         transform=transform,
         terms=MappingProxyType(out),
