@@ -59,6 +59,7 @@ def fit_case(fixture: str, name: str) -> tuple[CoxResult, dict[str, Any], pd.Dat
             cluster=d["cluster"].to_numpy() if c["has_cluster"] else None,
             weights=d["weights"].to_numpy() if c["has_weights"] else None,
             robust=c.get("robust_arg"),
+            init=c.get("init"),
             max_iter=int(c["iter_max"]),
         )
     return fit, c, d

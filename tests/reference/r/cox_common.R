@@ -55,7 +55,7 @@ zph_table <- function(fit, tr, terms = TRUE) {
 # cluster_var, weights_var (column names in `data`), robust (TRUE/FALSE/NULL = R default).
 run_cox_case <- function(name, rhs, data, ties = "efron", start_var = NULL, strata_var = NULL,
                          cluster_var = NULL, weights_var = NULL, robust = NULL,
-                         control = coxph.control(), note = "") {
+                         init = NULL, control = coxph.control(), note = "") {
   lhs <- if (is.null(start_var)) "Surv(time, status)" else
     paste0("Surv(", start_var, ", time, status)")
   f <- paste(lhs, "~", rhs)
@@ -65,6 +65,7 @@ run_cox_case <- function(name, rhs, data, ties = "efron", start_var = NULL, stra
   if (!is.null(weights_var)) args$weights <- data[[weights_var]]
   if (!is.null(cluster_var)) args$cluster <- data[[cluster_var]]
   if (!is.null(robust)) args$robust <- robust
+  if (!is.null(init)) args$init <- init
   warns <- character(0)
   fit <- withCallingHandlers(do.call(coxph, args),
     warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
@@ -97,6 +98,7 @@ run_cox_case <- function(name, rhs, data, ties = "efron", start_var = NULL, stra
   list(
     note = note, data = name, ties = ties, robust = is_rob,
     robust_arg = if (is.null(robust)) NULL else robust,
+    init = if (is.null(init)) NULL else I(init),
     has_start = !is.null(start_var), has_strata = !is.null(strata_var),
     has_cluster = !is.null(cluster_var), has_weights = !is.null(weights_var),
     iter_max = control$iter.max, call = f,

@@ -37,6 +37,10 @@ cases$lung_freq_weights <- run_cox_case("coxw_lung_freq_weights", "age + sex + p
 cases$lung_freq_weights_robust <- run_cox_case("coxw_lung_freq_weights_robust",
                                                "age + sex + ph.ecog", lung2, ties = "breslow",
                                                weights_var = "fw", robust = TRUE)
+cases$lung_freq_weights_robust_init <- run_cox_case(
+  "coxw_lung_freq_weights_robust_init", "age + sex + ph.ecog", lung2, weights_var = "fw",
+  robust = TRUE, init = c(0.01, -0.3, 0.3),
+  note = "init: the robust score test starts from X %*% init; Wald tests coef - init")
 cases$lung_iptw_strata_inst <- run_cox_case("coxw_lung_iptw_strata_inst", "female + age",
                                             lung2, weights_var = "w", strata_var = "inst",
                                             note = "18 strata, weights, robust by default")
