@@ -127,3 +127,32 @@ def test_zph_singular_is_an_estimation_error() -> None:
     fit = cox_fit(t, e, x, names=["x"])
     with pytest.raises(EstimationError, match="singular"):
         cox_zph(fit)
+
+
+@pytest.mark.parametrize("start", [False, True])
+def test_many_strata_path_equals_the_per_stratum_loop(
+    monkeypatch: pytest.MonkeyPatch, start: bool
+) -> None:
+    # beyond _MAX_STRATA_LOOP strata the cumulative sums run once over all strata (matched
+    # sets); both ways must give the same fit
+    import mmrwe.stats.cox as cox_mod
+
+    rng = np.random.default_rng(8)
+    n = 900
+    s = rng.integers(0, 300, n)
+    t = rng.integers(2, 30, n).astype(float)
+    e = rng.random(n) < 0.7
+    x = rng.normal(size=(n, 2))
+    w = rng.uniform(0.5, 2.0, n)
+    st = np.where(rng.random(n) < 0.3, np.floor(t * rng.random(n)), -1.0) if start else None
+    kw = {"strata": s, "weights": w, "start": st, "cluster": np.arange(n) // 3}
+    monkeypatch.setattr(cox_mod, "_MAX_STRATA_LOOP", 10**9)
+    loop = cox_fit(t, e, x, names=["a", "b"], **kw)
+    z_loop = cox_zph(loop).global_[0]
+    monkeypatch.setattr(cox_mod, "_MAX_STRATA_LOOP", 0)
+    flat = cox_fit(t, e, x, names=["a", "b"], **kw)
+    np.testing.assert_allclose(flat.coef, loop.coef, rtol=1e-10)
+    np.testing.assert_allclose(flat.var, loop.var, rtol=1e-9)
+    assert flat.loglik[1] == pytest.approx(loop.loglik[1], rel=1e-12)
+    assert flat.concordance == pytest.approx(loop.concordance, abs=1e-14)
+    assert cox_zph(flat).global_[0] == pytest.approx(z_loop, rel=1e-8)
