@@ -144,3 +144,36 @@ def test_chunked_cox_skips_concordance_beyond_limit() -> None:
     assert any("concordance not computed" in w for w in fit.result.warnings)
     full = cox_fit(t, e, x, names=["x"])
     assert math.isclose(fit.result.coef[0], full.coef[0], rel_tol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chunked_cox_per_row_mode_equals_cox_fit(seed: int) -> None:
+    # many columns: the two-pass per-row information (mode "auto" from 11 columns) gives
+    # the fit and PH test of cox_fit / cox_zph, and so does the one-pass per-time mode
+    rng = np.random.default_rng(100 + seed)
+    n, p = int(rng.integers(300, 2000)), int(rng.integers(11, 16))
+    x = rng.normal(size=(n, p))
+    x[:, 0] = rng.integers(0, 2, n)
+    t = rng.integers(0, 200, n) / 30.4375
+    e = rng.random(n) < 0.7
+    strata = rng.integers(0, 3, n) if seed % 2 else None
+    ties = "breslow" if seed == 2 else "efron"
+    names = [f"x{j}" for j in range(p)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = cox_fit(t, e, x, names=names, ties=ties, strata=strata)
+        src = chunks_from_arrays(t, e, x, strata, chunk_size=int(rng.integers(50, 700)))
+        fits = {
+            mode: cox_fit_chunked(
+                src, names=names, ties=ties, n_strata=3 if seed % 2 else None, mode=mode
+            )
+            for mode in ("auto", "per_row", "per_time")
+        }
+    assert fits["auto"]._per_row and fits["per_row"]._per_row and not fits["per_time"]._per_row
+    for fit in fits.values():
+        _close(ref.to_dict(), fit.result.to_dict())
+        for transform in ("km", "rank", "identity"):
+            _close(
+                cox_zph(ref, transform=transform).to_dict(),
+                cox_zph_chunked(fit, src, transform=transform).to_dict(),
+            )

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mmrwe.stats._common import Estimate
     from mmrwe.stats.contingency import ChiSquareResult, FisherResult, chisq_test, fisher_exact
     from mmrwe.stats.cox import ChisqTest, CoxResult, aeq_times, cox_fit
+    from mmrwe.stats.cox_terms import CoxTermTests, SubgroupResult, cox_term_tests, subgroup_hrs
     from mmrwe.stats.coxzph import PHTest, cox_zph
     from mmrwe.stats.cutpoint import (
         CutpointBootstrap,
@@ -48,6 +49,7 @@ _WHERE: dict[str, str] = {
     "ChiSquareResult": "mmrwe.stats.contingency",
     "ChisqTest": "mmrwe.stats.cox",
     "CoxResult": "mmrwe.stats.cox",
+    "CoxTermTests": "mmrwe.stats.cox_terms",
     "CutpointBootstrap": "mmrwe.stats.cutpoint",
     "Estimate": "mmrwe.stats._common",
     "FirthCoxResult": "mmrwe.stats.firth",
@@ -61,12 +63,14 @@ _WHERE: dict[str, str] = {
     "OptimismResult": "mmrwe.stats.cutpoint",
     "PHTest": "mmrwe.stats.coxzph",
     "ProportionCI": "mmrwe.stats.proportions",
+    "SubgroupResult": "mmrwe.stats.cox_terms",
     "YoudenResult": "mmrwe.stats.cutpoint",
     "aeq_times": "mmrwe.stats.cox",
     "binom_test_p": "mmrwe.stats.proportions",
     "bootstrap_cutpoint": "mmrwe.stats.cutpoint",
     "chisq_test": "mmrwe.stats.contingency",
     "cox_fit": "mmrwe.stats.cox",
+    "cox_term_tests": "mmrwe.stats.cox_terms",
     "cox_zph": "mmrwe.stats.coxzph",
     "detect_monotone_likelihood": "mmrwe.stats.firth",
     "firth_cox": "mmrwe.stats.firth",
@@ -81,6 +85,7 @@ _WHERE: dict[str, str] = {
     "optimism_corrected_hr": "mmrwe.stats.cutpoint",
     "proportion_ci": "mmrwe.stats.proportions",
     "reverse_km_followup": "mmrwe.stats.km",
+    "subgroup_hrs": "mmrwe.stats.cox_terms",
     "youden_cutpoint": "mmrwe.stats.cutpoint",
 }
 
@@ -98,6 +103,7 @@ __all__ = [
     "ChiSquareResult",
     "ChisqTest",
     "CoxResult",
+    "CoxTermTests",
     "CutpointBootstrap",
     "Estimate",
     "FirthCoxResult",
@@ -111,12 +117,14 @@ __all__ = [
     "OptimismResult",
     "PHTest",
     "ProportionCI",
+    "SubgroupResult",
     "YoudenResult",
     "aeq_times",
     "binom_test_p",
     "bootstrap_cutpoint",
     "chisq_test",
     "cox_fit",
+    "cox_term_tests",
     "cox_zph",
     "detect_monotone_likelihood",
     "firth_cox",
@@ -131,5 +139,6 @@ __all__ = [
     "optimism_corrected_hr",
     "proportion_ci",
     "reverse_km_followup",
+    "subgroup_hrs",
     "youden_cutpoint",
 ]

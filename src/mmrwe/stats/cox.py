@@ -1,39 +1,49 @@
 """Cox proportional-hazards regression, as R ``survival::coxph`` (survival 3.5).
 
 :func:`cox_fit` reproduces ``coxph(Surv(time, status) ~ x1 + ... [+ strata(s)],
-ties = "efron" | "breslow", cluster = , robust = )`` for right-censored data:
+weights = , ties = "efron" | "breslow", cluster = , robust = )`` for right-censored data
+(``coxph.fit`` / ``coxfit6.c``) and ``coxph(Surv(start, stop, status) ~ ...)`` for
+counting-process data (``agreg.fit`` / ``agfit4.c``: time-varying covariates, delayed entry):
 
 * ``aeqSurv`` near-tie merging of the times (``coxph.control(timefix = TRUE)``);
-* centring and scaling of the covariates as ``coxfit6.c`` (columns whose values all lie in
-  {-1, 0, 1} are left alone, R's ``nocenter``), so that the singularity tolerance of the
-  Cholesky decomposition acts on the same numbers as in R;
-* Newton-Raphson with R's step-halving and its stopping rule
+* centring and scaling of the covariates as ``coxfit6.c`` / ``agfit4.c`` (columns whose
+  values all lie in {-1, 0, 1} are left alone, R's ``nocenter``), so that the singularity
+  tolerance of the Cholesky decomposition acts on the same numbers as in R;
+* Newton-Raphson with R's step-halving and stopping rule
   ``|1 - loglik_old / loglik_new| <= eps`` (``coxph.control``: ``eps = 1e-9``,
-  ``iter.max = 20``, ``toler.chol = eps^0.75``, ``toler.inf = sqrt(eps)``);
+  ``iter.max = 20``, ``toler.chol = eps^0.75``, ``toler.inf = sqrt(eps)``), with the small
+  differences between ``coxfit6.c`` and ``agfit4.c`` kept;
 * R's generalized Cholesky (``cholesky2``/``chsolve2``/``chinv2``): a column found to be
   redundant gets a zero row/column in the variance and an ``NA`` (here ``None``) coefficient;
-* the "coefficient may be infinite" check of ``coxph.fit`` (monotone likelihood);
-* robust (infinitesimal-jackknife) variance from the score residuals (``coxscore2.c``),
-  summed within clusters, and the robust score test;
-* Harrell's concordance as ``concordancefit(reverse = TRUE, timewt = "n")`` with its
-  infinitesimal-jackknife standard error (``concordance3.c``), per stratum.
+* the "coefficient may be infinite" checks of ``coxph.fit`` and ``agreg.fit``;
+* case weights as R: risk scores ``w exp(eta)``, Efron's tied deaths each weighted by the
+  mean weight of the deaths, weighted log-likelihood, score and information;
+* robust (infinitesimal-jackknife) variance from the weighted score residuals
+  (``coxscore2.c``, ``agscore2.c``), summed within clusters, and the robust score test;
+* Harrell's concordance as ``concordancefit(reverse = TRUE, timewt = "n")`` with case
+  weights and (start, stop] risk sets, and its infinitesimal-jackknife standard error
+  (``concordance3.c``, ``concordance4``), per stratum.
 
-Everything is vectorized over patients and over distinct times: one stable sort by
-(stratum, time, status), per-(stratum, time, status) block sums with ``np.add.reduceat``,
-risk-set sums by reverse cumulative sums over blocks, and Efron's tied-death correction
-by expanding each tied block into its ``d`` terms with weights ``k / d``.
+Everything is vectorized over rows and over distinct times. The rows are sorted once by
+(stratum, stop, status); each row is at risk at the death times in an interval of the
+sorted death times, so every risk-set sum is one sparse aggregation into per-death-time
+buckets followed by a cumulative sum over the death times of each stratum. The information
+matrix is never built per death time: sum_t (w_t / denom_t) sum_{i at risk} r_i x_i x_i' is
+X' diag(r a) X with a_i the sum of w_t / denom_t over the death times row i is at risk at,
+one BLAS product, so memory is O(n p) and time O(n p^2) per Newton step.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
 from scipy.stats import chi2
 
 from mmrwe.core.errors import EstimationError, InputError, SeparationWarning
@@ -49,6 +59,10 @@ Ties = Literal["efron", "breslow"]
 DEFAULT_EPS = 1e-9
 DEFAULT_MAX_ITER = 20
 _DBL_EPS = float(np.finfo(np.float64).eps)
+# cumulative sums within strata loop over the strata (accurate: no subtraction of the other
+# strata's totals); beyond this many strata one global pass is used instead (see
+# _cumsum_within)
+_MAX_STRATA_LOOP = 256
 
 
 # ----------------------------------------------------------------------------------------
@@ -73,7 +87,7 @@ class ChisqTest:
 class _ZphData:
     """What ``cox.zph`` needs from a fit, in the fit's sorted order (private)."""
 
-    time: FloatArray  # after aeqSurv, sorted by (stratum, time, status)
+    time: FloatArray  # stop times after aeqSurv, sorted by (stratum, stop, status)
     status: BoolArray
     stratum: IntArray  # 0-based stratum code per row
     x: FloatArray  # (n, q) original (uncentred) covariates of the non-NA columns
@@ -81,6 +95,8 @@ class _ZphData:
     coef: FloatArray  # (q,) the non-NA coefficients
     names: tuple[str, ...]  # the q non-NA column names
     terms: tuple[str, ...]  # term label of each of the q columns
+    start: FloatArray | None = None  # start times (counting process), else None
+    weights: FloatArray | None = None  # case weights, else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +139,12 @@ class CoxResult:
     conf_level : float
     warnings : tuple of str
         Messages for the user (monotone likelihood, non-convergence, redundant columns).
+    terms : tuple of str
+        Term label of each column (a categorical variable's dummies share one).
+    case_weights : bool
+        Fitted with case weights (R ``weights =``).
+    counting_process : bool
+        Fitted on (start, stop] data (R ``Surv(start, stop, event)``).
     """
 
     names: tuple[str, ...]
@@ -150,6 +172,8 @@ class CoxResult:
     conf_level: float
     warnings: tuple[str, ...]
     terms: tuple[str, ...] = ()
+    case_weights: bool = False
+    counting_process: bool = False
     _zph: _ZphData | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -167,6 +191,8 @@ class CoxResult:
         """Return the contract's cox entry (coefficients, tests, concordance, n, events, ties).
 
         A coefficient that R reports as NA (redundant column) has every value ``None``.
+        ``case_weights`` and ``counting_process`` (both ``true``) are present only for fits
+        that used them, so the entry of an ordinary fit is unchanged.
         """
         coefs: dict[str, dict[str, float | None]] = {}
         for j, name in enumerate(self.names):
@@ -184,7 +210,7 @@ class CoxResult:
                     none_if_nan(self.robust_se[j]) if np.isfinite(self.coef[j]) else None
                 )
             coefs[name] = entry
-        return {
+        out: dict[str, Any] = {
             "coefficients": coefs,
             "tests": {k: v.to_dict() for k, v in self.tests.items()},
             "concordance": none_if_nan(self.concordance),
@@ -200,6 +226,11 @@ class CoxResult:
             "conf_level": float(self.conf_level),
             "warnings": list(self.warnings),
         }
+        if self.case_weights:
+            out["case_weights"] = True
+        if self.counting_process:
+            out["counting_process"] = True
+        return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -331,17 +362,49 @@ def aeq_times(time: FloatArray, tolerance: float = math.sqrt(_DBL_EPS)) -> Float
     """
     if time.size == 0:
         return time
-    y = np.unique(time)
+    cuts = _aeq_cuts(time, tolerance)
+    if cuts is None:
+        return time
+    idx = np.searchsorted(cuts, time, side="right") - 1
+    return cuts[idx]
+
+
+def _aeq_cuts(values: FloatArray, tolerance: float) -> FloatArray | None:
+    """The merged distinct values of ``aeqSurv``, or None when nothing is merged."""
+    y = np.unique(values)
     y = y[np.isfinite(y)]
     if y.size < 2:
-        return time
+        return None
     dy = np.diff(y)
     tied = (dy <= tolerance) | ((dy / np.mean(np.abs(y))) <= tolerance)
     if not np.any(tied):
-        return time
-    cuts = y[np.concatenate(([True], ~tied))]
-    idx = np.searchsorted(cuts, time, side="right") - 1
-    return cuts[idx]
+        return None
+    return y[np.concatenate(([True], ~tied))]
+
+
+def aeq_counting(
+    start: FloatArray, stop: FloatArray, tolerance: float = math.sqrt(_DBL_EPS)
+) -> tuple[FloatArray, FloatArray]:
+    """``aeqSurv`` for (start, stop] data: start and stop times are merged together.
+
+    Raises :class:`InputError` when merging makes an interval empty (R: "aeqSurv exception,
+    an interval has effective length 0").
+    """
+    if stop.size == 0:
+        return start, stop
+    cuts = _aeq_cuts(np.concatenate((start, stop)), tolerance)
+    if cuts is None:
+        return start, stop
+    i1 = np.searchsorted(cuts, start, side="right") - 1
+    i2 = np.searchsorted(cuts, stop, side="right") - 1
+    if np.any((i1 == i2) & (start != stop)):
+        raise InputError(
+            "a (start, stop] interval becomes empty when near-tied times are merged "
+            "(R: 'aeqSurv exception, an interval has effective length 0')",
+            fix="check for intervals shorter than about 1e-8 of the time scale, or use "
+            "timefix=False",
+        )
+    return cuts[i1], cuts[i2]
 
 
 def _codes(labels: ArrayLike, what: str, n: int) -> tuple[IntArray, int]:
@@ -362,13 +425,44 @@ def _default_terms(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(str(nm).split("=", 1)[0] for nm in names)
 
 
+def _check_weights(weights: ArrayLike, n: int) -> FloatArray:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise InputError(f"weights must be a 1-d array of length {n}, got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise InputError("weights must be finite (R: 'weights must be finite')")
+    if np.any(w <= 0):
+        raise InputError(
+            "weights must be > 0 (R coxph: 'Invalid weights, must be >0')",
+            fix="drop the rows with weight 0 before fitting",
+        )
+    return w
+
+
+def _check_start(start: ArrayLike, stop: FloatArray) -> FloatArray:
+    s = np.asarray(start, dtype=np.float64)
+    if s.ndim != 1 or s.shape != stop.shape:
+        raise InputError(f"start must be a 1-d array of length {stop.size}, got {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise InputError("start times must be finite (no NaN or infinity)")
+    bad = np.flatnonzero(s >= stop)
+    if bad.size:
+        raise InputError(
+            f"{bad.size} row(s) have start >= stop (first: row {int(bad[0])}: start "
+            f"{float(s[bad[0]])!r}, stop {float(stop[bad[0]])!r}); R's Surv() makes them NA",
+            fix="every (start, stop] interval must have start < stop",
+        )
+    return s + 0.0  # -0.0 -> +0.0
+
+
 @dataclass(slots=True)
 class _Layout:
     """The data sorted once by (stratum, time, status), with its block structure.
 
     A *block* is a run of rows with the same (stratum, time, status); a *group* is a run
     with the same (stratum, time). Censored rows come before deaths within a time, so each
-    group has at most one censored and one death block, in that order.
+    group has at most one censored and one death block, in that order. For (start, stop]
+    data ``time`` is the stop time.
     """
 
     order: IntArray
@@ -435,63 +529,48 @@ def _tri_index(p: int) -> tuple[IntArray, IntArray]:
     return iu.astype(np.int64), ju.astype(np.int64)
 
 
-def _design_columns(x: FloatArray) -> FloatArray:
-    """Rows [1, x_j, x_j x_k (j <= k)] of shape (k, n): the terms whose risk-weighted
-    sums the likelihood needs (row-major per term, so each is one contiguous array)."""
-    n, p = x.shape
-    iu, ju = _tri_index(p)
-    qt = np.empty((1 + p + iu.size, n), dtype=np.float64)
-    qt[0] = 1.0
-    xt = x.T
-    qt[1 : 1 + p] = xt
-    for c, (i, j) in enumerate(zip(iu, ju, strict=True)):
-        np.multiply(xt[i], xt[j], out=qt[1 + p + c])
-    return qt
+def _cumsum_within(v: FloatArray, bounds: IntArray, *, reverse: bool) -> FloatArray:
+    """Cumulative sums along axis 0 restarted at each stratum (bounds: starts + end).
+
+    ``reverse``: sums from the end of each stratum (rows g..end), as R accumulates risk
+    sets backwards in time, which keeps the small late risk sets accurate.
+    """
+    n_seg = bounds.size - 1
+    if n_seg <= _MAX_STRATA_LOOP:
+        out = np.empty_like(v)
+        # a loop over strata (few), not over patients or times
+        for k in range(n_seg):
+            a, b = int(bounds[k]), int(bounds[k + 1])
+            if b > a:
+                if reverse:
+                    out[a:b] = np.cumsum(v[a:b][::-1], axis=0)[::-1]
+                else:
+                    out[a:b] = np.cumsum(v[a:b], axis=0)
+        return out
+    # many small strata (matched sets): one global cumulative sum minus each stratum's
+    # offset; the error is then relative to the running total of the strata summed before
+    # (about n_strata * eps), accepted to avoid a Python loop over thousands of strata
+    n = v.shape[0]
+    seg_of = np.repeat(np.arange(n_seg), np.diff(bounds))
+    if reverse:
+        src, seg_start, seg_of = v[::-1], n - bounds[1:], seg_of[::-1]
+    else:
+        src, seg_start = v, bounds[:-1]
+    cs = np.cumsum(src, axis=0)
+    before = cs[np.maximum(seg_start - 1, 0)]
+    before[seg_start == 0] = 0.0
+    out = cs - before[seg_of]
+    return out[::-1] if reverse else out
 
 
-def _reverse_cumsum_within(v: FloatArray, bounds: IntArray) -> FloatArray:
-    """Sum of rows g..end of g's stratum, per stratum (bounds: stratum starts, + end)."""
-    out = np.empty_like(v)
-    # a loop over strata (few), not over patients or times; summing from the end of each
-    # stratum keeps the small late risk sets accurate, as R's backward accumulation does
-    for k in range(bounds.size - 1):
-        a, b = int(bounds[k]), int(bounds[k + 1])
-        if b > a:
-            out[a:b] = np.cumsum(v[a:b][::-1], axis=0)[::-1]
-    return out
-
-
-@dataclass(slots=True)
-class _RiskSums:
-    """Per-group sums of risk-weighted [1, x, xx'] for censored rows, deaths, and later groups."""
-
-    cens: FloatArray  # (G, k) censored rows of the group
-    dead: FloatArray  # (G, k) deaths of the group
-    later: FloatArray  # (G, k) all rows of later groups of the same stratum
-
-
-def _risk_sums(lay: _Layout, qt: FloatArray, risk: FloatArray) -> _RiskSums:
-    bs = np.add.reduceat(qt * risk, lay.bstart, axis=1).T
-    k = qt.shape[0]
-    cens = np.zeros((lay.n_groups, k))
-    dead = np.zeros((lay.n_groups, k))
-    cens[lay.b_group[~lay.b_death]] = bs[~lay.b_death]
-    dead[lay.b_group[lay.b_death]] = bs[lay.b_death]
-    incl = _reverse_cumsum_within(cens + dead, lay.s_gbounds)
-    # later[g] = incl[g + 1] within the stratum, 0 at the stratum's last group
-    later = np.zeros_like(incl)
-    later[:-1] = incl[1:]
-    last = lay.s_gbounds[1:] - 1
-    later[last[last >= lay.s_gbounds[:-1]]] = 0.0
-    return _RiskSums(cens=cens, dead=dead, later=later)
-
-
-def _efron_terms(lay: _Layout, ties: Ties) -> tuple[IntArray, FloatArray, FloatArray]:
+def _efron_terms(lay: Any, ties: Ties) -> tuple[IntArray, FloatArray, FloatArray]:
     """Per-term (index into ``lay.dgroups``, fraction of the deaths' risk included, weight).
 
     Efron: a time with d deaths gives d terms, the k-th (k = 1..d) with the deaths'
     risk sums multiplied by k/d, each with weight 1 (coxfit6.c adds ``denom2/ndead`` d
-    times). Breslow: one term per time with fraction 1 and weight d.
+    times). Breslow: one term per time with fraction 1 and weight d. With case weights the
+    weights become the deaths' mean weight (Efron) or their total weight (Breslow): see
+    :func:`_term_weights`.
     """
     ndg = lay.dgroups.size
     if ties == "breslow" or ndg == 0 or np.all(lay.nd == 1):
@@ -501,6 +580,22 @@ def _efron_terms(lay: _Layout, ties: Ties) -> tuple[IntArray, FloatArray, FloatA
     k = np.arange(gi.size) - np.repeat(first, lay.nd) + 1
     frac = k / np.repeat(lay.nd, lay.nd).astype(np.float64)
     return gi, frac, np.ones(gi.size)
+
+
+def _term_weights(
+    gi: IntArray, nd: IntArray, deadwt: FloatArray | None, ties: Ties
+) -> FloatArray | None:
+    """Case-weighted term weights (None without case weights: keep _efron_terms' weights).
+
+    coxfit6.c / agfit4.c: Breslow weighs a death time by the deaths' total weight
+    ``deadwt``; Efron's d terms each by their mean weight ``deadwt / d`` (a single death
+    is the Breslow term).
+    """
+    if deadwt is None:
+        return None
+    if ties == "breslow" or np.all(nd == 1):
+        return deadwt[gi]
+    return deadwt[gi] / nd[gi].astype(np.float64)
 
 
 def _term_moments(
@@ -516,62 +611,47 @@ def _term_moments(
 ) -> tuple[FloatArray, FloatArray]:
     """sum_k wv_k mean_k and sum_k wv_k (C_k / denom_k - mean_k mean_k'), per-group algebra.
 
-    Term k of death time g has sums ``base[g] + frac_k dead[g]`` (risk, risk x, risk xx').
-    Everything linear in those sums is aggregated per time first (bincount over terms of
-    scalars only), so no (terms x p x p) array is ever formed.
+    Term k of death time g has sums ``base[g] + frac_k dead[g]`` (risk, risk x, risk xx'
+    as the columns [1, x, x_j x_k (j <= k)]). Used by the chunked fit (cox_scaled.py),
+    which accumulates risk x x' per death time; :func:`cox_fit` uses :func:`_term_means`
+    and the per-row form instead.
     """
-    ng = base.shape[0]
-    wd = wv / denom
-    s0 = np.bincount(gi, weights=wd, minlength=ng)
-    s1 = np.bincount(gi, weights=wd * frac, minlength=ng)
-    wd2 = wd / denom
-    t0 = np.bincount(gi, weights=wd2, minlength=ng)
-    t1 = np.bincount(gi, weights=wd2 * frac, minlength=ng)
-    t2 = np.bincount(gi, weights=wd2 * frac * frac, minlength=ng)
-    ba = base[:, 1 : 1 + p]
-    da = dead[:, 1 : 1 + p]
-    smean = s0 @ ba + s1 @ da
+    s0, s1, mm = _term_mean_parts(base[:, 1 : 1 + p], dead[:, 1 : 1 + p], gi, frac, wv, denom)
+    smean = s0 @ base[:, 1 : 1 + p] + s1 @ dead[:, 1 : 1 + p]
     c2 = s0 @ base[:, 1 + p :] + s1 @ dead[:, 1 + p :]
-    cross = (ba * t1[:, None]).T @ da
-    mm = (ba * t0[:, None]).T @ ba + cross + cross.T + (da * t2[:, None]).T @ da
     return smean, _unpack_sym(c2, p, iu, ju) - mm
 
 
-# ----------------------------------------------------------------------------------------
-# One evaluation of loglik, score and information (coxfit6_iter)
-# ----------------------------------------------------------------------------------------
+def _term_mean_parts(
+    ba: FloatArray,
+    da: FloatArray,
+    gi: IntArray,
+    frac: FloatArray,
+    wv: FloatArray,
+    denom: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per-death-time s0 = sum_k wv_k / denom_k, s1 = sum_k wv_k frac_k / denom_k, and
+    mm = sum_k wv_k mean_k mean_k' with mean_k = (ba[g] + frac_k da[g]) / denom_k.
+
+    Everything linear in the per-time sums is aggregated per time first (bincount over
+    terms of scalars only), so no (terms x p) array is ever formed.
+    """
+    ng = ba.shape[0]
+    wd = wv / denom
+    s0 = _wsum(gi, wd, ng)
+    s1 = _wsum(gi, wd * frac, ng)
+    wd2 = wd / denom
+    t0 = _wsum(gi, wd2, ng)
+    t1 = _wsum(gi, wd2 * frac, ng)
+    t2 = _wsum(gi, wd2 * frac * frac, ng)
+    cross = (ba * t1[:, None]).T @ da
+    mm = (ba * t0[:, None]).T @ ba + cross + cross.T + (da * t2[:, None]).T @ da
+    return s0, s1, mm
 
 
-@dataclass(slots=True)
-class _Problem:
-    lay: _Layout
-    x: FloatArray  # (n, p) centred/scaled, sorted
-    qt: FloatArray  # (k, n) design rows of x
-    p: int
-    iu: IntArray
-    ju: IntArray
-    term_g: IntArray  # index into lay.dgroups
-    term_frac: FloatArray
-    term_w: FloatArray
-    xdead_sum: FloatArray  # sum of x over deaths
-
-
-def _make_problem(lay: _Layout, x: FloatArray, ties: Ties) -> _Problem:
-    p = x.shape[1]
-    iu, ju = _tri_index(p)
-    g, frac, w = _efron_terms(lay, ties)
-    return _Problem(
-        lay=lay,
-        x=x,
-        qt=_design_columns(x),
-        p=p,
-        iu=iu,
-        ju=ju,
-        term_g=g,
-        term_frac=frac,
-        term_w=w,
-        xdead_sum=x[lay.status].sum(axis=0),
-    )
+def _wsum(idx: IntArray, v: FloatArray, m: int) -> FloatArray:
+    """Sum of ``v`` per index 0..m-1 (np.bincount with weights, typed as float)."""
+    return np.asarray(np.bincount(idx, weights=v, minlength=m), dtype=np.float64)
 
 
 def _unpack_sym(vals: FloatArray, p: int, iu: IntArray, ju: IntArray) -> FloatArray:
@@ -581,85 +661,234 @@ def _unpack_sym(vals: FloatArray, p: int, iu: IntArray, ju: IntArray) -> FloatAr
     return out
 
 
+def _sym_upper(m: FloatArray) -> FloatArray:
+    """The symmetric matrix of m's upper triangle (what R's cholesky2 reads)."""
+    up = np.triu(m)
+    return up + np.triu(up, 1).T
+
+
+# ----------------------------------------------------------------------------------------
+# Risk sets at the death times
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _RiskSets:
+    """Which death times each sorted row is at risk at, and sums over those risk sets.
+
+    Death groups are the distinct (stratum, time) with at least one death, in sorted
+    order. Row i is at risk at death group g when start_i < t_g <= stop_i in its stratum
+    (start = -inf without ``start``). It is in the *base* set of g (the risk set without
+    g's deaths) for g in [first_i, base_end_i], and in the *dead* set of its own death
+    group ``last_i`` when it is an event.
+    """
+
+    ndg: int
+    bounds: IntArray  # death-group index where each stratum starts (n_strata + 1)
+    first: IntArray  # per row
+    base_end: IntArray  # per row; base_end < first: in no base set
+    last: IntArray  # per row: last death group with t_g <= stop (own group for deaths)
+    event: BoolArray
+    late: BoolArray  # per row in a base set: enters after its stratum's first death time
+    in_base: BoolArray
+    to_base: Any  # sparse (ndg x n): +1 at base_end, -1 at first - 1 for late rows
+    to_dead: Any  # sparse (ndg x n): +1 at the own death group of each event row
+    nd: IntArray  # deaths per death group
+    dg_time: FloatArray
+    dg_stratum: IntArray
+
+    def sums(self, v: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(base, dead) sums of the row values ``v`` (n, m) per death group, (ndg, m).
+
+        The base sums are cumulated from the last death time of each stratum backwards:
+        a row is added at its last base time and, with delayed entry, taken out again
+        before its entry (as agfit4.c adds and removes rows while walking back in time).
+        """
+        base = _cumsum_within(np.asarray(self.to_base @ v), self.bounds, reverse=True)
+        dead = np.asarray(self.to_dead @ v)
+        return base, dead
+
+    def per_row(self, s0: FloatArray, s1: FloatArray) -> FloatArray:
+        """For each row: sum of ``s0[g]`` over its base death groups, plus ``s1`` of its own
+        death group when it is an event (shapes (ndg,) or (ndg, m) -> (n,) or (n, m))."""
+        cs = _cumsum_within(s0, self.bounds, reverse=False)
+        end = np.maximum(self.base_end, 0)
+        out = cs[end]
+        lead = np.maximum(self.first - 1, 0)
+        if np.any(self.late):
+            out = out - np.where(_col(self.late, s0), cs[lead], 0.0)
+        out = np.where(_col(self.in_base, s0), out, 0.0)
+        own = s1[np.maximum(self.last, 0)]
+        return out + np.where(_col(self.event, s0), own, 0.0)
+
+
+def _col(mask: BoolArray, like: FloatArray) -> BoolArray:
+    return mask[:, None] if like.ndim == 2 else mask
+
+
+def _risk_sets(lay: _Layout, start: FloatArray | None) -> _RiskSets:
+    """Risk-set bookkeeping for the rows in layout order (``start`` in that order too)."""
+    n = lay.time.size
+    dg = lay.dgroups
+    ndg = int(dg.size)
+    dg_time = lay.g_time[dg]
+    dg_stratum = lay.g_stratum[dg]
+    n_strata = lay.s_gbounds.size - 1
+    bounds = np.searchsorted(dg_stratum, np.arange(n_strata + 1), side="left").astype(np.int64)
+    # (stratum, time) as one sortable integer key: times by their rank among all times
+    all_t = lay.time if start is None else np.concatenate((lay.time, start))
+    ut = np.unique(all_t)
+    k = np.int64(ut.size + 1)
+    dg_key = dg_stratum * k + np.searchsorted(ut, dg_time)
+    stop_key = lay.stratum * k + np.searchsorted(ut, lay.time)
+    last = (np.searchsorted(dg_key, stop_key, side="right") - 1).astype(np.int64)
+    s_first = bounds[lay.stratum]
+    if start is None:
+        first = s_first
+        late = np.zeros(n, dtype=bool)
+    else:
+        start_key = lay.stratum * k + np.searchsorted(ut, start)
+        first = np.searchsorted(dg_key, start_key, side="right").astype(np.int64)
+        late = first > s_first
+    event = lay.status
+    has_time = last >= s_first  # some death time of the stratum at or before the stop
+    base_end = np.where(event, last - 1, last)
+    in_base = has_time & (base_end >= first)
+    late = late & in_base
+    rows = np.arange(n, dtype=np.int64)
+    add_r, add_c = base_end[in_base], rows[in_base]
+    sub_r, sub_c = first[late] - 1, rows[late]
+    to_base = sparse.csr_matrix(
+        (
+            np.concatenate((np.ones(add_r.size), -np.ones(sub_r.size))),
+            (np.concatenate((add_r, sub_r)), np.concatenate((add_c, sub_c))),
+        ),
+        shape=(ndg, n),
+    )
+    to_base.sum_duplicates()
+    to_dead = sparse.csr_matrix(
+        (np.ones(int(event.sum())), (last[event], rows[event])), shape=(ndg, n)
+    )
+    return _RiskSets(
+        ndg=ndg,
+        bounds=bounds,
+        first=first.astype(np.int64),
+        base_end=base_end.astype(np.int64),
+        last=last,
+        event=event,
+        late=late,
+        in_base=in_base,
+        to_base=to_base,
+        to_dead=to_dead,
+        nd=lay.nd.astype(np.int64),
+        dg_time=dg_time,
+        dg_stratum=dg_stratum,
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# One evaluation of loglik, score and information (coxfit6_iter, agfit4's inner loop)
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Problem:
+    rs: _RiskSets
+    x: FloatArray  # (n, p) centred/scaled, sorted
+    w: FloatArray | None  # case weights, sorted (None: all 1)
+    p: int
+    term_g: IntArray  # index into the death groups
+    term_frac: FloatArray
+    term_w: FloatArray
+    xdead_sum: FloatArray  # sum of w x over deaths
+    vbuf: FloatArray  # (n, p + 1) scratch for [risk, risk x], reused by every evaluation
+
+
+def _risk_values(x: FloatArray, risk: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """Rows [risk, risk * x]: what the likelihood sums over risk sets (into ``out``)."""
+    v = np.empty((x.shape[0], x.shape[1] + 1)) if out is None else out
+    v[:, 0] = risk
+    np.multiply(x, risk[:, None], out=v[:, 1:])
+    return v
+
+
+def _weighted_cross(x: FloatArray, a: FloatArray, block: int = 32768) -> FloatArray:
+    """x' diag(a) x, exactly symmetric, summed over blocks of rows.
+
+    Blocks keep the temporary x * a small (memory O(block p), not O(n p)) and the BLAS
+    products short; the partial products are added in a fixed order.
+    """
+    n, p = x.shape
+    out = np.zeros((p, p))
+    for s in range(0, n, block):
+        xb = x[s : s + block]
+        out += xb.T @ (xb * a[s : s + block, None])
+    return _sym_upper(out)
+
+
 def _evaluate(pr: _Problem, beta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
     """Log partial likelihood, score and information at ``beta`` (scaled space)."""
-    p = pr.p
     # overflow of exp() at wild trial values gives inf/nan, which the caller treats as
     # R does (step halving), so numpy's warnings would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        eta = beta @ pr.qt[1 : 1 + p]
+        eta = pr.x @ beta
         risk = np.exp(eta)
-        rs = _risk_sums(pr.lay, pr.qt, risk)
-        dg = pr.lay.dgroups
-        base = rs.later[dg] + rs.cens[dg]
-        dead = rs.dead[dg]
+        if pr.w is not None:
+            risk = risk * pr.w
+        base, dead = pr.rs.sums(_risk_values(pr.x, risk, pr.vbuf))
         g = pr.term_g
         f = pr.term_frac
         w = pr.term_w
         denom = base[g, 0] + f * dead[g, 0]
         loglik = float(np.dot(pr.xdead_sum, beta) - np.dot(w, np.log(denom)))
-        smean, imat = _term_moments(base, dead, g, f, w, denom, p, pr.iu, pr.ju)
+        ba, da = base[:, 1:], dead[:, 1:]
+        s0, s1, mm = _term_mean_parts(ba, da, g, f, w, denom)
+        smean = s0 @ ba + s1 @ da
+        a = pr.rs.per_row(s0, s1)
+        # rows never at risk have a = 0; keep an overflowed risk there from making NaN
+        imat = _weighted_cross(pr.x, np.where(a != 0, risk * a, 0.0)) - mm
     return loglik, pr.xdead_sum - smean, imat
 
 
 # ----------------------------------------------------------------------------------------
-# Score residuals (coxscore2.c), for the robust variance
+# Score residuals (coxscore2.c, agscore2.c), for the robust variance
 # ----------------------------------------------------------------------------------------
 
 
-def _score_residuals(pr: _Problem, eta: FloatArray, ties: Ties) -> FloatArray:
-    """Score residuals in sorted order for linear predictor ``eta`` (sorted)."""
-    lay = pr.lay
-    p = pr.p
+def _score_residuals(pr: _Problem, eta: FloatArray) -> FloatArray:
+    """Score residuals in sorted order for linear predictor ``eta`` (sorted), without the
+    case weights (R's ``residuals(type = "score")``; ``weighted = TRUE`` multiplies them)."""
+    rs = pr.rs
     x = pr.x
     # residuals do not change when eta shifts by a constant: callers pass eta - max(eta)
     score = np.exp(eta)
-    rs = _risk_sums(lay, pr.qt, score)
-    # per-term hazard increments and means (Efron's d terms, or one Breslow term)
-    gi, frac_in, _ = _efron_terms(lay, ties)
-    g = lay.dgroups[gi]
-    nd_g = np.zeros(lay.n_groups)
-    nd_g[lay.dgroups] = lay.nd
-    tot_all = rs.later[g] + rs.cens[g] + rs.dead[g]
-    if ties == "efron":
-        # coxscore2.c: downwt = dd/d (dd = 0..d-1); here frac_in = k/d (k = 1..d), so
-        # downwt = 1 - frac_in; hazard = (deaths/d) / (denom - downwt * e_denom)
-        downwt = 1.0 - frac_in
-        tot = tot_all - downwt[:, None] * rs.dead[g]
-        haz = 1.0 / tot[:, 0]
-        own = 1.0 - downwt
-    else:
-        tot = tot_all
-        haz = nd_g[g] / tot[:, 0]
-        own = np.ones(g.size)
-    mean = tot[:, 1 : 1 + p] / tot[:, :1]
-    ng = lay.n_groups
-    h_g = np.bincount(g, weights=haz, minlength=ng)
-    xh_g = np.zeros((ng, p))
-    h1_g = np.bincount(g, weights=haz * own, minlength=ng)
-    xh1_g = np.zeros((ng, p))
-    mavg_g = np.zeros((ng, p))
-    cnt = np.bincount(g, minlength=ng).astype(np.float64)
-    for j in range(p):
-        xh_g[:, j] = np.bincount(g, weights=mean[:, j] * haz, minlength=ng)
-        xh1_g[:, j] = np.bincount(g, weights=mean[:, j] * haz * own, minlength=ng)
-        mavg_g[:, j] = np.bincount(g, weights=mean[:, j], minlength=ng)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mavg_g = np.where(cnt[:, None] > 0, mavg_g / np.maximum(cnt, 1.0)[:, None], 0.0)
-    # cumulative sums over earlier groups of the same stratum (exclusive)
-    cum_h = np.zeros(ng)
-    cum_xh = np.zeros((ng, p))
-    for k in range(lay.s_gbounds.size - 1):
-        a, b = int(lay.s_gbounds[k]), int(lay.s_gbounds[k + 1])
-        if b > a:
-            cum_h[a:b] = np.concatenate(([0.0], np.cumsum(h_g[a : b - 1])))
-            cum_xh[a:b] = np.vstack((np.zeros((1, p)), np.cumsum(xh_g[a : b - 1], axis=0)))
-    row_g = np.repeat(lay.b_group, lay.b_count)
-    dead = lay.status
-    hh = cum_h[row_g] + np.where(dead, h1_g[row_g], h_g[row_g])
-    xhh = cum_xh[row_g] + np.where(dead[:, None], xh1_g[row_g], xh_g[row_g])
+    risk = score if pr.w is None else score * pr.w
+    base, dead = rs.sums(_risk_values(x, risk, pr.vbuf))
+    g = pr.term_g
+    f = pr.term_frac  # Efron: the k-th of d terms holds k/d of the deaths (1 for Breslow)
+    tot = base[g, 0] + f * dead[g, 0]
+    # hazard increment of each term: the deaths' weight share over the term's denominator
+    # (coxscore2.c: hazard = meanwt / (denom - downwt * e_denom), downwt = 1 - f)
+    haz = pr.term_w / tot
+    ndg = rs.ndg
+    ba, da = base[:, 1:], dead[:, 1:]
+
+    def per_group(v: FloatArray) -> FloatArray:
+        return _wsum(g, v, ndg)
+
+    h = per_group(haz)
+    h1 = per_group(haz * f)  # a death's own time counts only its included share f
+    # sum_k haz_k mean_k with mean_k = (ba + f_k da) / tot_k, aggregated per time
+    xh = ba * per_group(haz / tot)[:, None] + da * per_group(haz * f / tot)[:, None]
+    xh1 = ba * per_group(haz * f / tot)[:, None] + da * per_group(haz * f * f / tot)[:, None]
+    # a death's own term: x minus the average of its time's d means
+    cnt = np.maximum(per_group(np.ones(g.size)), 1.0)
+    mavg = ba * (per_group(1.0 / tot) / cnt)[:, None] + da * (per_group(f / tot) / cnt)[:, None]
+    hh = rs.per_row(h, h1)
+    xhh = rs.per_row(xh, xh1)
     resid = -score[:, None] * (x * hh[:, None] - xhh)
-    resid[dead] += x[dead] - mavg_g[row_g[dead]]
+    ev = rs.event
+    resid[ev] += x[ev] - mavg[rs.last[ev]]
     return resid
 
 
@@ -671,32 +900,47 @@ def _rowsum(v: FloatArray, codes: IntArray, k: int) -> FloatArray:
 
 
 # ----------------------------------------------------------------------------------------
-# Concordance (concordancefit / concordance3.c, reverse = TRUE, timewt = "n")
+# Concordance (concordancefit / concordance3.c and concordance4, reverse = TRUE, timewt "n")
 # ----------------------------------------------------------------------------------------
 
 
 class _WaveletMatrix:
     """Rank queries on an integer sequence: among positions [s, e), how many values are
-    < r and how many == r. Built in O(n log sigma) by stable partitions on each bit; the
-    queries of all rows are answered together, one bit level at a time.
+    < r and how many == r (or, with weights, the total weight of those). Built in
+    O(n log sigma) by stable partitions on each bit; the queries of all rows are answered
+    together, one bit level at a time.
     """
 
-    def __init__(self, values: IntArray, nbits: int) -> None:
+    def __init__(self, values: IntArray, nbits: int, weights: FloatArray | None = None) -> None:
         self.nbits = nbits
+        self.weighted = weights is not None
         self.zeros: list[NDArray[np.int32]] = []
+        self.wzeros: list[FloatArray] = []
         self.nz: list[int] = []
         cur = values.astype(np.int32)
+        wcur = weights
         for lev in range(nbits - 1, -1, -1):
             is0 = ((cur >> lev) & 1) == 0
             zp = np.zeros(cur.size + 1, dtype=np.int32)
             np.cumsum(is0, out=zp[1:])
             self.zeros.append(zp)
             self.nz.append(int(zp[-1]))
+            if wcur is not None:
+                wz = np.zeros(cur.size + 1)
+                np.cumsum(np.where(is0, wcur, 0.0), out=wz[1:])
+                self.wzeros.append(wz)
+                wcur = np.concatenate((wcur[is0], wcur[~is0]))
             cur = np.concatenate((cur[is0], cur[~is0]))
+        self.wfinal = None
+        if wcur is not None:
+            self.wfinal = np.zeros(cur.size + 1)
+            np.cumsum(wcur, out=self.wfinal[1:])
 
-    def count_less_equal(self, s: IntArray, e: IntArray, r: IntArray) -> tuple[IntArray, IntArray]:
-        """(# values < r, # values == r) in [s, e), per query."""
-        less = np.zeros(s.size, dtype=np.int64)
+    def count_less_equal(
+        self, s: IntArray, e: IntArray, r: IntArray
+    ) -> tuple[NDArray[Any], NDArray[Any]]:
+        """(# values < r, # values == r) in [s, e), per query; weights summed if weighted."""
+        less: NDArray[Any] = np.zeros(s.size, dtype=np.float64 if self.weighted else np.int64)
         s32 = s.astype(np.int32)
         e32 = e.astype(np.int32)
         r32 = r.astype(np.int32)
@@ -705,12 +949,18 @@ class _WaveletMatrix:
             zs = zp[s32]
             ze = zp[e32]
             one = ((r32 >> lev) & 1).astype(bool)
-            less += np.where(one, ze - zs, 0)
+            if self.weighted:
+                wz = self.wzeros[i]
+                less += np.where(one, wz[e32] - wz[s32], 0.0)
+            else:
+                less += np.where(one, ze - zs, 0)
             # follow r's bit: into the ones (offset by the number of zeros) or the zeros
             nz = np.int32(self.nz[i])
             s32 = np.where(one, nz + (s32 - zs), zs)
             e32 = np.where(one, nz + (e32 - ze), ze)
         # the range left after following every bit of r holds exactly the values == r
+        if self.wfinal is not None:
+            return less, self.wfinal[e32] - self.wfinal[s32]
         return less, (e32 - s32).astype(np.int64)
 
 
@@ -719,14 +969,18 @@ def _concordance(
     lp: FloatArray,
     cluster: IntArray | None,
     n_cluster: int,
+    weights: FloatArray | None = None,
+    start: FloatArray | None = None,
 ) -> tuple[float | None, float | None]:
-    """``concordancefit(y, lp, strata, reverse = TRUE, timefix = FALSE)``: C and its SE.
+    """``concordancefit(y, lp, strata, weights, reverse = TRUE, timefix = FALSE)``: C, SE.
 
-    ``lp`` and ``cluster`` are in the layout's (sorted) row order. Counts as
-    ``concordance3.c`` (time weight "n"): for each death, the rows still at risk (longer
-    time, or censored at the death time) with a larger, smaller or equal risk score;
-    deaths tied on time are not compared. The SE is the infinitesimal jackknife:
-    per-row influence = the row's own concordant/discordant/tied pair counts.
+    ``lp``, ``cluster``, ``weights`` and ``start`` are in the layout's (sorted) row order.
+    Counts as ``concordance3.c`` (time weight "n"): for each death, the rows still at risk
+    (longer time, or censored at the death time, and for (start, stop] data entered before
+    the death time: ``concordance4``) with a larger, smaller or equal risk score; deaths
+    tied on time are not compared. With case weights a pair counts w_death * w_other. The
+    SE is the infinitesimal jackknife: per-row influence = the row's own weighted
+    concordant/discordant/tied pair counts, times its weight.
     """
     n = lay.time.size
     if n == 0 or not np.any(lay.status):
@@ -746,6 +1000,7 @@ def _concordance(
     order = np.repeat(lay.bstart[bperm] - new_start, cnt) + np.arange(n, dtype=np.int64)
     d = lay.status[order]
     xo = xr[order]
+    wo = None if weights is None else weights[order]
     # block start and stratum end of every position
     blk_start = np.repeat(new_start, cnt)
     b_strat_new = b_strat[bperm]
@@ -761,13 +1016,37 @@ def _concordance(
     di = np.flatnonzero(d)
     e_q = blk_start[di]
     s_q = st_start[di]
-    lt, eq = _WaveletMatrix(xo, nbits).count_less_equal(s_q, e_q, xo[di])
-    gt = (e_q - s_q) - lt - eq
+    lt, eq = _WaveletMatrix(xo, nbits, wo).count_less_equal(s_q, e_q, xo[di])
+    tot = (e_q - s_q) if wo is None else _range_weight(wo, s_q, e_q)
+    late_rank: IntArray | None = None
+    if start is not None:
+        # (start, stop]: rows of the stratum that enter at or after the death time are not
+        # at risk; they all have a longer stop time, so they lie inside [stratum start,
+        # block start): count them in the rows sorted by (stratum, start descending), where
+        # they form a prefix of the stratum, and take them out
+        so = start[order]
+        ut = np.unique(np.concatenate((lay.time, start)))
+        k = np.int64(ut.size)
+        st_o = lay.stratum[order]
+        t_rank = np.searchsorted(ut, lay.time[order])
+        late_rank = np.searchsorted(ut, so)
+        key2 = st_o * k + (k - 1 - late_rank)
+        perm2 = np.argsort(key2, kind="stable")
+        key2s = key2[perm2]
+        q_lo = np.searchsorted(key2s, st_o[di] * k, side="left")
+        q_hi = np.searchsorted(key2s, st_o[di] * k + (k - 1 - t_rank[di]), side="right")
+        w2 = None if wo is None else wo[perm2]
+        lt2, eq2 = _WaveletMatrix(xo[perm2], nbits, w2).count_less_equal(q_lo, q_hi, xo[di])
+        lt = lt - lt2
+        eq = eq - eq2
+        tot = tot - ((q_hi - q_lo) if w2 is None else _range_weight(w2, q_lo, q_hi))
+    gt = tot - lt - eq
     # non-reversed counts of concordance3.c: "concordant" = the longer survivor has the
     # larger score (wsum[0]: tree values > the death's)
-    conc = float(np.sum(gt))
-    disc = float(np.sum(lt))
-    tiex = float(np.sum(eq))
+    wd = None if wo is None else wo[di]
+    conc = float(np.sum(gt if wd is None else wd * gt))
+    disc = float(np.sum(lt if wd is None else wd * lt))
+    tiex = float(np.sum(eq if wd is None else wd * eq))
     npair = conc + disc + tiex
     if npair == 0:
         return None, None
@@ -779,20 +1058,35 @@ def _concordance(
     infl_n = np.zeros(n)
     infl_n[di] = gt + lt + eq
     # each row as a risk-set member of later (shorter-time) deaths of its stratum:
-    # the deaths whose block starts after the row's position
+    # the deaths whose block starts after the row's position (and, with delayed entry,
+    # whose time is after the row's start: a prefix of the stratum's deaths)
     a = np.searchsorted(e_q, pos, side="right")
     b = np.searchsorted(di, st_end, side="left")
+    if late_rank is not None:
+        d_key = lay.stratum[order][di] * k + (k - 1 - t_rank[di])
+        b_start = np.searchsorted(d_key, lay.stratum[order] * k + (k - 1 - late_rank), "left")
+        b = np.minimum(b, b_start)
     a = np.minimum(a, b)
-    lt2, eq2 = _WaveletMatrix(xo[di], nbits).count_less_equal(a, b, xo)
+    lt2, eq2 = _WaveletMatrix(xo[di], nbits, wd).count_less_equal(a, b, xo)
+    tot2 = (b - a) if wd is None else _range_weight(wd, a, b)
     infl_c += lt2
-    infl_d += (b - a) - lt2 - eq2
-    infl_n += b - a
+    infl_d += tot2 - lt2 - eq2
+    infl_n += tot2
     dfbeta = (infl_c - infl_d) / npair - (somer / npair) * infl_n
+    if wo is not None:
+        dfbeta = wo * dfbeta
     if cluster is not None:
         dfbeta = np.bincount(cluster[order], weights=dfbeta, minlength=n_cluster).astype(np.float64)
     var = float(np.sum(dfbeta**2)) / 4.0
     # reverse = TRUE: a higher risk score should go with a shorter time
     return 1.0 - (somer + 1.0) / 2.0, math.sqrt(var)
+
+
+def _range_weight(w: FloatArray, s: IntArray, e: IntArray) -> FloatArray:
+    """Total weight of positions [s, e) per query."""
+    cs = np.zeros(w.size + 1)
+    np.cumsum(w, out=cs[1:])
+    return cs[e] - cs[s]
 
 
 # ----------------------------------------------------------------------------------------
@@ -809,7 +1103,9 @@ def cox_fit(
     ties: Ties = "efron",
     strata: ArrayLike | None = None,
     cluster: ArrayLike | None = None,
-    robust: bool = False,
+    robust: bool | None = None,
+    weights: ArrayLike | None = None,
+    start: ArrayLike | None = None,
     conf_level: float = 0.95,
     init: ArrayLike | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
@@ -824,9 +1120,9 @@ def cox_fit(
     Parameters
     ----------
     time : array_like of float, shape (n,)
-        Follow-up times, >= 0.
+        Follow-up times, >= 0; with ``start``, the stop time of each (start, stop] row.
     is_event : array_like of bool, shape (n,)
-        True if follow-up ended with the event.
+        True if follow-up (the row's interval) ended with the event.
     X : array_like of float, shape (n, p)
         Covariates (dummies for categorical terms, built by the caller). No NaN: rows with
         a missing covariate are the caller's to drop (R's ``na.omit``).
@@ -837,11 +1133,21 @@ def cox_fit(
     strata : array_like, optional
         Stratum label per row (``+ strata(s)``): separate baseline hazards.
     cluster : array_like, optional
-        Cluster label per row (``cluster = ``): robust variance summed within clusters.
-        Giving a cluster implies ``robust=True``, as in R.
-    robust : bool
-        Robust (sandwich) variance (``robust = TRUE``); each row is its own cluster unless
-        ``cluster`` is given.
+        Cluster label per row (``cluster = ``): robust variance summed within clusters
+        (the patient id for split (start, stop] records).
+    robust : bool, optional
+        Robust (sandwich) variance (``robust = TRUE``). ``None`` (default) follows R: robust
+        when a cluster is given or the case weights are not all whole numbers (IPTW
+        weights); each row is its own cluster unless ``cluster`` is given. ``False`` with
+        a cluster ignores the cluster with a warning, as R. For (start, stop] data an
+        explicit ``robust=True`` needs ``cluster`` (R: "one of cluster or id is needed").
+    weights : array_like of float, shape (n,), optional
+        Case weights > 0 (``weights = w``): weighted risk sets, likelihood, score,
+        information, residuals and concordance, as R.
+    start : array_like of float, shape (n,), optional
+        Start times for counting-process data (``Surv(start, stop, event)``): row i is at
+        risk at the event times t with start_i < t <= stop_i (time-varying covariates,
+        delayed entry). start < stop on every row.
     conf_level : float
         Level of the Wald intervals exp(coef -+ z se).
     init : array_like, optional
@@ -850,7 +1156,8 @@ def cox_fit(
         ``coxph.control(iter.max = 20, eps = 1e-9, toler.inf = sqrt(eps),
         toler.chol = eps^0.75)`` with R's defaults.
     timefix : bool
-        Merge near-tied times as R's ``aeqSurv`` (``coxph.control(timefix = TRUE)``).
+        Merge near-tied times as R's ``aeqSurv`` (``coxph.control(timefix = TRUE)``); with
+        ``start``, start and stop times are merged together, as R.
     terms : sequence of str, optional
         Term label of each column, used by :func:`mmrwe.stats.coxzph.cox_zph` to test a
         multi-column term jointly. Default: the part of each name before ``"="``.
@@ -862,9 +1169,13 @@ def cox_fit(
 
     Notes
     -----
-    Equals ``summary(coxph(Surv(time, status) ~ ..., ties = ties))`` of survival 3.5 for
-    right-censored data without case weights or offsets. A redundant column (constant, or
-    constant within every stratum, or collinear) gets NaN here and ``None`` in
+    Equals ``summary(coxph(Surv(time, status) ~ ..., weights = w, ties = ties))`` of
+    survival 3.5 for right-censored data (``coxph.fit``) and ``coxph(Surv(start, stop,
+    status) ~ ...)`` for counting-process data (``agreg.fit``, whose Newton-Raphson differs
+    slightly: no convergence while step-halving, ``iter`` = ``iter.max`` when it runs out,
+    the rank of the first step decides which columns are NA, and its own "may be infinite"
+    rule ``|u' V| > toler.inf (1 + |coef|)``). A redundant column (constant, or constant
+    within every stratum, or collinear) gets NaN here and ``None`` in
     :meth:`CoxResult.to_dict` (R: NA) and is left out of the tests' df. When the log
     likelihood converges while a coefficient keeps growing (monotone likelihood,
     separation) the result carries R's warning, naming the term, and a
@@ -915,6 +1226,9 @@ def cox_fit(
         raise InputError(f"terms has {len(term_labels)} entries but X has {p} columns")
     if n == 0:
         raise InputError("no rows to fit")
+    w = None if weights is None else _check_weights(weights, n)
+    st0 = None if start is None else _check_start(start, t)
+    counting = st0 is not None
     n_events = int(np.sum(ev))
     if n_events == 0:
         raise EstimationError(
@@ -926,16 +1240,37 @@ def cox_fit(
         scode, n_strata = _codes(strata, "strata", n)
     else:
         scode, n_strata = np.zeros(n, dtype=np.int64), 1
+    # R's default: robust with a cluster or with case weights that are not whole numbers
+    robust_given = robust is not None
+    if robust is None:
+        robust = cluster is not None or (w is not None and bool(np.any(w != np.floor(w))))
+    if cluster is not None and not robust:
+        warnings.warn(
+            "cluster given with robust=False: the cluster is ignored (R: 'cluster specified "
+            "with robust=FALSE, cluster ignored')",
+            UserWarning,
+            stacklevel=2,
+        )
+        cluster = None
     if cluster is not None:
         ccode, n_cluster = _codes(cluster, "cluster", n)
-        robust = True
+    elif robust:
+        if counting and robust_given:
+            raise InputError(
+                "a robust variance for (start, stop] data needs the cluster (patient id) of "
+                "each row (R: 'one of cluster or id is needed')",
+                fix="pass cluster= with the patient id of each row",
+            )
+        # R: cluster <- seq.int(1, nrow(mf)), every row its own cluster
+        ccode, n_cluster = np.arange(n, dtype=np.int64), n
     else:
         ccode, n_cluster = None, 0
-    if robust and ccode is None:
-        ccode, n_cluster = np.arange(n, dtype=np.int64), n
 
     if timefix:
-        t = aeq_times(t)
+        if st0 is None:
+            t = aeq_times(t)
+        else:
+            st0, t = aeq_counting(st0, t)
 
     beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=np.float64).ravel()
     if beta0.size != p:
@@ -943,21 +1278,25 @@ def cox_fit(
 
     lay = _layout(t, ev, scode, n_strata)
     xs_raw = xmat[lay.order]
-
-    # centring and scaling as coxfit6.c; nocenter = c(-1, 0, 1) columns are left alone
+    w_s = None if w is None else w[lay.order]
+    start_s = None if st0 is None else st0[lay.order]
     zero_one = np.all(np.isin(xmat, (-1.0, 0.0, 1.0)), axis=0)
-    means = np.where(zero_one, 0.0, xmat.mean(axis=0))
-    xs = xs_raw - means
-    absmean = np.mean(np.abs(xs), axis=0)
-    scale = np.where(
-        zero_one, 1.0, np.where(absmean > 0, 1.0 / np.where(absmean > 0, absmean, 1), 1.0)
-    )
-    xs = xs * scale
+    rs_probe = _risk_sets(lay, start_s)
+    if counting:
+        means, scale, lp_means = _ag_centering(xs_raw, xmat, w_s, lay, rs_probe, zero_one)
+        xs = xs_raw - means
+    else:
+        means, xs, scale = _coxfit6_centering(xmat, xs_raw, w_s, zero_one)
+        lp_means = means
+    xs *= scale  # in place: at large n every (n, p) copy costs
 
-    pr = _make_problem(lay, xs, ties)
+    pr = _make_problem(rs_probe, lay, xs, ties, w_s)
 
     beta = beta0 / scale
-    nr = _newton_raphson(lambda b: _evaluate(pr, b), beta, max_iter, eps, tol_chol)
+    if counting:
+        nr = _newton_raphson_ag(lambda b: _evaluate(pr, b), beta, max_iter, eps, tol_chol)
+    else:
+        nr = _newton_raphson(lambda b: _evaluate(pr, b), beta, max_iter, eps, tol_chol)
     beta, loglik0, loglik1, u_final, imat = nr.beta, nr.loglik0, nr.loglik1, nr.u, nr.imat
     var_s, flag, sctest, iterations, converged = (
         nr.var_s, nr.flag, nr.sctest, nr.iterations, nr.converged,
@@ -965,13 +1304,26 @@ def cox_fit(
 
     coef_full = beta * scale
     naive_var = var_s * np.outer(scale, scale)
-    # R's lp: X %*% coef - sum(coef * means) (means are 0 for nocenter columns)
-    lp_sorted = xs_raw @ coef_full - float(np.dot(coef_full, means))
+    if counting and not np.all(np.isfinite(coef_full)):
+        raise EstimationError(
+            "the Cox model failed by numeric overflow (R agreg.fit: 'routine failed due to "
+            "numeric overflow')",
+            fix="check the covariates for extreme values",
+        )
+    # R's lp: X %*% coef - sum(coef * means): coxph.fit's (weighted) means, agreg.fit's
+    # plain column means (0 for nocenter columns)
+    lp_sorted = xs_raw @ coef_full - float(np.dot(coef_full, lp_means))
 
-    msgs, which_sing = _fit_messages(
-        flag, max_iter, p, names_t, beta, u_final, imat, tol_chol, naive_var, scale,
-        coef_full, float(np.max(lp_sorted)), eps, tol_inf,
-    )  # fmt: skip
+    if counting:
+        msgs, which_sing = _fit_messages_ag(
+            flag, converged, max_iter, p, names_t, beta, u_final, imat, tol_chol, naive_var,
+            scale, coef_full, tol_inf,
+        )  # fmt: skip
+    else:
+        msgs, which_sing = _fit_messages(
+            flag, max_iter, p, names_t, beta, u_final, imat, tol_chol, naive_var, scale,
+            coef_full, float(np.max(lp_sorted)), eps, tol_inf,
+        )  # fmt: skip
     coef = np.where(which_sing, np.nan, coef_full)
     keep = ~which_sing
     df = int(np.sum(keep))
@@ -982,18 +1334,22 @@ def cox_fit(
     tests: dict[str, ChisqTest] = {}
     rscore: float | None = None
     if robust:
-        variance = "robust"
-        resid = _score_residuals(pr, lp_sorted - float(np.max(lp_sorted)), ties)
-        # resid is on the centred/scaled x: back to the original scale
-        resid = resid / scale
-        dfb = resid @ naive_var
         assert ccode is not None
-        dfb_c = _rowsum(dfb, ccode[lay.order], n_cluster)
+        variance = "robust"
+        c_sorted = ccode[lay.order]
+        # residuals(fit, type = "dfbeta", weighted = TRUE), summed within clusters; the
+        # residuals are on the centred/scaled x: divide by the scale for the original one
+        resid = _score_residuals(pr, lp_sorted - float(np.max(lp_sorted))) / scale
+        if w_s is not None:
+            resid = resid * w_s[:, None]
+        dfb_c = _rowsum(resid @ naive_var, c_sorted, n_cluster)
         var = dfb_c.T @ dfb_c
-        # R scores at the initial values: X %*% init with a cluster, else lp = 0
-        eta0 = (xs_raw @ beta0) if (init is not None and cluster is not None) else np.zeros(n)
-        resid0 = _score_residuals(pr, eta0 - float(np.max(eta0)), ties) / scale
-        r0 = _rowsum(resid0, ccode[lay.order], n_cluster)
+        # R scores at the initial values: X %*% init when init is given, else lp = 0
+        eta0 = (xs_raw @ beta0) if init is not None else np.zeros(n)
+        resid0 = _score_residuals(pr, eta0 - float(np.max(eta0))) / scale
+        if w_s is not None:
+            resid0 = resid0 * w_s[:, None]
+        r0 = _rowsum(resid0, c_sorted, n_cluster)
         rscore, _ = _wald_test(r0.T @ r0, r0.sum(axis=0), tol_chol)
         robust_se = np.where(keep, np.sqrt(np.diag(var)), np.nan)
 
@@ -1015,17 +1371,21 @@ def cox_fit(
         lp_sorted,
         ccode[lay.order] if (ccode is not None and cluster is not None) else None,
         n_cluster,
+        w_s,
+        start_s,
     )
 
     zph = _ZphData(
         time=lay.time,
         status=lay.status,
         stratum=lay.stratum,
-        x=xs_raw[:, keep],
+        x=xs_raw if bool(np.all(keep)) else xs_raw[:, keep],
         eta=lp_sorted,
         coef=coef_full[keep],
         names=tuple(nm for nm, k in zip(names_t, keep, strict=True) if k),
         terms=tuple(tm for tm, k in zip(term_labels, keep, strict=True) if k),
+        start=start_s,
+        weights=w_s,
     )
 
     return CoxResult(
@@ -1054,7 +1414,87 @@ def cox_fit(
         conf_level=float(conf_level),
         warnings=tuple(msgs),
         terms=term_labels,
+        case_weights=w is not None,
+        counting_process=counting,
         _zph=zph,
+    )
+
+
+def _coxfit6_centering(
+    xmat: FloatArray, xs_raw: FloatArray, w_s: FloatArray | None, zero_one: BoolArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """coxfit6.c: (weighted) column means and scale = sum(w) / sum(w |x - mean|).
+
+    Returns the means, the centred sorted covariates (one new (n, p) array) and the scale.
+    """
+    if w_s is None:
+        means = np.where(zero_one, 0.0, xmat.mean(axis=0))
+        xs = xs_raw - means
+        absmean = np.mean(np.abs(xs), axis=0)
+    else:
+        wsum = float(np.sum(w_s))
+        means = np.where(zero_one, 0.0, (w_s @ xs_raw) / wsum)
+        xs = xs_raw - means
+        absmean = (w_s @ np.abs(xs)) / wsum
+    scale = np.where(
+        zero_one, 1.0, np.where(absmean > 0, 1.0 / np.where(absmean > 0, absmean, 1), 1.0)
+    )
+    return means, xs, scale
+
+
+def _ag_centering(
+    xs_raw: FloatArray,
+    xmat: FloatArray,
+    w_s: FloatArray | None,
+    lay: _Layout,
+    rs: _RiskSets,
+    zero_one: BoolArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """agfit4.c's centre and scale, and agreg.fit's centring of the linear predictor.
+
+    agfit4.c (survival 3.5) means to centre each column per stratum, but a misplaced brace
+    makes it subtract the value of the first used row in its ``sort2`` order (first
+    stratum, longest stop time) from every row; the scale is then sum(w) / sum(w |x - c|)
+    over the used rows (those at risk at some death time). Mirrored because the scale
+    decides which pivots the Cholesky tolerance treats as zero. The linear predictor is
+    centred on the plain column means (``agmeans``).
+    """
+    used = rs.in_base | rs.event
+    idx = np.flatnonzero(used)
+    # order(ignore, strata, -stop), stable: smallest stratum, then largest stop, then the
+    # row that came first in the data
+    first = idx[np.lexsort((lay.order[idx], -lay.time[idx], lay.stratum[idx]))[0]]
+    center = np.where(zero_one, 0.0, xs_raw[first])
+    wu = np.ones(idx.size) if w_s is None else w_s[idx]
+    dev = wu @ np.abs(xs_raw[idx] - center)
+    total = float(np.sum(wu))
+    scale = np.where(zero_one, 1.0, np.where(dev > 0, total / np.where(dev > 0, dev, 1.0), 1.0))
+    lp_means = np.where(zero_one, 0.0, xmat.mean(axis=0))
+    return center, scale, lp_means
+
+
+def _make_problem(
+    rs: _RiskSets, lay: _Layout, x: FloatArray, ties: Ties, w: FloatArray | None
+) -> _Problem:
+    g, frac, tw = _efron_terms(lay, ties)
+    if w is None:
+        xdead_sum = x[lay.status].sum(axis=0)
+    else:
+        deadwt = np.asarray(rs.to_dead @ w)
+        tw2 = _term_weights(g, rs.nd, deadwt, ties)
+        assert tw2 is not None
+        tw = tw2
+        xdead_sum = (x[lay.status] * w[lay.status][:, None]).sum(axis=0)
+    return _Problem(
+        rs=rs,
+        x=x,
+        w=w,
+        p=x.shape[1],
+        term_g=g,
+        term_frac=frac,
+        term_w=tw,
+        xdead_sum=xdead_sum,
+        vbuf=np.empty((x.shape[0], x.shape[1] + 1)),
     )
 
 
@@ -1229,3 +1669,125 @@ def _wald_table(
         lower = np.exp(coef - z * se)
         upper = np.exp(coef + z * se)
     return zstat, pval, hr, lower, upper
+
+
+def _fit_messages_ag(
+    rank: int,
+    converged: bool,
+    max_iter: int,
+    p: int,
+    names: Sequence[str],
+    beta: FloatArray,
+    u_final: FloatArray,
+    imat: FloatArray,
+    tol_chol: float,
+    naive_var: FloatArray,
+    scale: FloatArray,
+    coef_full: FloatArray,
+    tol_inf: float,
+) -> tuple[list[str], NDArray[np.bool_]]:
+    """agreg.fit's messages after agfit4.c: its "may be infinite" rule is
+    ``|u' V| > toler.inf * (1 + |coef|)``, and the rank of the first step decides the NA
+    columns (``diag(var) == 0``), also when the iterations ran out."""
+    u_orig = u_final / scale
+    msgs: list[str] = []
+    if max_iter > 1:
+        if not converged:
+            msgs.append(
+                f"the Cox model did not converge in {max_iter} iterations (R: 'Ran out of "
+                "iterations and did not converge')"
+            )
+            # as for right-censored data (beyond R, which says nothing more here): name a
+            # coefficient that is large and still moving by half a unit per Newton step
+            step_s = _chsolve2(_cholesky2(imat, tol_chol)[0], u_final)
+            diverging = (np.abs(beta) > 5.0) & (np.abs(step_s) > 0.5)
+            if np.any(diverging):
+                which = [names[int(j)] for j in np.flatnonzero(diverging)]
+                msgs.append(
+                    f"one or more coefficients may be infinite ({', '.join(which)}): "
+                    "monotone likelihood, e.g. no events in one group. "
+                    "Consider Firth's penalized Cox regression (R coxphf)."
+                )
+                warnings.warn(msgs[-1], SeparationWarning, stacklevel=3)
+        else:
+            infs = np.abs(u_orig @ naive_var)
+            bad = (~np.isfinite(u_orig)) | (infs > tol_inf * (1.0 + np.abs(coef_full)))
+            if np.any(bad):
+                which = [names[int(j)] for j in np.flatnonzero(bad)]
+                msg = (
+                    f"log-likelihood converged before the coefficient of {', '.join(which)}; "
+                    "it may be infinite (monotone likelihood, e.g. no events in one group). "
+                    "Consider Firth's penalized Cox regression (R coxphf)."
+                )
+                msgs.append(msg)
+                warnings.warn(msg, SeparationWarning, stacklevel=3)
+    has_sing = rank < p and max_iter > 0
+    which_sing = (np.diag(naive_var) == 0) if has_sing else np.zeros(p, dtype=bool)
+    if np.any(which_sing):
+        msgs.append(
+            "X is singular: no coefficient for "
+            + ", ".join(names[int(j)] for j in np.flatnonzero(which_sing))
+            + " (constant, constant within every stratum, or collinear; R gives NA)"
+        )
+    return msgs, which_sing
+
+
+def _newton_raphson_ag(
+    evaluate: Callable[[FloatArray], tuple[float, FloatArray, FloatArray]],
+    beta: FloatArray,
+    max_iter: int,
+    eps: float,
+    tol_chol: float,
+) -> _NewtonFit:
+    """agfit4.c's Newton-Raphson (counting-process data), step for step.
+
+    It differs from coxfit6.c: convergence is only accepted when not step-halving; a
+    change of the Cholesky rank counts as a failed step; when the iterations run out the
+    last step is kept unless it is worse than the best by more than ``eps`` (then the best
+    is recomputed), and ``iter`` is ``iter.max``. ``flag`` returned is the rank of the
+    first step's information (R's ``fit$info["rank"]``).
+    """
+    loglik0, u, imat = evaluate(beta)
+    fac, rank = _cholesky2(imat, tol_chol)
+    a = _chsolve2(fac, u)
+    sctest = float(np.dot(u, a))
+    newlk = loglik0
+    iterations = 0
+    converged = True
+    if max_iter > 0 and math.isfinite(loglik0):
+        best = loglik0
+        oldbeta = beta
+        beta = beta + a
+        halving = 0
+        for it in range(1, max_iter + 1):
+            newlk, u, imat = evaluate(beta)
+            fail = int(np.sum(~np.isfinite(np.diag(imat))))
+            fac, rank2 = _cholesky2(imat, tol_chol)
+            fail += int(math.isnan(newlk)) + int(math.isinf(newlk)) + abs(rank - rank2)
+            iterations = it
+            if fail == 0 and halving == 0 and _converged(best, newlk, eps):
+                break
+            if it == max_iter:
+                converged = False
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    worse = (np.float64(newlk) - best) / abs(np.float64(best)) < -eps
+                if max_iter > 1 and bool(worse):
+                    # the last step was worse than an earlier one: back to the best beta
+                    beta = oldbeta
+                    newlk, u, imat = evaluate(beta)
+                    fac, _ = _cholesky2(imat, tol_chol)
+                break
+            if fail > 0 or newlk < best:
+                halving += 1
+                beta = (oldbeta * halving + beta) / (halving + 1.0)
+            else:
+                halving = 0
+                best = newlk
+                step = _chsolve2(fac, u)
+                oldbeta = beta
+                beta = beta + step
+    var_s = _chinv2(fac)
+    return _NewtonFit(
+        beta, float(loglik0), float(newlk), u, imat, var_s, int(rank), sctest, iterations,
+        converged,
+    )  # fmt: skip

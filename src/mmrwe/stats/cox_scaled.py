@@ -6,7 +6,10 @@ rule, generalized Cholesky) without ever holding the cohort in memory. The data 
 chunks of (time, event, X, stratum) from a re-iterable source, and every Newton-Raphson
 iteration is one pass that adds each chunk's risk-weighted sums of ``[1, x, x x']`` into
 per-(stratum, time, status) accumulators. Memory is O(chunk + distinct times x p^2),
-whatever the number of patients. Likelihood, score and information then come from those
+whatever the number of patients. With many columns (``mode="per_row"``, chosen
+automatically above :data:`PER_ROW_MIN_COLUMNS` columns) each iteration makes two passes
+instead: the per-time sums of [1, x] only, then the information as the sum over chunks of
+X' diag(r a) X (as ``cox_fit``), so memory is O(chunk x p + distinct times x p). Likelihood, score and information then come from those
 per-time sums by the same code as ``cox_fit`` (R ``coxfit6.c``), so the two agree to
 rounding: only the order in which rows are added differs.
 
@@ -37,10 +40,13 @@ from mmrwe.stats.cox import (
     Ties,
     _chisq_sf,
     _concordance,
+    _cumsum_within,
     _efron_terms,
     _fit_messages,
     _layout,
     _newton_raphson,
+    _sym_upper,
+    _term_mean_parts,
     _term_moments,
     _tri_index,
     _wald_table,
@@ -57,6 +63,11 @@ BoolArray = NDArray[np.bool_]
 CoxChunk = tuple[FloatArray, BoolArray, FloatArray, IntArray | None]
 #: A re-iterable source: each call starts a new pass over all rows (any row order).
 ChunkSource = Callable[[], Iterable[CoxChunk]]
+#: ``mode="auto"`` evaluates per row (two passes per Newton step, O(times x p) memory)
+#: from this many columns on; below, one pass with per-time sums of x x' (O(times x p^2)),
+#: which reads the source half as often.
+PER_ROW_MIN_COLUMNS = 11
+Mode = Literal["auto", "per_time", "per_row"]
 
 
 def chunks_from_arrays(
@@ -226,15 +237,16 @@ def _design_sums(
     coef: FloatArray,
     shift: float,
     extra: Callable[[IntArray, BoolArray, FloatArray], None] | None = None,
+    second: bool = True,
 ) -> tuple[FloatArray, FloatArray]:
     """One pass: per group, sums of exp(eta - shift) * [1, x, x x'] (censored, deaths).
 
     ``x = (raw - center) * scale`` and ``eta = x @ coef``. Returns (cens, dead), each of
-    shape (G, 1 + p + p(p+1)/2), as ``_risk_sums`` of cox.py.
+    shape (G, 1 + p + p(p+1)/2); with ``second=False`` only [1, x], (G, 1 + p).
     """
     gr = st.groups
     p = st.p
-    iu, ju = _tri_index(p)
+    iu, ju = _tri_index(p) if second else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     k = 1 + p + iu.size
     ng = gr.code.size
     acc = np.zeros((k, 2 * ng))
@@ -279,7 +291,7 @@ class _Evaluator:
         self.source, self.st, self.ties = source, st, ties
         self.iu, self.ju = _tri_index(st.p)
         lay = SimpleNamespace(dgroups=st.groups.dgroups, nd=st.groups.nd)
-        self.term_g, self.term_f, self.term_w = _efron_terms(lay, ties)  # type: ignore[arg-type]
+        self.term_g, self.term_f, self.term_w = _efron_terms(lay, ties)
         self.xdead_sum = (st.xdead_raw - st.events * st.means) * st.scale
         self.passes = 0
 
@@ -298,6 +310,121 @@ class _Evaluator:
         return loglik, self.xdead_sum - smean, imat
 
 
+class _DeathIndex:
+    """Where each (stratum, time) group stands among the death times of its stratum.
+
+    A censored row at time t is in the risk set of every death time <= t of its stratum;
+    a death also in its own time's terms, with Efron's included fraction (s1). So a row's
+    weight in the information sum is a cumulative sum of the per-death-time s0 up to its
+    group (:meth:`row_weights`).
+    """
+
+    def __init__(self, gr: _Groups) -> None:
+        n_groups = gr.code.size
+        ndg = gr.dgroups.size
+        g_stratum = gr.code // gr.cuts.size
+        dg_stratum = g_stratum[gr.dgroups]
+        self.dbounds = np.searchsorted(dg_stratum, np.arange(gr.n_strata + 1), side="left").astype(
+            np.int64
+        )
+        has_death = np.zeros(n_groups, dtype=bool)
+        has_death[gr.dgroups] = True
+        last_le = np.cumsum(has_death).astype(np.int64) - 1
+        s_first = self.dbounds[g_stratum]
+        self.cens_ok = last_le >= s_first
+        self.last_le = np.maximum(last_le, 0)
+        own = np.full(n_groups, -1, dtype=np.int64)
+        own[gr.dgroups] = np.arange(ndg, dtype=np.int64)
+        self.own = np.maximum(own, 0)
+        self.before_ok = own - 1 >= s_first  # an earlier death time in the stratum
+        self.before = np.maximum(own - 1, 0)
+
+    def row_weights(self, s0: FloatArray, s1: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Per group: the weight of a censored row and of a death row."""
+        cs = _cumsum_within(s0, self.dbounds, reverse=False)
+        a_cens = np.where(self.cens_ok, cs[self.last_le], 0.0)
+        a_dead = np.where(self.before_ok, cs[self.before], 0.0) + s1[self.own]
+        return a_cens, a_dead
+
+
+class _RowEvaluator:
+    """As :class:`_Evaluator`, with the information summed per row (two passes per call).
+
+    Pass 1 accumulates only [r, r x] per (stratum, time, status) block; from them the
+    denominators, means, log-likelihood and score, and per death time the weights
+    s0 = sum_k w_k / denom_k and s1 (Efron's included fractions); pass 2 adds
+    X' diag(r a) X chunk by chunk (:class:`_DeathIndex`).
+    """
+
+    def __init__(self, source: ChunkSource, st: _Setup, ties: Ties) -> None:
+        self.source, self.st, self.ties = source, st, ties
+        lay = SimpleNamespace(dgroups=st.groups.dgroups, nd=st.groups.nd)
+        self.term_g, self.term_f, self.term_w = _efron_terms(lay, ties)
+        self.xdead_sum = (st.xdead_raw - st.events * st.means) * st.scale
+        self.passes = 0
+        self.index = _DeathIndex(st.groups)
+
+    def __call__(self, beta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        st = self.st
+        gr = st.groups
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            cens, dead = _design_sums(self.source, st, st.means, st.scale, beta, 0.0, second=False)
+            later = _later(gr, cens, dead)
+            dg = gr.dgroups
+            base = later[dg] + cens[dg]
+            dd = dead[dg]
+            g, f, w = self.term_g, self.term_f, self.term_w
+            denom = base[g, 0] + f * dd[g, 0]
+            loglik = float(np.dot(self.xdead_sum, beta) - np.dot(w, np.log(denom)))
+            ba, da = base[:, 1:], dd[:, 1:]
+            s0, s1, mm = _term_mean_parts(ba, da, g, f, w, denom)
+            smean = s0 @ ba + s1 @ da
+            a_cens, a_dead = self.index.row_weights(s0, s1)
+            c2 = _cross_pass(self.source, st, beta, a_cens, a_dead)
+        self.passes += 2
+        return loglik, self.xdead_sum - smean, _sym_upper(c2) - mm
+
+
+def _cross_pass(
+    source: ChunkSource,
+    st: _Setup,
+    beta: FloatArray,
+    a_cens: FloatArray,
+    a_dead: FloatArray,
+    shift: float = 0.0,
+) -> FloatArray:
+    """Sum over chunks of x' diag(r a) x, a per row from its group (censored / death).
+
+    ``a_cens``/``a_dead`` may have a leading axis of several weight sets (the PH test's
+    powers of g(t)); the result then has one (p, p) matrix per set.
+    """
+    gr = st.groups
+    multi = a_cens.ndim == 2
+    q = beta.size
+    out = np.zeros((a_cens.shape[0], q, q)) if multi else np.zeros((q, q))
+    block = 32768
+    for chunk in source():
+        t, e, xm, s = _as_chunk(chunk, st.p)
+        if t.size == 0:
+            continue
+        g = gr.index(t, s)
+        xs = (xm - st.means) * st.scale
+        risk = np.exp(xs @ beta - shift)
+        for a0 in range(0, t.size, block):
+            sl = slice(a0, a0 + block)
+            xb, gb, eb, rb = xs[sl], g[sl], e[sl], risk[sl]
+            for k in range(a_cens.shape[0] if multi else 1):
+                ac, ad = (a_cens[k], a_dead[k]) if multi else (a_cens, a_dead)
+                ar = np.where(eb, ad[gb], ac[gb])
+                # rows at risk at no death time have a = 0: keep an overflowed risk from NaN
+                wt = np.where(ar != 0, rb * ar, 0.0)
+                if multi:
+                    out[k] += xb.T @ (xb * wt[:, None])
+                else:
+                    out += xb.T @ (xb * wt[:, None])
+    return out
+
+
 def cox_fit_chunked(
     source: ChunkSource,
     *,
@@ -312,6 +439,7 @@ def cox_fit_chunked(
     timefix: bool = True,
     terms: Sequence[str] | None = None,
     concordance_max_rows: int = 2_000_000,
+    mode: Mode = "auto",
 ) -> ChunkedCoxFit:
     """Fit a Cox model from chunks, as R ``coxph`` (and :func:`~mmrwe.stats.cox.cox_fit`).
 
@@ -331,6 +459,11 @@ def cox_fit_chunked(
     concordance_max_rows : int
         Largest cohort for which the concordance is computed (it needs every row's time,
         status and linear predictor in memory); beyond, None with a warning.
+    mode : {"auto", "per_time", "per_row"}
+        ``"per_time"``: one pass per Newton step, per-time sums of x x' (memory O(times
+        x p^2)); ``"per_row"``: two passes per step, the information summed per row
+        (memory O(chunk x p + times x p), much faster with many columns); ``"auto"``:
+        per row from :data:`PER_ROW_MIN_COLUMNS` columns on. The two agree to rounding.
 
     Returns
     -------
@@ -362,7 +495,12 @@ def cox_fit_chunked(
         tuple(terms) if terms is not None else tuple(nm.split("=", 1)[0] for nm in names_t)
     )
     scale = st.scale
-    evaluate = _Evaluator(source, st, ties)
+    if mode not in ("auto", "per_time", "per_row"):
+        raise InputError(f"mode must be 'auto', 'per_time' or 'per_row', got {mode!r}")
+    per_row = mode == "per_row" or (mode == "auto" and p >= PER_ROW_MIN_COLUMNS)
+    evaluate: _Evaluator | _RowEvaluator = (
+        _RowEvaluator(source, st, ties) if per_row else _Evaluator(source, st, ties)
+    )
 
     # Newton-Raphson exactly as cox_fit (R coxfit6.c): step-halving, stopping rule
     beta = np.zeros(p)
@@ -455,7 +593,7 @@ def cox_fit_chunked(
         warnings=tuple(msgs),
         terms=term_labels,
     )
-    return ChunkedCoxFit(result, st, keep, coef_full, lp_offset, lp_max)
+    return ChunkedCoxFit(result, st, keep, coef_full, lp_offset, lp_max, per_row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,6 +612,7 @@ class ChunkedCoxFit:
     _coef_full: FloatArray
     _lp_offset: float
     _lp_max: float
+    _per_row: bool = False
 
 
 def cox_zph_chunked(
@@ -544,23 +683,44 @@ def cox_zph_chunked(
 
     # eta = (x - center) @ coef + (center - means) @ coef; shift it so that max(eta) = 0
     shift = lp_max - float(np.dot(center, coef_q)) + lp_offset
-    cens, dead = _design_sums(sub_source, sub, center, np.ones(q), coef_q, shift, add_gx)
+    per_row = chunked._per_row
+    cens, dead = _design_sums(
+        sub_source, sub, center, np.ones(q), coef_q, shift, add_gx, second=not per_row
+    )
     later = _later(gr, cens, dead)
     dg = gr.dgroups
     base = later[dg] + cens[dg]
     dd = dead[dg]
     lay = SimpleNamespace(dgroups=dg, nd=gr.nd)
-    gi, frac, w = _efron_terms(lay, "breslow" if fit.ties == "breslow" else "efron")  # type: ignore[arg-type]
+    gi, frac, w = _efron_terms(lay, "breslow" if fit.ties == "breslow" else "efron")
     denom = base[gi, 0] + frac * dd[gi, 0]
     gt = g_group[dg][gi]
     iu, ju = _tri_index(q)
     info = np.zeros((2 * q, 2 * q))
     u2 = np.zeros(q)
-    for power, (r0, c0) in ((0, (0, 0)), (1, (0, q)), (2, (q, q))):
-        smean, blk = _term_moments(base, dd, gi, frac, w * gt**power, denom, q, iu, ju)
-        info[r0 : r0 + q, c0 : c0 + q] = blk
-        if power == 1:
-            u2 = gx - smean
+    spots = ((0, (0, 0)), (1, (0, q)), (2, (q, q)))
+    if per_row:
+        # as the fit's per-row mode: per-time sums of [1, x] only, then x' diag(r a) x for
+        # the three powers of g(t) in one more pass
+        ba, da = base[:, 1 : 1 + q], dd[:, 1 : 1 + q]
+        index = _DeathIndex(gr)
+        parts = [_term_mean_parts(ba, da, gi, frac, w * gt**pw, denom) for pw, _ in spots]
+        weights = [index.row_weights(s0, s1) for s0, s1, _ in parts]
+        c2 = _cross_pass(
+            sub_source, sub, coef_q, np.stack([a for a, _ in weights]),
+            np.stack([b for _, b in weights]), shift,
+        )  # fmt: skip
+        for k, (power, (r0, c0)) in enumerate(spots):
+            s0, s1, mm = parts[k]
+            info[r0 : r0 + q, c0 : c0 + q] = _sym_upper(c2[k]) - mm
+            if power == 1:
+                u2 = gx - (s0 @ ba + s1 @ da)
+    else:
+        for power, (r0, c0) in spots:
+            smean, blk = _term_moments(base, dd, gi, frac, w * gt**power, denom, q, iu, ju)
+            info[r0 : r0 + q, c0 : c0 + q] = blk
+            if power == 1:
+                u2 = gx - smean
     info[q:, :q] = info[:q, q:].T
 
     names = tuple(fit.names[j] for j in kk)

@@ -167,6 +167,15 @@ class KaplanMeier:
         Patients and events.
     conventions : SurvivalConventions
         Band transform, level and median rule used.
+    variance : {"greenwood", "robust"}
+        How ``std_err`` was computed: Greenwood's formula (on the weighted counts for a
+        weighted curve), or the infinitesimal-jackknife ("robust") variance that R's
+        ``survfit`` uses by default when case weights are not whole numbers.
+    weighted_n_risk, weighted_n_event, weighted_n_censor : ndarray of float or None
+        Sums of the case weights at risk, with the event and censored at each time (what
+        R's ``fit$n.risk``, ``fit$n.event``, ``fit$n.censor`` hold for a weighted fit);
+        ``None`` for an unweighted curve. ``n_risk``, ``n_event``, ``n_censor`` always count
+        rows.
     """
 
     time: FloatArray
@@ -182,9 +191,16 @@ class KaplanMeier:
     n: int
     events: int
     conventions: SurvivalConventions
+    variance: str = "greenwood"
+    weighted_n_risk: FloatArray | None = None
+    weighted_n_event: FloatArray | None = None
+    weighted_n_censor: FloatArray | None = None
 
     def __post_init__(self) -> None:
         # frozen=True does not freeze array contents
+        for name in ("weighted_n_risk", "weighted_n_event", "weighted_n_censor"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, read_only(getattr(self, name), np.float64))
         for name, dtype in (
             ("time", np.float64),
             ("n_risk", np.int64),
@@ -360,14 +376,19 @@ class KaplanMeier:
             (``rmean``, ``se(rmean)``): variance = sum over times t_i <= tau of
             A_i^2 d_i / (n_i (n_i - d_i)), A_i the area under the curve from t_i to tau
             (terms with n_i = d_i count 0, as R); Wald limits at ``conventions.conf_level``.
+            A weighted curve uses the weighted counts, as R (whatever its ``variance``).
         """
         tau = float(tau)
         keep = self.time <= tau
         if keep.any():
             t_keep = self.time[keep]
             s_keep = self.surv[keep]
-            n = self.n_risk[keep].astype(np.float64)
-            d = self.n_event[keep].astype(np.float64)
+            if self.weighted_n_risk is not None and self.weighted_n_event is not None:
+                n = self.weighted_n_risk[keep]
+                d = self.weighted_n_event[keep]
+            else:
+                n = self.n_risk[keep].astype(np.float64)
+                d = self.n_event[keep].astype(np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
                 hazard_var = np.where(n - d == 0, 0.0, d / (n * (n - d)))
             knots = np.append(t_keep, tau)
@@ -395,9 +416,10 @@ class KaplanMeier:
         -------
         dict
             ``time``, ``surv``, ``lower``, ``upper``, ``n_risk``, ``n_event``, ``n_censor``
-            as lists of the same length.
+            as lists of the same length; a weighted curve adds ``weighted_n_risk``,
+            ``weighted_n_event`` and ``weighted_n_censor``.
         """
-        return {
+        out: dict[str, list[Any]] = {
             "time": self.time.tolist(),
             "surv": _json_list(self.surv),
             "lower": _json_list(self.lower),
@@ -406,10 +428,19 @@ class KaplanMeier:
             "n_event": self.n_event.tolist(),
             "n_censor": self.n_censor.tolist(),
         }
+        for name in ("weighted_n_risk", "weighted_n_event", "weighted_n_censor"):
+            arr = getattr(self, name)
+            if arr is not None:
+                out[name] = _json_list(arr)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``n``, ``events``, ``censored``, ``median``, ``conventions``, ``curve``."""
-        return {
+        """Return ``n``, ``events``, ``censored``, ``median``, ``conventions``, ``curve``.
+
+        A weighted curve adds ``weighted: true`` and ``variance`` ("greenwood" or
+        "robust"); ``n``, ``events`` and ``censored`` count rows.
+        """
+        out: dict[str, Any] = {
             "n": int(self.n),
             "events": int(self.events),
             "censored": int(self.n - self.events),
@@ -417,6 +448,10 @@ class KaplanMeier:
             "conventions": self.conventions.to_dict(),
             "curve": self.curve_dict(),
         }
+        if self.weighted_n_risk is not None:
+            out["weighted"] = True
+            out["variance"] = self.variance
+        return out
 
 
 # --------------------------------------------------------------------------------------
@@ -467,6 +502,8 @@ def kaplan_meier(
     is_event: ArrayLike,
     *,
     conventions: SurvivalConventions | None = None,
+    weights: ArrayLike | None = None,
+    robust: bool | None = None,
 ) -> KaplanMeier:
     """Estimate survival with the Kaplan-Meier product-limit method.
 
@@ -479,11 +516,19 @@ def kaplan_meier(
     conventions : SurvivalConventions, optional
         Band transform (``conf_type``), ``conf_level`` and ``median_rule``; the contract
         defaults (log-log, 0.95, midpoint) when omitted.
+    weights : array_like of float, shape (n,), optional
+        Case weights >= 0 (``survfit(..., weights = w)``, e.g. IPTW weights): the curve is
+        the product of 1 - d_w / n_w over the weighted numbers of events and at risk.
+    robust : bool, optional
+        Infinitesimal-jackknife ("robust") standard errors, each row its own cluster.
+        ``None`` (default) follows R's ``survfit``: robust when the weights are not all
+        whole numbers, Greenwood otherwise. ``False`` with weights gives Greenwood's formula
+        on the weighted counts.
 
     Returns
     -------
     KaplanMeier
-        Curve, Greenwood SEs, pointwise band, risk counts and median.
+        Curve, standard errors, pointwise band, risk counts and median.
 
     Notes
     -----
@@ -491,18 +536,147 @@ def kaplan_meier(
     including its band rules: "log" and "log-log" give NA (NaN here) where S = 0, "log-log"
     also where S = 1; "log" and "plain" upper limits are capped at 1, "plain" lower limits
     floored at 0. One sort of the data, then counts per distinct time by cumulative sums.
+    With ``weights`` it equals ``survfit(..., weights = w)`` (``survfitkm.c``): curve,
+    ``std.err`` (Greenwood on the weighted counts, or the robust variance R chooses for
+    weights that are not whole numbers; ``robust=`` overrides as R's ``robust =``), band,
+    median and its interval, landmark rates and restricted mean. ``n_risk``, ``n_event``,
+    ``n_censor`` (and landmark ``n_risk``) still count rows; R's weighted counts are in
+    ``weighted_n_risk`` etc. The unweighted path is unchanged by these options.
 
     Examples
     --------
     >>> kaplan_meier([1, 2, 3, 4], [True, True, True, True]).median.value
     2.5
+    >>> kaplan_meier([1, 2, 3, 4], [True] * 4, weights=[1, 1, 2, 1]).surv.round(3).tolist()
+    [0.8, 0.6, 0.2, 0.0]
     """
     conv = _check_conventions(conventions)
+    if weights is not None or robust:
+        return _kaplan_meier_weighted(time, is_event, weights, robust, conv)
     t, e = _time_event_bits(time, is_event)
     if t.size == 0:
         raise InputError("no observations: a Kaplan-Meier curve needs at least one patient")
     times, n_risk, n_event, n_censor = _tabulate(t, e)
     return _km_from_table(times, n_risk, n_event, n_censor, int(t.size), conv, fresh=True)
+
+
+def _kaplan_meier_weighted(
+    time: ArrayLike,
+    is_event: ArrayLike,
+    weights: ArrayLike | None,
+    robust: bool | None,
+    conv: SurvivalConventions,
+) -> KaplanMeier:
+    """survfitkm.c with case weights: weighted product limit, Greenwood or robust SE."""
+    t, e = as_time_event(time, is_event)
+    n = t.size
+    if n == 0:
+        raise InputError("no observations: a Kaplan-Meier curve needs at least one patient")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise InputError(f"weights must be a 1-d array of length {n}, got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise InputError(
+            "weights must be finite and >= 0 (R survfit: 'weights must be non-negative')"
+        )
+    if robust is None:
+        # R survfit: robust when the weights are not whole numbers
+        robust = bool(np.any(w != np.floor(w)))
+    times, inv = np.unique(t + 0.0, return_inverse=True)
+    inv = inv.ravel()
+    m = times.size
+    ev = e.astype(np.float64)
+    n_at = np.bincount(inv, minlength=m)
+    n_event = _wsum(inv, ev, m).astype(np.int64)
+    n_censor = (n_at - n_event).astype(np.int64)
+    n_risk = np.cumsum(n_at[::-1])[::-1].astype(np.int64)
+    w_at = _wsum(inv, w, m)
+    w_event = _wsum(inv, w * ev, m)
+    w_censor = _wsum(inv, w * (1.0 - ev), m)
+    w_risk = np.cumsum(w_at[::-1])[::-1]
+    # survfitkm.c updates only at times with an event of positive weight
+    has = (n_event > 0) & (w_event > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(has, (w_risk - w_event) / w_risk, 1.0)
+        greenwood = np.where(has, w_event / (w_risk * (w_risk - w_event)), 0.0)
+    surv: FloatArray = np.cumprod(factor, dtype=np.float64)
+    if not robust:
+        se_log = np.sqrt(np.cumsum(greenwood))
+        with np.errstate(invalid="ignore"):
+            std_err = surv * se_log  # inf * 0 -> NaN once S = 0, as R summary()
+        variance = "greenwood"
+    else:
+        std_err = _robust_km_se(inv, e, w, w_risk, w_event, has, surv, m)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # survfit_confint(logse = FALSE): se <- ifelse(se == 0, 0, se / p)
+            se_log = np.where(std_err == 0, 0.0, std_err / surv)
+        variance = "robust"
+    lower, upper = _band(surv, se_log, conv.conf_type, _z(conv.conf_level))
+    median = _quantile(times, surv, lower, upper, 0.5, conv)
+    return KaplanMeier(
+        time=times,
+        n_risk=n_risk,
+        n_event=n_event,
+        n_censor=n_censor,
+        surv=surv,
+        std_err=std_err,
+        std_err_log=se_log,
+        lower=lower,
+        upper=upper,
+        median=median,
+        n=n,
+        events=int(n_event.sum()),
+        conventions=conv,
+        variance=variance,
+        weighted_n_risk=w_risk,
+        weighted_n_event=w_event,
+        weighted_n_censor=w_censor,
+    )
+
+
+def _robust_km_se(
+    inv: IntArray,
+    e: NDArray[np.bool_],
+    w: FloatArray,
+    w_risk: FloatArray,
+    w_event: FloatArray,
+    has: NDArray[np.bool_],
+    surv: FloatArray,
+    m: int,
+) -> FloatArray:
+    """Infinitesimal-jackknife SE of S(t), each row its own cluster (survfitkm.c, type 1).
+
+    survfitkm.c updates every row's influence at each event time; in closed form, row k
+    (time T_k, weight w_k) has influence S(t) U_k(t) with
+    U_k(t) = w_k [C(min(t, T_k)) - 1{event, T_k <= t} / (n(T_k) - d(T_k))],
+    C(t) = sum over event times s <= t of d(s) / (n(s) (n(s) - d(s))) (weighted counts).
+    So var S(t) = S(t)^2 [C(t)^2 sum_{T_k > t} w_k^2 + sum_{T_k <= t} w_k^2 a_k^2], two
+    cumulative sums. An event row's a_k = C(T_k-) - 1/n(T_k) (the same value, without the
+    cancellation). Once every remaining weight has the event (S = 0) the influence of
+    every row is 0, as in R.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(has, w_event / (w_risk * (w_risk - w_event)), 0.0)
+        c = np.cumsum(g)
+        c_before = c - g
+        w2 = w * w
+        w2_event = _wsum(inv, w2 * e, m)
+        w2_cens = _wsum(inv, w2 * ~e, m)
+        a_event = c_before - 1.0 / w_risk  # an event row's a_k
+        # sum over rows leaving at each time of w^2 a^2 (censored rows: a = C at their time)
+        left = w2_cens * c * c + np.where(w2_event > 0, w2_event * a_event * a_event, 0.0)
+        # sum of w^2 over rows still at risk after each time
+        rev = np.cumsum((w2_cens + w2_event)[::-1])[::-1]
+        later = np.append(rev[1:], 0.0)
+        var = surv * surv * (c * c * later + np.cumsum(left))
+    dead_all = np.cumsum(has & (w_event >= w_risk)) > 0  # S has reached 0
+    var = np.where(dead_all, 0.0, var)
+    return np.sqrt(var)
+
+
+def _wsum(idx: IntArray, v: ArrayLike, m: int) -> FloatArray:
+    """Sum of ``v`` per index 0..m-1 (np.bincount with weights, typed as float)."""
+    return np.asarray(np.bincount(idx, weights=np.asarray(v, np.float64), minlength=m), np.float64)
 
 
 def reverse_km_followup(
@@ -540,6 +714,8 @@ def kaplan_meier_by(
     group: ArrayLike,
     *,
     conventions: SurvivalConventions | None = None,
+    weights: ArrayLike | None = None,
+    robust: bool | None = None,
 ) -> dict[str, KaplanMeier]:
     """Kaplan-Meier curves per group, as R ``survfit(Surv(time, status) ~ group)``.
 
@@ -552,6 +728,9 @@ def kaplan_meier_by(
         ``na.omit``. Labels become strings (integral floats lose ".0": 1.0 -> "1").
     conventions : SurvivalConventions, optional
         As for :func:`kaplan_meier`.
+    weights, robust : optional
+        Case weights and variance choice, as for :func:`kaplan_meier` (R:
+        ``survfit(Surv(time, status) ~ group, weights = w)``).
 
     Returns
     -------
@@ -562,8 +741,26 @@ def kaplan_meier_by(
     codes, labels, missing = factorize_groups(group, t.size)
     keep = ~missing
     t, e, codes = t[keep], e[keep], codes[keep]
+    if weights is None and not robust:
+        return {
+            label: kaplan_meier(t[codes == k], e[codes == k], conventions=conventions)
+            for k, label in enumerate(labels)
+        }
+    w = np.ones(keep.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != keep.shape:
+        raise InputError(f"weights must be a 1-d array of length {keep.size}")
+    w = w[keep]
+    if robust is None:
+        # R decides once for the whole call, from all the weights
+        robust = bool(np.any(w != np.floor(w)))
     return {
-        label: kaplan_meier(t[codes == k], e[codes == k], conventions=conventions)
+        label: kaplan_meier(
+            t[codes == k],
+            e[codes == k],
+            conventions=conventions,
+            weights=w[codes == k],
+            robust=robust,
+        )
         for k, label in enumerate(labels)
     }
 
@@ -648,6 +845,14 @@ _KM_ARRAY_DTYPES = {
 }
 
 
+_KM_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "variance": "greenwood",
+    "weighted_n_risk": None,
+    "weighted_n_event": None,
+    "weighted_n_censor": None,
+}
+
+
 def _km_from_fresh_arrays(**fields: Any) -> KaplanMeier:
     """``KaplanMeier(**fields)`` for arrays this module has just computed.
 
@@ -657,6 +862,10 @@ def _km_from_fresh_arrays(**fields: Any) -> KaplanMeier:
     (a view, another dtype) still goes through ``read_only``.
     """
     km = object.__new__(KaplanMeier)
+    # fields with defaults that the fast path does not pass (slots have no class default)
+    for name, default in _KM_OPTIONAL_DEFAULTS.items():
+        if name not in fields:
+            object.__setattr__(km, name, default)
     for name, value in fields.items():
         dtype = _KM_ARRAY_DTYPES.get(name)
         if dtype is not None:
