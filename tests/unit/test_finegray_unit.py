@@ -114,19 +114,19 @@ def test_cause_specific_cox_censors_the_competing_events() -> None:
 @pytest.mark.parametrize(
     ("change", "error", "match"),
     [
-        (dict(X=np.ones((6, 1))), EstimationError, "singular"),
-        (dict(cause=[0, 2, 0, 2, 0, 2]), EstimationError, "never occurs"),
-        (dict(X=np.array([[1.0], [np.nan], [0], [1], [0], [1]])), InputError, "missing"),
-        (dict(names=["a", "b"]), InputError, "names"),
-        (dict(X=np.ones((5, 1))), InputError, "one row per patient"),
-        (dict(cengroup=["a", None, "a", "a", "b", "b"]), InputError, "cengroup"),
+        ({"X": np.ones((6, 1))}, EstimationError, "singular"),
+        ({"cause": [0, 2, 0, 2, 0, 2]}, EstimationError, "never occurs"),
+        ({"X": np.array([[1.0], [np.nan], [0], [1], [0], [1]])}, InputError, "missing"),
+        ({"names": ["a", "b"]}, InputError, "names"),
+        ({"X": np.ones((5, 1))}, InputError, "one row per patient"),
+        ({"cengroup": ["a", None, "a", "a", "b", "b"]}, InputError, "cengroup"),
     ],
     ids=["constant covariate", "no event of interest", "NaN covariate", "names mismatch",
          "rows mismatch", "missing cengroup"],
 )  # fmt: skip
 def test_bad_input_raises_clear_errors(change, error, match) -> None:
-    args = dict(time=[1.0, 2, 3, 4, 5, 6], cause=[1, 2, 1, 0, 1, 2],
-                X=np.array([[1.0], [0], [0], [1], [0], [1]]), names=["x"])  # fmt: skip
+    args = {"time": [1.0, 2, 3, 4, 5, 6], "cause": [1, 2, 1, 0, 1, 2],
+                "X": np.array([[1.0], [0], [0], [1], [0], [1]]), "names": ["x"]}  # fmt: skip
     args.update(change)
     with pytest.raises(error, match=match):
         finegray(args.pop("time"), args.pop("cause"), args.pop("X"), **args)

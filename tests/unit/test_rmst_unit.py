@@ -89,10 +89,10 @@ def test_missing_group_rows_dropped_and_to_dict() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(tau=0), InputError, "positive"),
-        (dict(tau=float("nan")), InputError, "positive"),
-        (dict(tau=2, reference="C"), InputError, "reference"),
-        (dict(tau=2, conf_level=1.0), InputError, "conf_level"),
+        ({"tau": 0}, InputError, "positive"),
+        ({"tau": float("nan")}, InputError, "positive"),
+        ({"tau": 2, "reference": "C"}, InputError, "reference"),
+        ({"tau": 2, "conf_level": 1.0}, InputError, "conf_level"),
     ],
     ids=["tau zero", "tau nan", "unknown reference", "bad level"],
 )

@@ -174,8 +174,7 @@ def finding(values: ArrayLike | Sequence[Any], name: str = "finding") -> Tri:
         bad = known & ~np.isin(f, (0.0, 1.0))
         if bad.any():
             raise InputError(
-                f"{name}: numeric values must be 0 (absent) or 1 (present), got "
-                f"{f[bad][0]!r}",
+                f"{name}: numeric values must be 0 (absent) or 1 (present), got {f[bad][0]!r}",
                 fix="code findings as 1/0, present/absent, or leave them empty when not tested",
             )
         return Tri((f == 1.0) & known, (f == 0.0) & known)
@@ -280,7 +279,9 @@ def ldh_high(ldh: ArrayLike | Sequence[Any], uln: ArrayLike | float | None = Non
         known = ~np.isnan(v) & ~np.isnan(u)
         return _known(v > u, known)
     words = _normalize_words(a)
-    is_t = np.isin(words, ["high", "elevated", "abnormal", "above uln", "> uln", "yes", "1", "true"])
+    is_t = np.isin(
+        words, ["high", "elevated", "abnormal", "above uln", "> uln", "yes", "1", "true"]
+    )
     is_f = np.isin(words, ["normal", "not elevated", "<= uln", "no", "0", "false"])
     is_u = np.isin(words, list(_UNKNOWN_WORDS))
     bad = ~(is_t | is_f | is_u)

@@ -454,13 +454,15 @@ def cuminc(
     for g, label in enumerate(glabels):
         groups[label] = _cif_curve(tab, g, conf_type, conf_level)
     requested = tuple(float(x) for x in times)
-    at = {label: curve.at(np.asarray(requested, dtype=np.float64)) for label, curve in groups.items()}
+    at = {
+        label: curve.at(np.asarray(requested, dtype=np.float64)) for label, curve in groups.items()
+    }
     gray: GrayTest | None = None
     gray_reason: str | None = None
     if n_groups < 2:
         gray_reason = "one group: Gray's test needs at least two"
     else:
-        gray = _gray_test(t, kind, gcodes, scodes, n_groups, rho, strata is not None)
+        gray = _gray_test(t, kind, gcodes, scodes, n_groups, rho, strata is not None, tab)
     return CumincResult(
         event=labels_event,
         competing=labels_comp,
@@ -562,7 +564,7 @@ def _prepare(
     kind = np.full(t.size, COMPETING, dtype=np.int8)
     kind[is_cens] = CENSORED
     kind[is_event] = CAUSE
-    competing_values = c[kind == COMPETING]
+    competing_values = np.unique(c[kind == COMPETING])
     comp_labels = tuple(sorted({str(v) for v in competing_values.tolist()}))
     return t + 0.0, kind, str(event), comp_labels
 
@@ -607,8 +609,9 @@ def _tabulate(t: FloatArray, kind: NDArray[np.int8], g: IntArray, n_groups: int)
     inv = inv.reshape(-1)
     n_t = times.size
     cell = (inv * n_groups + g) * 3 + kind
-    counts = np.bincount(cell, minlength=n_t * n_groups * 3).reshape(n_t, n_groups, 3)
-    counts = counts.astype(np.float64)
+    counts: FloatArray = (
+        np.bincount(cell, minlength=n_t * n_groups * 3).reshape(n_t, n_groups, 3).astype(np.float64)
+    )
     n_obs = counts.sum(axis=2)
     n_risk = np.cumsum(n_obs[::-1], axis=0)[::-1]
     return _Table(times, n_obs, counts[:, :, CAUSE], counts[:, :, COMPETING], n_risk)
@@ -680,14 +683,22 @@ def _gray_test(
     n_groups: int,
     rho: float,
     stratified: bool,
+    whole: _Table,
 ) -> GrayTest:
-    """Gray's statistic: scores and their variance summed over strata, as ``crstm``."""
+    """Gray's statistic: scores and their variance summed over strata, as ``crstm``.
+
+    ``whole`` is the table of all rows, reused when there is a single stratum.
+    """
     k1 = n_groups - 1
     score = np.zeros(k1)
     var = np.zeros((k1, k1))
-    for stratum in np.unique(s).tolist():
-        rows = s == stratum
-        tab = _tabulate(t[rows], kind[rows], g[rows], n_groups)
+    strata_codes = np.unique(s).tolist()
+    for stratum in strata_codes:
+        if len(strata_codes) == 1:
+            tab = whole
+        else:
+            rows = s == stratum
+            tab = _tabulate(t[rows], kind[rows], g[rows], n_groups)
         sc, v = _crst(tab, rho)
         score += sc
         var += v
@@ -751,45 +762,61 @@ def _crst(tab: _Table, rho: float) -> tuple[FloatArray, FloatArray]:
         tr = t1.sum(axis=1)
         tq = np.where(pos, rs * (1.0 - f1m) / skmm, 0.0).sum(axis=1)
         nd1 = d1.sum(axis=1)
-        nd2 = d2.sum(axis=1)
         f = np.cumsum(nd1 / tr)
         fm = np.concatenate(([0.0], f[:-1]))
         fb = (1.0 - fm) ** rho
-        # a(i, k) = fb t1_i (delta_ik - t1_k / tr): crst's weight matrix (0 where either
-        # group has nobody at risk)
-        a = -(fb[:, None] * t1[:, :k1] / tr[:, None])[:, :, None] * t1[:, None, :]
-        diag = fb[:, None] * t1[:, :k1] * (1.0 - t1[:, :k1] / tr[:, None])
-        idx = np.arange(k1)
-        a[:, idx, idx] = diag
-        scale = nd1 / (tr * (1.0 - fm))
-        c = np.cumsum(np.where(a != 0, a * scale[:, None, None], 0.0), axis=0)  # (T, k1, G)
-        # scores of groups 1..G-1
-        sc_terms = np.where(
+        # scores of groups 1..G-1 (zero at times without an event of the cause)
+        score = np.where(
             pos[:, :k1],
-            fb[:, None] * (d1[:, :k1] - nd1[:, None] * rs[:, :k1] * (1.0 - f1m[:, :k1])
-                           / (skmm[:, :k1] * tq[:, None])),
+            fb[:, None]
+            * (
+                d1[:, :k1]
+                - nd1[:, None] * rs[:, :k1] * (1.0 - f1m[:, :k1]) / (skmm[:, :k1] * tq[:, None])
+            ),
             0.0,
-        )
-        score = sc_terms.sum(axis=0)
-        # events of the cause: rows with nd1 > 0, groups with someone at risk
+        ).sum(axis=0)
+        # events of the cause: groups with someone at risk at times with nd1 > 0
         use1 = pos & (nd1 > 0)[:, None]
-        t4 = np.where(skm > 0, 1.0 - (1.0 - f[:, None]) / np.where(skm > 0, skm, 1.0), 1.0)
-        t5 = np.where(nd1[:, None] > 1, 1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * skmm - 1.0), 1.0)
-        t3 = np.where(use1, t5 * skmm * nd1[:, None] / (tr[:, None] * rs_safe), 0.0)
+        skm_safe = np.where(skm > 0, skm, 1.0)
+        t4 = np.where(use1 & (skm > 0), 1.0 - (1.0 - f[:, None]) / skm_safe, 1.0)
         t4 = np.where(use1, t4, 0.0)
-        b = a - t4[:, None, :] * c  # (T, k1, G)
-        v3 = (t4 * t4 * t3).sum(axis=0)
-        v2 = np.einsum("tik,tk->ik", b, t4 * t3)
-        v = np.einsum("tik,tjk,tk->ij", b, b, t3)
+        t5 = np.where(
+            nd1[:, None] > 1, 1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * skmm - 1.0), 1.0
+        )
+        t3 = np.where(use1, t5 * skmm * nd1[:, None] / (tr[:, None] * rs_safe), 0.0)
         # competing events: groups with skm > 0 and a competing event at this time
         use2 = (skm > 0) & (d2 > 0)
-        t4c = np.where(use2, (1.0 - f[:, None]) / np.where(skm > 0, skm, 1.0), 0.0)
+        t4c = np.where(use2, (1.0 - f[:, None]) / skm_safe, 0.0)
         t5c = np.where(d2 > 1, 1.0 - (d2 - 1.0) / (rs - 1.0), 1.0)
         t3c = np.where(use2, t5c * (skmm * skmm) * d2 / (rs_safe * rs_safe), 0.0)
         w = t4c * t4c * t3c
-        v3 = v3 + w.sum(axis=0)
-        v2 = v2 - np.einsum("tik,tk->ik", c, w)
-        v = v + np.einsum("tik,tjk,tk->ij", c, c, w)
-    c_end = c[-1]  # (k1, G)
+        scale = nd1 / (tr * (1.0 - fm))
+        # crst's weights a(i, k) = fb t1_i (delta_ik - t1_k / tr) (0 where either group has
+        # nobody at risk) and their running sums c(i, k), for the rows i < G - 1 it uses
+        a: dict[tuple[int, int], FloatArray] = {}
+        c: dict[tuple[int, int], FloatArray] = {}
+        for i in range(k1):
+            for k in range(n_g):
+                if i == k:
+                    a_ik = fb * t1[:, i] * (1.0 - t1[:, i] / tr)
+                else:
+                    a_ik = -fb * t1[:, i] * t1[:, k] / tr
+                a[i, k] = a_ik
+                # 2.2-12 adds a(i, k) * scale only where a(i, k) != 0 (no 0 * inf)
+                c[i, k] = np.cumsum(np.where(a_ik != 0, a_ik * scale, 0.0))
+    v3 = (t4 * t4 * t3).sum(axis=0) + w.sum(axis=0)
+    b = {key: a[key] - t4[:, key[1]] * c[key] for key in a}
+    v2 = np.empty((k1, n_g))
+    for i in range(k1):
+        for k in range(n_g):
+            v2[i, k] = b[i, k] @ (t4[:, k] * t3[:, k]) - c[i, k] @ w[:, k]
+    v = np.empty((k1, k1))
+    for i in range(k1):
+        for j in range(i + 1):
+            total = 0.0
+            for k in range(n_g):
+                total += (b[i, k] * t3[:, k]) @ b[j, k] + (c[i, k] * w[:, k]) @ c[j, k]
+            v[i, j] = v[j, i] = total
+    c_end = np.array([[c[i, k][-1] for k in range(n_g)] for i in range(k1)])  # (k1, G)
     v = v + (c_end * v3) @ c_end.T + c_end @ v2.T + v2 @ c_end.T
     return score, v

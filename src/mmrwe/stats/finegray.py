@@ -437,9 +437,7 @@ class _Data:
         )
 
 
-def _censoring_km(
-    t: FloatArray, is_cens: NDArray[np.bool_], g: IntArray, n_cg: int
-) -> list[Any]:
+def _censoring_km(t: FloatArray, is_cens: NDArray[np.bool_], g: IntArray, n_cg: int) -> list[Any]:
     """Per censoring group, G(x-) as crr reads it (a function of the times).
 
     crr: ``u <- survfit(Surv(ftime, cenind) ~ 1, subset = cengroup == k)`` then
@@ -454,11 +452,17 @@ def _censoring_km(
         rows = g == k
         km = kaplan_meier(t[rows], is_cens[rows])
         knots = np.concatenate(
-            ([min(0.0, float(km.time[0])) - 10.0 * _EPS], km.time, [km.time[-1] * (1.0 + 10.0 * _EPS)])
+            (
+                [min(0.0, float(km.time[0])) - 10.0 * _EPS],
+                km.time,
+                [km.time[-1] * (1.0 + 10.0 * _EPS)],
+            )
         )
         values = np.concatenate(([1.0], km.surv, [0.0]))
 
-        def at(times: FloatArray, knots: FloatArray = knots, values: FloatArray = values) -> FloatArray:
+        def at(
+            times: FloatArray, knots: FloatArray = knots, values: FloatArray = values
+        ) -> FloatArray:
             xout = times * shrink
             j = np.searchsorted(knots, xout, side="right") - 1
             return values[np.clip(j, 0, values.size - 1)]  # rule = 2 below the first knot
@@ -559,9 +563,9 @@ def _newton(
 
 def _solve(h: FloatArray, s: FloatArray) -> FloatArray:
     try:
-        out: FloatArray = np.linalg.solve(h, s)
+        out: FloatArray = np.asarray(np.linalg.solve(h, s), dtype=np.float64)
     except np.linalg.LinAlgError:
-        out = np.full_like(s, np.nan)
+        out = np.full(s.shape, np.nan)
     if not np.all(np.isfinite(out)):
         raise EstimationError(
             "the information matrix of the Fine-Gray model is singular",
