@@ -3,12 +3,13 @@
 Data: survival::mgus2 (progression vs death), survival::pbc (death vs transplant), and the
 cmprsk ?cuminc example (as drawn, and rounded to create ties).
 
-Measured agreement (largest relative difference over every number compared):
-cuminc curves (est, var at every corner), timepoints values, both CI types: 3.2e-14;
-Gray's statistic (rho 0 and 1, stratified or not): 2.2e-14, its p: 1e-13;
-crr coefficients, sandwich SE and variance: 4.4e-13 (information 1.5e-12; p 3.3e-12);
-log pseudo-likelihoods: 6.2e-14; baseline jumps bfitj: 1.2e-13;
-cause-specific Cox vs coxph: 3.4e-13.
+Measured agreement (largest relative difference over every number compared, tests/ then
+a measuring script over the same cases): cuminc estimates 4.2e-15 and variances 3.2e-14 at
+every corner, timepoints values 3.2e-14, log(-log) and plain limits 1.8e-14; Gray's
+statistic (rho 0 and 1, stratified or not) 2.2e-14, its p 1.1e-13; crr coefficients
+2.4e-14, SEs 1.2e-14, variance matrix 4.4e-13, information 1.5e-12, p 3.3e-12, limits
+7.6e-15, log pseudo-likelihoods and LR statistic 2.7e-13, baseline jumps bfitj 1.2e-13;
+cause-specific Cox vs coxph 3.4e-13.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def test_gray_test_matches_cuminc_tests(name: str, cause: int) -> None:
     ref = c["gray"][str(cause)]
     assert res.gray is not None
     assert res.gray.df == ref["df"]
+    if ref["stat"] == -1:  # cuminc's mark of a singular score variance
+        assert res.gray.stat is None and res.gray.p is None and res.gray.reason
+        return
     _close(res.gray.stat, ref["stat"])
     _close(res.gray.p, ref["p_upper"])
     _close(res.gray.p, ref["pv"], rtol=1e-9)  # cuminc's own 1 - pchisq

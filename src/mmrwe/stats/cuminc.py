@@ -565,8 +565,15 @@ def _prepare(
     kind[is_cens] = CENSORED
     kind[is_event] = CAUSE
     competing_values = np.unique(c[kind == COMPETING])
-    comp_labels = tuple(sorted({str(v) for v in competing_values.tolist()}))
-    return t + 0.0, kind, str(event), comp_labels
+    comp_labels = tuple(sorted({_code_label(v) for v in competing_values.tolist()}))
+    return t + 0.0, kind, _code_label(event), comp_labels
+
+
+def _code_label(value: object) -> str:
+    # a cause read from a numeric column with NaN is float: label 2.0 as "2", as R prints it
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _same(a: object, b: object) -> bool:
@@ -623,16 +630,23 @@ def _cif_curve(tab: _Table, g: int, conf_type: CifConfType, conf_level: float) -
     ``cinc`` walks the group's distinct times keeping the all-cause KM just before the time
     (fk) and after it (fkn) and three running sums v1, v2, v3; the variance at a jump of
     the cause is v1 + F^2 v3 - 2 F v2. The running sums are cumulative sums of per-time
-    terms, written here in cinc's order of operations.
+    terms, written here in cinc's order of operations. Times with only censorings change
+    none of them (their KM factor is exactly 1), so only event times are kept.
     """
-    own = tab.n_obs[:, g] > 0
-    times = tab.times[own]
-    r = tab.n_risk[own, g]
-    d1 = tab.d1[own, g]
-    d2 = tab.d2[own, g]
-    nd = d1 + d2
+    n_obs = tab.n_obs[:, g]
+    own = n_obs > 0
+    risk_time = tab.times[own]
+    risk_n = tab.n_risk[own, g].astype(np.int64)
+    max_time = float(risk_time[-1])
+    n_events_g = tab.d1[:, g] + tab.d2[:, g]
+    rows = n_events_g > 0
+    times = tab.times[rows]
+    r = tab.n_risk[rows, g]
+    d1 = tab.d1[rows, g]
+    d2 = tab.d2[rows, g]
+    nd = n_events_g[rows]
     fkn = np.cumprod((r - nd) / r)
-    fk = np.concatenate(([1.0], fkn[:-1]))
+    fk = np.concatenate(([1.0], fkn))[:-1]
     f = np.cumsum(fk * d1 / r)
     with np.errstate(divide="ignore", invalid="ignore"):
         t3 = np.where(fkn > 0, 1.0 / np.where(fkn > 0, fkn, 1.0), 0.0)
@@ -663,13 +677,13 @@ def _cif_curve(tab: _Table, g: int, conf_type: CifConfType, conf_level: float) -
         variance=var_j,
         lower=lower,
         upper=upper,
-        max_time=float(times[-1]),
-        risk_time=times,
-        risk_n=r.astype(np.int64),
-        n=int(tab.n_obs[:, g].sum()),
+        max_time=max_time,
+        risk_time=risk_time,
+        risk_n=risk_n,
+        n=int(n_obs.sum()),
         events=int(d1.sum()),
         competing_events=int(d2.sum()),
-        censored=int((tab.n_obs[:, g] - tab.d1[:, g] - tab.d2[:, g]).sum()),
+        censored=int(n_obs.sum() - nd.sum()),
         conf_type=conf_type,
         conf_level=float(conf_level),
     )

@@ -201,6 +201,18 @@ crr_cases$example_ties_cengroup <- crr_case(
   "example_ties", ex, c("x1", "x2"), failcode = 2, cengroup = "group",
   note = "three censoring groups, tied times")
 
+# --- small edge cases ---------------------------------------------------------------------------
+e1 <- data.frame(time = c(1, 2, 3, 4, 5, 6, 2, 7), cause = c(1, 2, 1, 0, 0, 0, 1, 0),
+                 group = c("a", "a", "a", "b", "b", "b", "c", "c"))
+cuminc_cases$edge_all_censored_group <- cuminc_case(
+  "edge_all_censored", e1, times = c(0, 2, 5, 6, 7, 8), ticks = c(0, 3, 6),
+  note = "group b has no event of any kind; group c one event")
+e2 <- data.frame(time = c(5, 6, 1, 2, 3), cause = c(1, 0, 0, 0, 2), group = c("a", "a", "b", "b", "b"))
+cuminc_cases$edge_singular <- cuminc_case(
+  "edge_singular", e2, times = c(1, 5), ticks = c(0), note = paste(
+    "nobody of group b is at risk at the only event of cause 1: the score variance is 0",
+    "and cuminc reports the statistic as -1"))
+
 meta <- list(r = R.version.string, cmprsk = format(packageVersion("cmprsk")),
              survival = format(packageVersion("survival")),
              jsonlite = format(packageVersion("jsonlite")),
