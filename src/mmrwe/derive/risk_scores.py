@@ -11,8 +11,9 @@ Definitions and where they were checked (domain.md section 5 lists the same rule
 * **ISS** (Greipp PR et al., J Clin Oncol 2005;23(15):3412-3420): I = beta2-microglobulin
   (B2M) < 3.5 mg/L and albumin >= 3.5 g/dL (35 g/L); III = B2M >= 5.5 mg/L; II = neither.
   Checked against the cliot R package documentation (``iss_multiple_myeloma``, citing Greipp
-  2005) and a clinical reference page (BMJ Best Practice style criteria, "Stage I: beta2-
-  microglobulin < 3.5 mg/L and albumin >= 35 g/L ... Stage III: >= 5.5 mg/L").
+  2005) and a BMJ Best Practice "Criteria" page seen through an institutional mirror
+  ("Stage I: beta2-microglobulin < 3.5 mg/L and albumin >= 35 g/L ... Stage III: >= 5.5
+  mg/L").
 * **R-ISS** (Palumbo A et al., J Clin Oncol 2015;33(26):2863-2869): I = ISS I and no
   high-risk chromosomal abnormality by iFISH (del(17p), t(4;14), t(14;16)) and LDH <= the
   upper limit of normal; III = ISS III and (a high-risk abnormality or LDH > ULN); II = not

@@ -4,10 +4,10 @@ Per group, the RMST up to tau and its standard error are :meth:`KaplanMeier.rmst
 <mmrwe.stats.km.KaplanMeier.rmst>`, equal to R ``summary(survfit(...), rmean = tau)``
 (``rmean``, ``se(rmean)``). survRM2's ``rmst1`` (1.0-4) computes the same area and the same
 Greenwood plug-in variance, sum over times t_i <= tau of A_i^2 d_i / (n_i (n_i - d_i)),
-A_i the area under the curve from t_i to tau: with survival 3.5 the two agree to the last
-digit (``tests/reference/r/rmst.R`` records both), so one variance serves the per-group
-numbers and the contrasts. (Older survival releases computed ``se(rmean)`` differently; the
-variance used is stated in every result.)
+A_i the area under the curve from t_i to tau (survival's ``survmean`` and survRM2's
+``rmst1`` both read): with survival 3.5 the two agree to the last digit
+(``tests/reference/r/rmst.R`` records both), so one variance serves the per-group numbers
+and the contrasts, and every result states it.
 
 Between two groups, the difference of RMSTs, the ratio of RMSTs and the ratio of restricted
 mean times lost are survRM2 ``rmst2`` (unadjusted): Wald intervals on the difference and on
