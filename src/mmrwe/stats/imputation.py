@@ -46,7 +46,8 @@ dfobs)``, or ``dfold`` when ``dfcom`` is infinite), ``fmi = (riv + 2 / (df + 3))
 ``qbar +- qt(1 - alpha/2, df) sqrt(t)``. The complete-data df are mice's ``get.dfcom``:
 events - coefficients for a Cox model, n - coefficients for a logistic model, n - 1 for a
 proportion (an intercept-only logistic model: the proportion is pooled on the logit scale,
-``logit(p)`` with variance ``1 / (n p (1 - p))``, and back-transformed).
+``logit(p)`` with variance ``1 / (n p (1 - p))`` from ``glm(y ~ 1, binomial)``, and
+back-transformed).
 """
 
 from __future__ import annotations
@@ -376,8 +377,9 @@ def pool_proportion(
 ) -> PooledResult:
     """Pool a proportion over imputed data sets on the logit scale.
 
-    Each data set contributes ``logit(p_i)`` with variance ``1 / (n p_i (1 - p_i))`` (an
-    intercept-only logistic model, ``glm(y ~ 1, binomial)``), ``dfcom = n - 1``; the
+    Each data set contributes ``logit(p_i)`` with variance ``1 / (n p_i (1 - p_i))`` from an
+    intercept-only logistic model (``glm(y ~ 1, binomial)``, so equal to mice pooling that
+    model), ``dfcom = n - 1``; the
     pooled estimate and limits are back-transformed with ``expit``
     (``to_dict()["terms"][name]["transformed"]``).
     """
@@ -391,9 +393,17 @@ def pool_proportion(
             "a proportion of 0 or 1 in some imputed data set has no logit",
             fix="report the proportions per data set, or an exact interval on complete cases",
         )
-    p = s / n
-    est = np.log(p / (1.0 - p))[:, None]
-    se = np.sqrt(1.0 / (n * p * (1.0 - p)))[:, None]
+    from mmrwe.stats.logistic import logistic_fit
+
+    # glm(y ~ 1, binomial) per data set, as mice pools it: logit(p) and an SE within
+    # glm's IRLS tolerance (~1e-6 relative) of the closed form 1 / sqrt(n p (1 - p))
+    est = np.empty((s.size, 1))
+    se = np.empty((s.size, 1))
+    for i, si in enumerate(s.astype(np.int64).tolist()):  # a loop over imputations
+        y = np.zeros(n)
+        y[:si] = 1.0
+        fit = logistic_fit(y, np.zeros((n, 0)), names=[], ci="wald")
+        est[i, 0], se[i, 0] = fit.coef[0], fit.se[0]
     return pool_rubin(
         est,
         se,
