@@ -201,5 +201,5 @@ def test_mice_input_errors() -> None:
         mice({"a": np.full(4, np.nan), "b": np.ones(4)})
     with pytest.raises(InputError, match="unknown method"):
         mice({"a": x}, method={"a": "norm"})
-    with pytest.raises(InputError, match="0..1"):
+    with pytest.raises(InputError, match=r"0\.\.1"):
         mice({"a": x, "b": np.arange(4.0)}, m=2, maxit=1, seed=1).complete(5)
