@@ -1,6 +1,6 @@
 """E-values against EValue 4.1.4's formulas run in R (tests/reference/r/evalue.R).
 
-Measured agreement: every point and CI E-value and every RR conversion within 2e-16
+Measured agreement: every point and CI E-value and every RR conversion within 3e-15
 relative (the formulas are closed form; the fixture holds 15 significant digits).
 """
 
