@@ -99,7 +99,8 @@ def test_factor_levels_each_get_a_row() -> None:
     tab = balance_table([1, 1, 1, 1, 0, 0, 0, 0], {"g": g}, np.ones(8))
     assert [r.covariate for r in tab.rows] == ["g=a", "g=b", "g=c"]
     two = balance_table([1, 0, 1, 0], {"sex": np.array(["F", "M", "M", "F"])}, np.ones(4))
-    assert [r.covariate for r in two.rows] == ["sex=M"]
+    assert [r.covariate for r in two.rows] == ["sex=F", "sex=M"]
+    assert two.row("sex=F").smd_before == pytest.approx(-two.row("sex=M").smd_before)
 
 
 def _cohort(n: int = 300, seed: int = 1) -> tuple[np.ndarray, dict[str, np.ndarray]]:

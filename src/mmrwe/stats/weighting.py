@@ -35,9 +35,11 @@ Balance statistics transcribe cobalt (github.com/ngreifer/cobalt, ``R/balance-su
 * variance ratio treated / control of weighted variances, continuous covariates only
   (``None`` for binary ones, as cobalt).
 
-A covariate with exactly two distinct values is binary (cobalt's ``is_binary``): coded 1 for
-its second level in sorted order (0/1 variables keep their coding) and shown as one row;
-a categorical covariate with more levels gives one row per level (``variable=level``).
+A numeric covariate with exactly two distinct values is binary (cobalt's ``is_binary``):
+coded 1 for its second value in sorted order (0/1 variables keep their coding) and shown as
+one row; a categorical (string) covariate gives one binary row per level
+(``variable=level``), two-level ones included (cobalt shows one of the two; their SMDs
+differ only in sign).
 
 Trimming (optional) removes units from the weighted sample (weight 0); the propensity model
 is not refitted. Two rules:
@@ -143,8 +145,7 @@ def _columns(
         for k, lab in enumerate(labels)
     ]
     model = [c for c in dummies if c.level != ref]
-    balance = model if len(labels) == 2 else dummies
-    return model, balance
+    return model, dummies
 
 
 def _design(
@@ -600,7 +601,8 @@ class BalanceTable:
     Attributes
     ----------
     rows : tuple of BalanceRow
-        One per numeric covariate, binary covariate, or level of a factor with >= 3 levels.
+        One per numeric covariate, two-valued numeric covariate, or level of a categorical
+        covariate.
     estimand : str
     sd_denominator : {"pooled", "treated", "weighted"}
         cobalt's ``s.d.denom`` for the estimand.
@@ -720,8 +722,7 @@ def balance_table(
     treatment : array_like, shape (n,)
         Two levels; the second in sorted order is "treated".
     covariates : mapping of str to array_like
-        As in :func:`propensity_score`; factors give one row per level (two-level ones a
-        single row for the second level).
+        As in :func:`propensity_score`; categorical covariates give one row per level.
     weights : array_like of float, shape (n,)
         Balancing weights (0 = not in the weighted sample).
     estimand : {"ATE", "ATT", "ATO"}

@@ -80,16 +80,15 @@ col_w_vr <- function(mat, treat, weights, bin.vars) {
   out
 }
 
-# balance columns as mmrwe names them: numeric "x"; two-valued numeric other than 0/1 and
-# two-level factors "x=<second level>"; factors with more levels "x=<level>" for each level
+# balance columns as mmrwe names them: numeric "x"; two-valued numeric other than 0/1
+# "x=<second value>"; character covariates "x=<level>" for each level
 balance_matrix <- function(d, covs) {
   cols <- list(); bin <- logical(0)
   for (v in covs) {
     x <- d[[v]]
     if (is.character(x)) {
       lev <- sort(unique(x), method = "radix")
-      use <- if (length(lev) == 2) lev[2] else lev
-      for (l in use) { cols[[paste0(v, "=", l)]] <- as.numeric(x == l); bin <- c(bin, TRUE) }
+      for (l in lev) { cols[[paste0(v, "=", l)]] <- as.numeric(x == l); bin <- c(bin, TRUE) }
     } else {
       u <- sort(unique(x))
       if (length(u) == 2 && !all(u == c(0, 1))) {
