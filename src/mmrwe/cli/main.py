@@ -20,6 +20,7 @@ from rich.table import Table
 
 from mmrwe import __version__
 from mmrwe.core.errors import Issue, MmrweError, ValidationError
+from mmrwe.spec.errors import InvalidSpecError
 
 app = typer.Typer(
     name="mmrwe",
@@ -30,7 +31,8 @@ app = typer.Typer(
         "then copy its study.toml next to your own data."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -89,6 +91,13 @@ def _report_error(exc: BaseException, debug: bool) -> None:
             err.print(
                 f"(+ {len(errors) - 50} more errors; run `mmrwe validate SPEC --json FILE` for the full list)"
             )
+    elif isinstance(exc, InvalidSpecError):
+        n = len(exc.issues)
+        err.print(
+            f"[bold red]Invalid study spec:[/] {n} problem{'s' if n != 1 else ''}. Nothing was read."
+        )
+        for issue in exc.issues:
+            _print_issue(issue)
     elif isinstance(exc, MmrweError):
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
     else:
@@ -293,6 +302,11 @@ def _f(x: float | None) -> str:
 from mmrwe.cli.pool_cmd import register as _register_pool_commands  # noqa: E402
 
 _register_pool_commands(app)
+
+# `mmrwe init`, `mmrwe schema`, `mmrwe explain` (the first hour with one's own data).
+from mmrwe.cli.init_cmd import register as _register_init_commands  # noqa: E402
+
+_register_init_commands(app)
 
 
 def main() -> None:
