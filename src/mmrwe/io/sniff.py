@@ -214,6 +214,18 @@ class CsvDiagnosis:
             "`mmrwe init FILE` writes a spec with every reading option detected"
         )
 
+    def summary(self) -> str:
+        """The detected dialect in a few words, e.g. "Latin-1 text with ';' between cells"."""
+        parts = []
+        if self.encoding.value is not None:
+            parts.append(f"{self.encoding.value} text")
+        if self.delimiter.value is not None:
+            shown = "tab" if self.delimiter.value == "\t" else repr(self.delimiter.value)
+            parts.append(f"{shown} between cells")
+        if self.decimal.value == ",":
+            parts.append("',' as decimal mark")
+        return ", ".join(parts)
+
     def evidence(self) -> str:
         """The detections in words."""
         return "; ".join(
@@ -242,6 +254,15 @@ def diagnose_csv(raw: bytes) -> CsvDiagnosis:
     text = raw.decode(enc.value, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
+    return _diagnose(text, enc)
+
+
+def diagnose_text(text: str) -> CsvDiagnosis:
+    """Delimiter and decimal mark of CSV text already decoded (encoding not judged)."""
+    return _diagnose(text, Detected(None, ""))
+
+
+def _diagnose(text: str, enc: Detected) -> CsvDiagnosis:
     sep = sniff_delimiter(text)
     cells: list[str] = []
     if sep.value is not None:
@@ -252,6 +273,32 @@ def diagnose_csv(raw: bytes) -> CsvDiagnosis:
         except csv.Error:
             pass
     return CsvDiagnosis(enc, sep, sniff_decimal(cells))
+
+
+def decimal_comma_rows(lines: Sequence[tuple[int, Sequence[str]]], width: int) -> list[int]:
+    """Line numbers of comma-split rows whose extra cells come from decimal commas.
+
+    A row of a comma-separated file written with decimal commas (``P1,11,5,70``) has one
+    extra cell per such number; the row is explained when joining adjacent all-digit cells
+    pairwise, left to right, brings it back to ``width`` cells.
+    """
+    out = []
+    for line, cells in lines:
+        extra = len(cells) - width
+        if extra <= 0:
+            continue
+        merged, i = 0, 0
+        while i < len(cells) - 1 and merged < extra:
+            if re.fullmatch(r"[+-]?\d+", cells[i].strip()) and re.fullmatch(
+                r"\d+", cells[i + 1].strip()
+            ):
+                merged += 1
+                i += 2
+            else:
+                i += 1
+        if merged == extra:
+            out.append(line)
+    return out
 
 
 # ----------------------------------------------------------------------------------------
