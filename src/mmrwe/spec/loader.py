@@ -488,7 +488,7 @@ class _Section:
         """This table as (name, string) pairs (``[data.columns]``, ``[validation.accept]``)."""
         out = []
         for name in self.table:
-            value = self.str(name, required=True)
+            value = self.str(name)
             if value is not None:
                 out.append((name, value))
         return tuple(out)
@@ -765,9 +765,7 @@ def _data(root: _Section, base: Path, *, has_sites: _Bool, has_data: _Bool) -> D
     data_format = d.str("format", "canonical", choices=("canonical", "omop"))
     omop_sec = d.sub("omop")
     omop_sec.reject_unknown()
-    omop_opts = tuple(
-        (k, val) for k in omop_sec.table if (val := omop_sec.str(k, required=True)) is not None
-    )
+    omop_opts = tuple((k, val) for k in omop_sec.table if (val := omop_sec.str(k)) is not None)
     if (url is not None or data_format == "omop") and engine == "pandas":
         d.issue(
             "MMS007",
