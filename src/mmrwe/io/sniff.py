@@ -401,7 +401,7 @@ def sniff_dates(columns: dict[str, list[Any]], rows: Sequence[int] | None = None
         f = full[0]
         why = f"all {cols_words} read as {_FORMAT_WORDS[f]}"
         swapped = _swap_day_month(f)
-        if swapped:
+        if swapped in _FORMAT_WORDS:  # a format with a swapped twin: say why not the twin
             proof = [(c, s) for c, s in all_dates if not _parses(s, swapped)]
             if proof:
                 c, s = proof[0]
@@ -448,7 +448,9 @@ def _day_month_words(s: str, fmt: str) -> str:
 def normalise_name(name: str) -> str:
     """Lower case, accents removed, words separated by single spaces."""
     s = unicodedata.normalize("NFKD", str(name))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch)).lower()
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    # SPSS and SAS names run words together: LetzterKontakt, PatID.
+    s = re.sub(r"([a-z])([A-Z])", r"\1 \2", s).lower()
     s = re.sub(r"([a-z])([0-9])", r"\1 \2", s)
     return " ".join(re.findall(r"[a-z0-9]+", s))
 
