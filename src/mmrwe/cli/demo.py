@@ -10,7 +10,7 @@ from typing import Any
 
 DEMO_FILES = ("study.toml", "patients.csv", "labs.csv", "therapy.csv")
 
-# Martino et al., Hematol Oncol 2025;43(2):e70042 (abstract); ../shared/docs/reference-study.md
+# Martino et al., Hematol Oncol 2025;43(2):e70042 (abstract)
 PUBLISHED: dict[str, str] = {
     "patients": "51",
     "age < 70 years": "31 (60.8 %)",

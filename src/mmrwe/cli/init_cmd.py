@@ -162,6 +162,12 @@ def register(app: Any) -> None:
                 "--out", "-o", help="Write the schema to this file instead of printing it."
             ),
         ] = None,
+        markdown: Annotated[
+            bool,
+            typer.Option(
+                "--markdown", help="Print the key reference as Markdown (docs/spec.md) instead."
+            ),
+        ] = False,
     ) -> None:
         """Print the JSON Schema of the study spec (for editors and other tools).
 
@@ -170,9 +176,9 @@ def register(app: Any) -> None:
         writes that line. Example: `mmrwe schema --out study.schema.json`, then
         `#:schema ./study.schema.json`.
         """
-        from mmrwe.spec.schema import schema_text
+        from mmrwe.spec.schema import markdown_reference, schema_text
 
-        text = schema_text()
+        text = markdown_reference() if markdown else schema_text()
         if out is None:
             typer.echo(text, nl=False)
         else:

@@ -174,7 +174,7 @@ TABLES: tuple[Table, ...] = (
             Key("delimiter", "string", "CSV field separator. Default: comma (tab for .tsv files). Write a tab as \"\\t\".", default_doc='"," (tab for .tsv)', example=";"),
             Key("decimal", "string", "Decimal mark of numbers written as text (\",\" for 12,5).", default=".", choices=(".", ","), example=","),
             Key("encoding", "string", "Text encoding of CSV files: utf-8, utf-8-sig (UTF-8 with a byte-order mark), cp1252 (Windows Western Europe) or latin-1.", default="utf-8", example="latin-1"),
-            Key("missing_values", "strings", "Cell texts meaning missing (in addition to empty cells).", default=["", "NA", "N/A", "NaN", "nan", ".", "NULL", "null"], example=["", "NA", "n.d."]),
+            Key("missing_values", "strings", "Cell texts (after trimming spaces) meaning missing; keep \"\" in the list for empty cells to be missing.", default=["", "NA", "N/A", "NaN", "nan", ".", "NULL", "null"], example=["", "NA", "n.d."]),
             Key("engine", "string", "Where validation, endpoints and the survival counts run: pandas (in memory) or a database engine.", default="pandas", choices=("pandas", "duckdb", "postgres", "spark"), example="duckdb"),
             Key("table", "string", "Table (or view) holding the patients in a database or a .duckdb file.", example="patients"),
             Key("format", "string", "canonical (one row per patient, as described in docs/data.md) or omop (build the table from an OMOP CDM database).", default="canonical", choices=("canonical", "omop"), example="omop"),
