@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mmrwe.core.errors import InputError, Location
 from mmrwe.spec.model import RESPONSE_CATEGORIES
 from mmrwe.spec.writer import ColumnChoice, Setting, StarterSpec, VariableChoice
@@ -384,8 +386,9 @@ def sniff_dates(columns: dict[str, list[Any]], rows: Sequence[int] | None = None
             else "no column holds dates written as text"
         )
         return DateDetection(None, (), why, tuple(typed))
-    fits = {f: [s for _, s in all_dates if not _parses(s, f)] for f, _ in DATE_FORMATS}
-    full = [f for f, bad in fits.items() if not bad]
+    # Dates repeat: parse each distinct text once, and stop a format at its first failure.
+    distinct = list(dict.fromkeys(s for _, s in all_dates))
+    full = [f for f, _ in DATE_FORMATS if all(_parses(s, f) for s in distinct)]
     n = len(all_dates)
     ncols = len(text_cols)
 
@@ -402,7 +405,8 @@ def sniff_dates(columns: dict[str, list[Any]], rows: Sequence[int] | None = None
         why = f"all {cols_words} read as {_FORMAT_WORDS[f]}"
         swapped = _swap_day_month(f)
         if swapped in _FORMAT_WORDS:  # a format with a swapped twin: say why not the twin
-            proof = [(c, s) for c, s in all_dates if not _parses(s, swapped)]
+            not_twin = {s for s in distinct if not _parses(s, swapped)}
+            proof = [(c, s) for c, s in all_dates if s in not_twin]
             if proof:
                 c, s = proof[0]
                 why += (
@@ -419,8 +423,9 @@ def sniff_dates(columns: dict[str, list[Any]], rows: Sequence[int] | None = None
         )
         return DateDetection(None, tuple(full), why, date_columns)
     # No single format reads every date: take the one that reads the most and say which fail.
-    best = min(fits, key=lambda f: len(fits[f]))
-    bad = fits[best]
+    failing = {f: {s for s in distinct if not _parses(s, f)} for f, _ in DATE_FORMATS}
+    best = min(failing, key=lambda f: len(failing[f]))
+    bad = [s for _, s in all_dates if s in failing[best]]
     c, s = next((c, s) for c, s in all_dates if s == bad[0])
     why = (
         f"{n - len(bad)} of the {cols_words} read as {_FORMAT_WORDS[best]}; {len(bad)} do not "
@@ -633,7 +638,7 @@ def _is_response(p: ColumnProfile) -> bool:
 
 
 def _content_score(
-    role: str, p: ColumnProfile, dates: dict[str, list[dt.date | None]]
+    role: str, p: ColumnProfile, days: np.ndarray, names: list[str]
 ) -> tuple[float, str]:
     """Evidence from the values (0-1), with words; -1 when the column cannot hold ``role``."""
     if role == "patient_id":
@@ -654,38 +659,42 @@ def _content_score(
         return 0.6, f"every value is an IMWG category ({', '.join(_order_response(p.distinct))})"
     if p.kind != "date":
         return -1.0, ""
-    col = dates[p.name]
-    others = [c for c in dates if c != p.name]
-    filled = [i for i, d in enumerate(col) if d is not None]
-    if not filled:
+    others = [c for c in names if c != p.name]
+    col = days[:, names.index(p.name)]
+    filled = ~np.isnan(col)
+    n_filled = int(filled.sum())
+    if not n_filled:
         return -1.0, ""
     n_rows = p.n_rows
-    full = len(filled) == n_rows
-
-    def row_dates(i: int) -> list[dt.date]:
-        return [d for c in dates if (d := dates[c][i]) is not None]
-
-    is_min = sum(1 for i in filled if col[i] == min(row_dates(i)))
-    is_max = sum(1 for i in filled if col[i] == max(row_dates(i)))
-    if role == "start_date":
+    full = n_filled == n_rows
+    row_min = np.min(np.where(np.isnan(days), np.inf, days), axis=1)
+    row_max = np.max(np.where(np.isnan(days), -np.inf, days), axis=1)
+    is_min = int((filled & (col == row_min)).sum())
+    is_max = int((filled & (col == row_max)).sum())
+    if role in ("start_date", "last_followup_date"):
         if not full or not others:
             return (0.0, "") if full else (-1.0, "")
-        return 0.5 * is_min / len(
-            filled
-        ), f"filled in every row and the earliest date of {is_min} of {len(filled)} rows"
-    if role == "last_followup_date":
-        if not full or not others:
-            return (0.0, "") if full else (-1.0, "")
-        return 0.5 * is_max / len(
-            filled
-        ), f"filled in every row and the latest date of {is_max} of {len(filled)} rows"
+        if role == "start_date":
+            why = f"filled in every row and the earliest date of {is_min} of {n_filled} rows"
+            return 0.5 * is_min / n_filled, why
+        why = f"filled in every row and the latest date of {is_max} of {n_filled} rows"
+        return 0.5 * is_max / n_filled, why
     if full:
         return 0.0, ""  # progression and death are empty for patients without the event
     if role == "death_date":
-        return 0.3 * is_max / len(
-            filled
-        ), f"filled in {len(filled)} of {n_rows} rows, the latest date of {is_max} of them"
-    return 0.2, f"filled in {len(filled)} of {n_rows} rows"
+        why = f"filled in {n_filled} of {n_rows} rows, the latest date of {is_max} of them"
+        return 0.3 * is_max / n_filled, why
+    return 0.2, f"filled in {n_filled} of {n_rows} rows"
+
+
+def _day_matrix(dates: dict[str, list[dt.date | None]]) -> np.ndarray:
+    """Days since 1970-01-01 per row (rows x columns), NaN for an empty cell."""
+    epoch = dt.date(1970, 1, 1).toordinal()
+    cols = [
+        np.array([np.nan if d is None else d.toordinal() - epoch for d in v], dtype=np.float64)
+        for v in dates.values()
+    ]
+    return np.column_stack(cols) if cols else np.empty((0, 0))
 
 
 def map_columns(
@@ -699,9 +708,10 @@ def map_columns(
     and earliest in the row: start; always filled and latest: last follow-up).
     """
     candidates = []
+    days, names = _day_matrix(dates), list(dates)  # rows x date columns, NaN = empty
     for p in profiles:
         for role in ROLES:
-            content, cwhy = _content_score(role, p, dates)
+            content, cwhy = _content_score(role, p, days, names)
             if content < 0:
                 continue
             nscore, hint = name_score(p.name, role)
@@ -723,6 +733,13 @@ def map_columns(
     candidates.sort(key=lambda c: (-c[0], ROLES.index(c[1]), c[2]))
     taken_roles: dict[str, ColumnChoice] = {}
     taken_cols: set[str] = set()
+    # A column already named like a canonical column is that column, whatever it holds: the
+    # validator then reports its content (mapping another column onto the name would clash).
+    for p in profiles:
+        role = normalise_name(p.name).replace(" ", "_")
+        if role in ROLES and role not in taken_roles:
+            taken_roles[role] = ColumnChoice(role, p.name, f"the column is named {p.name!r}")
+            taken_cols.add(p.name)
     for _total, role, col, why in candidates:
         if role in taken_roles or col in taken_cols:
             continue
@@ -1102,13 +1119,10 @@ def inspect_file(
     columns = {c: frame[c].tolist() for c in frame.columns}
     rows = source.source_rows
 
-    if kind == "csv":
-        cells = [v for vals in columns.values() for v in vals]
-        dec = sniff_decimal(cells)
+    dec = sniff_decimal(v for vals in columns.values() for v in vals)
+    if kind == "csv" or dec.value == ",":  # typed files need it only for numbers kept as text
         settings.append(Setting("decimal", dec.value, f"Detected: {dec.why}."))
-        decimal = dec.value
-    else:
-        decimal = "."
+    decimal = dec.value
     missing, missing_why = sniff_missing(columns, decimal)
     settings.append(
         Setting("missing_values", missing, f"Cell texts read as missing: {missing_why}.")
