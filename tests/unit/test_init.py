@@ -275,11 +275,8 @@ def test_an_existing_spec_is_never_overwritten_without_force(tmp_path):
 
 
 def test_the_spec_path_to_the_data_is_relative_to_the_spec(tmp_path):
-    data = (
-        european_csv(tmp_path / "exports" / "pazienti.csv", cohort())
-        if (tmp_path / "exports").mkdir() is None
-        else None
-    )
+    (tmp_path / "exports").mkdir()
+    data = european_csv(tmp_path / "exports" / "pazienti.csv", cohort())
     spec = tmp_path / "specs" / "study.toml"
     spec.parent.mkdir()
     assert init(str(data), "--out", str(spec)).exit_code == 0
@@ -292,11 +289,53 @@ def test_the_spec_path_to_the_data_is_relative_to_the_spec(tmp_path):
     [
         (["nope.csv"], "not found"),
         (["x.docx"], "unsupported file type"),
+        (["pazienti.csv", "--out", "/proc/no-such-folder/study.toml"], "cannot write"),
     ],
 )
 def test_bad_input_is_a_message_not_a_traceback(tmp_path, args, message):
     (tmp_path / "x.docx").write_text("x")
-    res = runner.invoke(
-        app, ["init", *(str(tmp_path / a) for a in args), "--out", str(tmp_path / "s.toml")]
-    )
+    european_csv(tmp_path / "pazienti.csv", cohort(n=5))
+    argv = [a if a.startswith(("-", "/")) else str(tmp_path / a) for a in args]
+    if "--out" not in args:
+        argv += ["--out", str(tmp_path / "s.toml")]
+    res = runner.invoke(app, ["init", *argv])
     assert res.exit_code == 1 and message in res.output and "Traceback" not in res.output
+
+
+def test_utf8_with_byte_order_mark_and_iso_dates(tmp_path):
+    rows = cohort(seed=2)
+    lines = ["patient_id,center,start_date,progression_date,death_date,last_followup_date,hgb"]
+    for r in rows:
+        cells = [r["id"], r["center"], *(d.isoformat() if d else "" for d in
+                 (r["start"], r["prog"], r["death"], r["lfu"])), str(r["hgb"])]  # fmt: skip
+        lines.append(",".join(cells))
+    data = tmp_path / "export.csv"
+    data.write_bytes(("\n".join(lines) + "\n").encode("utf-8-sig"))
+    spec = tmp_path / "study.toml"
+    assert init(str(data), "--out", str(spec)).exit_code == 0
+    doc = tomllib.loads(spec.read_text())
+    assert doc["data"]["encoding"] == "utf-8-sig" and doc["data"]["date_format"] == "%Y-%m-%d"
+    assert doc["data"]["delimiter"] == "," and doc["data"]["decimal"] == "."
+    assert doc["variables"]["hgb"] == {"type": "numeric", "unit": "g/dL"}  # hgb: analyte known
+    assert validate(spec).exit_code == 0
+
+
+def test_a_column_named_like_a_canonical_column_is_that_column(tmp_path):
+    # patient_id repeats (an error of the data): it is still mapped, so that validation
+    # reports the duplicate instead of a clash with another id-like column.
+    rows = cohort(n=6, seed=4)
+    df = pd.DataFrame({
+        "Codice": [f"C{i}" for i in range(6)],
+        "patient_id": ["A", "A", "B", "C", "D", "E"],
+        "start_date": [r["start"].isoformat() for r in rows],
+        "progression_date": [r["prog"].isoformat() if r["prog"] else "" for r in rows],
+        "death_date": [r["death"].isoformat() if r["death"] else "" for r in rows],
+        "last_followup_date": [r["lfu"].isoformat() for r in rows],
+    })  # fmt: skip
+    data = tmp_path / "t.csv"
+    df.to_csv(data, index=False)
+    spec = tmp_path / "study.toml"
+    assert init(str(data), "--out", str(spec)).exit_code == 0
+    assert tomllib.loads(spec.read_text())["data"]["columns"]["patient_id"] == "patient_id"
+    res = validate(spec)
+    assert res.exit_code == 1 and "MMV002" in res.output and "MMV001" not in res.output

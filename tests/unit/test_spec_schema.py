@@ -281,10 +281,19 @@ def test_explain(query, expected):
     assert res.exit_code == 0 and res.stdout.strip() == text.strip()
 
 
-def test_explain_an_unknown_key_suggests_the_nearest():
-    res = runner.invoke(app, ["explain", "km.conf_typ"])
+@pytest.mark.parametrize(
+    ("query", "near"), [("km.conf_typ", "km.conf_type"), ("[[cox]].tie", "cox.ties")]
+)
+def test_explain_an_unknown_key_suggests_the_nearest(query, near):
+    res = runner.invoke(app, ["explain", query])
     assert res.exit_code == 1
-    assert "km.conf_type" in res.output and "Traceback" not in res.output
+    assert repr(query) in res.output  # printed as typed (brackets are not markup)
+    assert near in res.output and "Traceback" not in res.output
+
+
+def test_schema_to_a_folder_that_cannot_be_written_is_a_message():
+    res = runner.invoke(app, ["schema", "--out", "/proc/no-such-folder/s.json"])
+    assert res.exit_code == 1 and "cannot write" in res.output and "Traceback" not in res.output
 
 
 def _commands() -> list[str]:

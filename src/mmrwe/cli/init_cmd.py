@@ -48,7 +48,6 @@ def write_starter_spec(
         ``out`` exists (without ``force``) or is the data file; the data file cannot be
         read; a workbook has several visible sheets and none was chosen.
     """
-    from mmrwe.core.fileio import atomic_write
     from mmrwe.io.sniff import inspect_file
     from mmrwe.spec.schema import SCHEMA_FILE
     from mmrwe.spec.writer import render
@@ -75,8 +74,22 @@ def write_starter_spec(
     starter = replace(starter, schema_ref=schema_ref)
     text = render(starter)
     _check_loads(text, out, starter)
-    atomic_write(out, text)
+    _write(out, text)
     return starter
+
+
+def _write(out: Path, text: str) -> None:
+    from mmrwe.core.errors import RenderError
+    from mmrwe.core.fileio import atomic_write
+
+    try:
+        atomic_write(out, text)
+    except OSError as exc:
+        raise RenderError(
+            f"cannot write {out}: {exc.strerror or exc}",
+            where=Location(file=str(out)),
+            fix="choose a folder you can write to with --out",
+        ) from None
 
 
 def _check_loads(text: str, out: Path, starter: Any) -> None:
@@ -182,9 +195,13 @@ def register(app: Any) -> None:
         if out is None:
             typer.echo(text, nl=False)
         else:
-            from mmrwe.core.fileio import atomic_write
+            from mmrwe.cli.main import _report_error
 
-            atomic_write(out, text)
+            try:
+                _write(out, text)
+            except MmrweError as exc:
+                _report_error(exc, False)
+                raise typer.Exit(1) from None
             typer.echo(f"Wrote {out}")
 
     @app.command("explain")
@@ -202,6 +219,8 @@ def register(app: Any) -> None:
         Without KEY: the top-level tables. Examples: `mmrwe explain km.conf_type`,
         `mmrwe explain "[[cox]].ties"`, `mmrwe explain data` (every key of [data]).
         """
+        from rich.markup import escape
+
         from mmrwe.cli.main import err
         from mmrwe.spec.schema import explain
 
@@ -209,7 +228,7 @@ def register(app: Any) -> None:
             typer.echo(explain(key))
         except KeyError as exc:
             near = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
-            err.print(f"[bold red]error:[/] {key!r} is not a key of the study spec", markup=True)
+            err.print(f"[bold red]error:[/] {escape(repr(key))} is not a key of the study spec")
             if near:
                 err.print(f"  did you mean: {', '.join(near)}?", markup=False)
             err.print(

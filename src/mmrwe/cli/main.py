@@ -27,8 +27,8 @@ app = typer.Typer(
     help=(
         "Run a multicenter real-world study in multiple myeloma, from a raw patient table to a "
         "report, with statistics that agree with R.\n\n"
-        "Start with `mmrwe demo --out demo-out` to see a complete run on a synthetic cohort, "
-        "then copy its study.toml next to your own data."
+        "Start with `mmrwe demo --out demo-out` to see a complete run on a synthetic cohort; "
+        "for your own data, `mmrwe init DATAFILE` writes a starting study.toml."
     ),
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
