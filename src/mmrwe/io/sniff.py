@@ -910,7 +910,7 @@ def describe_variables(
         if canon in ("patient_id", "center", *DATE_ROLES):
             continue
         name = canon or p.name
-        label = p.name if canon else None
+        label = p.name if canon and canon != p.name else None
         if p.kind == "empty":
             out.append(
                 VariableChoice(

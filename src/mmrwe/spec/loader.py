@@ -66,7 +66,8 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ISSUE_CODE = re.compile(r"^MM[A-Z]\d{3}$")
 
 
-def _quote(name: str) -> str:
+def toml_key(name: str) -> str:
+    """A key as written in TOML: bare when it can be, else quoted."""
     return name if _BARE_KEY.match(name) else '"' + name.replace('"', '\\"') + '"'
 
 
@@ -79,24 +80,24 @@ def spec_key_label(segments: Sequence[Segment]) -> str:
     """
     last = max((i for i, s in enumerate(segments) if isinstance(s, tuple)), default=-1)
     if last < 0:
-        return ".".join(_quote(s) for s in segments if isinstance(s, str))
-    head = ".".join(_quote(s if isinstance(s, str) else s[0]) for s in segments[: last + 1])
+        return ".".join(toml_key(s) for s in segments if isinstance(s, str))
+    head = ".".join(toml_key(s if isinstance(s, str) else s[0]) for s in segments[: last + 1])
     entry = segments[last]
     assert isinstance(entry, tuple)
-    rest = ".".join(_quote(s if isinstance(s, str) else s[0]) for s in segments[last + 1 :])
+    rest = ".".join(toml_key(s if isinstance(s, str) else s[0]) for s in segments[last + 1 :])
     return f"[[{head}]] {entry[1]}" + (f" -> {rest}" if rest else "")
 
 
-def _toml(value: Any) -> _Str:
-    """A value written as TOML (for fixes and examples)."""
+def toml_value(value: Any) -> _Str:
+    """A value written as TOML (for fixes, examples and the specs `mmrwe init` writes)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{_quote(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     s = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
     return f'"{s}"'
 
@@ -226,7 +227,7 @@ class _Section:
     def _example(self, key: _Str, fallback: Any) -> _Str:
         k = self._schema_key(key)
         value = k.example if k is not None and k.example is not None else fallback
-        return f"{_quote(key)} = {_toml(value)}"
+        return f"{toml_key(key)} = {toml_value(value)}"
 
     def _trace(self, key: _Str, kind: _Str, default: Any, **extra: Any) -> None:
         if self.ctx.trace is not None:
@@ -286,7 +287,7 @@ class _Section:
         if not isinstance(v, _Str):
             self.issue(
                 "MMS002",
-                f"{self.label(key)} must be a string, got {_toml(v)}",
+                f"{self.label(key)} must be a string, got {toml_value(v)}",
                 f"write {self._example(key, choices[0] if choices else '...')}",
                 key,
             )
@@ -295,13 +296,13 @@ class _Section:
             near = [c for c in choices if c.lower() == v.lower()] or difflib.get_close_matches(
                 v, list(choices), n=1
             )
-            allowed = " | ".join(_toml(c) for c in choices)
+            allowed = " | ".join(toml_value(c) for c in choices)
             self.issue(
                 "MMS003",
                 f"{self.label(key)} = {v!r} is not one of {', '.join(map(repr, choices))}",
-                f"did you mean {near[0]!r}? write {_quote(key)} = {_toml(near[0])}"
+                f"did you mean {near[0]!r}? write {toml_key(key)} = {toml_value(near[0])}"
                 if near
-                else f"write {_quote(key)} = {allowed}, choosing one",
+                else f"write {toml_key(key)} = {allowed}, choosing one",
                 key,
             )
             return default
@@ -328,7 +329,7 @@ class _Section:
             quoted = isinstance(v, _Str) and _is_number_text(v)
             self.issue(
                 "MMS002",
-                f"{self.label(key)} must be {kind}, got {_toml(v)}",
+                f"{self.label(key)} must be {kind}, got {toml_value(v)}",
                 ("remove the quotes: " if quoted else "")
                 + f"write {self._example(key, default if default is not None else 1)}",
                 key,
@@ -351,12 +352,12 @@ class _Section:
         v = self.table[key]
         if not isinstance(v, bool):
             hint = (
-                f"write {_quote(key)} = {v.strip().lower()} (without quotes)"
+                f"write {toml_key(key)} = {v.strip().lower()} (without quotes)"
                 if isinstance(v, _Str) and v.strip().lower() in ("true", "false")
-                else f"write {_quote(key)} = true or {_quote(key)} = false"
+                else f"write {toml_key(key)} = true or {toml_key(key)} = false"
             )
             self.issue(
-                "MMS002", f"{self.label(key)} must be true or false, got {_toml(v)}", hint, key
+                "MMS002", f"{self.label(key)} must be true or false, got {toml_value(v)}", hint, key
             )
             return default
         return v
@@ -377,7 +378,7 @@ class _Section:
         ):
             self.issue(
                 "MMS002",
-                f"{self.label(key)} must be a list of strings, got {_toml(v)}",
+                f"{self.label(key)} must be a list of strings, got {toml_value(v)}",
                 f"write {self._example(key, ['a', 'b'])}",
                 key,
             )
@@ -402,7 +403,7 @@ class _Section:
         ):
             self.issue(
                 "MMS002",
-                f"{self.label(key)} must be a list of numbers, got {_toml(v)}",
+                f"{self.label(key)} must be a list of numbers, got {toml_value(v)}",
                 f"write {self._example(key, [12, 24])}",
                 key,
             )
@@ -411,7 +412,7 @@ class _Section:
         if low:
             self.issue(
                 "MMS004",
-                f"{self.label(key)} holds {_toml(low[0])}, below the smallest allowed value {lo:g}",
+                f"{self.label(key)} holds {toml_value(low[0])}, below the smallest allowed value {lo:g}",
                 f"use values {_range_words(lo, None)}",
                 key,
             )
@@ -432,7 +433,7 @@ class _Section:
             "MMS008",
             f"{self.label(key)} lists {len(v)} candidate {what}s ({', '.join(map(repr, options))}): "
             "a choice is left to you",
-            f"keep the one that is right, e.g. {_quote(key)} = {_toml(options[0] if options else '...')} "
+            f"keep the one that is right, e.g. {toml_key(key)} = {toml_value(options[0] if options else '...')} "
             "(the comment above the key in the spec says what was seen in the file)",
             key,
         )
@@ -448,10 +449,10 @@ class _Section:
         if not isinstance(v, Mapping):
             self.issue(
                 "MMS010",
-                f"{self.label(key)} must be a table, got {_toml(v)}",
+                f"{self.label(key)} must be a table, got {toml_value(v)}",
                 f"write it as [{self.label(key)}] followed by key = value lines"
                 if not any(isinstance(s, tuple) for s in self.segments)
-                else f'write it as {_quote(key)} = {{ name = "value" }}',
+                else f'write it as {toml_key(key)} = {{ name = "value" }}',
                 key,
             )
             v = {}
@@ -467,7 +468,7 @@ class _Section:
         if not isinstance(v, list):
             self.issue(
                 "MMS010",
-                f"{self.label(key)} must be an array of tables, got {_toml(v)}",
+                f"{self.label(key)} must be an array of tables, got {toml_value(v)}",
                 f"write each entry under its own [[{self.label(key)}]] header",
                 key,
             )
@@ -478,7 +479,7 @@ class _Section:
             if not isinstance(item, Mapping):
                 sec.issue(
                     "MMS010",
-                    f"{sec.label()} must be a table, got {_toml(item)}",
+                    f"{sec.label()} must be a table, got {toml_value(item)}",
                     f"write each entry under its own [[{self.label(key)}]] header",
                 )
             out.append(sec)
@@ -986,8 +987,8 @@ def _cox(root: _Section) -> list[CoxSpec]:
             if isinstance(level, Mapping | list) or level is None:
                 ref.issue(
                     "MMS002",
-                    f"{ref.label(term)} must be one level of {term!r}, got {_toml(level)}",
-                    f'write reference = {{ {_quote(term)} = "level" }}',
+                    f"{ref.label(term)} must be one level of {term!r}, got {toml_value(level)}",
+                    f'write reference = {{ {toml_key(term)} = "level" }}',
                     term,
                 )
                 continue
@@ -1078,7 +1079,7 @@ def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[S
                 units.issue(
                     "MMS006",
                     f"a site unit is given for {name!r}, but [variables.{name}] declares no unit to convert to",
-                    f'add [variables.{_quote(name)}] unit = "..." (the unit the pooled table uses)',
+                    f'add [variables.{toml_key(name)}] unit = "..." (the unit the pooled table uses)',
                     name,
                 )
         rec = e.sub("recode")

@@ -127,9 +127,9 @@ def schema_text() -> str:
 
 
 def _toml_value(value: Any) -> str:
-    from mmrwe.spec.loader import _toml
+    from mmrwe.spec.loader import toml_value
 
-    return _toml(value)
+    return toml_value(value)
 
 
 def _header(path: str, kind: str) -> str:

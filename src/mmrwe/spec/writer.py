@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmrwe.spec.loader import _quote, _toml
+from mmrwe.spec.loader import toml_key, toml_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,29 +111,29 @@ def render(spec: StarterSpec) -> str:
     lines += [
         "",
         "[study]",
-        f"title = {_toml(spec.title)}  # shown on the report: edit it",
+        f"title = {toml_value(spec.title)}  # shown on the report: edit it",
         'time_unit = "months"  # "days" | "months" (days / 30.4375) | "years" (days / 365.25)',
         "",
         "[data]",
         "# The patient table, relative to this file.",
-        f"patients = {_toml(spec.data_path)}",
+        f"patients = {toml_value(spec.data_path)}",
     ]
     for s in spec.settings:
         lines.append("")
         if s.value is None and s.candidates:
             lines += _comment(f"UNDECIDED: {s.why}")
             for value, words in s.candidates:
-                lines.append(f"#   {s.key} = {_toml(value)}  # {words}")
+                lines.append(f"#   {s.key} = {toml_value(value)}  # {words}")
             lines += _comment(
                 f"Keep one of them as {s.key} = ...; until then the spec does not load "
                 f"(the list below is refused on purpose)."
             )
-            lines.append(f"{s.key} = {_toml([v for v, _ in s.candidates])}")
+            lines.append(f"{s.key} = {toml_value([v for v, _ in s.candidates])}")
         elif s.value is None:
             lines += _comment(f"{s.key}: {s.why}")
         else:
             lines += _comment(s.why)
-            lines.append(f"{s.key} = {_toml(s.value)}")
+            lines.append(f"{s.key} = {toml_value(s.value)}")
 
     lines += [
         "",
@@ -146,15 +146,15 @@ def render(spec: StarterSpec) -> str:
             lines.append(f'# {c.canonical} = "<column name>"')
         else:
             lines += _comment(c.why)
-            lines.append(f"{c.canonical} = {_toml(c.source)}")
+            lines.append(f"{c.canonical} = {toml_value(c.source)}")
 
     for v in spec.variables:
-        lines += ["", f"[variables.{_quote(v.name)}]"]
+        lines += ["", f"[variables.{toml_key(v.name)}]"]
         lines += _comment(v.why)
         for key in ("type", "unit", "analyte", "label", "levels"):
             value = getattr(v, key)
             if value is not None:
-                lines.append(f"{key} = {_toml(list(value) if key == 'levels' else value)}")
+                lines.append(f"{key} = {toml_value(list(value) if key == 'levels' else value)}")
 
     lines += _analyses(spec)
     return "\n".join(lines) + "\n"
@@ -188,12 +188,12 @@ def _analyses(spec: StarterSpec) -> list[str]:
     )
     examples: list[str] = []
     if factors:
-        examples += ["[[logrank]]", 'endpoint = "PFS"', f"by = {_toml(factors[0])}", ""]
+        examples += ["[[logrank]]", 'endpoint = "PFS"', f"by = {toml_value(factors[0])}", ""]
     terms = (numeric[:1] + factors[:1]) or []
     if terms:
-        examples += ["[[cox]]", 'endpoint = "OS"', f"terms = {_toml(terms)}", ""]
+        examples += ["[[cox]]", 'endpoint = "OS"', f"terms = {toml_value(terms)}", ""]
     if numeric:
-        examples += ["[[cutpoint]]", 'endpoint = "PFS"', f"variable = {_toml(numeric[0])}",
+        examples += ["[[cutpoint]]", 'endpoint = "PFS"', f"variable = {toml_value(numeric[0])}",
                      'method = "maxstat"']  # fmt: skip
     if examples:
         lines += ["", "# Examples to adapt (remove the # to use them):"]
