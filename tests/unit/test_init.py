@@ -339,3 +339,24 @@ def test_a_column_named_like_a_canonical_column_is_that_column(tmp_path):
     assert tomllib.loads(spec.read_text())["data"]["columns"]["patient_id"] == "patient_id"
     res = validate(spec)
     assert res.exit_code == 1 and "MMV002" in res.output and "MMV001" not in res.output
+
+
+def test_workbook_mixing_real_dates_and_dates_typed_as_text(tmp_path):
+    rows = cohort(n=12, seed=8)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "patients"
+    ws.append(["patient_id", "start_date", "progression_date", "death_date", "last_followup_date"])
+    for k, r in enumerate(rows):
+        # Every third start date was typed as text (day/month/year) by the data manager.
+        start = r["start"].strftime("%d/%m/%Y") if k % 3 == 0 else r["start"]
+        ws.append([r["id"], start, r["prog"], r["death"], r["lfu"]])
+    data = tmp_path / "mixed.xlsx"
+    wb.save(data)
+    spec = tmp_path / "study.toml"
+    assert init(str(data), "--out", str(spec)).exit_code == 0
+    doc = tomllib.loads(spec.read_text())
+    assert doc["data"]["columns"]["start_date"] == "start_date"
+    assert doc["data"]["sheet"] == "patients"
+    assert doc["data"]["date_format"] == "%d/%m/%Y"  # from the dates typed as text
+    assert validate(spec).exit_code == 0

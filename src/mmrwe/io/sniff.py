@@ -352,11 +352,17 @@ class DateDetection:
 
 
 def _text_date_columns(columns: dict[str, list[Any]]) -> dict[str, list[str]]:
+    """Columns whose cells are dates written as text (spreadsheets may mix in real dates)."""
     out = {}
     for name, values in columns.items():
         present = [v for v in values if v is not None]
         texts = [v.strip() for v in present if isinstance(v, str)]
-        if texts and len(texts) == len(present) and all(_DATE_SHAPE.match(s) for s in texts):
+        typed = sum(1 for v in present if isinstance(v, dt.date))
+        if (
+            texts
+            and len(texts) + typed == len(present)
+            and all(_DATE_SHAPE.match(s) for s in texts)
+        ):
             out[name] = texts
     return out
 
