@@ -277,3 +277,16 @@ def test_loading_never_modifies_the_spec(tmp_path):
         load_spec(f)
     assert f.read_bytes() == before
     assert tomllib.loads(before.decode())  # still the same TOML
+
+
+def test_validate_json_lists_the_spec_problems(tmp_path):
+    import json
+
+    f = tmp_path / "study.toml"
+    f.write_text(FIVE_MISTAKES)
+    out = tmp_path / "issues.json"
+    res = runner.invoke(app, ["validate", str(f), "--json", str(out)])
+    assert res.exit_code == 1
+    issues = json.loads(out.read_text())["issues"]
+    assert [i["code"] for i in issues] == ["MMS003", "MMS001", "MMS006", "MMS006", "MMS003"]
+    assert issues[3]["where"]["spec_key"] == "[[cox]] 2 -> reference.sex"

@@ -215,6 +215,10 @@ def validate(
                 lab_issues = _derivation_issues(s, deriv)
     except MmrweError as exc:
         _report_error(exc, debug)
+        if json_out is not None and isinstance(exc, InvalidSpecError):
+            # The spec's own problems, for tools: the data were not read.
+            payload = {"issues": [i.to_dict() for i in exc.issues], "exclusions": []}
+            json_out.write_text(json.dumps(payload, indent=1) + "\n")
         raise typer.Exit(1) from None
     except Exception as exc:
         _report_error(exc, debug)
