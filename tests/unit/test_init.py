@@ -255,7 +255,9 @@ def test_dates_mapped_by_content_when_the_names_say_nothing(tmp_path):
     data = tmp_path / "t.csv"
     df.to_csv(data, index=False)
     spec = tmp_path / "study.toml"
-    assert init(str(data), "--out", str(spec)).exit_code == 0
+    res = init(str(data), "--out", str(spec))
+    assert res.exit_code == 0
+    assert "map death_date under [data.columns]" in res.output  # markup kept as text
     cols = tomllib.loads(spec.read_text())["data"]["columns"]
     assert cols["start_date"] == "d1" and cols["last_followup_date"] == "d2"
     assert "death_date" not in cols and "# death_date = " in spec.read_text()

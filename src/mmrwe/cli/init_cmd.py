@@ -275,5 +275,5 @@ def _print_summary(starter: Any, out: Path, stdout: Any, err: Any) -> None:
         if c.source is None and c.canonical not in ("center", "best_response")
     ]
     for name in missing:
-        err.print(f"[yellow]to do:[/] map {name} under [data.columns] in {escape(str(out))}")
+        err.print(f"[yellow]to do:[/] map {name} under \\[data.columns] in {escape(str(out))}")
     stdout.print(f"Next: mmrwe validate {escape(str(out))}")

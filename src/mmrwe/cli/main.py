@@ -1,4 +1,4 @@
-"""Command line: ``mmrwe analyze | validate | demo``.
+"""Command line: ``mmrwe analyze | validate | demo`` (and ``init | schema | explain | pool | pseudonymize``).
 
 Bad input ends with exit status 1 and a message that says what, where and how to fix it;
 a Python traceback appears only with ``--debug``.
