@@ -350,7 +350,7 @@ def test_unknown_site_key_is_rejected(sites, tmp_path):
     )
     with pytest.raises(SpecError, match="date_fromat") as exc:
         load_spec(folder / "study.toml")
-    assert exc.value.where.spec_key == "sites[1].date_fromat"
+    assert exc.value.where.spec_key == "[[sites]] 2 -> date_fromat"
 
 
 def test_cohort_exclusion_applies_to_the_pooled_table(sites, tmp_path):

@@ -3,7 +3,7 @@
 
 Every case is one synthetic patient. Day 0 (start of the regimen under study) is
 2022-01-01 and every date is written as days from day 0. The expected calls were written by
-hand from domain.md sections 1-2 and 7 (the arithmetic is in the comments); the case id is
+hand from docs/clinical.md sections 1-2 and 7 (the arithmetic is in the comments); the case id is
 the reason and becomes the test id. Values are in g/dL (serum M), mg/24h (urine M), mg/dL
 (FLC), % (BMPC), cm2 (SPD) unless a unit is given.
 

@@ -53,5 +53,5 @@ def test_truth_table(case: dict[str, Any], engine: str) -> None:
 
 
 def test_truth_table_size() -> None:
-    # at least one case per rule and edge case of domain.md sections 1-2 (see the ids)
+    # at least one case per rule and edge case of docs/clinical.md sections 1-2 (see the ids)
     assert len(CASES) >= 50

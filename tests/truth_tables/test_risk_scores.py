@@ -1,7 +1,7 @@
 # ruff: noqa: C408  (dict(...) keeps the case tables readable)
 """Truth tables: ISS (Greipp 2005), R-ISS (Palumbo 2015), R2-ISS (D'Agostino 2022) and the
 IMS/IMWG 2025 genomic high-risk definition (Avet-Loiseau 2025), written by hand from
-domain.md section 5 and the sources cited in mmrwe.derive.risk_scores. Every stage boundary
+docs/clinical.md section 5 and the sources cited in mmrwe.derive.risk_scores. Every stage boundary
 is tested with a value exactly at the cut point, and every missing-input case with the answer
 the three-valued logic must give ("not assessable" unless the known inputs decide it)."""
 

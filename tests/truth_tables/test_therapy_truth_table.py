@@ -1,6 +1,6 @@
 # ruff: noqa: C408  (dict(...) keeps the case table readable)
 """Truth table: lines of therapy (Rajkumar 2015) and refractoriness (IMWG 2011), written by
-hand from domain.md sections 3-4. Day 0 = 2022-01-01; dates are days from day 0. Each
+hand from docs/clinical.md sections 3-4. Day 0 = 2022-01-01; dates are days from day 0. Each
 therapy row: (agents, start, end, reason_end, progression, extra columns)."""
 
 from __future__ import annotations

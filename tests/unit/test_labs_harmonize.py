@@ -1,4 +1,4 @@
-"""Lab harmonization: unit conversion (domain.md section 7), plausibility, issue reporting."""
+"""Lab harmonization: unit conversion (docs/clinical.md section 7), plausibility, issue reporting."""
 
 from __future__ import annotations
 

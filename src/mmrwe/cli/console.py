@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mmrwe.core.errors import Issue, MmrweError, ValidationError
+from mmrwe.spec.errors import InvalidSpecError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -36,6 +37,13 @@ def report_error(exc: BaseException, debug: bool) -> None:
             err.print(
                 f"(+ {len(errors) - 50} more errors; run `mmrwe validate SPEC --json FILE` for the full list)"
             )
+    elif isinstance(exc, InvalidSpecError):
+        n = len(exc.issues)
+        err.print(
+            f"[bold red]Invalid study spec:[/] {n} problem{'s' if n != 1 else ''}. Nothing was read."
+        )
+        for issue in exc.issues:
+            print_issue(issue)
     elif isinstance(exc, MmrweError):
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
     else:

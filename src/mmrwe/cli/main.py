@@ -1,4 +1,4 @@
-"""Command line: ``mmrwe analyze | validate | demo | pool | pseudonymize``.
+"""Command line: ``mmrwe analyze | validate | demo | init | schema | explain | pool | pseudonymize``.
 
 The commands parse arguments, call :class:`mmrwe.Study` (or the pooling and pseudonymize
 functions of :mod:`mmrwe.study`) and print. Bad input ends with exit status 1 and a message
@@ -26,11 +26,12 @@ app = typer.Typer(
     help=(
         "Run a multicenter real-world study in multiple myeloma, from a raw patient table to a "
         "report, with statistics that agree with R.\n\n"
-        "Start with `mmrwe demo --out demo-out` to see a complete run on a synthetic cohort, "
-        "then copy its study.toml next to your own data."
+        "Start with `mmrwe demo --out demo-out` to see a complete run on a synthetic cohort; "
+        "for your own data, `mmrwe init DATAFILE` writes a starting study.toml."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
 
@@ -132,6 +133,7 @@ def validate(
     impossible date order, implausible values for the declared unit, unknown response
     categories, spec keys or column names that do not exist.
     """
+    from mmrwe.spec.errors import InvalidSpecError
     from mmrwe.study import Study
 
     try:
@@ -140,6 +142,10 @@ def validate(
         if isinstance(exc, typer.Exit | KeyboardInterrupt):
             raise
         report_error(exc, debug)
+        if json_out is not None and isinstance(exc, InvalidSpecError):
+            # The spec's own problems, for tools: the data were not read.
+            payload = {"issues": [i.to_dict() for i in exc.issues], "exclusions": []}
+            json_out.write_text(json.dumps(payload, indent=1) + "\n")
         raise typer.Exit(1) from None
     for issue in report.issues:
         print_issue(issue)
@@ -193,10 +199,13 @@ def demo(
     )
 
 
-# `mmrwe pool` and `mmrwe pseudonymize` (multicenter pooling and site-side protection)
+# `mmrwe pool` and `mmrwe pseudonymize` (multicenter pooling and site-side protection);
+# `mmrwe init`, `mmrwe schema`, `mmrwe explain` (the first hour with one's own data).
+from mmrwe.cli import init_cmd as _init  # noqa: E402
 from mmrwe.cli import pool as _pool  # noqa: E402
 
 _pool.register(app)
+_init.register(app)
 
 
 def main() -> None:

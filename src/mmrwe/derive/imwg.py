@@ -4,7 +4,7 @@ Two engines implement the same rules: DuckDB SQL with window functions (default)
 vectorized group operations (``engine="pandas"``). Neither loops over patients or visits in
 Python. They are independent implementations of one specification (double programming, as in
 clinical-trial derivations); the tests require identical per-patient calls and identical
-per-assessment tables. The rules, all from ``domain.md`` sections 1-2:
+per-assessment tables. The rules, all from ``docs/clinical.md`` sections 1-2:
 
 Baseline and route (section 1.1)
     Baseline of each test = last value dated in ``[start - baseline_window_days, start]``
@@ -68,7 +68,9 @@ from mmrwe.derive.labs import (
     URINE_M,
 )
 
-CRITERIA = "IMWG 2016 (Kumar et al., Lancet Oncol 2016), as specified in domain.md sections 1-2"
+CRITERIA = (
+    "IMWG 2016 (Kumar et al., Lancet Oncol 2016), as specified in docs/clinical.md sections 1-2"
+)
 
 #: Ordered categories; the index is the level code used by both engines.
 LEVELS = ("PD", "SD", "MR", "PR", "VGPR", "CR", "sCR")
@@ -77,7 +79,7 @@ NE = -1
 
 EPS = 1e-9
 
-# Measurability and response thresholds (domain.md 1.1, 1.2, 2.1).
+# Measurability and response thresholds (docs/clinical.md 1.1, 1.2, 2.1).
 URINE_MEASURABLE_MG = 200.0
 IFLC_MEASURABLE_MG_DL = 10.0
 FLC_RATIO_LOW, FLC_RATIO_HIGH = 0.26, 1.65

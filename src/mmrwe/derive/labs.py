@@ -1,7 +1,7 @@
 """Harmonize the long lab table (contract section 2b): units converted, never assumed.
 
 Every lab row is parsed, its unit checked against the units accepted for its test, converted
-to the canonical unit of domain.md section 7, and checked for plausibility. A row that cannot
+to the canonical unit of docs/clinical.md section 7, and checked for plausibility. A row that cannot
 be used is reported as an :class:`~mmrwe.core.errors.Issue` (code ``MML0xx``, with the file,
 row, column and patient) and left out of the derivation; nothing is dropped silently.
 
@@ -82,7 +82,7 @@ class TestDef:
 
 _POSNEG = (("positive", 1.0), ("pos", 1.0), ("+", 1.0), ("negative", 0.0), ("neg", 0.0), ("-", 0.0))
 
-# Ranges: domain.md section 7 (engineering heuristics, not reference ranges). Plasmacytoma
+# Ranges: docs/clinical.md section 7 (engineering heuristics, not reference ranges). Plasmacytoma
 # SPD and clonality have no published range; the SPD bound (1000 cm2, a 30 x 30 cm mass) is
 # ours.
 TESTS: tuple[TestDef, ...] = (
@@ -736,7 +736,7 @@ def _center_median_check(
     sink: IssueSink,
     labs: SourceTable,
 ) -> None:
-    """Per-center medians: a whole center may export g/L under a g/dL label (domain.md 7).
+    """Per-center medians: a whole center may export g/L under a g/dL label (docs/clinical.md 7).
 
     Hemoglobin, calcium, creatinine: the median of a center's values in one declared unit
     must lie in the warn range of the test (as the patient-table validator does, MMV016).

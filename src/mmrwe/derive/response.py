@@ -151,7 +151,7 @@ def derive_response(
 
     Notes
     -----
-    No R equivalent exists; the rules are those of ``domain.md`` sections 1-4 (IMWG 2016,
+    No R equivalent exists; the rules are those of ``docs/clinical.md`` sections 1-4 (IMWG 2016,
     Rajkumar 2015 lines of therapy, IMWG 2011 refractoriness), restated in the docstrings
     of :mod:`mmrwe.derive.imwg` and :mod:`mmrwe.derive.therapy`. Rows with errors are
     left out of the derivation and listed in ``issues``; nothing is guessed.
@@ -443,7 +443,7 @@ def _line_issues(
         Issue(
             "MML027",
             "warning",
-            f"entered line numbers give {int(ent[i])} prior line(s); the rules of domain.md "
+            f"entered line numbers give {int(ent[i])} prior line(s); the rules of docs/clinical.md "
             f"section 4 give {int(der[i])}; the entered numbers are used",
             Location(file=therapy.path.name, sheet=therapy.sheet, column="line", patient_id=ids[i]),
             "check the line column against the regimens (see the audit's line_rule per row)",

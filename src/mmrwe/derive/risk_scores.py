@@ -6,7 +6,7 @@ and the answer is ``"not assessable"`` unless it is already determined by the kn
 (for example ISS III from beta2-microglobulin >= 5.5 mg/L alone, or IMS/IMWG high risk from
 one known high-risk feature). Missing FISH never becomes standard risk.
 
-Definitions and where they were checked (domain.md section 5 lists the same rules):
+Definitions and where they were checked (docs/clinical.md section 5 lists the same rules):
 
 * **ISS** (Greipp PR et al., J Clin Oncol 2005;23(15):3412-3420): I = beta2-microglobulin
   (B2M) < 3.5 mg/L and albumin >= 3.5 g/dL (35 g/L); III = B2M >= 5.5 mg/L; II = neither.
@@ -46,7 +46,7 @@ Choices where a definition is ambiguous (all are parameters or documented here):
 * Creatinine "< 1.2 mg/dL" is strict; B2M ">= 5.5" inclusive, as written.
 
 All three systems were built at diagnosis; applied at a later index date the label should
-say "at index" (domain.md section 5), which is the caller's to record.
+say "at index" (docs/clinical.md section 5), which is the caller's to record.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ HIGH, STANDARD = "high", "standard"
 #: Canonical values are rounded to this many decimals after a unit conversion, so that 35 g/L
 #: and 3.5 g/dL give the same double (as mmrwe.derive.labs does).
 CANONICAL_DECIMALS = 9
-CREATININE_UMOL_PER_MG_DL = 88.4  # umol/L per mg/dL (domain.md section 7)
+CREATININE_UMOL_PER_MG_DL = 88.4  # umol/L per mg/dL (docs/clinical.md section 7)
 
 ISS_I_B2M = 3.5  # mg/L, stage I needs B2M < 3.5
 ISS_III_B2M = 5.5  # mg/L, stage III needs B2M >= 5.5

@@ -1,6 +1,6 @@
 """Lines of therapy, prior lines and refractoriness from the therapy table (contract 2b).
 
-Lines (Rajkumar, Richardson, San Miguel, Blood 2015; domain.md section 4), used when the
+Lines (Rajkumar, Richardson, San Miguel, Blood 2015; docs/clinical.md section 4), used when the
 ``line`` column is absent or incomplete for a patient:
 
 1. Rows of one patient are sorted by start date. A row that starts within
@@ -20,7 +20,7 @@ Lines (Rajkumar, Richardson, San Miguel, Blood 2015; domain.md section 4), used 
    row of the patient, ``prior_lines`` = entered line of the index regimen - 1, and a
    disagreement with the derived count is reported (MML027).
 
-Refractoriness (domain.md section 3): a regimen row started before day 0 is refractory when
+Refractoriness (docs/clinical.md section 3): a regimen row started before day 0 is refractory when
 progression occurred while on it or ``progression_date - end_date <= refractory_window_days``
 (inclusive), or, if the table has a ``best_response`` column, when the best response on it
 was below ``refractory_threshold`` (nonresponsive). The progression of a row is its own
@@ -32,7 +32,7 @@ or before day 0. Classes: PI = bortezomib, carfilzomib, ixazomib; IMiD = thalido
 lenalidomide, pomalidomide; anti-CD38 = daratumumab, isatuximab. TCR = refractory to >= 1
 of each; penta = anti-CD38 + bortezomib + carfilzomib + lenalidomide + pomalidomide. The
 date of anti-CD38 refractoriness is the earliest such date (MAMMOTH's T0); the last
-anti-CD38 dose before day 0 is kept too (domain.md section 3: store both variants).
+anti-CD38 dose before day 0 is kept too (docs/clinical.md section 3: store both variants).
 
 Both engines (DuckDB SQL, pandas) give identical tables; neither loops over patients.
 

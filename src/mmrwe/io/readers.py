@@ -128,18 +128,35 @@ def read_table(
     )
 
 
+def _dialect(raw: bytes, sep: str, encoding: str) -> tuple[str, str | None]:
+    """How the file is actually written (words) and the [data] keys that would read it.
+
+    The reading options are never guessed: this only explains a failure, so the message
+    names the keys to set instead of "export the table again".
+    """
+    from mmrwe.io.dialect import diagnose_csv
+
+    d = diagnose_csv(raw)
+    return d.summary(), d.fix({"delimiter": sep, "encoding": encoding})
+
+
 def _read_csv(p: Path, sep: str, encoding: str) -> tuple[pd.DataFrame, list[int], list[str]]:
+    raw = p.read_bytes()
     try:
-        text = p.read_bytes().decode(encoding)
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
+        seen, fix = _dialect(raw, sep, encoding)
         raise InputError(
-            f"{p.name} is not valid {encoding} text ({exc.reason} at byte {exc.start})",
+            f"{p.name} is not valid {encoding} text ({exc.reason} at byte {exc.start}); "
+            f"it reads as {seen}",
             where=Location(file=p.name),
-            fix='set encoding = "latin-1" (or the encoding the file was saved in) under [data]',
+            fix=fix
+            or 'set encoding = "latin-1" (or the encoding the file was saved in) under [data]',
         ) from None
     except LookupError:
         raise InputError(
-            f"unknown text encoding {encoding!r}", fix='use e.g. "utf-8", "latin-1", "cp1252"'
+            f"unknown text encoding {encoding!r}",
+            fix='use e.g. "utf-8", "utf-8-sig", "cp1252", "latin-1"',
         ) from None
     if text.startswith("\ufeff"):  # Excel writes a BOM in "CSV UTF-8"
         text = text[1:]
@@ -166,14 +183,16 @@ def _read_csv(p: Path, sep: str, encoding: str) -> tuple[pd.DataFrame, list[int]
         )
         rows = [i + 2 for i in range(len(frame))]
     notes = []
-    if frame.shape[1] == 1 and sep == ",":
+    if frame.shape[1] == 1:
         header = str(frame.columns[0])
-        for alt, name in ((";", "semicolon"), ("\t", "tab")):
-            if alt in header:
+        seen, fix = _dialect(raw, sep, encoding)
+        for alt, name in ((";", "semicolon"), ("\t", "tab"), (",", "comma"), ("|", "vertical bar")):
+            if alt != sep and alt in header and fix is not None and "delimiter" in fix:
                 raise InputError(
-                    f"{p.name} reads as a single column; its header contains the {name} character",
+                    f"{p.name} reads as a single column; its header contains the {name} "
+                    f"character, and the file reads as {seen}",
                     where=Location(file=p.name, row=1),
-                    fix=f'set delimiter = "{alt if alt != chr(9) else chr(92) + "t"}" under [data]',
+                    fix=fix,
                 )
     if sep != ",":
         notes.append(f"{p.name}: fields separated by {sep!r}")
@@ -246,16 +265,45 @@ def _split_csv(text: str, sep: str, name: str) -> tuple[pd.DataFrame, list[int]]
         if bad:
             listed = ", ".join(f"line {ln} ({k} cells)" for ln, k in bad[:5])
             more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            why, fix = _split_diagnosis(text, sep, body, width, bad, what)
             raise InputError(
-                f"{name}: {len(bad)} row(s) have {what} cells than the header's {width}: {listed}{more}",
+                f"{name}: {len(bad)} row(s) have {what} cells than the header's {width}: {listed}{more}{why}",
                 where=Location(file=name, row=bad[0][0]),
-                fix="the row was cut short or has an extra separator; export the table again",
+                fix=fix,
             )
     cells = [(r + [""] * width)[:width] for _, r in body]
     frame = pd.DataFrame(cells, columns=header[:width], dtype=object)
     if frame.empty:
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in header[:width]})
     return frame, [ln for ln, _ in body]
+
+
+def _split_diagnosis(
+    text: str,
+    sep: str,
+    body: list[tuple[int, list[str]]],
+    width: int,
+    bad: list[tuple[int, int]],
+    what: str,
+) -> tuple[str, str]:
+    """Why rows have the wrong number of cells, and the fix (a reading option when the
+    separator is wrong; decimal commas in a comma-separated file; else a damaged row)."""
+    from mmrwe.io.dialect import decimal_comma_rows, diagnose_text
+
+    d = diagnose_text(text)
+    if d.delimiter.value is not None and d.delimiter.value != sep:
+        return f"; the file reads as {d.summary()}", d.fix({"delimiter": sep}) or ""
+    if what == "more" and sep == ",":
+        bad_lines = {ln for ln, _ in bad}
+        explained = decimal_comma_rows([(ln, r) for ln, r in body if ln in bad_lines], width)
+        if len(explained) == len(bad_lines):
+            return (
+                "; their numbers use ',' as decimal mark, which is also the separator, so "
+                "11,5 becomes two cells",
+                "export the table again with ';' between cells (then set delimiter = \";\" and "
+                'decimal = "," under [data]), or write the numbers with a decimal point',
+            )
+    return "", "the row was cut short or has an extra separator; export the table again"
 
 
 def _read_excel(p: Path, sheet: str | None) -> tuple[pd.DataFrame, list[int], str, list[str]]:

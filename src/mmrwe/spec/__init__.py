@@ -1,6 +1,7 @@
-"""Study spec: strict TOML loader and frozen dataclasses (contract section 3)."""
+"""Study spec: strict TOML loader, frozen dataclasses, key table and JSON Schema."""
 
-from mmrwe.spec.loader import load_spec, parse_spec, sha256_file
+from mmrwe.spec.errors import InvalidSpecError
+from mmrwe.spec.loader import load_spec, parse_spec, sha256_file, spec_key_label
 from mmrwe.spec.model import (
     ENDPOINTS,
     RESPONSE_CATEGORIES,
@@ -24,6 +25,7 @@ __all__ = [
     "CutpointSpec",
     "DataSection",
     "DeriveSpec",
+    "InvalidSpecError",
     "KmSection",
     "LogrankSpec",
     "ProportionSpec",
@@ -32,4 +34,5 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "sha256_file",
+    "spec_key_label",
 ]

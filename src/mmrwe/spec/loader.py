@@ -1,19 +1,33 @@
-"""Strict TOML loader for the study spec (contract section 3).
+"""Strict TOML loader for the study spec.
 
-Unknown keys are rejected with the key path and a suggestion; types and allowed values are
-checked here, so later stages can trust the spec.
+Every problem of a spec is reported in one run: the loader reads the whole document,
+records an :class:`~mmrwe.core.errors.Issue` (codes MMS001-MMS010, see
+:mod:`mmrwe.spec.errors`) for each unknown key, wrong type, value outside its allowed set,
+missing required key and broken reference, and raises one
+:class:`~mmrwe.spec.errors.InvalidSpecError` carrying all of them at the end. Keys are named
+in the user's terms: ``km.conf_type`` for a table, ``[[cox]] 2 -> reference.sex`` for the
+second ``[[cox]]`` entry (1-based, as in results.json's ``spec_key``), with the line of the
+TOML file when it can be found.
+
+The allowed keys, their types, defaults and allowed values are declared once in
+:mod:`mmrwe.spec.keys`; the JSON Schema and ``mmrwe explain`` are built from the same table.
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
+import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mmrwe.core.errors import InputError, Location, SpecError
+from mmrwe.core.errors import InputError, Issue, Location
+from mmrwe.spec import keys as K
+from mmrwe.spec.errors import InvalidSpecError
 from mmrwe.spec.model import (
     CompareProportionSpec,
     CoxSpec,
@@ -37,66 +51,224 @@ from mmrwe.spec.model import (
     VariableSpec,
 )
 
-TOP_LEVEL = {
-    "study",
-    "data",
-    "variables",
-    "response",
-    "km",
-    "derive",
-    "proportion",
-    "compare_proportion",
-    "logrank",
-    "cox",
-    "cutpoint",
-    "table1",
-    "validation",
-    "cohort",
-    "report",
-    "sites",
-    "pooling",
-    "pseudonymize",
-}
+#: Names of the top-level tables (kept for code that imported it).
+TOP_LEVEL = set(K.table("").names)
 
+# A segment of a key path: a table key, or (array name, 1-based entry number).
+Segment = str | tuple[str, int]
 
 # Builtin aliases: _Section has methods named str and bool, which would shadow them in
 # annotations evaluated in the class body.
 _Str = str
 _Bool = bool
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_ISSUE_CODE = re.compile(r"^MM[A-Z]\d{3}$")
+
+
+def toml_key(name: str) -> str:
+    """A key as written in TOML: bare when it can be, else quoted."""
+    return name if _BARE_KEY.match(name) else '"' + name.replace('"', '\\"') + '"'
+
+
+def spec_key_label(segments: Sequence[Segment]) -> str:
+    """A key path in the user's terms.
+
+    ``("km", "conf_type")`` -> ``km.conf_type``; ``(("cox", 2), "reference", "sex")`` ->
+    ``[[cox]] 2 -> reference.sex``; ``("pooling", ("duplicates", 1), "rows")`` ->
+    ``[[pooling.duplicates]] 1 -> rows``.
+    """
+    last = max((i for i, s in enumerate(segments) if isinstance(s, tuple)), default=-1)
+    if last < 0:
+        return ".".join(toml_key(s) for s in segments if isinstance(s, str))
+    head = ".".join(toml_key(s if isinstance(s, str) else s[0]) for s in segments[: last + 1])
+    entry = segments[last]
+    assert isinstance(entry, tuple)
+    rest = ".".join(toml_key(s if isinstance(s, str) else s[0]) for s in segments[last + 1 :])
+    return f"[[{head}]] {entry[1]}" + (f" -> {rest}" if rest else "")
+
+
+def toml_value(value: Any) -> _Str:
+    """A value written as TOML (for fixes, examples and the specs `mmrwe init` writes)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    s = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    return f'"{s}"'
+
+
+class _KeyLines:
+    """Line numbers of the keys and table headers of a TOML text (best effort).
+
+    tomllib gives no positions; this scan knows table headers, arrays of tables and
+    ``key = value`` lines, which is all a study spec uses.
+    """
+
+    _ARRAY = re.compile(r"^\[\[\s*(.+?)\s*\]\]")
+    _TABLE = re.compile(r"^\[\s*(.+?)\s*\]")
+    _KEY = re.compile(r'^("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*(\.|=)')
+
+    def __init__(self, text: _Str):
+        self.keys: dict[tuple[tuple[Segment, ...], _Str], int] = {}
+        self.headers: dict[tuple[Segment, ...], int] = {}
+        counts: dict[tuple[_Str, ...], int] = {}
+        current: tuple[Segment, ...] = ()
+        for n, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = self._ARRAY.match(line)
+            if m:
+                parts = tuple(self._split(m.group(1)))
+                counts[parts] = counts.get(parts, 0) + 1
+                current = self._segments(parts, counts)
+                self.headers.setdefault(current, n)
+                continue
+            m = self._TABLE.match(line)
+            if m:
+                current = self._segments(tuple(self._split(m.group(1))), counts)
+                self.headers.setdefault(current, n)
+                continue
+            m = self._KEY.match(line)
+            if m:
+                self.keys.setdefault((current, self._unquote(m.group(1))), n)
+
+    @staticmethod
+    def _unquote(s: _Str) -> _Str:
+        return s[1:-1] if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'" else s
+
+    def _split(self, header: _Str) -> list[_Str]:
+        return [self._unquote(p.strip()) for p in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', header)]
+
+    @staticmethod
+    def _segments(
+        parts: tuple[_Str, ...], counts: dict[tuple[_Str, ...], int]
+    ) -> tuple[Segment, ...]:
+        out: list[Segment] = []
+        for i in range(len(parts)):
+            prefix = parts[: i + 1]
+            out.append((parts[i], counts[prefix]) if prefix in counts else parts[i])
+        return tuple(out)
+
+    def line(self, segments: Sequence[Segment], key: _Str | None) -> int | None:
+        segs = tuple(segments)
+        if key is None:
+            return self.headers.get(segs)
+        # A key inside an inline table is found on the line of its enclosing key.
+        while True:
+            n = self.keys.get((segs, key))
+            if n is not None:
+                return n
+            if not segs:
+                return None
+            last = segs[-1]
+            segs, key = segs[:-1], last if isinstance(last, str) else last[0]
+
+
+class _Context:
+    """The file, the issues found so far, and (in tests) a log of every key read."""
+
+    def __init__(self, file: Path, text: _Str | None):
+        self.file = file
+        self.issues: list[Issue] = []
+        self.lines = _KeyLines(text) if text else None
+        self.trace: list[dict[str, Any]] | None = _TRACE[-1] if _TRACE else None
+
+
+_TRACE: list[list[dict[str, Any]]] = []
+
+
+@contextmanager
+def trace_reads() -> Iterator[list[dict[str, Any]]]:
+    """Record every key the loader reads (path, type, default, choices, range).
+
+    Used by the tests that check the loader against :mod:`mmrwe.spec.keys`.
+    """
+    log: list[dict[str, Any]] = []
+    _TRACE.append(log)
+    try:
+        yield log
+    finally:
+        _TRACE.pop()
+
 
 class _Section:
-    """Typed access to one TOML table, recording which keys were read."""
+    """Typed access to one TOML table; every problem is recorded, never raised."""
 
-    def __init__(self, table: Any, key_path: _Str, file: Path):
-        if not isinstance(table, Mapping):
-            raise SpecError(
-                f"{key_path or 'spec'} must be a table",
-                where=Location(file=str(file), spec_key=key_path),
-                fix="write it as [section] with key = value lines",
+    def __init__(self, table: Any, segments: tuple[Segment, ...], schema_path: _Str, ctx: _Context):
+        self.table: Mapping[str, Any] = table if isinstance(table, Mapping) else {}
+        self.segments = segments
+        self.schema_path = schema_path
+        self.ctx = ctx
+
+    # -- locations and issues -------------------------------------------------------------
+
+    def label(self, key: _Str | None = None) -> _Str:
+        return spec_key_label(self.segments + ((key,) if key is not None else ()))
+
+    def _where(self, key: _Str | None = None) -> Location:
+        line = self.ctx.lines.line(self.segments, key) if self.ctx.lines else None
+        return Location(file=str(self.ctx.file), row=line, spec_key=self.label(key))
+
+    def issue(self, code: _Str, what: _Str, fix: _Str, key: _Str | None = None) -> None:
+        self.ctx.issues.append(Issue(code, "error", what, self._where(key), fix))
+
+    def _schema_key(self, key: _Str) -> K.Key | None:
+        if not K.has_table(self.schema_path):
+            return None
+        t = K.table(self.schema_path)
+        return t.key(key) if t.kind != "map" else t.value
+
+    def _example(self, key: _Str, fallback: Any) -> _Str:
+        k = self._schema_key(key)
+        value = k.example if k is not None and k.example is not None else fallback
+        return f"{toml_key(key)} = {toml_value(value)}"
+
+    def _trace(self, key: _Str, kind: _Str, default: Any, **extra: Any) -> None:
+        if self.ctx.trace is not None:
+            self.ctx.trace.append(
+                {"path": self.schema_path, "key": key, "type": kind, "default": default, **extra}
             )
-        self.table: Mapping[str, Any] = table
-        self.key_path = key_path
-        self.file = file
 
-    def _where(self, key: _Str) -> Location:
-        return Location(
-            file=str(self.file), spec_key=f"{self.key_path}.{key}" if self.key_path else key
-        )
+    def _table_name(self) -> _Str:
+        if not self.segments:
+            return "the top level of the spec"
+        label = self.label()
+        return label if label.startswith("[[") else f"[{label}]"
 
-    def reject_unknown(self, allowed: set[str]) -> None:
-        for key in sorted(set(self.table) - allowed):
-            near = difflib.get_close_matches(key, sorted(allowed), n=1)
-            raise SpecError(
-                f"unknown key {key!r} in the study spec",
-                where=self._where(key),
-                fix=f"did you mean {near[0]!r}?"
-                if near
-                else f"allowed here: {', '.join(sorted(allowed))}",
-            )
+    # -- checks ---------------------------------------------------------------------------
+
+    def reject_unknown(self, allowed: set[_Str] | frozenset[_Str] | None = None) -> None:
+        names = set(K.table(self.schema_path).names) if allowed is None else set(allowed)
+        for key in sorted(set(self.table) - names, key=_Str):
+            near = difflib.get_close_matches(key, sorted(names), n=1)
+            if not near:
+                near = [n for n in sorted(names) if n.lower() == _Str(key).lower()]
+            if near:
+                fix = f"did you mean {near[0]!r}? ({self._example(near[0], '...')})"
+            else:
+                homes = _tables_with_key(key)
+                if homes:
+                    fix = f"{key!r} is a key of {' and '.join(homes)}: move it there"
+                else:
+                    fix = f"remove it; allowed in {self._table_name()}: {', '.join(sorted(names))}"
+            self.issue("MMS001", f"unknown key {key!r} in {self._table_name()}", fix, key)
 
     def has(self, key: _Str) -> _Bool:
         return key in self.table
+
+    def _missing(self, key: _Str, fallback: Any) -> None:
+        self.issue(
+            "MMS005",
+            f"{self.label(key)} is missing (a required key)",
+            f"add {self._example(key, fallback)} to {self._table_name()}",
+            key,
+        )
 
     def str(
         self,
@@ -106,29 +278,34 @@ class _Section:
         required: _Bool = False,
         choices: Sequence[_Str] | None = None,
     ) -> Any:
+        self._trace(key, "string", default, required=required, choices=choices)
         if key not in self.table:
             if required:
-                raise SpecError(
-                    f"missing required key {key!r}",
-                    where=self._where(key),
-                    fix=f'add {key} = "..."',
-                )
+                self._missing(key, choices[0] if choices else "...")
             return default
         v = self.table[key]
-        if not isinstance(v, str):
-            raise SpecError(
-                f"{key} must be a string, got {v!r}",
-                where=self._where(key),
-                fix=f'write {key} = "..."',
+        if not isinstance(v, _Str):
+            self.issue(
+                "MMS002",
+                f"{self.label(key)} must be a string, got {toml_value(v)}",
+                f"write {self._example(key, choices[0] if choices else '...')}",
+                key,
             )
+            return default
         if choices is not None and v not in choices:
-            near = difflib.get_close_matches(v, list(choices), n=1)
-            hint = f"did you mean {near[0]!r}? " if near else ""
-            raise SpecError(
-                f"{key} = {v!r} is not one of {', '.join(map(repr, choices))}",
-                where=self._where(key),
-                fix=f"{hint}use one of {', '.join(map(repr, choices))}",
+            near = [c for c in choices if c.lower() == v.lower()] or difflib.get_close_matches(
+                v, list(choices), n=1
             )
+            allowed = " | ".join(toml_value(c) for c in choices)
+            self.issue(
+                "MMS003",
+                f"{self.label(key)} = {v!r} is not one of {', '.join(map(repr, choices))}",
+                f"did you mean {near[0]!r}? write {toml_key(key)} = {toml_value(near[0])}"
+                if near
+                else f"write {toml_key(key)} = {allowed}, choosing one",
+                key,
+            )
+            return default
         return v
 
     def num(
@@ -140,6 +317,7 @@ class _Section:
         hi: float | None = None,
         integer: _Bool = False,
     ) -> Any:
+        self._trace(key, "integer" if integer else "number", default, lo=lo, hi=hi)
         if key not in self.table:
             return default
         v = self.table[key]
@@ -148,88 +326,208 @@ class _Section:
             ok = isinstance(v, int) and not isinstance(v, bool)
         if not ok:
             kind = "an integer" if integer else "a number"
-            raise SpecError(
-                f"{key} must be {kind}, got {v!r}",
-                where=self._where(key),
-                fix=f"write {key} = <{kind}>",
+            quoted = isinstance(v, _Str) and _is_number_text(v)
+            self.issue(
+                "MMS002",
+                f"{self.label(key)} must be {kind}, got {toml_value(v)}",
+                ("remove the quotes: " if quoted else "")
+                + f"write {self._example(key, default if default is not None else 1)}",
+                key,
             )
+            return default
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise SpecError(
-                f"{key} = {v} is outside the allowed range [{lo}, {hi}]",
-                where=self._where(key),
-                fix=f"use a value between {lo} and {hi}",
+            self.issue(
+                "MMS004",
+                f"{self.label(key)} = {v} is outside the allowed range {_range(lo, hi)}",
+                f"use a value {_range_words(lo, hi)}",
+                key,
             )
+            return default
         return int(v) if integer else float(v)
 
     def bool(self, key: _Str, default: _Bool) -> _Bool:
+        self._trace(key, "boolean", default)
         if key not in self.table:
             return default
         v = self.table[key]
         if not isinstance(v, bool):
-            raise SpecError(
-                f"{key} must be true or false, got {v!r}",
-                where=self._where(key),
-                fix=f"write {key} = true",
+            hint = (
+                f"write {toml_key(key)} = {v.strip().lower()} (without quotes)"
+                if isinstance(v, _Str) and v.strip().lower() in ("true", "false")
+                else f"write {toml_key(key)} = true or {toml_key(key)} = false"
             )
+            self.issue(
+                "MMS002", f"{self.label(key)} must be true or false, got {toml_value(v)}", hint, key
+            )
+            return default
         return v
 
-    def str_list(self, key: _Str, default: Any = None, *, required: _Bool = False) -> Any:
+    def str_list(
+        self, key: _Str, default: Any = None, *, required: _Bool = False, nonempty: _Bool = False
+    ) -> Any:
+        self._trace(key, "strings", default, required=required)
         if key not in self.table:
             if required:
-                raise SpecError(
-                    f"missing required key {key!r}",
-                    where=self._where(key),
-                    fix=f'add {key} = ["..."]',
-                )
+                self._missing(key, ["..."])
             return default
         v = self.table[key]
-        if isinstance(v, str):
+        if isinstance(v, _Str):
             v = [v]
         if not isinstance(v, list) or not all(
-            isinstance(x, str | int | float) and not isinstance(x, bool) for x in v
+            isinstance(x, _Str | int | float) and not isinstance(x, bool) for x in v
         ):
-            raise SpecError(
-                f"{key} must be a list of strings, got {v!r}",
-                where=self._where(key),
-                fix=f'write {key} = ["a", "b"]',
+            self.issue(
+                "MMS002",
+                f"{self.label(key)} must be a list of strings, got {toml_value(v)}",
+                f"write {self._example(key, ['a', 'b'])}",
+                key,
             )
-        return tuple(str(x) for x in v)
+            return default
+        if nonempty and not v:
+            self.issue(
+                "MMS003",
+                f"{self.label(key)} is an empty list",
+                f"name at least one: {self._example(key, ['a'])}",
+                key,
+            )
+            return default
+        return tuple(_Str(x) for x in v)
 
-    def num_list(self, key: _Str, default: Any = None) -> Any:
+    def num_list(self, key: _Str, default: Any = None, *, lo: float | None = None) -> Any:
+        self._trace(key, "numbers", default, lo=lo)
         if key not in self.table:
             return default
         v = self.table[key]
         if not isinstance(v, list) or not all(
             isinstance(x, int | float) and not isinstance(x, bool) for x in v
         ):
-            raise SpecError(
-                f"{key} must be a list of numbers, got {v!r}",
-                where=self._where(key),
-                fix=f"write {key} = [12, 24]",
+            self.issue(
+                "MMS002",
+                f"{self.label(key)} must be a list of numbers, got {toml_value(v)}",
+                f"write {self._example(key, [12, 24])}",
+                key,
             )
+            return default
+        low = [x for x in v if lo is not None and x < lo]
+        if low:
+            self.issue(
+                "MMS004",
+                f"{self.label(key)} holds {toml_value(low[0])}, below the smallest allowed value {lo:g}",
+                f"use values {_range_words(lo, None)}",
+                key,
+            )
+            return default
         return tuple(float(x) for x in v)
 
-    def sub(self, key: _Str) -> _Section:
-        return _Section(
-            self.table.get(key, {}), f"{self.key_path}.{key}" if self.key_path else key, self.file
+    def open_choice(self, key: _Str, what: _Str) -> _Bool:
+        """True (and an MMS008 issue) when ``key`` holds a list of candidates to choose from.
+
+        ``mmrwe init`` writes a list when it cannot decide between candidates (e.g. day/month
+        or month/day dates): the spec must not load until the user keeps one.
+        """
+        v = self.table.get(key)
+        if not isinstance(v, list):
+            return False
+        options = [x for x in v if isinstance(x, _Str)]
+        self.issue(
+            "MMS008",
+            f"{self.label(key)} lists {len(v)} candidate {what}s ({', '.join(map(repr, options))}): "
+            "a choice is left to you",
+            f"keep the one that is right, e.g. {toml_key(key)} = {toml_value(options[0] if options else '...')} "
+            "(the comment above the key in the spec says what was seen in the file)",
+            key,
         )
+        return True
+
+    # -- nested tables --------------------------------------------------------------------
+
+    def sub(self, key: _Str) -> _Section:
+        v = self.table.get(key, {})
+        path = f"{self.schema_path}.{key}" if self.schema_path else key
+        if K.has_table(self.schema_path) and K.table(self.schema_path).kind == "map":
+            path = f"{self.schema_path}.*"
+        if not isinstance(v, Mapping):
+            self.issue(
+                "MMS010",
+                f"{self.label(key)} must be a table, got {toml_value(v)}",
+                f"write it as [{self.label(key)}] followed by key = value lines"
+                if not any(isinstance(s, tuple) for s in self.segments)
+                else f'write it as {toml_key(key)} = {{ name = "value" }}',
+                key,
+            )
+            v = {}
+        return _Section(v, (*self.segments, key), path, self.ctx)
 
     def array(self, key: _Str) -> list[_Section]:
         if key not in self.table:
             return []
         v = self.table[key]
+        path = f"{self.schema_path}.{key}" if self.schema_path else key
         if isinstance(v, Mapping):
             v = [v]
         if not isinstance(v, list):
-            raise SpecError(
-                f"{key} must be an array of tables",
-                where=self._where(key),
-                fix=f"write each entry as [[{key}]]",
+            self.issue(
+                "MMS010",
+                f"{self.label(key)} must be an array of tables, got {toml_value(v)}",
+                f"write each entry under its own [[{self.label(key)}]] header",
+                key,
             )
-        return [_Section(item, f"{key}[{i}]", self.file) for i, item in enumerate(v)]
+            return []
+        out = []
+        for i, item in enumerate(v, 1):
+            sec = _Section(item, (*self.segments, (key, i)), path, self.ctx)
+            if not isinstance(item, Mapping):
+                sec.issue(
+                    "MMS010",
+                    f"{sec.label()} must be a table, got {toml_value(item)}",
+                    f"write each entry under its own [[{self.label(key)}]] header",
+                )
+            out.append(sec)
+        return out
+
+    def str_pairs(self) -> tuple[tuple[_Str, _Str], ...]:
+        """This table as (name, string) pairs (``[data.columns]``, ``[validation.accept]``)."""
+        out = []
+        for name in self.table:
+            value = self.str(name)
+            if value is not None:
+                out.append((name, value))
+        return tuple(out)
+
+    def str_map(self, key: _Str) -> tuple[tuple[_Str, _Str], ...]:
+        """The sub-table ``key`` as (name, string) pairs."""
+        return self.sub(key).str_pairs()
 
 
-def _sha256_file(path: Path) -> str:
+def _is_number_text(s: _Str) -> _Bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _range(lo: float | None, hi: float | None) -> _Str:
+    return f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
+
+
+def _range_words(lo: float | None, hi: float | None) -> _Str:
+    if lo is not None and hi is not None:
+        return f"between {lo:g} and {hi:g}"
+    if lo is not None:
+        return f"of at least {lo:g}"
+    return f"of at most {hi:g}"
+
+
+def _tables_with_key(key: _Str) -> list[_Str]:
+    out = []
+    for t in K.TABLES:
+        if t.kind != "map" and t.key(key) is not None and t.path:
+            out.append(f"[[{t.path}]]" if t.kind == "array" else f"[{t.path}]")
+    return out
+
+
+def _sha256_file(path: Path) -> _Str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -237,7 +535,7 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_spec(path: str | Path) -> StudySpec:
+def load_spec(path: _Str | Path) -> StudySpec:
     """Read and check a study spec TOML file.
 
     Parameters
@@ -254,42 +552,58 @@ def load_spec(path: str | Path) -> StudySpec:
     ------
     InputError
         The file is missing or not valid TOML.
-    SpecError
-        An unknown key, a wrong type, a value outside its allowed set.
+    InvalidSpecError
+        (a :class:`~mmrwe.core.errors.SpecError`) every unknown key, wrong type, value
+        outside its allowed set, missing key and broken reference, in ``issues``.
     """
     p = Path(path)
     if not p.is_file():
         raise InputError(
             f"study spec not found: {p}",
-            where=Location(file=str(p)),
-            fix="check the path; run `mmrwe demo --out DIR` for an example spec",
+            where=Location(file=_Str(p)),
+            fix="check the path; `mmrwe init DATAFILE` writes a starting spec for a data file",
         )
     raw_bytes = p.read_bytes()
     try:
-        doc = tomllib.loads(raw_bytes.decode("utf-8"))
+        text = raw_bytes.decode("utf-8")
+        doc = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"study spec is not UTF-8 text: {exc}",
-            where=Location(file=str(p)),
+            where=Location(file=_Str(p)),
             fix="save the file as UTF-8",
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(
             f"study spec is not valid TOML: {exc}",
-            where=Location(file=str(p)),
+            where=Location(file=_Str(p)),
             fix="check quotes, brackets and '=' on the line named above",
         ) from None
-    return parse_spec(doc, path=p, sha256=hashlib.sha256(raw_bytes).hexdigest())
+    return parse_spec(doc, path=p, sha256=hashlib.sha256(raw_bytes).hexdigest(), text=text)
 
 
-def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> StudySpec:
-    """Build a :class:`StudySpec` from an already-parsed TOML document."""
-    root = _Section(doc, "", path)
-    root.reject_unknown(TOP_LEVEL)
+def parse_spec(
+    doc: Mapping[_Str, Any], *, path: Path, sha256: _Str = "", text: _Str | None = None
+) -> StudySpec:
+    """Build a :class:`StudySpec` from an already-parsed TOML document.
+
+    ``text`` (the TOML source) lets messages name the line of each problem.
+    Raises :class:`~mmrwe.spec.errors.InvalidSpecError` listing every problem found.
+    """
+    ctx = _Context(path, text)
+    spec = _parse(doc, path, sha256, ctx)
+    if ctx.issues:
+        raise InvalidSpecError(ctx.issues)
+    return spec
+
+
+def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> StudySpec:
+    root = _Section(doc, (), "", ctx)
+    root.reject_unknown()
     base = path.parent
 
     s = root.sub("study")
-    s.reject_unknown({"title", "time_unit", "alpha", "description", "synthetic"})
+    s.reject_unknown()
     study = StudySection(
         title=s.str("title", "Untitled study"),
         time_unit=s.str("time_unit", "months", choices=("days", "months", "years")),
@@ -299,314 +613,54 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
     )
 
     if "data" not in doc and "sites" not in doc:
-        raise SpecError(
+        root.issue(
+            "MMS005",
             "the study spec has no [data] table",
-            where=Location(file=str(path), spec_key="data"),
-            fix='add [data] with patients = "patients.csv"',
+            'add [data] with patients = "patients.csv" (the patient table, relative to the spec)',
+            "data",
         )
-    d = root.sub("data")
-    d.reject_unknown(
-        {
-            "patients",
-            "labs",
-            "therapy",
-            "columns",
-            "date_format",
-            "sheet",
-            "delimiter",
-            "decimal",
-            "encoding",
-            "missing_values",
-            "engine",
-            "table",
-            "format",
-            "omop",
-        }
-    )
-    cols = d.sub("columns")
-    column_pairs: list[tuple[str, str]] = []
-    for canonical in cols.table:
-        column_pairs.append((canonical, cols.str(canonical, required=True)))
-    date_format = d.str("date_format", "%Y-%m-%d")
-    if "%" not in date_format:
-        raise SpecError(
-            f"date_format {date_format!r} has no strftime directives",
-            where=Location(file=str(path), spec_key="data.date_format"),
-            fix='use e.g. "%Y-%m-%d" (ISO) or "%d/%m/%Y" (day/month/year)',
-        )
-    labs = d.str("labs")
-    therapy = d.str("therapy")
-    # A pooling spec may leave out [data] patients: `mmrwe pool` reads the [[sites]] files,
-    # and `mmrwe analyze` then reads the pooled table written as pooled_patients.csv.
-    patients = d.str("patients", required="sites" not in doc) or "pooled_patients.csv"
-    # engine/url/table/format/omop: the engine the study runs on (mmrwe.study.pipeline); a patients
-    # value with "://" is a database URL, kept as text (a Path would fold its "//").
-    engine = d.str("engine", "pandas", choices=("pandas", "duckdb", "postgres", "spark"))
-    url = patients if "://" in patients else None
-    data_format = d.str("format", "canonical", choices=("canonical", "omop"))
-    omop_sec = d.sub("omop")
-    omop_sec.reject_unknown({"regimen", "mapping", "schema", "labs"})
-    omop_opts = tuple((k, omop_sec.str(k, required=True)) for k in omop_sec.table)
-    if (url is not None or data_format == "omop") and engine == "pandas":
-        raise SpecError(
-            "a database URL or OMOP input needs a database engine",
-            where=Location(file=str(path), spec_key="data.engine"),
-            fix='add engine = "duckdb" (or "postgres", "spark") under [data]',
-        )
-    data = DataSection(
-        patients=base / (d.str("table", None) or "patients") if url else base / patients,
-        labs=base / labs if labs else None,
-        therapy=base / therapy if therapy else None,
-        columns=tuple(column_pairs),
-        date_format=date_format,
-        sheet=d.str("sheet"),
-        delimiter=d.str("delimiter"),
-        decimal=d.str("decimal", ".", choices=(".", ",")),
-        encoding=d.str("encoding", "utf-8"),
-        missing_values=d.str_list(
-            "missing_values", DataSection.__dataclass_fields__["missing_values"].default
-        ),
-        engine=engine,
-        url=url,
-        table=d.str("table"),
-        format=data_format,
-        omop=omop_opts,
-    )
-
-    variables: list[VariableSpec] = []
-    vroot = root.sub("variables")
-    for name in vroot.table:
-        v = vroot.sub(name)
-        v.reject_unknown({"unit", "label", "type", "levels", "analyte"})
-        variables.append(
-            VariableSpec(
-                name=name,
-                unit=v.str("unit"),
-                label=v.str("label"),
-                type=v.str("type", None, choices=("numeric", "categorical", "date")),
-                levels=v.str_list("levels"),
-                analyte=v.str("analyte"),
-            )
-        )
-
-    r = root.sub("response")
-    r.reject_unknown(
-        {
-            "source",
-            "criteria",
-            "baseline_window_days",
-            "measurable_serum_g_dl",
-            "refractory_threshold",
-            "refractory_window_days",
-            "unconfirmed_pd_is_event",
-            "unconfirmed_pd_bor",
-            "scr_without_clonality",
-            "steroid_change_opens_line",
-            "regimen_merge_days",
-        }
-    )
-    response = ResponseSection(
-        source=r.str("source", "recorded", choices=("recorded", "labs")),
-        criteria=r.str("criteria", "imwg2016", choices=("imwg2016",)),
-        baseline_window_days=r.num("baseline_window_days", 30, lo=0, hi=3650, integer=True),
-        measurable_serum_g_dl=r.num("measurable_serum_g_dl", 1.0, lo=0.5, hi=1.0),
-        refractory_threshold=r.str("refractory_threshold", "MR", choices=("MR", "PR")),
-        refractory_window_days=r.num("refractory_window_days", 60, lo=0, hi=3650, integer=True),
-        unconfirmed_pd_is_event=r.bool("unconfirmed_pd_is_event", False),
-        unconfirmed_pd_bor=r.str("unconfirmed_pd_bor", "PD", choices=("PD", "NE")),
-        scr_without_clonality=r.str("scr_without_clonality", "CR", choices=("CR", "flc_ratio")),
-        steroid_change_opens_line=r.bool("steroid_change_opens_line", False),
-        regimen_merge_days=r.num("regimen_merge_days", 30, lo=0, hi=365, integer=True),
-    )
-    if response.source == "labs" and data.labs is None:
-        raise SpecError(
-            '[response] source = "labs" needs a lab table',
-            where=Location(file=str(path), spec_key="response.source"),
-            fix='add labs = "labs.csv" under [data], or use source = "recorded"',
-        )
-
-    k = root.sub("km")
-    k.reject_unknown({"conf_type", "conf_level", "landmarks", "median_ci", "risk_table_step"})
-    km = KmSection(
-        conf_type=k.str("conf_type", "log-log", choices=("log-log", "log", "plain")),
-        conf_level=k.num("conf_level", 1.0 - study.alpha, lo=0.5, hi=0.999),
-        landmarks=k.num_list("landmarks", KmSection().landmarks),
-        median_ci=k.str("median_ci", "band", choices=("band", "symmetric")),
-        risk_table_step=k.num("risk_table_step", None, lo=1e-9),
-    )
-
-    derive: list[DeriveSpec] = []
-    for e in root.array("derive"):
-        e.reject_unknown({"name", "from", "below", "at_least", "above", "in", "labels"})
-        rules = [x for x in ("below", "at_least", "above", "in") if e.has(x)]
-        if len(rules) != 1:
-            raise SpecError(
-                f"[[derive]] {e.table.get('name', '?')!r} needs exactly one of below / at_least / above / in",
-                where=e._where("below"),
-                fix="e.g. below = 11 (1 where value < 11, 0 where >= 11)",
-            )
-        labels = e.str_list("labels")
-        if labels is not None and len(labels) != 2:
-            raise SpecError(
-                "labels must have two entries: [label for 1, label for 0]", where=e._where("labels")
-            )
-        derive.append(
-            DeriveSpec(
-                name=e.str("name", required=True),
-                from_=e.str("from", required=True),
-                below=e.num("below"),
-                at_least=e.num("at_least"),
-                above=e.num("above"),
-                in_=e.str_list("in"),
-                labels=labels,
-            )
-        )
-
-    proportions = []
-    for e in root.array("proportion"):
-        e.reject_unknown({"name", "variable", "success", "method", "denominator"})
-        proportions.append(
-            ProportionSpec(
-                name=e.str("name", required=True),
-                variable=e.str("variable", required=True),
-                success=e.str_list("success", required=True),
-                method=e.str(
-                    "method", "clopper-pearson", choices=("clopper-pearson", "wilson", "wilson-cc")
-                ),
-                denominator=e.str("denominator", "all", choices=("all", "non-missing")),
-            )
-        )
+    data = _data(root, base, has_sites="sites" in doc, has_data="data" in doc)
+    variables = _variables(root)
+    response = _response(root, data)
+    km = _km(root, study)
+    derive = _derive(root)
+    proportions = _proportions(root)
     prop_names = {p.name for p in proportions}
-
-    compare = []
-    for e in root.array("compare_proportion"):
-        e.reject_unknown({"outcome", "by"})
-        outcome = e.str("outcome", required=True)
-        if outcome not in prop_names:
-            raise SpecError(
-                f"compare_proportion outcome {outcome!r} is not a [[proportion]] name",
-                where=e._where("outcome"),
-                fix=f"use one of: {', '.join(sorted(prop_names)) or '(define a [[proportion]] first)'}",
-            )
-        compare.append(CompareProportionSpec(outcome=outcome, by=e.str("by", required=True)))
-
-    logrank = []
-    for e in root.array("logrank"):
-        e.reject_unknown({"endpoint", "by", "strata", "trend", "rho"})
-        logrank.append(
-            LogrankSpec(
-                endpoint=_endpoint(e),
-                by=e.str("by", required=True),
-                strata=e.str("strata"),
-                trend=e.bool("trend", False),
-                rho=e.num("rho", 0.0, lo=0.0, hi=10.0),
-            )
-        )
-
-    cox = []
-    for e in root.array("cox"):
-        e.reject_unknown(
-            {
-                "endpoint",
-                "terms",
-                "reference",
-                "ties",
-                "ph_test",
-                "ph_transform",
-                "strata",
-                "robust",
-                "cluster",
-                "firth",
-                "name",
-            }
-        )
-        ref = e.sub("reference")
-        cox.append(
-            CoxSpec(
-                endpoint=_endpoint(e),
-                terms=e.str_list("terms", required=True),
-                reference=tuple((key, str(ref.table[key])) for key in ref.table),
-                ties=e.str("ties", "efron", choices=("efron", "breslow")),
-                ph_test=e.bool("ph_test", True),
-                ph_transform=e.str("ph_transform", "km", choices=("km", "rank", "identity")),
-                strata=e.str("strata"),
-                robust=e.bool("robust", False),
-                cluster=e.str("cluster"),
-                firth=e.str("firth", "auto", choices=("auto", "always", "never")),
-                name=e.str("name"),
-            )
-        )
-
-    cutpoints = []
-    for e in root.array("cutpoint"):
-        e.reject_unknown(
-            {
-                "endpoint",
-                "proportion",
-                "variable",
-                "method",
-                "minprop",
-                "direction",
-                "pmethod",
-                "bootstrap",
-                "seed",
-                "n_perm",
-            }
-        )
-        endpoint = _endpoint(e, required=False)
-        proportion = e.str("proportion")
-        if (endpoint is None) == (proportion is None):
-            raise SpecError(
-                "[[cutpoint]] needs exactly one of endpoint or proportion",
-                where=e._where("endpoint"),
-                fix='write endpoint = "PFS" (survival) or proportion = "ORR" (binary outcome)',
-            )
-        if proportion is not None and proportion not in prop_names:
-            raise SpecError(
-                f"cutpoint proportion {proportion!r} is not a [[proportion]] name",
-                where=e._where("proportion"),
-                fix=f"use one of: {', '.join(sorted(prop_names)) or '(define a [[proportion]] first)'}",
-            )
-        cutpoints.append(
-            CutpointSpec(
-                variable=e.str("variable", required=True),
-                endpoint=endpoint,
-                proportion=proportion,
-                method=e.str("method", "maxstat", choices=("maxstat", "youden")),
-                minprop=e.num("minprop", 0.1, lo=0.0, hi=0.49),
-                direction=e.str("direction", ">=", choices=("<=", ">=")),
-                pmethod=e.str("pmethod", "Lau94", choices=("Lau94", "Lau92", "condMC")),
-                bootstrap=e.num("bootstrap", 1000, lo=0, hi=100000, integer=True),
-                seed=e.num("seed", 20250101, lo=0, integer=True),
-                n_perm=e.num("n_perm", 0, lo=0, hi=10_000_000, integer=True),
-            )
-        )
+    compare = _compare(root, prop_names)
+    logrank = _logrank(root)
+    cox = _cox(root)
+    cutpoints = _cutpoints(root, prop_names)
 
     t1 = root.sub("table1")
-    t1.reject_unknown({"variables", "by"})
+    t1.reject_unknown()
     table1 = Table1Spec(variables=t1.str_list("variables", ()), by=t1.str("by"))
 
     v = root.sub("validation")
-    v.reject_unknown({"accept", "exclude_invalid_rows"})
+    v.reject_unknown()
     acc = v.sub("accept")
-    accept = tuple((code, acc.str(code, required=True)) for code in acc.table)
+    accept = acc.str_pairs()
+    for code, _reason in accept:
+        if not _ISSUE_CODE.match(code):
+            acc.issue(
+                "MMS003",
+                f"{acc.label(code)}: {code!r} is not an issue code",
+                'use the code printed by `mmrwe validate`, e.g. MMV011 = "values checked with the center"',
+                code,
+            )
     validation = ValidationSection(
         accept=accept, exclude_invalid_rows=v.bool("exclude_invalid_rows", False)
     )
 
     c = root.sub("cohort")
-    c.reject_unknown({"exclude"})
+    c.reject_unknown()
     exclusions = []
     for e in c.array("exclude"):
-        e.reject_unknown({"patient_id", "reason"})
-        exclusions.append(
-            ExclusionSpec(
-                patient_id=e.str("patient_id", required=True), reason=e.str("reason", required=True)
-            )
-        )
+        e.reject_unknown()
+        pid, reason = e.str("patient_id", required=True), e.str("reason", required=True)
+        exclusions.append(ExclusionSpec(patient_id=pid or "", reason=reason or ""))
 
     rep = root.sub("report")
-    rep.reject_unknown({"small_cell_k", "table1_by"})
+    rep.reject_unknown()
     report = ReportSection(
         small_cell_k=rep.num("small_cell_k", 0, lo=0, hi=1000, integer=True),
         table1_by=rep.str("table1_by"),
@@ -615,7 +669,7 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
     sites = _sites(root, base, variables)
     pooling = _pooling(root)
     ps = root.sub("pseudonymize")
-    ps.reject_unknown({"identifiers", "keep", "shift_dates", "max_shift_days"})
+    ps.reject_unknown()
     pseudonymize = PseudonymizeSection(
         identifiers=ps.str_list("identifiers", ()),
         keep=ps.str_list("keep", ()),
@@ -647,27 +701,359 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
     )
 
 
-_SITE_KEYS = {
-    "file",
-    "center",
-    "centers",
-    "columns",
-    "date_format",
-    "sheet",
-    "delimiter",
-    "decimal",
-    "encoding",
-    "missing_values",
-    "units",
-    "recode",
-    "absent",
-    "id_prefix",
-    "excel_serial_dates",
-}
+_ENCODINGS_HINT = '"utf-8", "utf-8-sig", "cp1252", "latin-1"'
 
 
-def _str_table(sec: _Section) -> tuple[tuple[str, str], ...]:
-    return tuple((key, sec.str(key, required=True)) for key in sec.table)
+def _date_format(sec: _Section, default: _Str | None) -> _Str | None:
+    if sec.open_choice("date_format", "date format"):
+        return default
+    fmt = sec.str("date_format", default)
+    if fmt is not None and "%" not in fmt:
+        sec.issue(
+            "MMS009",
+            f"{sec.label('date_format')} = {fmt!r} has no strftime directives",
+            'use e.g. "%Y-%m-%d" (ISO), "%d/%m/%Y" (day/month/year) or "%m/%d/%Y" (month/day/year)',
+            "date_format",
+        )
+        return default
+    return fmt
+
+
+def _encoding(sec: _Section, default: _Str | None) -> _Str | None:
+    enc = sec.str("encoding", default)
+    if enc is None:
+        return None
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        sec.issue(
+            "MMS009",
+            f"{sec.label('encoding')} = {enc!r} is not a text encoding Python knows",
+            f"use one of {_ENCODINGS_HINT} (`mmrwe init DATAFILE` detects it)",
+            "encoding",
+        )
+        return default
+    return enc
+
+
+def _delimiter(sec: _Section) -> _Str | None:
+    sep = sec.str("delimiter")
+    if sep == "":
+        sec.issue(
+            "MMS009",
+            f"{sec.label('delimiter')} is empty",
+            'write the separator, e.g. delimiter = ";" (or "\\t" for tab)',
+            "delimiter",
+        )
+        return None
+    return sep
+
+
+def _data(root: _Section, base: Path, *, has_sites: _Bool, has_data: _Bool) -> DataSection:
+    d = root.sub("data")
+    d.reject_unknown()
+    column_pairs = d.str_map("columns")
+    date_format = _date_format(d, "%Y-%m-%d") or "%Y-%m-%d"
+    labs = d.str("labs")
+    therapy = d.str("therapy")
+    # A pooling spec may leave out [data] patients: `mmrwe pool` reads the [[sites]] files,
+    # and `mmrwe analyze` then reads the pooled table written as pooled_patients.csv.
+    patients = d.str("patients", required=has_data and not has_sites) or "pooled_patients.csv"
+    # engine/url/table/format/omop: the engine the study runs on (mmrwe.study.pipeline); a
+    # patients value with "://" is a database URL, kept as text (a Path would fold its "//").
+    engine = d.str("engine", "pandas", choices=("pandas", "duckdb", "postgres", "spark"))
+    url = patients if "://" in patients else None
+    data_format = d.str("format", "canonical", choices=("canonical", "omop"))
+    omop_sec = d.sub("omop")
+    omop_sec.reject_unknown()
+    omop_opts = tuple((k, val) for k in omop_sec.table if (val := omop_sec.str(k)) is not None)
+    if (url is not None or data_format == "omop") and engine == "pandas":
+        d.issue(
+            "MMS007",
+            "a database URL or OMOP input needs a database engine",
+            'add engine = "duckdb" (or "postgres", "spark") under [data]',
+            "engine",
+        )
+    sheet = None if d.open_choice("sheet", "sheet") else d.str("sheet")
+    table = d.str("table", None)
+    return DataSection(
+        patients=base / (table or "patients") if url else base / patients,
+        labs=base / labs if labs else None,
+        therapy=base / therapy if therapy else None,
+        columns=column_pairs,
+        date_format=date_format,
+        sheet=sheet,
+        delimiter=_delimiter(d),
+        decimal=d.str("decimal", ".", choices=(".", ",")),
+        encoding=_encoding(d, "utf-8") or "utf-8",
+        missing_values=d.str_list(
+            "missing_values", DataSection.__dataclass_fields__["missing_values"].default
+        ),
+        engine=engine,
+        url=url,
+        table=table,
+        format=data_format,
+        omop=omop_opts,
+    )
+
+
+def _variables(root: _Section) -> list[VariableSpec]:
+    variables: list[VariableSpec] = []
+    vroot = root.sub("variables")
+    for name in vroot.table:
+        v = vroot.sub(name)
+        v.reject_unknown()
+        variables.append(
+            VariableSpec(
+                name=name,
+                unit=v.str("unit"),
+                label=v.str("label"),
+                type=v.str("type", None, choices=("numeric", "categorical", "date")),
+                levels=v.str_list("levels"),
+                analyte=v.str("analyte"),
+            )
+        )
+    return variables
+
+
+def _response(root: _Section, data: DataSection) -> ResponseSection:
+    r = root.sub("response")
+    r.reject_unknown()
+    response = ResponseSection(
+        source=r.str("source", "recorded", choices=("recorded", "labs")),
+        criteria=r.str("criteria", "imwg2016", choices=("imwg2016",)),
+        baseline_window_days=r.num("baseline_window_days", 30, lo=0, hi=3650, integer=True),
+        measurable_serum_g_dl=r.num("measurable_serum_g_dl", 1.0, lo=0.5, hi=1.0),
+        refractory_threshold=r.str("refractory_threshold", "MR", choices=("MR", "PR")),
+        refractory_window_days=r.num("refractory_window_days", 60, lo=0, hi=3650, integer=True),
+        unconfirmed_pd_is_event=r.bool("unconfirmed_pd_is_event", False),
+        unconfirmed_pd_bor=r.str("unconfirmed_pd_bor", "PD", choices=("PD", "NE")),
+        scr_without_clonality=r.str("scr_without_clonality", "CR", choices=("CR", "flc_ratio")),
+        steroid_change_opens_line=r.bool("steroid_change_opens_line", False),
+        regimen_merge_days=r.num("regimen_merge_days", 30, lo=0, hi=365, integer=True),
+    )
+    if response.source == "labs" and data.labs is None:
+        r.issue(
+            "MMS007",
+            'response.source = "labs" needs a lab table',
+            'add labs = "labs.csv" under [data], or use source = "recorded"',
+            "source",
+        )
+    return response
+
+
+def _km(root: _Section, study: StudySection) -> KmSection:
+    k = root.sub("km")
+    k.reject_unknown()
+    return KmSection(
+        conf_type=k.str("conf_type", "log-log", choices=("log-log", "log", "plain")),
+        conf_level=k.num("conf_level", 1.0 - study.alpha, lo=0.5, hi=0.999),
+        landmarks=k.num_list("landmarks", KmSection().landmarks, lo=0.0),
+        median_ci=k.str("median_ci", "band", choices=("band", "symmetric")),
+        risk_table_step=k.num("risk_table_step", None, lo=1e-9),
+    )
+
+
+_DERIVE_RULES = ("below", "at_least", "above", "in")
+
+
+def _derive(root: _Section) -> list[DeriveSpec]:
+    derive: list[DeriveSpec] = []
+    seen: dict[_Str, _Str] = {}
+    for e in root.array("derive"):
+        e.reject_unknown()
+        name = e.str("name", required=True)
+        rules = [x for x in _DERIVE_RULES if e.has(x)]
+        if len(rules) != 1:
+            got = "none" if not rules else " and ".join(rules)
+            e.issue(
+                "MMS007",
+                f"{e.label()} ({name or '?'}) needs exactly one of below, at_least, above, in; it has {got}",
+                "keep one rule, e.g. below = 11 (1 where the value is < 11, 0 where >= 11)",
+                rules[1] if len(rules) > 1 else None,
+            )
+        labels = e.str_list("labels")
+        if labels is not None and len(labels) != 2:
+            e.issue(
+                "MMS003",
+                f"{e.label('labels')} has {len(labels)} entries; it needs two",
+                'write labels = ["label for 1", "label for 0"], e.g. ["<11", ">=11"]',
+                "labels",
+            )
+            labels = None
+        if name is not None and name in seen:
+            e.issue(
+                "MMS007",
+                f"{e.label('name')} = {name!r} is already defined by {seen[name]}",
+                "give every [[derive]] its own name",
+                "name",
+            )
+        elif name is not None:
+            seen[name] = e.label()
+        derive.append(
+            DeriveSpec(
+                name=name or "",
+                from_=e.str("from", required=True) or "",
+                below=e.num("below"),
+                at_least=e.num("at_least"),
+                above=e.num("above"),
+                in_=e.str_list("in"),
+                labels=labels,
+            )
+        )
+    return derive
+
+
+def _proportions(root: _Section) -> list[ProportionSpec]:
+    proportions = []
+    seen: dict[_Str, _Str] = {}
+    for e in root.array("proportion"):
+        e.reject_unknown()
+        name = e.str("name", required=True)
+        if name is not None and name in seen:
+            e.issue(
+                "MMS007",
+                f"{e.label('name')} = {name!r} is already defined by {seen[name]}",
+                "give every [[proportion]] its own name (comparisons and cut-offs refer to it)",
+                "name",
+            )
+        elif name is not None:
+            seen[name] = e.label()
+        proportions.append(
+            ProportionSpec(
+                name=name or "",
+                variable=e.str("variable", required=True) or "",
+                success=e.str_list("success", required=True, nonempty=True) or (),
+                method=e.str(
+                    "method", "clopper-pearson", choices=("clopper-pearson", "wilson", "wilson-cc")
+                ),
+                denominator=e.str("denominator", "all", choices=("all", "non-missing")),
+            )
+        )
+    return proportions
+
+
+def _proportion_ref(e: _Section, key: _Str, value: _Str, names: set[_Str]) -> None:
+    if value in names:
+        return
+    near = difflib.get_close_matches(value, sorted(names), n=1)
+    if near:
+        fix = f'did you mean {near[0]!r}? write {key} = "{near[0]}"'
+    elif names:
+        fix = f"use one of the [[proportion]] names: {', '.join(sorted(names))}"
+    else:
+        fix = f'define it first: [[proportion]] name = "{value}", variable = "best_response", success = ["sCR", "CR", "VGPR", "PR"]'
+    e.issue("MMS006", f"{e.label(key)} = {value!r} is not the name of a [[proportion]]", fix, key)
+
+
+def _compare(root: _Section, prop_names: set[_Str]) -> list[CompareProportionSpec]:
+    compare = []
+    for e in root.array("compare_proportion"):
+        e.reject_unknown()
+        outcome = e.str("outcome", required=True)
+        if outcome is not None:
+            _proportion_ref(e, "outcome", outcome, prop_names)
+        compare.append(
+            CompareProportionSpec(outcome=outcome or "", by=e.str("by", required=True) or "")
+        )
+    return compare
+
+
+def _logrank(root: _Section) -> list[LogrankSpec]:
+    logrank = []
+    for e in root.array("logrank"):
+        e.reject_unknown()
+        logrank.append(
+            LogrankSpec(
+                endpoint=_endpoint(e) or "",
+                by=e.str("by", required=True) or "",
+                strata=e.str("strata"),
+                trend=e.bool("trend", False),
+                rho=e.num("rho", 0.0, lo=0.0, hi=10.0),
+            )
+        )
+    return logrank
+
+
+def _cox(root: _Section) -> list[CoxSpec]:
+    cox = []
+    for e in root.array("cox"):
+        e.reject_unknown()
+        terms = e.str_list("terms", required=True, nonempty=True)
+        ref = e.sub("reference")
+        reference = []
+        for term, level in ref.table.items():
+            ref._trace(term, "scalar", None)
+            if isinstance(level, Mapping | list) or level is None:
+                ref.issue(
+                    "MMS002",
+                    f"{ref.label(term)} must be one level of {term!r}, got {toml_value(level)}",
+                    f'write reference = {{ {toml_key(term)} = "level" }}',
+                    term,
+                )
+                continue
+            if terms is not None and term not in terms:
+                near = difflib.get_close_matches(term, list(terms), n=1)
+                ref.issue(
+                    "MMS006",
+                    f"{ref.label(term)}: {term!r} is not one of the model's terms ({', '.join(terms)})",
+                    (f"did you mean {near[0]!r}? " if near else "")
+                    + f'add "{term}" to terms, or remove the reference for it',
+                    term,
+                )
+            reference.append(
+                (term, _Str(level).lower() if isinstance(level, bool) else _Str(level))
+            )
+        cox.append(
+            CoxSpec(
+                endpoint=_endpoint(e) or "",
+                terms=terms or (),
+                reference=tuple(reference),
+                ties=e.str("ties", "efron", choices=("efron", "breslow")),
+                ph_test=e.bool("ph_test", True),
+                ph_transform=e.str("ph_transform", "km", choices=("km", "rank", "identity")),
+                strata=e.str("strata"),
+                robust=e.bool("robust", False),
+                cluster=e.str("cluster"),
+                firth=e.str("firth", "auto", choices=("auto", "always", "never")),
+                name=e.str("name"),
+            )
+        )
+    return cox
+
+
+def _cutpoints(root: _Section, prop_names: set[_Str]) -> list[CutpointSpec]:
+    cutpoints = []
+    for e in root.array("cutpoint"):
+        e.reject_unknown()
+        endpoint = _endpoint(e, required=False)
+        proportion = e.str("proportion")
+        if e.has("endpoint") == e.has("proportion"):
+            both = e.has("endpoint")
+            e.issue(
+                "MMS007",
+                f"{e.label()} needs exactly one of endpoint or proportion; it has "
+                + ("both" if both else "neither"),
+                'write endpoint = "PFS" (survival outcome) or proportion = "ORR" (a binary [[proportion]])',
+                "proportion" if both else None,
+            )
+        if proportion is not None:
+            _proportion_ref(e, "proportion", proportion, prop_names)
+        cutpoints.append(
+            CutpointSpec(
+                variable=e.str("variable", required=True) or "",
+                endpoint=endpoint,
+                proportion=proportion,
+                method=e.str("method", "maxstat", choices=("maxstat", "youden")),
+                minprop=e.num("minprop", 0.1, lo=0.0, hi=0.49),
+                direction=e.str("direction", ">=", choices=("<=", ">=")),
+                pmethod=e.str("pmethod", "Lau94", choices=("Lau94", "Lau92", "condMC")),
+                bootstrap=e.num("bootstrap", 1000, lo=0, hi=100000, integer=True),
+                seed=e.num("seed", 20250101, lo=0, integer=True),
+                n_perm=e.num("n_perm", 0, lo=0, hi=10_000_000, integer=True),
+            )
+        )
+    return cutpoints
 
 
 def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[SiteSpec, ...]:
@@ -675,45 +1061,43 @@ def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[S
     units_declared = {v.name: v.unit for v in variables}
     sites: list[SiteSpec] = []
     for e in root.array("sites"):
-        e.reject_unknown(_SITE_KEYS)
-        date_format = e.str("date_format")
-        if date_format is not None and "%" not in date_format:
-            raise SpecError(
-                f"date_format {date_format!r} has no strftime directives",
-                where=e._where("date_format"),
-                fix='use e.g. "%Y-%m-%d" (ISO) or "%d/%m/%Y" (day/month/year)',
-            )
+        e.reject_unknown()
+        date_format = _date_format(e, None)
         center = e.str("center")
         centers = e.str_list("centers", ())
         if center is not None and centers:
-            raise SpecError(
+            e.issue(
+                "MMS007",
+                f"{e.label()} gives both center and centers",
                 "give either center (every row is that center) or centers (the values the file's center column may hold), not both",
-                where=e._where("centers"),
+                "centers",
             )
         units = e.sub("units")
-        unit_pairs = _str_table(units)
+        unit_pairs = units.str_pairs()
         for name, _unit in unit_pairs:
             if not units_declared.get(name):
-                raise SpecError(
+                units.issue(
+                    "MMS006",
                     f"a site unit is given for {name!r}, but [variables.{name}] declares no unit to convert to",
-                    where=units._where(name),
-                    fix=f'add [variables.{name}] unit = "..." (the unit the pooled table uses)',
+                    f'add [variables.{toml_key(name)}] unit = "..." (the unit the pooled table uses)',
+                    name,
                 )
         rec = e.sub("recode")
         recode = []
         for name in rec.table:
-            recode.append((name, _str_table(rec.sub(name))))
+            recode.append((name, rec.str_map(name)))
+        file = e.str("file", required=True)
         sites.append(
             SiteSpec(
-                file=base / e.str("file", required=True),
+                file=base / (file or ""),
                 center=center,
                 centers=centers,
-                columns=_str_table(e.sub("columns")) if e.has("columns") else None,
+                columns=e.str_map("columns") if e.has("columns") else None,
                 date_format=date_format,
                 sheet=e.str("sheet"),
-                delimiter=e.str("delimiter"),
+                delimiter=_delimiter(e),
                 decimal=e.str("decimal", None, choices=(".", ",")),
-                encoding=e.str("encoding"),
+                encoding=_encoding(e, None),
                 missing_values=e.str_list("missing_values"),
                 units=unit_pairs,
                 recode=tuple(recode),
@@ -728,50 +1112,48 @@ def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[S
 def _pooling(root: _Section) -> PoolingSection:
     """``[pooling]``: the rule for confirmed duplicates and the user's decisions."""
     po = root.sub("pooling")
-    po.reject_unknown({"keep", "duplicates"})
+    po.reject_unknown()
     decisions = []
     for e in po.array("duplicates"):
-        e.key_path = f"pooling.{e.key_path}"
-        e.reject_unknown({"rows", "same_patient", "keep"})
+        e.reject_unknown()
         rows = e.str_list("rows", required=True)
-        if len(rows) != 2 or rows[0] == rows[1]:
-            raise SpecError(
-                "rows must name the two rows of a flagged pair",
-                where=e._where("rows"),
-                fix='write rows = ["Center A/A-017", "Center B/B-203"] as listed in pooling.json',
+        if rows is not None and (len(rows) != 2 or rows[0] == rows[1]):
+            e.issue(
+                "MMS003",
+                f"{e.label('rows')} must name the two rows of a flagged pair",
+                'write rows = ["Center A/A-017", "Center B/B-203"] as listed in pooling.json',
+                "rows",
             )
+            rows = None
         if "same_patient" not in e.table:
-            raise SpecError(
-                "missing required key 'same_patient'",
-                where=e._where("same_patient"),
-                fix="write same_patient = true (one row is kept) or false (both are kept)",
-            )
+            e._missing("same_patient", True)
+        same = e.bool("same_patient", True)
         keep = e.str("keep")
-        if keep is not None and keep not in rows:
-            raise SpecError(
-                f"keep = {keep!r} is not one of the pair's rows",
-                where=e._where("keep"),
-                fix=f"use {rows[0]!r} or {rows[1]!r}",
+        if keep is not None and rows is not None and keep not in rows:
+            e.issue(
+                "MMS006",
+                f"{e.label('keep')} = {keep!r} is not one of the pair's rows",
+                f"use {rows[0]!r} or {rows[1]!r}",
+                "keep",
             )
-        decisions.append(
-            DuplicateDecision(
-                rows=(rows[0], rows[1]), same_patient=e.bool("same_patient", True), keep=keep
+        if rows is not None:
+            decisions.append(
+                DuplicateDecision(rows=(rows[0], rows[1]), same_patient=same, keep=keep)
             )
-        )
     return PoolingSection(
         keep=po.str("keep", "longest_followup", choices=("longest_followup", "first_site")),
         duplicates=tuple(decisions),
     )
 
 
-def _endpoint(e: _Section, *, required: bool = True) -> Any:
+def _endpoint(e: _Section, *, required: _Bool = True) -> Any:
     from mmrwe.spec.model import ENDPOINTS
 
     if not required and not e.has("endpoint"):
         return None
-    return e.str("endpoint", required=True, choices=ENDPOINTS)
+    return e.str("endpoint", required=required, choices=ENDPOINTS)
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> _Str:
     """SHA-256 of a file's bytes (inputs are hashed before and after a run)."""
     return _sha256_file(path)

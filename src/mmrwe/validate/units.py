@@ -1,4 +1,4 @@
-"""Plausible ranges per analyte and unit (domain.md section 7), and unit conversions.
+"""Plausible ranges per analyte and unit (docs/clinical.md section 7), and unit conversions.
 
 Ranges are engineering heuristics, not reference ranges: outside ``reject`` is almost surely
 a unit or entry error (an error); outside ``warn`` is possible but unusual (a warning).
@@ -28,7 +28,7 @@ def _u(unit: str) -> str:
     return s.replace("/24hours", "/24h").replace("/day", "/24h").replace("²", "2")
 
 
-# Conversions from domain.md section 7: g/L = x10; mmol/L = x0.6206 (Hb); umol/L = x88.4
+# Conversions from docs/clinical.md section 7: g/L = x10; mmol/L = x0.6206 (Hb); umol/L = x88.4
 # (creatinine); mmol/L = x0.2495 (calcium); FLC mg/L = x10.
 _RANGES: tuple[UnitRange, ...] = (
     UnitRange("hemoglobin", "g/dL", (3, 22), (6, 17), "g/dL", 1.0),

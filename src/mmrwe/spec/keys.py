@@ -1,0 +1,583 @@
+"""Every key of the study spec: type, default, allowed values and documentation.
+
+This table is the one place a spec key is declared. The loader refuses any key that is not
+here (:mod:`mmrwe.spec.loader`), the JSON Schema is generated from it
+(:mod:`mmrwe.spec.schema`), ``mmrwe explain KEY`` prints it and ``docs/spec.md`` is tested
+against it, so the four cannot drift apart. A test also runs the loader on a spec holding
+every key and checks that the loader reads each one with the default and the allowed values
+written here.
+
+Adding a key: add a :class:`Key` to its :class:`Table` below, read it in the loader, and
+describe it in ``docs/spec.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+KeyType = Literal[
+    "string",  # TOML string
+    "number",  # integer or float
+    "integer",
+    "boolean",
+    "strings",  # array of strings (a single string is accepted as a one-item array)
+    "numbers",  # array of numbers
+    "scalar",  # string, number or boolean (written back as text)
+    "table",  # a sub-table with its own keys (see the Table of the same path)
+    "array",  # an array of tables [[...]] (see the Table of the same path)
+    "map",  # a table whose keys are names the user chooses (see the Table of the same path)
+]
+
+#: Marks a key without a default value (absent = not used).
+NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})()
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One key of a spec table.
+
+    Attributes
+    ----------
+    name : str
+        The key as written in TOML.
+    type : KeyType
+        What its value must be.
+    doc : str
+        What it means, in one or two sentences.
+    default : object
+        The value used when the key is absent (a TOML value), or ``NO_DEFAULT``.
+    default_doc : str, optional
+        The default in words, when it depends on another key (e.g. "1 - alpha").
+    required : bool
+        The key must be present (see ``required_doc`` for conditions).
+    required_doc : str, optional
+        When a key is required only in some specs, in words.
+    choices : tuple of str, optional
+        Allowed values of a string key.
+    minimum, maximum : float, optional
+        Allowed range (inclusive) of a number, or of each number of a list.
+    example : object
+        A value to show in ``mmrwe explain`` and the docs.
+    contract : bool
+        True for keys of the published study-spec contract; False for mmrwe's additions.
+    """
+
+    name: str
+    type: KeyType
+    doc: str
+    default: Any = NO_DEFAULT
+    default_doc: str | None = None
+    required: bool = False
+    required_doc: str | None = None
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    example: Any = None
+    contract: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table of the spec (``[km]``), an array of tables (``[[cox]]``) or a map.
+
+    ``path`` is dotted, with ``*`` for a name the user chooses: ``variables.*`` is the
+    table under ``[variables.hgb]``. A ``map`` has user-chosen keys whose values are all
+    like ``value``; ``suggested`` lists well-known keys of a map (for editors).
+    """
+
+    path: str
+    kind: Literal["table", "array", "map"]
+    doc: str
+    keys: tuple[Key, ...] = ()
+    value: Key | None = None
+    suggested: tuple[Key, ...] = ()
+    example: str = ""
+
+    def key(self, name: str) -> Key | None:
+        """The key called ``name``, if this table has one."""
+        for k in self.keys:
+            if k.name == name:
+                return k
+        return None
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Names of the keys allowed in this table (empty for a map)."""
+        return frozenset(k.name for k in self.keys)
+
+
+ENDPOINT_CHOICES = ("PFS", "OS")
+_READ_OPTIONS = "Reading options of the patient table (also used for the lab and therapy tables)."
+
+_DATA_COLUMNS_SUGGESTED = (
+    Key("patient_id", "string", "Source column holding the patient identifier (unique per row).", example="Codice paziente", contract=True),
+    Key("center", "string", "Source column holding the site (center) identifier.", example="Centro", contract=True),
+    Key("start_date", "string", "Source column holding day 0: the start of the regimen under study.", example="date_isapd_start", contract=True),
+    Key("progression_date", "string", "Source column holding the first documented progression (empty if none).", example="Data progressione", contract=True),
+    Key("death_date", "string", "Source column holding the date of death (empty if alive at last contact).", example="Data decesso", contract=True),
+    Key("last_followup_date", "string", "Source column holding the last date the patient was known alive and assessed.", example="Ultimo follow-up", contract=True),
+    Key("best_response", "string", "Source column holding the best response (IMWG categories sCR, CR, VGPR, PR, MR, SD, PD, NE).", example="Risposta migliore"),
+)  # fmt: skip
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "",
+        "table",
+        "The study spec: one TOML file describing the data and the analyses. Every table except [data] is optional.",
+        keys=(
+            Key("study", "table", "Title, time unit and significance level.", contract=True),
+            Key("data", "table", "Input files and how to read them.", required=True, required_doc="unless [[sites]] are given", contract=True),
+            Key("variables", "map", "Per-variable metadata: unit, label, type, levels.", contract=True),
+            Key("response", "table", "Where best response and progression come from (recorded columns, or derived from labs).", contract=True),
+            Key("km", "table", "Kaplan-Meier options: confidence band, landmarks, median CI.", contract=True),
+            Key("derive", "array", "Derived binary or categorical columns.", contract=True),
+            Key("proportion", "array", "Proportions with exact confidence intervals (e.g. ORR).", contract=True),
+            Key("compare_proportion", "array", "Association of a binary outcome with a factor (Fisher, chi-square, logistic).", contract=True),
+            Key("logrank", "array", "Log-rank tests of an endpoint by a factor.", contract=True),
+            Key("cox", "array", "Cox proportional hazards models.", contract=True),
+            Key("cutpoint", "array", "Data-driven cut-offs of a numeric variable (maxstat or Youden).", contract=True),
+            Key("table1", "table", "Baseline characteristics table."),
+            Key("validation", "table", "Issues accepted knowingly and what to do with invalid rows."),
+            Key("cohort", "table", "Patients excluded by the study team."),
+            Key("report", "table", "Display options of the reports."),
+            Key("sites", "array", "One entry per site export, for `mmrwe pool`."),
+            Key("pooling", "table", "Which row of a confirmed cross-site duplicate is kept."),
+            Key("pseudonymize", "table", "What `mmrwe pseudonymize` drops and shifts at the site."),
+        ),
+    ),
+    Table(
+        "study",
+        "table",
+        "Title, time unit and significance level of the study.",
+        keys=(
+            Key("title", "string", "Report title.", default="Untitled study", example="IsaPd in daratumumab-refractory myeloma", contract=True),
+            Key("time_unit", "string", "Unit of every time in results.json and the reports: months = days / 30.4375, years = days / 365.25.", default="months", choices=("days", "months", "years"), example="months", contract=True),
+            Key("alpha", "number", "Significance level; confidence intervals are at 1 - alpha unless a table sets its own level.", default=0.05, minimum=1e-6, maximum=0.5, example=0.05, contract=True),
+            Key("description", "string", "A paragraph shown under the title in the reports.", default="", example="Multicenter retrospective cohort."),
+            Key("synthetic", "boolean", "The data are synthetic; every report says so prominently.", default=False, example=True),
+        ),
+        example='[study]\ntitle = "IsaPd in daratumumab-refractory myeloma"\ntime_unit = "months"\nalpha = 0.05',
+    ),
+    Table(
+        "data",
+        "table",
+        "Input files (paths relative to the spec's folder) and how to read them.",
+        keys=(
+            Key("patients", "string", "The patient table: one row per patient (.csv, .txt, .tsv, .xlsx, .parquet, .sav, .sas7bdat), or a database URL with an engine.", required=True, required_doc="unless [[sites]] are given; `mmrwe pool` then writes pooled_patients.csv", example="patients.csv", contract=True),
+            Key("labs", "string", "Long lab table: one row per measurement (patient_id, date, test, value, unit).", example="labs.csv", contract=True),
+            Key("therapy", "string", "Therapy table: one row per line of therapy or regimen.", example="therapy.csv", contract=True),
+            Key("columns", "map", "Column mapping: canonical name = source column name.", contract=True),
+            Key("date_format", "string", "strftime format of dates written as text, for every date column. Never guessed: a date that does not parse is an error naming the format it would parse with.", default="%Y-%m-%d", example="%d/%m/%Y"),
+            Key("sheet", "string", "Excel sheet holding the patients; required when the workbook has several visible sheets.", example="patients"),
+            Key("delimiter", "string", "CSV field separator. Default: comma (tab for .tsv files). Write a tab as \"\\t\".", default_doc='"," (tab for .tsv)', example=";"),
+            Key("decimal", "string", "Decimal mark of numbers written as text (\",\" for 12,5).", default=".", choices=(".", ","), example=","),
+            Key("encoding", "string", "Text encoding of CSV files: utf-8, utf-8-sig (UTF-8 with a byte-order mark), cp1252 (Windows Western Europe) or latin-1.", default="utf-8", example="latin-1"),
+            Key("missing_values", "strings", "Cell texts (after trimming spaces) meaning missing; keep \"\" in the list for empty cells to be missing.", default=["", "NA", "N/A", "NaN", "nan", ".", "NULL", "null"], example=["", "NA", "n.d."]),
+            Key("engine", "string", "The engine every step runs on: in-process DuckDB by default (\"pandas\" and \"duckdb\" both name it), or \"postgres\" / \"spark\" with a database URL.", default="pandas", choices=("pandas", "duckdb", "postgres", "spark"), example="duckdb"),
+            Key("table", "string", "Table (or view) holding the patients in a database or a .duckdb file.", example="patients"),
+            Key("format", "string", "canonical (one row per patient, as described in docs/data.md) or omop (build the table from an OMOP CDM database).", default="canonical", choices=("canonical", "omop"), example="omop"),
+            Key("omop", "table", "Options of an OMOP CDM input (with format = \"omop\")."),
+        ),
+        example='[data]\npatients = "patients.csv"\ndate_format = "%d/%m/%Y"\ndelimiter = ";"\ndecimal = ","\nencoding = "latin-1"',
+    ),
+    Table(
+        "data.columns",
+        "map",
+        "Column mapping: canonical name = the source column holding it. Unmapped columns keep their own names; any name may be mapped, e.g. hgb = \"Emoglobina\".",
+        value=Key("*", "string", "The source column name.", example="Data inizio"),
+        suggested=_DATA_COLUMNS_SUGGESTED,
+        example='[data.columns]\nstart_date = "date_isapd_start"\npatient_id = "Codice paziente"',
+    ),
+    Table(
+        "data.omop",
+        "table",
+        "Options of an OMOP CDM input.",
+        keys=(
+            Key("regimen", "string", "The regimen under study, a [regimens] entry of the mapping file (needed with format = \"omop\").", example="IsaPd"),
+            Key("mapping", "string", "Concept mapping file (TOML), relative to the spec; default: the one shipped with mmrwe.", example="mapping.toml"),
+            Key("schema", "string", "Database schema holding the CDM tables.", example="cdm"),
+            Key("labs", "string", "Reserved for building the lab table from CDM measurements; read but not used yet.", example="measurement"),
+        ),
+    ),
+    Table(
+        "variables",
+        "map",
+        "Per-variable metadata; [variables.NAME] for a column NAME of the patient table (after mapping) or a [[derive]] name.",
+        value=Key("*", "table", "Metadata of one variable."),
+        example='[variables.hgb]\nunit = "g/dL"\nlabel = "Hemoglobin"',
+    ),
+    Table(
+        "variables.*",
+        "table",
+        "Metadata of one variable.",
+        keys=(
+            Key("unit", "string", "Unit of the values; numeric values are checked against plausible ranges for the unit (docs/validation.md).", example="g/dL", contract=True),
+            Key("label", "string", "Display label in tables and figures.", example="Hemoglobin", contract=True),
+            Key("type", "string", "numeric, categorical or date. Default: inferred (a column with a unit is numeric).", choices=("numeric", "categorical", "date"), example="categorical"),
+            Key("levels", "strings", "Level order for tables and figures; the first level is the default reference.", example=["F", "M"]),
+            Key("analyte", "string", "Which analyte the unit refers to (hemoglobin, creatinine, calcium, albumin, beta2_microglobulin, ldh, age, ...); guessed from the name when absent.", example="hemoglobin"),
+        ),
+    ),
+    Table(
+        "response",
+        "table",
+        "Where best response and progression come from, and the IMWG derivation parameters (docs/clinical.md).",
+        keys=(
+            Key("source", "string", "recorded: use the patient table's best_response and progression_date; labs: derive them from the lab table by IMWG 2016 rules.", default="recorded", choices=("recorded", "labs"), example="labs", contract=True),
+            Key("criteria", "string", "Response criteria version.", default="imwg2016", choices=("imwg2016",), example="imwg2016", contract=True),
+            Key("baseline_window_days", "integer", "Baseline = the last value within this many days before day 0.", default=30, minimum=0, maximum=3650, example=30, contract=True),
+            Key("measurable_serum_g_dl", "number", "Serum M-protein threshold of measurable disease: 1.0 g/dL (IMWG) or 0.5 (many relapsed/refractory protocols).", default=1.0, minimum=0.5, maximum=1.0, example=0.5),
+            Key("refractory_threshold", "string", "Best response below which a regimen counts as nonresponsive: MR (IMWG) or PR (some real-world studies).", default="MR", choices=("MR", "PR"), example="MR"),
+            Key("refractory_window_days", "integer", "Progression within this many days after the last dose counts as refractory.", default=60, minimum=0, maximum=3650, example=60),
+            Key("unconfirmed_pd_is_event", "boolean", "An unconfirmed PD reading at the last assessment counts as a progression event (sensitivity analysis).", default=False, example=True),
+            Key("unconfirmed_pd_bor", "string", "Best response when the only reading is an unconfirmed PD.", default="PD", choices=("PD", "NE"), example="NE"),
+            Key("scr_without_clonality", "string", "Without a marrow clonality result: CR (sCR downgraded, the IMWG missing-data rule) or flc_ratio (the FLC ratio alone decides sCR).", default="CR", choices=("CR", "flc_ratio"), example="CR"),
+            Key("steroid_change_opens_line", "boolean", "Adding or dropping dexamethasone alone opens a new line of therapy.", default=False, example=False),
+            Key("regimen_merge_days", "integer", "Therapy rows starting within this many days of each other form one regimen.", default=30, minimum=0, maximum=365, example=30),
+        ),
+    ),
+    Table(
+        "km",
+        "table",
+        "Kaplan-Meier options.",
+        keys=(
+            Key("conf_type", "string", "Transform of the pointwise confidence band: log-log (SAS, most oncology SAPs), log (R survfit's default) or plain.", default="log-log", choices=("log-log", "log", "plain"), example="log-log", contract=True),
+            Key("conf_level", "number", "Confidence level of the band and the median CI.", default_doc="1 - [study] alpha", minimum=0.5, maximum=0.999, example=0.95),
+            Key("landmarks", "numbers", "Landmark times (in the study's time unit) at which survival is reported.", default=[12.0, 24.0], minimum=0, example=[12, 24], contract=True),
+            Key("median_ci", "string", "Which median CI results.json calls `median`: band (R: where the band crosses 0.5) or symmetric (SPSS-style median +- z x SE). Both are always written.", default="band", choices=("band", "symmetric"), example="band"),
+            Key("risk_table_step", "number", "Spacing of the numbers-at-risk ticks, in the time unit. Default: automatic.", minimum=1e-9, example=6),
+        ),
+        example='[km]\nconf_type = "log-log"\nlandmarks = [12, 24]',
+    ),
+    Table(
+        "derive",
+        "array",
+        "A derived column: 1/0 (or two labels) from a numeric column by a threshold, or from a categorical column by a list of values. Exactly one of below, at_least, above, in.",
+        keys=(
+            Key("name", "string", "Name of the new column.", required=True, example="hgb_lt_11", contract=True),
+            Key("from", "string", "The column it is derived from.", required=True, example="hgb", contract=True),
+            Key("below", "number", "1 where the value is < this, 0 where >=; missing stays missing.", example=11, contract=True),
+            Key("at_least", "number", "1 where the value is >= this, 0 where <.", example=70),
+            Key("above", "number", "1 where the value is > this, 0 where <=.", example=3),
+            Key("in", "strings", "Categorical source: 1 where the value is one of these, 0 otherwise.", example=["high"]),
+            Key("labels", "strings", "Two labels [label for 1, label for 0] that replace 1/0.", example=["<11", ">=11"]),
+        ),
+        example='[[derive]]\nname = "hgb_lt_11"\nfrom = "hgb"\nbelow = 11',
+    ),
+    Table(
+        "proportion",
+        "array",
+        "The share of patients whose variable is in a success set, with a confidence interval.",
+        keys=(
+            Key("name", "string", "Name of the proportion (used by [[compare_proportion]] and [[cutpoint]]).", required=True, example="ORR", contract=True),
+            Key("variable", "string", "The categorical variable.", required=True, example="best_response", contract=True),
+            Key("success", "strings", "Values that count as success.", required=True, example=["sCR", "CR", "VGPR", "PR"], contract=True),
+            Key("method", "string", "Confidence interval: clopper-pearson (exact, R binom.test), wilson, wilson-cc (R prop.test).", default="clopper-pearson", choices=("clopper-pearson", "wilson", "wilson-cc"), example="clopper-pearson"),
+            Key("denominator", "string", "all patients, or non-missing values only.", default="all", choices=("all", "non-missing"), example="all"),
+        ),
+        example='[[proportion]]\nname = "ORR"\nvariable = "best_response"\nsuccess = ["sCR", "CR", "VGPR", "PR"]',
+    ),
+    Table(
+        "compare_proportion",
+        "array",
+        "Association of a binary outcome (a [[proportion]]) with a factor: Fisher exact (2x2) or chi-square, plus the logistic odds ratio.",
+        keys=(
+            Key("outcome", "string", "A [[proportion]] name.", required=True, example="ORR", contract=True),
+            Key("by", "string", "The factor (a categorical, derived or numeric column).", required=True, example="tcr", contract=True),
+        ),
+        example='[[compare_proportion]]\noutcome = "ORR"\nby = "tcr"',
+    ),
+    Table(
+        "logrank",
+        "array",
+        "Log-rank test (R survdiff) of an endpoint by a factor.",
+        keys=(
+            Key("endpoint", "string", "PFS or OS.", required=True, choices=ENDPOINT_CHOICES, example="PFS", contract=True),
+            Key("by", "string", "The grouping column; rows missing it are dropped.", required=True, example="sex", contract=True),
+            Key("strata", "string", "Stratify the test by this column (e.g. center).", example="center"),
+            Key("trend", "boolean", "Also test for trend over the ordered levels (scores 1..k).", default=False, example=True),
+            Key("rho", "number", "G-rho family weight; 0 = log-rank, 1 = Peto-Peto.", default=0.0, minimum=0.0, maximum=10.0, example=0),
+        ),
+        example='[[logrank]]\nendpoint = "PFS"\nby = "sex"',
+    ),
+    Table(
+        "cox",
+        "array",
+        "Cox proportional hazards model (R coxph) of an endpoint.",
+        keys=(
+            Key("endpoint", "string", "PFS or OS.", required=True, choices=ENDPOINT_CHOICES, example="OS", contract=True),
+            Key("terms", "strings", "Covariates: numeric (HR per unit) or categorical (dummies vs the reference).", required=True, example=["age", "sex", "hgb"], contract=True),
+            Key("reference", "map", "Reference level per categorical term; default: the first of [variables.X] levels, else the first in sorted order.", contract=True),
+            Key("ties", "string", "Tie handling: efron (R's default) or breslow (SAS PHREG's default).", default="efron", choices=("efron", "breslow"), example="efron", contract=True),
+            Key("ph_test", "boolean", "Grambsch-Therneau proportional-hazards test (R cox.zph).", default=True, example=True, contract=True),
+            Key("ph_transform", "string", "Time transform of the PH test.", default="km", choices=("km", "rank", "identity"), example="km"),
+            Key("strata", "string", "Stratified model: a separate baseline hazard per level of this column.", example="center"),
+            Key("robust", "boolean", "Sandwich (robust) variance.", default=False, example=True),
+            Key("cluster", "string", "Robust variance clustered by this column (e.g. center).", example="center"),
+            Key("firth", "string", "Firth's penalized Cox: auto (also fitted when the likelihood is monotone), always, never.", default="auto", choices=("auto", "always", "never"), example="auto"),
+            Key("name", "string", "A name for the model in the reports.", example="Multivariable PFS model"),
+        ),
+        example='[[cox]]\nendpoint = "OS"\nterms = ["age", "sex", "hgb"]\nreference = { sex = "F" }\nties = "efron"',
+    ),
+    Table(
+        "cox.reference",
+        "map",
+        "Reference level per categorical term of the model: term = level.",
+        value=Key("*", "scalar", "The reference level (a value of the term's column).", example="F"),
+        example='reference = { sex = "F", tcr = "no" }',
+    ),
+    Table(
+        "cutpoint",
+        "array",
+        "Data-driven cut-off of a numeric variable for an endpoint (maxstat or Youden) or a binary outcome (Youden). Exactly one of endpoint, proportion.",
+        keys=(
+            Key("endpoint", "string", "PFS or OS (survival outcome).", choices=ENDPOINT_CHOICES, example="PFS", contract=True),
+            Key("proportion", "string", "A [[proportion]] name (binary outcome).", example="ORR"),
+            Key("variable", "string", "The numeric variable to cut.", required=True, example="hgb", contract=True),
+            Key("method", "string", "maxstat (maximally selected log-rank statistic, p adjusted for the search) or youden (ROC).", default="maxstat", choices=("maxstat", "youden"), example="maxstat", contract=True),
+            Key("minprop", "number", "maxstat: smallest share of patients in a group.", default=0.1, minimum=0.0, maximum=0.49, example=0.1, contract=True),
+            Key("direction", "string", "youden: the event is predicted when x <= cut (\"<=\") or x >= cut (\">=\").", default=">=", choices=("<=", ">="), example="<=", contract=True),
+            Key("pmethod", "string", "maxstat p-value adjusted for the search.", default="Lau94", choices=("Lau94", "Lau92", "condMC"), example="Lau94"),
+            Key("bootstrap", "integer", "Bootstrap resamples for the cut-off's interval and the optimism-corrected HR; 0 = off.", default=1000, minimum=0, maximum=100000, example=1000),
+            Key("seed", "integer", "Random seed of the bootstrap and permutations.", default=20250101, minimum=0, example=20250101),
+            Key("n_perm", "integer", "Monte Carlo permutations for a conditional p-value; 0 = off.", default=0, minimum=0, maximum=10_000_000, example=0),
+        ),
+        example='[[cutpoint]]\nendpoint = "PFS"\nvariable = "hgb"\nmethod = "maxstat"\nminprop = 0.1',
+    ),
+    Table(
+        "table1",
+        "table",
+        "Baseline characteristics table.",
+        keys=(
+            Key("variables", "strings", "Rows of the table, in order. Default: every covariate.", default=[], example=["age", "sex", "hgb"]),
+            Key("by", "string", "Columns per level of this variable, with a test per row.", example="tcr"),
+        ),
+    ),
+    Table(
+        "validation",
+        "table",
+        "Issues accepted knowingly, and what to do with invalid rows.",
+        keys=(
+            Key("accept", "map", "Issue code = written reason: the issue is accepted and listed as such."),
+            Key("exclude_invalid_rows", "boolean", "Rows with errors are excluded (with the reason) instead of stopping the run.", default=False, example=False),
+        ),
+    ),
+    Table(
+        "validation.accept",
+        "map",
+        "Issue code = the reason it is accepted.",
+        value=Key("*", "string", "Why the issue is accepted.", example="values checked with the center"),
+        example='[validation.accept]\nMMV011 = "values checked with the center"',
+    ),
+    Table(
+        "cohort",
+        "table",
+        "Patients excluded by the study team.",
+        keys=(Key("exclude", "array", "One entry per excluded patient."),),
+    ),
+    Table(
+        "cohort.exclude",
+        "array",
+        "A patient excluded by the study team, with the reason.",
+        keys=(
+            Key("patient_id", "string", "The patient's id as in the table.", required=True, example="P-017"),
+            Key("reason", "string", "Why (shown in the patient flow).", required=True, example="consent withdrawn"),
+        ),
+        example='[[cohort.exclude]]\npatient_id = "P-017"\nreason = "consent withdrawn"',
+    ),
+    Table(
+        "report",
+        "table",
+        "Display options of the reports (never change a number in results.json).",
+        keys=(
+            Key("small_cell_k", "integer", "Counts below k print as \"<k\" in the reports; 0 = off.", default=0, minimum=0, maximum=1000, example=5),
+            Key("table1_by", "string", "Column of the baseline table's groups (overrides [table1] by).", example="tcr"),
+        ),
+    ),
+    Table(
+        "sites",
+        "array",
+        "One site export for `mmrwe pool`. Reading options left out are taken from [data].",
+        keys=(
+            Key("file", "string", "The site's file.", required=True, example="north.csv"),
+            Key("center", "string", "Every row of the file is this center.", example="Center A"),
+            Key("centers", "strings", "The values the file's center column may hold.", default=[], example=["Center A", "Center B"]),
+            Key("columns", "map", "Column mapping for this file (replaces [data.columns])."),
+            Key("date_format", "string", "strftime format of this file's dates.", example="%d.%m.%Y"),
+            Key("sheet", "string", "Excel sheet.", example="pazienti"),
+            Key("delimiter", "string", "CSV field separator.", example=";"),
+            Key("decimal", "string", "Decimal mark.", choices=(".", ","), example=","),
+            Key("encoding", "string", "Text encoding.", example="latin-1"),
+            Key("missing_values", "strings", "Cell texts meaning missing.", example=["", "NA"]),
+            Key("units", "map", "Unit of a variable in this file; converted to the unit of [variables.NAME]."),
+            Key("recode", "map", "Per variable: cell text = value, e.g. sex = { \"1\" = \"M\", \"2\" = \"F\" }."),
+            Key("absent", "strings", "Columns this site does not collect (all missing here).", default=[], example=["fish_risk"]),
+            Key("id_prefix", "string", "Prepended to this site's patient ids.", default="", example="N-"),
+            Key("excel_serial_dates", "boolean", "Numbers in date columns are Excel serial dates.", default=False, example=True),
+        ),
+        example='[[sites]]\nfile = "north.csv"\ncenter = "Center A"\ndelimiter = ";"\ndecimal = ","',
+    ),
+    Table(
+        "sites.columns",
+        "map",
+        "Canonical name = this site's column name.",
+        value=Key("*", "string", "The site's column name.", example="inizio_terapia"),
+        suggested=_DATA_COLUMNS_SUGGESTED,
+    ),
+    Table(
+        "sites.units",
+        "map",
+        "Variable = the unit this site uses for it.",
+        value=Key("*", "string", "The unit at this site.", example="g/L"),
+    ),
+    Table(
+        "sites.recode",
+        "map",
+        "Variable = a table of cell text = value.",
+        value=Key("*", "map", "Cell text = value for one variable."),
+    ),
+    Table(
+        "sites.recode.*",
+        "map",
+        "Cell text = value.",
+        value=Key("*", "string", "The value the cell text stands for.", example="M"),
+    ),
+    Table(
+        "pooling",
+        "table",
+        "Which row of a confirmed cross-site duplicate is kept.",
+        keys=(
+            Key("keep", "string", "longest_followup (the latest last_followup_date) or first_site (the site listed first).", default="longest_followup", choices=("longest_followup", "first_site"), example="longest_followup"),
+            Key("duplicates", "array", "The user's decisions on flagged cross-site pairs."),
+        ),
+    ),
+    Table(
+        "pooling.duplicates",
+        "array",
+        "A decision on a flagged cross-site pair, as listed in pooling.json.",
+        keys=(
+            Key("rows", "strings", "The two rows of the pair, \"center/patient_id\".", required=True, example=["Center A/MM-017", "Center B/0042"]),
+            Key("same_patient", "boolean", "true: one row is kept; false: both are kept.", required=True, example=True),
+            Key("keep", "string", "Which row to keep (overrides [pooling] keep).", example="Center A/MM-017"),
+        ),
+    ),
+    Table(
+        "pseudonymize",
+        "table",
+        "What `mmrwe pseudonymize` drops and shifts at the site.",
+        keys=(
+            Key("identifiers", "strings", "Direct identifiers (source column names) to drop.", default=[], example=["name", "tax_code"]),
+            Key("keep", "strings", "Columns that look identifying but are kept knowingly.", default=[], example=["birth_year"]),
+            Key("shift_dates", "boolean", "Shift every date of a patient by one keyed random offset (intervals unchanged).", default=False, example=True),
+            Key("max_shift_days", "integer", "Largest date shift, in days.", default=182, minimum=1, maximum=3650, example=182),
+        ),
+    ),
+)  # fmt: skip
+
+_BY_PATH = {t.path: t for t in TABLES}
+
+
+def table(path: str) -> Table:
+    """The table at a schema path (``"km"``, ``"cox"``, ``"variables.*"``)."""
+    return _BY_PATH[path]
+
+
+def has_table(path: str) -> bool:
+    """True if ``path`` names a table, array of tables or map of the spec."""
+    return path in _BY_PATH
+
+
+def all_keys() -> list[tuple[str, Key]]:
+    """Every (dotted path, Key) of the spec, tables included, in table order."""
+    out: list[tuple[str, Key]] = []
+    for t in TABLES:
+        for k in t.keys:
+            out.append((f"{t.path}.{k.name}" if t.path else k.name, k))
+        if t.value is not None:
+            out.append((f"{t.path}.*", t.value))
+    return out
+
+
+def _norm_query(query: str) -> list[str]:
+    """Split ``"[[cox]].ties"``, ``"cox.ties"``, ``"[[cox]] 2 -> ties"`` into segments."""
+    q = query.strip()
+    q = re.sub(r"\]\]\s*\d+\s*->\s*", "].", q)  # "[[cox]] 2 -> ties" -> "[[cox].ties"
+    q = q.replace("->", ".").replace("[", "").replace("]", "")
+    parts: list[str] = []
+    for m in re.finditer(r'"([^"]*)"|([^.\s]+)', q):
+        parts.append(m.group(1) if m.group(1) is not None else m.group(2))
+    return parts
+
+
+def resolve(query: str) -> tuple[str, Table | None, Key | None]:
+    """Find a key or table from the way a user writes it.
+
+    Accepts ``km.conf_type``, ``[km].conf_type``, ``[[cox]].ties``, ``cox.ties``,
+    ``variables.hgb.unit``, ``data.columns.start_date`` and table names (``km``,
+    ``[[cox]]``). Returns the canonical dotted path, the table (when the query names a
+    table, or the table holding the key) and the key (None when the query names a table).
+    Raises ``KeyError`` when nothing matches.
+    """
+    parts = _norm_query(query)
+    if not parts:
+        raise KeyError(query)
+    if len(parts) == 1 and _BY_PATH[""].key(parts[0]) is None:
+        # A bare key name ("ties") that exists in exactly one table.
+        homes = [t.path for t in TABLES if t.kind != "map" and t.key(parts[0]) is not None]
+        if len(homes) == 1:
+            parts = [*homes[0].split("."), parts[0]]
+    path = ""
+    current = _BY_PATH[""]
+    key: Key | None = None
+    for i, seg in enumerate(parts):
+        if key is not None:
+            if key.type in ("table", "array", "map"):
+                current = _BY_PATH[path]
+                key = None
+            else:
+                raise KeyError(query)
+        if current.kind == "map":
+            named = next((k for k in current.suggested if k.name == seg), None)
+            key = named or current.value
+            path = f"{current.path}.{seg if named else '*'}"
+            if key is not None and key.type in ("table", "map") and i + 1 < len(parts):
+                path = f"{current.path}.*"
+            continue
+        k = current.key(seg)
+        if k is None:
+            raise KeyError(query)
+        key = k
+        path = f"{current.path}.{seg}" if current.path else seg
+    if key is not None and key.type in ("table", "array", "map") and path in _BY_PATH:
+        return path, _BY_PATH[path], None
+    parent = path.rsplit(".", 1)[0] if "." in path else ""
+    return path, _BY_PATH.get(parent), key
+
+
+def user_path(query: str, path: str) -> str:
+    """``path`` with each ``*`` replaced by the name the user wrote (else ``NAME``)."""
+    parts = _norm_query(query)
+    segs = path.split(".")
+    if len(parts) == len(segs):
+
+        def q(name: str) -> str:
+            return name if re.match(r"^[A-Za-z0-9_-]+$", name) else '"' + name + '"'
+
+        return ".".join(q(p) if s == "*" else s for p, s in zip(parts, segs, strict=True))
+    return path.replace("*", "NAME")
+
+
+def closest(query: str, n: int = 3) -> list[str]:
+    """Dotted key paths that look like ``query`` (for "did you mean")."""
+    import difflib
+
+    names = [p for p, _ in all_keys()]
+    q = ".".join(_norm_query(query))
+    out = difflib.get_close_matches(q, names, n=n, cutoff=0.5)
+    last = q.rsplit(".", 1)[-1]
+    for p in names:
+        if p.rsplit(".", 1)[-1] == last and p not in out:
+            out.append(p)
+    return out[: max(n, 1) + 2]
