@@ -88,10 +88,6 @@ def test_maic_weights_reproduce_r_weighted_km_with_a_local_product_limit(name: s
     npt.assert_allclose(surv, c["km_surv"], rtol=1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs mmrwe.stats.km.kaplan_meier(weights=), added on another branch",
-)
 @pytest.mark.parametrize("name", CASES)
 def test_maic_survival_matches_weighted_survfit(name: str) -> None:
     w, c, d = _fit(name)

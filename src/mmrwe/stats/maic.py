@@ -359,16 +359,7 @@ class WeightedSurvival:
 def _weighted_km(time: FloatArray, event: NDArray[np.bool_], weights: FloatArray) -> Any:
     from mmrwe.stats.km import kaplan_meier
 
-    try:
-        return kaplan_meier(time, event, weights=weights)  # type: ignore[call-arg]
-    except TypeError as exc:
-        if "weights" not in str(exc):
-            raise
-        raise EstimationError(
-            "a weighted Kaplan-Meier curve needs mmrwe.stats.km.kaplan_meier(weights=), "
-            "which this version does not have yet",
-            fix="report the weighted proportion outcomes, or update mmrwe",
-        ) from exc
+    return kaplan_meier(time, event, weights=weights)
 
 
 def maic_survival(
