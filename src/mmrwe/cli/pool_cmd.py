@@ -913,7 +913,10 @@ def pseudonymize_command(
     id_column: str | None = None,
     drop: Sequence[str] = (),
     keep: Sequence[str] = (),
+    keep_only: Sequence[str] | None = None,
     shift_dates: bool | None = None,
+    dates: str | None = None,
+    birth_dates: str | None = None,
     max_shift_days: int | None = None,
     date_format: str | None = None,
     delimiter: str | None = None,
@@ -921,15 +924,25 @@ def pseudonymize_command(
     encoding: str | None = None,
     sheet: str | None = None,
     new_key: bool = False,
+    force: bool = False,
+    neutralize_csv: bool = True,
 ) -> dict[str, Any]:
     """Implementation of ``mmrwe pseudonymize``; returns the summary (no identifying data).
 
     Options come from the spec's ``[[sites]]`` entry for this file (matched by ``site``
     = center, else by file name; else ``[data]``) and ``[pseudonymize]``; command-line
-    options override them.
+    options override them. Checked before anything is read: the output is not the input
+    and does not exist (unless ``force``), the key is outside the output's folder; then the
+    key itself (:func:`mmrwe.io.pseudonymize.load_key`).
     """
     from mmrwe.io.pool import site_study_spec
-    from mmrwe.io.pseudonymize import create_key, load_key, pseudonymize_table, write_like
+    from mmrwe.io.pseudonymize import (
+        check_key_location,
+        create_key,
+        load_key,
+        pseudonymize_table,
+        write_like,
+    )
     from mmrwe.io.readers import file_sha256, read_table
     from mmrwe.spec import load_spec
 
@@ -939,7 +952,10 @@ def pseudonymize_command(
                             "missing_values": ("", "NA", "N/A", "NaN", "nan", ".", "NULL", "null")}  # fmt: skip
     identifiers: list[str] = []
     keep_cols: list[str] = []
+    allow: list[str] | None = None
     shift, max_days = False, 182
+    date_mode: str | None = None
+    birth_mode = "year"
     extra_dates: list[str] = []
     if spec_path is not None:
         spec = load_spec(spec_path)
@@ -949,9 +965,15 @@ def pseudonymize_command(
         colmap = d.column_map
         opts.update(date_format=d.date_format, delimiter=d.delimiter, decimal=d.decimal,
                     encoding=d.encoding, sheet=d.sheet, missing_values=d.missing_values)  # fmt: skip
-        identifiers = list(spec.pseudonymize.identifiers)
-        keep_cols = list(spec.pseudonymize.keep)
-        shift, max_days = spec.pseudonymize.shift_dates, spec.pseudonymize.max_shift_days
+        ps = spec.pseudonymize
+        identifiers = list(ps.identifiers)
+        keep_cols = list(ps.keep)
+        shift, max_days = ps.shift_dates, ps.max_shift_days
+        # Keys proposed for [pseudonymize] (dates, keep_only, birth_dates): read when present.
+        date_mode = getattr(ps, "dates", None)
+        birth_mode = getattr(ps, "birth_dates", None) or birth_mode
+        spec_allow = getattr(ps, "keep_only", None)
+        allow = list(spec_allow) if spec_allow else None
         extra_dates = [v.name for v in spec.variables if v.type == "date"]
     for k, v in (("date_format", date_format), ("delimiter", delimiter), ("decimal", decimal),
                  ("encoding", encoding), ("sheet", sheet)):  # fmt: skip
@@ -959,8 +981,14 @@ def pseudonymize_command(
             opts[k] = v
     if shift_dates is not None:
         shift = shift_dates
+    if dates is not None:
+        date_mode = dates
+    if birth_dates is not None:
+        birth_mode = birth_dates
     if max_shift_days is not None:
         max_days = max_shift_days
+    if keep_only is not None:
+        allow = list(keep_only)
     identifiers += [c for c in drop if c not in identifiers]
     keep_cols += [c for c in keep if c not in keep_cols]
     if file.resolve() == out_file.resolve():
@@ -969,6 +997,18 @@ def pseudonymize_command(
     if key_file.resolve() in (file.resolve(), out_file.resolve()):
         raise InputError("the key file is the input or the output", where=Location(file=str(key_file)),
                          fix="keep the key in its own file, at the site")  # fmt: skip
+    check_key_location(key_file, out_file)
+    if new_key and key_file.exists():
+        create_key(key_file)  # refuses with its own message: a key is never overwritten
+    if out_file.is_dir():
+        raise InputError(f"--out {out_file} is a folder", where=Location(file=str(out_file)),
+                         fix="name the file to write, e.g. --out outgoing/site_pseudo.csv")  # fmt: skip
+    if out_file.exists() and not force:
+        raise InputError(
+            f"{out_file} exists; it is not replaced without --force",
+            where=Location(file=str(out_file)),
+            fix="choose a new output name, or pass --force to replace it",
+        )
     if new_key:
         create_key(key_file)
     key = load_key(key_file)
@@ -988,18 +1028,25 @@ def pseudonymize_command(
         id_column=id_column or colmap.get("patient_id", "patient_id"),
         identifiers=identifiers,
         keep=keep_cols,
+        keep_only=allow,
         shift_dates=shift,
+        dates=date_mode,  # type: ignore[arg-type]  # checked by pseudonymize_table
+        index_column=colmap.get("start_date", "start_date"),
+        birth_dates=birth_mode,  # type: ignore[arg-type]  # checked by pseudonymize_table
         max_shift_days=max_days,
         date_format=opts["date_format"],
         date_columns=[c for c in date_cols if c in source.frame.columns],
     )
     before = file_sha256(file)
     write_like(result.frame, source, out_file, date_format=opts["date_format"],
-               delimiter=opts["delimiter"], encoding=opts["encoding"])  # fmt: skip
+               delimiter=opts["delimiter"], encoding=opts["encoding"],
+               neutralize=neutralize_csv)  # fmt: skip
     if file_sha256(file) != before:  # a guard: the input is only ever read
         raise MmrweError("the input file changed during the run")
     summary = result.summary()
     summary["output"] = out_file.name
+    summary["csv_formulas_neutralized"] = neutralize_csv if out_file.suffix.lower() in (
+        ".csv", ".txt", ".tsv") else None  # fmt: skip
     return summary
 
 
@@ -1157,14 +1204,38 @@ def register(app: Any) -> None:
         keep: Annotated[
             list[str] | None,
             typer.Option(
-                "--keep", help="A column that looks identifying but is kept knowingly (repeatable)."
+                "--keep",
+                help="A column that looks identifying (by name or content) but is kept knowingly (repeatable).",
+            ),
+        ] = None,
+        keep_only: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--keep-only",
+                help="Allow-list: only the id column and these columns leave (repeatable); every other column is dropped.",
+            ),
+        ] = None,
+        dates: Annotated[
+            str | None,
+            typer.Option(
+                "--dates",
+                help="keep (default), relative (whole days from each patient's start_date; no calendar date leaves) or shift (one keyed offset per patient).",
+                show_default=False,
+            ),
+        ] = None,
+        birth_dates: Annotated[
+            str | None,
+            typer.Option(
+                "--birth-dates",
+                help="A kept birth-date column becomes: year (birth_year, default), age (age_at_index) or keep (exact dates; warned).",
+                show_default=False,
             ),
         ] = None,
         shift_dates: Annotated[
             bool | None,
             typer.Option(
                 "--shift-dates/--no-shift-dates",
-                help="Shift all dates of a patient by one keyed random offset.",
+                help="Same as --dates shift (kept for existing scripts).",
             ),
         ] = None,
         max_shift_days: Annotated[
@@ -1191,26 +1262,42 @@ def register(app: Any) -> None:
                 "--new-key", help="Create KEYFILE with a new random key (refused if it exists)."
             ),
         ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace --out if it exists (refused otherwise).")
+        ] = False,
+        neutralize_csv: Annotated[
+            bool,
+            typer.Option(
+                "--neutralize-csv/--no-neutralize-csv",
+                help="CSV output: prefix a single quote to text cells starting with = + - @ tab or CR, so a spreadsheet shows them as text (default on; off for files only programs read).",
+            ),
+        ] = True,
         debug: Annotated[
             bool, typer.Option("--debug", help="Show Python tracebacks (for bug reports).")
         ] = False,
     ) -> None:
         r"""Pseudonymize a site's table before it leaves the site.
 
-        Patient ids become HMAC-SHA256(key, id) (20 hex digits); the key never leaves the site and is needed to recompute the link. With --shift-dates every date of a patient moves by the same keyed random number of days, so intervals (and PFS, OS) are unchanged. Listed direct identifiers are dropped; a column that looks identifying (name, birth date, address, phone, e-mail, tax or record number) and is neither dropped nor kept knowingly stops the command. The output has the input's format; the input is never modified.
+        Patient ids become HMAC-SHA256(key, id) (20 hex digits); the key never leaves the site and is needed to recompute the link. The key must be random (--new-key makes one), private (chmod 600) and outside the output's folder. --dates relative writes every date as days from the patient's start_date, --dates shift moves all dates of a patient by one keyed random offset; both keep intervals (and PFS, OS) unchanged, neither hides the dates of patients followed up to a known common cut-off, so birth dates are coarsened to the year (--birth-dates). Listed direct identifiers are dropped, --keep-only sends only the listed columns; a column that looks identifying by name (name, birth date, address, phone, e-mail, tax or record number) or by content (e-mail, phone, street address, personal names, id codes, free text, high-cardinality text) and is not kept knowingly stops the command. The output has the input's format and is never replaced without --force; the input is never modified. See docs/security.md.
         """
-        from mmrwe.cli.main import out
+        from mmrwe.cli.main import err, out
+        from mmrwe.core.safety import console_text
 
         try:
             summary = pseudonymize_command(
                 file, key, out_file, spec_path=spec, site=site, id_column=id_column,
-                drop=drop or (), keep=keep or (), shift_dates=shift_dates,
+                drop=drop or (), keep=keep or (), keep_only=keep_only, shift_dates=shift_dates,
+                dates=dates, birth_dates=birth_dates,
                 max_shift_days=max_shift_days, date_format=date_format, delimiter=delimiter,
-                decimal=decimal, encoding=encoding, sheet=sheet, new_key=new_key,
+                decimal=decimal, encoding=encoding, sheet=sheet, new_key=new_key, force=force,
+                neutralize_csv=neutralize_csv,
             )  # fmt: skip
         except BaseException as exc:
             if isinstance(exc, typer.Exit | KeyboardInterrupt):
                 raise
             report_error(exc, debug)
             raise typer.Exit(1) from None
-        out.print(json.dumps(summary, indent=1))
+        # JSON escapes control characters; markup=False keeps "[...]" in names literal.
+        out.print(json.dumps(summary, indent=1), markup=False, highlight=False, soft_wrap=True)
+        for w in summary.get("warnings", []):
+            err.print("[yellow]warning:[/] " + console_text(w, 2000))
