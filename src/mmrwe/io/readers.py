@@ -320,7 +320,12 @@ def _check_csv_text(text: str, sep: str, name: str, lim: InputLimits) -> None:
         start = m.start()
         end = text.find("\n", start)
         line = text[start : end if end >= 0 else len(text)].rstrip("\r")
-        cells = next(csv.reader([line], delimiter=sep), []) if len(sep) == 1 else line.split(sep)
+        try:
+            cells = (
+                next(csv.reader([line], delimiter=sep), []) if len(sep) == 1 else line.split(sep)
+            )
+        except csv.Error:  # a field past the csv module's own limit: too long in any case
+            cells = line.split(sep)
         long = next((k for k, c in enumerate(cells) if len(c) > cap), None)
         if long is not None:
             n_line = text.count("\n", 0, start) + 1
