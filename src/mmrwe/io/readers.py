@@ -871,9 +871,19 @@ def _normalise_cells(
         ints = code[:, to_float] == -2
         sub[ints] = np.frompyfunc(float, 1, 1)(sub[ints])
         cells[:, to_float] = sub
+    # Columns holding other objects (dates, times, durations) keep pandas' own inference, as
+    # before: a column of datetimes reads as pandas Timestamps. Few columns, so the
+    # per-column cost does not matter.
+    for k in np.flatnonzero((code == -4).any(axis=0)):
+        col = pd.Series(cells[:, k], dtype=object).map(_same).astype(object)
+        cells[:, k] = col.where(col.notna(), None).to_numpy(dtype=object)
     out = pd.DataFrame(cells, index=pd.RangeIndex(len(frame)), dtype=object)
     out.columns = frame.columns
     return out
+
+
+def _same(v: Any) -> Any:
+    return v
 
 
 _INT64 = (-(2**63), 2**63)
