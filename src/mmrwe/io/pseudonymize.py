@@ -212,7 +212,7 @@ def pseudonym(key: bytes, patient_id: str) -> str:
     Examples
     --------
     >>> pseudonym(b"0123456789abcdef", "MM-A-001")
-    'c7d3d6cf5e8d2c8eb0ae'
+    '3aaafba9a977d1b6b6d8'
     """
     return hmac.new(key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()[:ID_HEX_DIGITS]
 
