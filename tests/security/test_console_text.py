@@ -102,11 +102,12 @@ def test_pseudonymize_messages_carry_no_escapes_and_no_flood(tmp_path):
         pseudonymize_command(f, key, tmp_path / "out" / "o.csv")
     msg = str(exc.value)
     assert "\x1b" not in msg and len(msg) < 1000
-    f.write_text(f"patient_id,start_date\nA,{evil[:300]}\n")
+    f.write_text(f"patient_id,start_date\nA{CLEAR},{evil[:300]}\n")
     with pytest.raises(InputError) as exc:
         pseudonymize_command(f, key, tmp_path / "out" / "o.csv", dates="shift")
     msg = str(exc.value)
     assert "\x1b" not in msg and len(msg) < 1000
+    assert exc.value.where.patient_id == "A" and exc.value.where.row == 2
 
 
 # --- spec TOML: absurd nesting and size ---------------------------------------------------

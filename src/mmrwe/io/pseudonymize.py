@@ -434,7 +434,7 @@ def pseudonymize_table(
         if t is None and not blank[i]:
             raise InputError(
                 f"{name}: the id is empty in a non-empty row",
-                where=source.location(i, id_column),
+                where=_where(source, i, id_column),
                 fix="give every patient an id (its dates cannot be shifted or linked without one)",
             )
         ids.append(t)
@@ -462,7 +462,7 @@ def pseudonymize_table(
             if c == id_column:
                 continue
             values = frame[c].tolist()
-            kinds = [_date_kind(v, date_format) for v in values]
+            kinds = _date_kinds(values, date_format)
             present = [i for i, v in enumerate(values) if v is not None]
             if not present:
                 continue
@@ -472,14 +472,14 @@ def pseudonymize_table(
                 i = bad[0]
                 raise InputError(
                     f"{name}: {console_text(c, 40, markup=False)} {shown(values[i])} is not a date in the format {date_format!r}; it cannot be {'coarsened' if c in births else 'shifted' if mode == 'shift' else 'made relative'}",
-                    where=source.location(i, str(c), ids[i]),
+                    where=_where(source, i, str(c), ids[i]),
                     fix="correct the cell, or give the date format (--date-format or the site's date_format)",
                 )
             if mode != "keep" and bad and len(bad) < len(present) and not must:
                 i = next(i for i in present if kinds[i] is not None)
                 raise InputError(
                     f"{name}: column {shown(c, 40)} mixes dates (e.g. row {source.source_rows[i]}) and other values (e.g. {shown(values[bad[0]])} in row {source.source_rows[bad[0]]}); it cannot be shifted safely",
-                    where=source.location(bad[0], str(c), ids[bad[0]]),
+                    where=_where(source, bad[0], str(c), ids[bad[0]]),
                     fix="correct the column, drop it as an identifier, or pseudonymize without date handling (--dates keep)",
                 )
             if not bad:
@@ -567,6 +567,15 @@ def pseudonymize_table(
     )
 
 
+def _where(source: SourceTable, i: int, column: str, patient_id: str | None = None) -> Location:
+    """A cell's location with the column name and id made safe to print."""
+    return source.location(
+        i,
+        console_text(column, 100, markup=False),
+        None if patient_id is None else console_text(patient_id, 60, markup=False),
+    )
+
+
 def _free_name(frame: pd.DataFrame, first: str, second: str, current: Any) -> str:
     """``first`` unless another column already has that name, then ``second``."""
     taken = {str(c) for c in frame.columns if c != current}
@@ -598,7 +607,7 @@ def _index_dates(
                 continue
             raise InputError(
                 f"{name}: the index date {shown(index_column, 40)} is {'empty' if v is None else shown(v)}; relative dates and ages need it for every patient",
-                where=source.location(i, index_column, ids[i]),
+                where=_where(source, i, index_column, ids[i]),
                 fix="correct the cell, or give the date format (--date-format or the site's date_format)",
             )
         out.append(_as_date(v, kind, fmt))
@@ -647,7 +656,7 @@ def _change_dates(
         except OverflowError:
             raise InputError(
                 f"{name}: {shown(column, 40)} {shown(v)} cannot be shifted (outside the calendar)",
-                where=source.location(i, column, pid),
+                where=_where(source, i, column, pid),
                 fix="correct the date",
             ) from None
     return out
@@ -670,6 +679,21 @@ def _shared_date_warnings(frame: pd.DataFrame, columns: list[str], mode: DateMod
                 "change). Birth dates are coarsened for this reason; treat the output as "
                 "pseudonymized personal data, not anonymous data."
             )
+    return out
+
+
+def _date_kinds(values: list[Any], fmt: str) -> list[str | None]:
+    """:func:`_date_kind` of each value, parsing each distinct text once (strptime is slow)."""
+    seen: dict[str, str | None] = {}
+    out: list[str | None] = []
+    for v in values:
+        if isinstance(v, str):
+            k = seen.get(v, "?")
+            if k == "?":
+                k = seen[v] = _date_kind(v, fmt)
+            out.append(k)
+        else:
+            out.append(_date_kind(v, fmt))
     return out
 
 
@@ -795,29 +819,37 @@ def scan_content(
 
 
 def _scan_values(vals: list[Any], date_format: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The kinds of identifying values in one column's non-empty cells, and examples."""
-    texts: list[str] = []
-    ints: list[int] = []
-    for v in vals:
-        if isinstance(v, bool):
-            continue
+    """The kinds of identifying values in one column's non-empty cells, and examples.
+
+    Each distinct value is classified once (a categorical column of 100,000 rows has a
+    handful); the counts then decide the column-level rules.
+    """
+    texts: Counter[str] = Counter()  # distinct text -> cells
+    ints: Counter[int] = Counter()
+    for v, k in Counter(v for v in vals if not isinstance(v, bool)).items():
         if isinstance(v, int):
-            ints.append(v)
+            ints[v] += k
         elif isinstance(v, str):
             t = v.strip()
             if _NUMBER_TEXT.fullmatch(t) and not _PHONE.fullmatch(t):
                 if re.fullmatch(r"[+-]?\d+", t):
-                    ints.append(int(t))
+                    ints[int(t)] += k
                 continue
-            if _date_kind(t, date_format) is not None or _looks_iso_date(t):
+            if any(ch.isdigit() for ch in t) and (
+                _date_kind(t, date_format) is not None or _looks_iso_date(t)
+            ):
                 continue
-            texts.append(t)
+            texts[t] += k
     kinds: list[str] = []
     examples: list[str] = []
 
     def hit(kind: str, found: Sequence[str]) -> None:
         kinds.append(kind)
         examples.extend(x for x in found[:2] if x not in examples)
+
+    def varied(found: Sequence[str]) -> bool:
+        # several distinct values, most of them different: not a category repeated
+        return len(found) >= 3 and len(found) >= 0.5 * sum(texts[t] for t in found)
 
     for kind, pattern in (("e-mail addresses", _EMAIL), ("phone numbers", _PHONE)):
         found = [t for t in texts if pattern.search(t)]
@@ -828,25 +860,24 @@ def _scan_values(vals: list[Any], date_format: str) -> tuple[tuple[str, ...], tu
         hit("street addresses", found)
     sentences = [t for t in texts if len(t.split()) >= 8 or (len(t) >= 60 and " " in t)]
     multi = [t for t in texts if len(t.split()) >= 4]
-    if sentences or (len(set(multi)) >= 3 and len(set(multi)) >= 0.5 * len(multi)):
+    if sentences or varied(multi):
         hit("free text", sentences or multi)
     names = [t for t in texts if _is_name(t)]
-    if len(set(names)) >= 3 and len(set(names)) >= 0.5 * len(names):
+    if varied(names):
         hit("personal names", names)
     tokens = [t for t in texts if _TOKEN_ID.fullmatch(t)]
     big_ints = [str(x) for x in ints if abs(x) >= 100_000]
     for found_ids in (tokens, big_ints):
-        k = len(set(found_ids))
-        if k >= HIGH_CARDINALITY_MIN and k >= ID_LIKE_SHARE * len(vals):
+        if len(found_ids) >= HIGH_CARDINALITY_MIN and len(found_ids) >= ID_LIKE_SHARE * len(vals):
             hit("id-like codes", found_ids)
             break
-    distinct_text = sorted(set(texts))
+    n_text = sum(texts.values())
     if (
         not kinds
-        and len(distinct_text) >= HIGH_CARDINALITY_MIN
-        and len(distinct_text) >= HIGH_CARDINALITY_SHARE * len(texts)
+        and len(texts) >= HIGH_CARDINALITY_MIN
+        and len(texts) >= HIGH_CARDINALITY_SHARE * n_text
     ):
-        hit("high-cardinality text", distinct_text)
+        hit("high-cardinality text", sorted(texts))
     return tuple(kinds), tuple(examples)
 
 
