@@ -188,3 +188,14 @@ def test_relative_dates_give_the_same_results_once_anchored(tmp_path):
         ".cohort.period.latest_followup_date",
         ".inputs.patients.sha256",
     ]
+
+
+def test_birth_dates_are_coarsened_without_date_handling_too(site):
+    # --keep birth_date alone (dates kept): the exact birth date still does not leave.
+    f, key, truth, outgoing = site
+    out = outgoing / "kept.csv"
+    summary = pseudonymize_command(f, key, out, keep=["birth_date"])
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert "birth_date" not in frame.columns
+    assert sorted(frame["birth_year"].astype(int)) == sorted(b.year for b in truth.values())
+    assert summary["dates"]["mode"] == "keep" and summary["warnings"] == []

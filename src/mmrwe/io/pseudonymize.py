@@ -458,7 +458,7 @@ def pseudonymize_table(
     date_cols: list[str] = []
     kinds_of: dict[str, list[str | None]] = {}
     if mode != "keep" or births:
-        for c in frame.columns:
+        for c in frame.columns if mode != "keep" else births:
             if c == id_column:
                 continue
             values = frame[c].tolist()
