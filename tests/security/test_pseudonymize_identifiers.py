@@ -187,8 +187,9 @@ def test_cli_refusals_say_what_and_never_trace_back(site):
     base = ["pseudonymize", str(f), "--key", str(key), "--out", str(outgoing / "o.csv")]
     res = runner.invoke(app, base)
     assert res.exit_code == 1 and "look identifying" in res.output
-    res = runner.invoke(app, [*base, "--keep-only", "sex", "--keep-only", "hgb"])
+    res = runner.invoke(app, [*base, "--keep-only", "sex", "--keep-only", "hgb,center"])
     assert res.exit_code == 0, res.output
+    assert (outgoing / "o.csv").read_text().startswith("patient_id,center,sex,hgb\n")
     res = runner.invoke(app, [*base, "--keep-only", "sex"])
     assert res.exit_code == 1 and "--force" in res.output
     key.chmod(0o644)

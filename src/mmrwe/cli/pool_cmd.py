@@ -1212,7 +1212,7 @@ def register(app: Any) -> None:
             list[str] | None,
             typer.Option(
                 "--keep-only",
-                help="Allow-list: only the id column and these columns leave (repeatable); every other column is dropped.",
+                help="Allow-list: only the id column and these columns leave (repeatable, or comma-separated: --keep-only age,sex,hgb); every other column is dropped.",
             ),
         ] = None,
         dates: Annotated[
@@ -1286,7 +1286,9 @@ def register(app: Any) -> None:
         try:
             summary = pseudonymize_command(
                 file, key, out_file, spec_path=spec, site=site, id_column=id_column,
-                drop=drop or (), keep=keep or (), keep_only=keep_only, shift_dates=shift_dates,
+                drop=drop or (), keep=keep or (),
+                keep_only=None if keep_only is None else [c.strip() for v in keep_only for c in v.split(",") if c.strip()],
+                shift_dates=shift_dates,
                 dates=dates, birth_dates=birth_dates,
                 max_shift_days=max_shift_days, date_format=date_format, delimiter=delimiter,
                 decimal=decimal, encoding=encoding, sheet=sheet, new_key=new_key, force=force,
