@@ -76,11 +76,15 @@ def test_pool_and_pseudonymize_make_no_network_connection(sites, tmp_path, monke
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    key = tmp_path / "k"
-    key.write_text("0123456789abcdef0123456789abcdef\n")
+    from mmrwe.io.pseudonymize import create_key
+
+    key = tmp_path / "keys" / "k"  # random, private, outside the outgoing folder
+    key.parent.mkdir()
+    create_key(key)
     pseudonymize_command(
-        sites["north"], key, tmp_path / "north.csv", spec_path=sites["spec"], shift_dates=True
-    )
+        sites["north"], key, tmp_path / "outgoing" / "north.csv", spec_path=sites["spec"],
+        shift_dates=True,
+    )  # fmt: skip
     pool(load_spec(sites["spec"]), [], tmp_path / "o", report=True)
     assert (tmp_path / "o" / "report.html").is_file()
 

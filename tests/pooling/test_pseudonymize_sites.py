@@ -44,6 +44,7 @@ def sites(tmp_path_factory) -> dict[str, Path]:
 def key(tmp_path) -> Path:
     k = tmp_path / "site.key"
     k.write_bytes(KEY + b"\n")
+    k.chmod(0o600)  # a key readable by others is refused
     return k
 
 
@@ -126,7 +127,7 @@ def test_pseudonymized_sites_pool_to_identical_results(sites, key, tmp_path):
 def test_cli_creates_a_private_key_and_never_overwrites_it(sites, tmp_path):
     key = tmp_path / "k" / "site.key"
     key.parent.mkdir()
-    out = tmp_path / "o.csv"
+    out = tmp_path / "outgoing" / "o.csv"  # the key may not sit in the folder that is sent
     args = ["pseudonymize", str(sites["clean"]), "--key", str(key), "--out", str(out)]
     res = runner.invoke(app, [*args, "--new-key"])
     assert res.exit_code == 0, res.output
@@ -140,7 +141,9 @@ def test_cli_creates_a_private_key_and_never_overwrites_it(sites, tmp_path):
         res.exit_code == 1 and "never overwritten" in res.output and "Traceback" not in res.output
     )
     first = out.read_bytes()
-    res = runner.invoke(app, args)  # same key, same input: same output (deterministic)
+    res = runner.invoke(app, args)  # an existing output is never replaced silently
+    assert res.exit_code == 1 and "--force" in res.output and out.read_bytes() == first
+    res = runner.invoke(app, [*args, "--force"])  # same key, same input: same output
     assert res.exit_code == 0 and out.read_bytes() == first
 
 

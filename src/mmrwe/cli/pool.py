@@ -113,14 +113,38 @@ def register(app: Any) -> None:
         keep: Annotated[
             list[str] | None,
             typer.Option(
-                "--keep", help="A column that looks identifying but is kept knowingly (repeatable)."
+                "--keep",
+                help="A column that looks identifying (by name or content) but is kept knowingly (repeatable).",
+            ),
+        ] = None,
+        keep_only: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--keep-only",
+                help="Allow-list: only the id column and these columns leave (repeatable, or comma-separated: --keep-only age,sex,hgb); every other column is dropped.",
+            ),
+        ] = None,
+        dates: Annotated[
+            str | None,
+            typer.Option(
+                "--dates",
+                help="keep (default), relative (whole days from each patient's start_date; no calendar date leaves) or shift (one keyed offset per patient).",
+                show_default=False,
+            ),
+        ] = None,
+        birth_dates: Annotated[
+            str | None,
+            typer.Option(
+                "--birth-dates",
+                help="A kept birth-date column becomes: year (birth_year, default), age (age_at_index) or keep (exact dates; warned).",
+                show_default=False,
             ),
         ] = None,
         shift_dates: Annotated[
             bool | None,
             typer.Option(
                 "--shift-dates/--no-shift-dates",
-                help="Shift all dates of a patient by one keyed random offset.",
+                help="Same as --dates shift (kept for existing scripts).",
             ),
         ] = None,
         max_shift_days: Annotated[
@@ -147,26 +171,44 @@ def register(app: Any) -> None:
                 "--new-key", help="Create KEYFILE with a new random key (refused if it exists)."
             ),
         ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace --out if it exists (refused otherwise).")
+        ] = False,
+        neutralize_csv: Annotated[
+            bool,
+            typer.Option(
+                "--neutralize-csv/--no-neutralize-csv",
+                help="CSV output: prefix a single quote to text cells starting with = + - @ tab or CR, so a spreadsheet shows them as text (default on; off for files only programs read).",
+            ),
+        ] = True,
         debug: Annotated[
             bool, typer.Option("--debug", help="Show Python tracebacks (for bug reports).")
         ] = False,
     ) -> None:
         r"""Pseudonymize a site's table before it leaves the site.
 
-        Patient ids become HMAC-SHA256(key, id) (20 hex digits); the key never leaves the site and is needed to recompute the link. With --shift-dates every date of a patient moves by the same keyed random number of days, so intervals (and PFS, OS) are unchanged. Listed direct identifiers are dropped; a column that looks identifying (name, birth date, address, phone, e-mail, tax or record number) and is neither dropped nor kept knowingly stops the command. The output has the input's format; the input is never modified.
+        Patient ids become HMAC-SHA256(key, id) (20 hex digits); the key never leaves the site and is needed to recompute the link. The key must be random (--new-key makes one), private (chmod 600) and outside the output's folder. --dates relative writes every date as days from the patient's start_date, --dates shift moves all dates of a patient by one keyed random offset; both keep intervals (and PFS, OS) unchanged, neither hides the dates of patients followed up to a known common cut-off, so birth dates are coarsened to the year (--birth-dates). Listed direct identifiers are dropped, --keep-only sends only the listed columns; a column that looks identifying by name (name, birth date, address, phone, e-mail, tax or record number) or by content (e-mail, phone, street address, personal names, id codes, free text, high-cardinality text) and is not kept knowingly stops the command. The output has the input's format and is never replaced without --force; the input is never modified. See docs/security.md.
         """
+        from mmrwe.core.safety import console_text
         from mmrwe.study.pseudonymize import pseudonymize_command
 
         try:
             summary = pseudonymize_command(
                 file, key, out_file, spec_path=spec, site=site, id_column=id_column,
-                drop=drop or (), keep=keep or (), shift_dates=shift_dates,
+                drop=drop or (), keep=keep or (),
+                keep_only=None if keep_only is None else [c.strip() for v in keep_only for c in v.split(",") if c.strip()],
+                shift_dates=shift_dates,
+                dates=dates, birth_dates=birth_dates,
                 max_shift_days=max_shift_days, date_format=date_format, delimiter=delimiter,
-                decimal=decimal, encoding=encoding, sheet=sheet, new_key=new_key,
+                decimal=decimal, encoding=encoding, sheet=sheet, new_key=new_key, force=force,
+                neutralize_csv=neutralize_csv,
             )  # fmt: skip
         except BaseException as exc:
             if isinstance(exc, typer.Exit | KeyboardInterrupt):
                 raise
             report_error(exc, debug)
             raise typer.Exit(1) from None
-        out.print(json.dumps(summary, indent=1))
+        # JSON escapes control characters; markup=False keeps "[...]" in names literal.
+        out.print(json.dumps(summary, indent=1), markup=False, highlight=False, soft_wrap=True)
+        for w in summary.get("warnings", []):
+            err.print("[yellow]warning:[/] " + console_text(w, 2000))

@@ -893,12 +893,20 @@ def check_unique_ids(frame: pd.DataFrame) -> tuple[Issue, ...]:
     return tuple(out)
 
 
-def canonical_csv(frame: pd.DataFrame, column_types: dict[str, str]) -> str:
+def canonical_csv(
+    frame: pd.DataFrame, column_types: dict[str, str], *, neutralize: bool = True
+) -> str:
     """The pooled canonical table as CSV text: ISO dates, numbers at full precision.
 
     Numbers are written as the shortest text that reads back as the same double, so
     analysing this file with ``mmrwe analyze`` gives the pooled results exactly.
+    Categorical text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``,
+    tab, carriage return first) gets a leading single quote (OWASP CSV injection;
+    :func:`mmrwe.core.safety.neutralize_csv_cell`); ``neutralize=False`` writes it as it is,
+    for pipelines that only a program reads.
     """
+    from mmrwe.core.safety import neutralize_csv_cell
+
     cols = [c for c in frame.columns if c not in PROVENANCE]
     out = pd.DataFrame(index=frame.index)
     for c in cols:
@@ -908,7 +916,11 @@ def canonical_csv(frame: pd.DataFrame, column_types: dict[str, str]) -> str:
         elif kind == "numeric":
             out[c] = [None if pd.isna(v) else _num_text(float(v)) for v in frame[c]]
         else:
-            out[c] = [None if _missing(v) else str(v) for v in frame[c]]
+            out[c] = [
+                None if _missing(v) else neutralize_csv_cell(str(v), enabled=neutralize)
+                for v in frame[c]
+            ]
+    out.columns = [neutralize_csv_cell(str(c), enabled=neutralize) for c in out.columns]
     return str(out.to_csv(index=False, lineterminator="\n"))
 
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from mmrwe.core.errors import InputError, Location
 from mmrwe.core.fileio import file_sha256
+from mmrwe.core.safety import check_input_file, input_limits
 from mmrwe.core.sources import SourceInfo
 from mmrwe.io import readers
 
@@ -71,11 +72,17 @@ def read_raw(
         Missing file, unsupported format, unreadable content.
     """
     p = Path(path)
-    if readers.SUPPORTED.get(p.suffix.lower()) == "csv" and p.is_file():
-        sep = delimiter if delimiter is not None else ("\t" if p.suffix.lower() == ".tsv" else ",")
-        fast = _fast_csv(p, sep, encoding)
-        if fast is not None:
-            return fast
+    if readers.SUPPORTED.get(p.suffix.lower()) == "csv":
+        st = check_input_file(p)  # a pipe or a device would never end
+        if st.st_size <= input_limits().max_input_bytes:  # else the reader says why not
+            sep = (
+                delimiter
+                if delimiter is not None
+                else ("\t" if p.suffix.lower() == ".tsv" else ",")
+            )
+            fast = _fast_csv(p, sep, encoding)
+            if fast is not None:
+                return fast
     source = readers.read_table(
         p,
         sheet=sheet,
@@ -106,6 +113,7 @@ def _fast_csv(p: Path, sep: str, encoding: str) -> RawTable | None:
     # a carriage return only as part of CRLF: a lone one splits lines differently
     if text.count("\r") != text.count("\r\n"):
         return None
+    readers.check_csv_text(text, sep, p.name, input_limits())
     first, _, _ = text.partition("\n")
     header = [h.strip() for h in first.rstrip("\r").split(sep)]
     if not header or "" in header or len(set(header)) != len(header):

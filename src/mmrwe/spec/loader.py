@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mmrwe.core.errors import InputError, Issue, Location
+from mmrwe.core.errors import InputError, Issue, Location, SpecError
 from mmrwe.spec import keys as K
 from mmrwe.spec.errors import InvalidSpecError
 from mmrwe.spec.model import (
@@ -556,17 +556,32 @@ def load_spec(path: _Str | Path) -> StudySpec:
         (a :class:`~mmrwe.core.errors.SpecError`) every unknown key, wrong type, value
         outside its allowed set, missing key and broken reference, in ``issues``.
     """
+    from mmrwe.core.safety import check_input_file, input_limits, nesting_depth
+
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError(
             f"study spec not found: {p}",
             where=Location(file=_Str(p)),
             fix="check the path; `mmrwe init DATAFILE` writes a starting spec for a data file",
         )
+    size = check_input_file(p).st_size  # a pipe or a device would never end
+    lim = input_limits()
+    if size > lim.max_spec_bytes:
+        raise SpecError(
+            f"study spec has {size:,} bytes (cap MMRWE_MAX_SPEC_BYTES = {lim.max_spec_bytes:,}); a study spec is a few kilobytes",
+            where=Location(file=str(p)),
+            fix="check that the path names the study spec (TOML), not a data file",
+        )
     raw_bytes = p.read_bytes()
+    text: _Str | None = None
     try:
         text = raw_bytes.decode("utf-8")
         doc = tomllib.loads(text)
+        depth = nesting_depth(doc)
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        depth = None
+        text = None
     except UnicodeDecodeError as exc:
         raise InputError(
             f"study spec is not UTF-8 text: {exc}",
@@ -579,6 +594,12 @@ def load_spec(path: _Str | Path) -> StudySpec:
             where=Location(file=_Str(p)),
             fix="check quotes, brackets and '=' on the line named above",
         ) from None
+    if depth is None or depth > lim.max_spec_depth:
+        raise SpecError(
+            f"study spec nests arrays or tables {'too deeply to read' if depth is None else f'{depth} levels deep'} (cap MMRWE_MAX_SPEC_DEPTH = {lim.max_spec_depth})",
+            where=Location(file=_Str(p)),
+            fix="a study spec needs a few levels ([section], [[list]], arrays of values); check the file",
+        )
     return parse_spec(doc, path=p, sha256=hashlib.sha256(raw_bytes).hexdigest(), text=text)
 
 
