@@ -27,6 +27,7 @@ from mmrwe.spec.model import (
     PoolingSection,
     ProportionSpec,
     PseudonymizeSection,
+    PublishedSpec,
     ReportSection,
     ResponseSection,
     SiteSpec,
@@ -53,6 +54,7 @@ TOP_LEVEL = {
     "validation",
     "cohort",
     "report",
+    "published",
     "sites",
     "pooling",
     "pseudonymize",
@@ -606,11 +608,35 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         )
 
     rep = root.sub("report")
-    rep.reject_unknown({"small_cell_k", "table1_by"})
+    rep.reject_unknown(
+        {
+            "small_cell_k",
+            "table1_by",
+            "figure_formats",
+            "figure_dpi",
+            "figure_width_mm",
+            "palette",
+            "km_annotations",
+        }
+    )
+    formats = rep.str_list("figure_formats", ())
+    for fmt in formats:
+        if fmt not in _FIGURE_FORMATS:
+            raise SpecError(
+                f"figure format {fmt!r} is not one of {', '.join(_FIGURE_FORMATS)}",
+                where=rep._where("figure_formats"),
+                fix=f'write e.g. figure_formats = ["pdf", "svg", "tiff"] ({", ".join(_FIGURE_FORMATS)})',
+            )
     report = ReportSection(
         small_cell_k=rep.num("small_cell_k", 0, lo=0, hi=1000, integer=True),
         table1_by=rep.str("table1_by"),
+        figure_formats=tuple(dict.fromkeys(formats)),
+        figure_dpi=rep.num("figure_dpi", 600, lo=72, hi=2400, integer=True),
+        figure_width_mm=rep.num("figure_width_mm", 170.0, lo=50, hi=260),
+        palette=rep.str("palette", "okabe-ito", choices=("okabe-ito", "greyscale")),
+        km_annotations=rep.bool("km_annotations", True),
     )
+    published = tuple(_published(p) for p in root.array("published"))
 
     sites = _sites(root, base, variables)
     pooling = _pooling(root)
@@ -641,6 +667,7 @@ def parse_spec(doc: Mapping[str, Any], *, path: Path, sha256: str = "") -> Study
         validation=validation,
         exclusions=tuple(exclusions),
         report=report,
+        published=published,
         sites=sites,
         pooling=pooling,
         pseudonymize=pseudonymize,
@@ -664,6 +691,48 @@ _SITE_KEYS = {
     "id_prefix",
     "excel_serial_dates",
 }
+
+
+_FIGURE_FORMATS = ("pdf", "svg", "tiff", "png")
+
+
+def _published(p: _Section) -> PublishedSpec:
+    """One ``[[published]]`` entry: a number from a paper and where its reproduction is."""
+    p.reject_unknown({"name", "value", "lower", "upper", "source", "quantity", "path", "scale"})
+    if p.has("quantity") == p.has("path"):
+        raise SpecError(
+            "a [[published]] entry needs exactly one of quantity and path",
+            where=p._where("quantity"),
+            fix='write quantity = "median:PFS" (or path = "endpoints.PFS.median")',
+        )
+    path = None
+    if p.has("path"):
+        raw = p.table["path"]
+        path = tuple(raw.split(".")) if isinstance(raw, str) else p.str_list("path")
+        if not all(path):
+            raise SpecError(
+                f"path {raw!r} has an empty step",
+                where=p._where("path"),
+                fix='write keys separated by dots, e.g. path = "endpoints.PFS.median"',
+            )
+    return PublishedSpec(
+        name=p.str("name", required=True),
+        value=_required_num(p, "value"),
+        lower=p.num("lower"),
+        upper=p.num("upper"),
+        source=p.str("source", ""),
+        quantity=p.str("quantity"),
+        path=path,
+        scale=p.num("scale", 1.0),
+    )
+
+
+def _required_num(p: _Section, key: str) -> float:
+    if not p.has(key):
+        raise SpecError(
+            f"missing required key {key!r}", where=p._where(key), fix=f"add {key} = <number>"
+        )
+    return float(p.num(key))
 
 
 def _str_table(sec: _Section) -> tuple[tuple[str, str], ...]:
