@@ -10,7 +10,6 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from mmrwe.figures.style import INK, OKABE_ITO, WIDTH_IN, Palette, new_figure, style
 
-
 FLOW_MIN_WIDTH_IN = 5.7
 
 
