@@ -473,9 +473,10 @@ def build_docx(d: Document, *, png_dpi: int = DPI_PNG) -> bytes:
     _footer(sec)
 
     doc.add_paragraph(d.title, style="Title")
-    sub = doc.add_paragraph(d.subtitle)
-    sub.runs[0].font.size = Pt(9)
-    sub.runs[0].font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+    if d.subtitle:
+        sub = doc.add_paragraph(d.subtitle)
+        sub.runs[0].font.size = Pt(9)
+        sub.runs[0].font.color.rgb = RGBColor(0x55, 0x55, 0x55)
     if d.synthetic:
         p = doc.add_paragraph()
         _shade(p._p, "FFF1E6")

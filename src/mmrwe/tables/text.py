@@ -380,13 +380,12 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
             uses.append((*use, " and its exact confidence interval"))
         s.append(("Fisher's exact test (two-sided, R fisher.test) compared ", *_join(uses), "."))
     if "chisq" in t1:
-        i = t1["chisq"][0]
         s.append(
             (
-                "Pearson's chi-square test (R chisq.test; ",
-                src.ref("str", "table1", "rows", i, "test", "method"),
-                ") compared categorical baseline characteristics where every expected count "
-                "allowed it.",
+                "Pearson's chi-square test (R chisq.test) compared categorical baseline "
+                "characteristics where the expected counts allowed it",
+                *t1_ref,
+                ".",
             )
         )
     if "wilcoxon" in t1:
@@ -849,7 +848,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             p += (" ", src.ref("str", "cutpoints", i, "unit"))
         bits: list[Text] = []
         if cc.get("p_adjusted") is not None:
-            bits.append(("p adjusted for the search ", src.ref("p", "cutpoints", i, "p_adjusted")))
+            bits.append(("adjusted for the search ", *_p_eq(src, "cutpoints", i, "p_adjusted")))
         boot = cc.get("bootstrap") or {}
         if boot.get("lower") is not None and boot.get("upper") is not None:
             lvl: Text = (
@@ -1003,13 +1002,32 @@ def _center_effects(src: Source) -> Text:
         bits: list[Text] = []
         pooled = cm.get("pooled") or {}
         strat = cm.get("stratified_by_center") or {}
-        for key in pooled:
+        terms = list(cm.get("terms") or [])
+        # spec order of the terms (results.json sorts the keys), levels as stored
+        keys = sorted(
+            pooled,
+            key=lambda k: (
+                terms.index(k.partition("=")[0]) if k.partition("=")[0] in terms else len(terms),
+                k,
+            ),
+        )
+        for key in keys:
             if key not in strat or pooled[key].get("hr") is None or strat[key].get("hr") is None:
                 continue
             term, _, level = key.partition("=")
             lab: Text = (*var_label(src, term),)
             if level:
-                lab += (" ", level)
+                levels = src.get("cox", k, "term_info", term, "levels") or []
+                lab += (
+                    (
+                        " ",
+                        src.ref(
+                            "level", "cox", k, "term_info", term, "levels", levels.index(level)
+                        ),
+                    )
+                    if isinstance(k, int) and level in levels
+                    else (" ", src.key_ref(*b, "pooled", key))
+                )
             bit: Text = (
                 *lab,
                 " HR ",
