@@ -196,3 +196,18 @@ def test_greyscale_palette_draws_only_greys_and_tells_curves_apart_by_line_style
     curves = [ln for ln in fig.axes[0].get_lines() if (ln.get_gid() or "").startswith("curve-")]
     looks = {(ln.get_color(), str(ln._unscaled_dash_pattern)) for ln in curves}
     assert len(curves) == 3 and len(looks) == 3, looks
+
+
+def test_a_center_named_like_math_text_renders_literally_in_every_figure(demo_run):
+    import json
+
+    from report_helpers import load_results
+
+    from mmrwe.report import render_html
+
+    weird = r"A $\frac{1}{$"
+    text = json.dumps(load_results(demo_run)).replace('"Center A"', json.dumps(weird))
+    r = json.loads(text)
+    assert weird in r["cohort"]["centers"]
+    html = render_html(r)  # draws every figure: flow, center KM plots, ...
+    assert html.count(r"A $\frac{1}{$") >= 3  # flow box, risk-table label, legend

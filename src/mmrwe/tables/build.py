@@ -381,7 +381,7 @@ def response_table(src: Source) -> TableModel | None:
             t = t.with_row([label(*lab, indent=1), value(*n_cell), value(*ci)])
         t = t.with_footnote(
             "Response rates: responders / patients evaluated (%); confidence intervals: ",
-            src.ref("str", "proportions", 0, "method"),
+            src.ref("method", "proportions", 0, "method"),
             ".",
         )
     if src.k:
@@ -790,11 +790,11 @@ def cox_table(src: Source) -> TableModel | None:
     ties = src.get("conventions", "cox_ties")
     fn2: Text = ("HR, hazard ratio with Wald 95% CI and Wald p",)
     if ties:
-        fn2 += ("; ties: ", src.ref("str", "conventions", "cox_ties"))
+        fn2 += ("; ties: ", src.ref("method", "conventions", "cox_ties"))
     if src.has("conventions", "ph_transform"):
         fn2 += (
             "; PH, proportional hazards (Grambsch-Therneau score test, ",
-            src.ref("str", "conventions", "ph_transform"),
+            src.ref("method", "conventions", "ph_transform"),
             " transform)",
         )
     t = t.with_footnote(*fn2, ". Continuous variables: HR per unit increase.")
