@@ -49,6 +49,7 @@ def page(demo_run, tmp_path_factory):
         shot = out / "report-screenshot.png"
         size = browser.screenshot(shot, width=1000)
         pdf = browser.pdf(out / "report.pdf")
+        pdf_path = out / "report.pdf"
         yield {
             "url": url,
             "errors": browser.console_errors(),
@@ -57,6 +58,7 @@ def page(demo_run, tmp_path_factory):
             "screenshot": shot,
             "size": size,
             "pdf": pdf,
+            "pdf_path": pdf_path,
         }
     finally:
         browser.close()
@@ -99,7 +101,10 @@ def test_risk_table_is_close_to_the_axis(page):
         xlabel = next(t for t in g["texts"] if t["s"].startswith("Time ("))
         header = next(t for t in g["texts"] if t["s"] == "Number at risk")
         fig_h = g["svg"]["b"] - g["svg"]["t"]
-        gap = header["t"] - xlabel["b"]
+        # a legend placed below the plot (no room inside without covering a curve) sits
+        # between the axis label and the table: measure from its last line
+        between = [t["b"] for t in g["texts"] if xlabel["b"] <= t["t"] and t["b"] <= header["t"]]
+        gap = header["t"] - max([xlabel["b"], *between])
         assert 0 < gap < 0.06 * fig_h, (fid, gap, fig_h)
 
 
@@ -135,3 +140,45 @@ def test_prints_to_pdf(page):
     assert pdf[:5] == b"%PDF-"
     pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
     assert 5 <= pages <= 40
+
+
+def _words_per_page(pdf_path):
+    """(page width, height, [(xMin, yMin, xMax, yMax, text)]) per page, from pdftotext -bbox."""
+    import html
+    import re
+    import subprocess
+
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf_path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    pages = []
+    for m in re.finditer(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', out, re.S):
+        words = [
+            (float(a), float(b), float(c), float(d), html.unescape(t))
+            for a, b, c, d, t in re.findall(
+                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+                m.group(3),
+            )
+        ]
+        pages.append((float(m.group(1)), float(m.group(2)), words))
+    return pages
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("pdftotext") is None,
+    reason="poppler-utils (pdftotext) not installed",
+)
+def test_printed_synthetic_flag_is_on_every_page_and_overlaps_no_text(page):
+    pages = _words_per_page(page["pdf_path"])
+    assert len(pages) >= 5
+    for k, (_w, _h, words) in enumerate(pages, start=1):
+        top = min(w[1] for w in words)
+        flag = [w for w in words if abs(w[1] - top) < 0.5]
+        assert " ".join(w[4] for w in sorted(flag)) == "SYNTHETIC DATA \u2014 NOT PATIENT DATA", k
+        x0, y0 = min(w[0] for w in flag), min(w[1] for w in flag)
+        x1, y1 = max(w[2] for w in flag), max(w[3] for w in flag)
+        for w in words:
+            if w in flag:
+                continue
+            overlaps = w[0] < x1 and w[2] > x0 and w[1] < y1 and w[3] > y0
+            assert not overlaps and w[1] >= y1, (k, w)  # every other word is below the flag

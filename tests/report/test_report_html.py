@@ -63,7 +63,9 @@ def test_synthetic_is_said_prominently(html, demo_run):
     assert "<title>[SYNTHETIC]" in html
     head = html[: html.find("<main>")]
     assert "SYNTHETIC DATA." in head and "no real patient data" in head
-    assert 'class="print-flag"' in html  # repeated on every printed page
+    # repeated on every printed page, in the page margin (an @page margin box), never over text
+    assert re.search(r"@page \{[^}]*@top-right \{ content: \"SYNTHETIC DATA", html)
+    assert 'class="print-flag"' not in html  # the old position:fixed flag overlapped text
 
 
 def test_html_tables_are_the_table_model(html, demo_run):

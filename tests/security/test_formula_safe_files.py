@@ -13,6 +13,7 @@ import pytest
 from _security_helpers import private_key
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mmrwe.study.pseudonymize import pseudonymize_command
 
 LINK = '=HYPERLINK("http://attacker.example/x", "Center B")'

@@ -15,10 +15,10 @@ import shutil
 import pandas as pd
 import pytest
 from _security_helpers import CUTOFF, cutoff_site, private_key, write_csv
-from mmrwe.study.pseudonymize import pseudonymize_command
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
+from mmrwe.study.pseudonymize import pseudonymize_command
 
 SYNTHETIC = "synthetic site: random dates made by _security_helpers.cutoff_site"
 
@@ -164,9 +164,9 @@ def test_relative_dates_give_the_same_results_once_anchored(tmp_path):
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "pooling"))
     from _sites import diff_paths, make_sites
-    from mmrwe.study.pipeline import run as run_study
 
     from mmrwe.spec import load_spec
+    from mmrwe.study.pipeline import run as run_study
 
     sites = make_sites(tmp_path / "s")
     key = private_key(tmp_path / "keys")

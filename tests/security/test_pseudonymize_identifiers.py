@@ -10,11 +10,11 @@ import stat
 import pandas as pd
 import pytest
 from _security_helpers import FIRST, LAST, STREETS, private_key
-from mmrwe.study.pseudonymize import pseudonymize_command
 from typer.testing import CliRunner
 
 from mmrwe.cli.main import app
 from mmrwe.core.errors import InputError, MmrweError
+from mmrwe.study.pseudonymize import pseudonymize_command
 
 runner = CliRunner()
 

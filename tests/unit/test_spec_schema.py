@@ -24,7 +24,7 @@ DEMO_SPEC = ROOT / "src" / "mmrwe" / "data" / "demo" / "study.toml"
 
 # Keys that cannot share one array entry: the maximal spec gets one entry per key of a group.
 EXCLUSIVE = {"derive": {"below", "at_least", "above", "in"}, "cutpoint": {"endpoint", "proportion"},
-             "sites": {"center", "centers"}}  # fmt: skip
+             "sites": {"center", "centers"}, "published": {"quantity", "path"}}  # fmt: skip
 
 
 def _map_entries(path: str) -> dict[str, Any]:

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mmrwe.figures.style import GREY, LIGHT_GREY, PALETTE, SMALL, WIDTH_IN, new_figure, style
+from mmrwe.figures.style import (
+    GREY,
+    LIGHT_GREY,
+    OKABE_ITO,
+    SMALL,
+    WIDTH_IN,
+    Palette,
+    new_figure,
+    style,
+)
 
 
 def _title(ax: Axes, letter: str, text: str) -> None:
@@ -43,6 +52,7 @@ def cutpoint_figure(
     interval: tuple[float | None, float | None] | None = None,
     hist_annotation: str | None = None,
     width: float = WIDTH_IN,
+    palette: Palette = OKABE_ITO,
 ) -> Figure:
     """Panel A: statistic vs candidate cut-off, chosen cut and critical value; panel B:
     frequency of the cut-off chosen in each bootstrap sample with its percentile interval."""
@@ -52,6 +62,7 @@ def cutpoint_figure(
         if x is not None and y is not None
     ]
     two = bool(hist_x) and bool(hist_counts)
+    width = max(width, 4.8 if two else 3.0)  # two panels side by side need 4.8 inches
     height = 2.6
     with style():
         fig = new_figure(width, height)
@@ -62,8 +73,10 @@ def cutpoint_figure(
             ax = fig.add_axes((0.1, 0.17, 0.86, 0.64))
             bx = None
         xs = [p[0] for p in pts]
-        ax.plot(xs, [p[1] for p in pts], color=PALETTE[0], lw=1.1, marker="o", ms=2.6, zorder=3)
-        ax.axvline(chosen, color=PALETTE[1], lw=1.0, ls=(0, (4, 2)), zorder=2)
+        ax.plot(
+            xs, [p[1] for p in pts], color=palette.color(0), lw=1.1, marker="o", ms=2.6, zorder=3
+        )
+        ax.axvline(chosen, color=palette.color(1), lw=1.0, ls=(0, (4, 2)), zorder=2)
         if critical is not None:
             ax.axhline(critical, color=GREY, lw=0.7, ls=(0, (1, 1.5)), zorder=1)
         ymax = max([p[1] for p in pts] + [critical or 0.0])
@@ -84,7 +97,7 @@ def cutpoint_figure(
                     lw=0,
                     zorder=0,
                 )
-            colors = [PALETTE[1] if abs(x - chosen) < 1e-12 else PALETTE[0] for x in hx]
+            colors = [palette.color(1) if abs(x - chosen) < 1e-12 else palette.color(0) for x in hx]
             bx.bar(hx, [int(c) for c in hist_counts], width=w, color=colors, lw=0, zorder=2)
             bx.set_ylabel("Bootstrap samples, n")
             bx.set_xlabel(x_label)

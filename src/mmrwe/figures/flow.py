@@ -8,7 +8,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from mmrwe.figures.style import INK, WIDTH_IN, new_figure, style
+from mmrwe.figures.style import INK, OKABE_ITO, WIDTH_IN, Palette, new_figure, style
+
+FLOW_MIN_WIDTH_IN = 5.7
 
 
 def _box(
@@ -59,12 +61,15 @@ def flow_figure(
     centers: Sequence[str] = (),
     *,
     width: float = WIDTH_IN,
+    palette: Palette = OKABE_ITO,
 ) -> Figure:
     """Boxes with pre-formatted texts (counts already through the small-cell rule).
 
     Coordinates are in inches: a vertical main flow on the left, the exclusion box to the
     right of the first arrow, one box per center in a row at the bottom.
     """
+    # the boxes need 5.7 inches side by side: narrower requests get this minimum width
+    width = max(width, FLOW_MIN_WIDTH_IN)
     n_ex_lines = excluded.count("\n") + 1
     ex_h = 0.2 + 0.15 * n_ex_lines
     centers = list(centers)
@@ -88,7 +93,7 @@ def flow_figure(
         y_an = y_ex + max(ex_h, 0.45) / 2 + 0.3 + 0.25
         _arrow(ax, (main_x, y + 0.275), (main_x, y_an - 0.25))
         _arrow(ax, (main_x, y_ex), (ex_x - 1.25, y_ex))
-        _box(ax, main_x, y_an, box_w, 0.5, analysed, bold=True, fill="#EAF2F8")
+        _box(ax, main_x, y_an, box_w, 0.5, analysed, bold=True, fill=palette.fill)
         if centers:
             cy = y_an + 0.25 + 0.35 + 0.24
             n_cols = min(per_row, len(centers))

@@ -5,6 +5,10 @@ entries of results.json (at-risk counts arrive already formatted, small-cell rul
 the figure, the tables and R agree. Each at-risk number is drawn at the x position of its tick
 (the risk-table axes share the x axis of the plot), centred like the tick label above it.
 
+Layout is computed in inches for the printed width: the left margin grows to the widest
+(wrapped) group label of the risk table, so a label is never cut; the legend goes to the first
+corner of the plot where it covers no curve, else below the plot.
+
 SVG ids: the at-risk numbers are ``risk-<row>-<col>``, the tick labels stay matplotlib's
 ``xtick_<n>`` groups, so tests can read both back.
 """
@@ -13,13 +17,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.transforms import ScaledTranslation
+from matplotlib.path import Path as MplPath
+from matplotlib.transforms import Bbox
 
-from mmrwe.figures.style import GREY, PALETTE, SMALL, WIDTH_IN, new_figure, style
+from mmrwe.figures.style import (
+    GREY,
+    OKABE_ITO,
+    SMALL,
+    WIDTH_IN,
+    Palette,
+    n_lines,
+    new_figure,
+    style,
+    text_width_in,
+    wrap_text,
+)
+
+# Where the legend may go, in order of preference: KM curves fall from the upper left, so the
+# upper right and the lower left are usually free.
+LegendLoc = Literal["upper right", "lower left", "lower right", "center right", "upper center"]
+LEGEND_LOCATIONS: tuple[LegendLoc, ...] = (
+    "upper right",
+    "lower left",
+    "lower right",
+    "center right",
+    "upper center",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +71,51 @@ def _steps(curve: Mapping[str, Sequence[Any]], key: str) -> tuple[list[float], l
     return t, y
 
 
+def _post_steps(t: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of a right-continuous step function, so the drawn path is the path tested
+    for overlap with the legend (``drawstyle='steps-post'`` would hide the steps)."""
+    ta, ya = np.asarray(t, float), np.asarray(y, float)
+    if len(ta) < 2:
+        return ta, ya
+    xs = np.empty(2 * len(ta) - 1)
+    ys = np.empty_like(xs)
+    xs[0::2], ys[0::2] = ta, ya
+    xs[1::2], ys[1::2] = ta[1:], ya[:-1]
+    return xs, ys
+
+
+@dataclass
+class _Drawn:
+    curves: list[np.ndarray]  # (n, 2) data coordinates of every step path
+    marks: list[np.ndarray]  # censor marks
+    bands: list[np.ndarray]  # polygons of the confidence bands
+    guides: list[np.ndarray]  # median guide lines
+
+
+def _legend_hits(ax: Axes, leg: Legend, drawn: _Drawn, renderer: Any, bands: bool) -> bool:
+    box = leg.get_window_extent(renderer)
+    # a little air around the box: a curve touching the frame-less legend text reads as covered
+    pad = 2.0 * ax.figure.dpi / 72.0
+    box = Bbox.from_extents(box.x0 - pad, box.y0 - pad, box.x1 + pad, box.y1 + pad)
+    to_disp = ax.transData.transform
+    for xy in drawn.curves:
+        ok = ~np.isnan(xy).any(axis=1)
+        if ok.sum() >= 2 and MplPath(to_disp(xy[ok])).intersects_bbox(box, filled=False):
+            return True
+    for xy in drawn.marks:
+        if len(xy) and box.count_contains(to_disp(xy)):
+            return True
+    for xy in drawn.guides:  # a median guide through the legend text reads as strike-through
+        if MplPath(to_disp(xy)).intersects_bbox(box, filled=False):
+            return True
+    if bands:
+        for poly in drawn.bands:
+            ok = ~np.isnan(poly).any(axis=1)
+            if ok.sum() >= 3 and MplPath(to_disp(poly[ok])).intersects_bbox(box, filled=True):
+                return True
+    return False
+
+
 def km_figure(
     series: Sequence[KMSeries],
     *,
@@ -50,6 +126,7 @@ def km_figure(
     annotation: str | None = None,
     show_ci: bool = True,
     width: float = WIDTH_IN,
+    palette: Palette = OKABE_ITO,
 ) -> Figure:
     """Draw KM curves with shaded pointwise CIs, censor marks, median guides and an at-risk table.
 
@@ -64,64 +141,102 @@ def km_figure(
     legend_title : str, optional
         Title of the legend (the grouping variable's label).
     annotation : str, optional
-        Text in the upper right (single curve: median and events; groups: log-rank p).
+        Lines added under the legend entries (single curve: median and events; groups:
+        log-rank p), placed with the legend where it covers no curve.
     show_ci : bool
         Shade the pointwise confidence band of every curve.
+    width : float
+        Printed width in inches (85 mm for one journal column, 170 mm for two).
+    palette : Palette
+        Colours and line styles of the curves.
     """
     n_rows = len(series)
     grouped = n_rows > 1 or bool(series and series[0].label)
-    # Layout in inches, so the distance from axis to risk table is the same in every figure.
-    top_pad, plot_h, axis_block, risk_head, row_h, bottom_pad = 0.08, 2.75, 0.42, 0.2, 0.19, 0.04
-    risk_h = risk_head + row_h * n_rows
-    height = top_pad + plot_h + axis_block + risk_h + bottom_pad
-    left, right = 0.62, 0.12
+    # Risk-table labels: wrapped to at most a quarter of the width, never cut.
+    max_label = min(1.5, 0.25 * width)
+    labels = [wrap_text(s.label, max_label, SMALL) if s.label else "" for s in series]
+    label_w = max((text_width_in(lb, SMALL) for lb in labels), default=0.0)
+    first_w = max((text_width_in(s.risk[0], SMALL) for s in series if s.risk), default=0.0)
+    label_gap = 0.08 + first_w / 2  # the first number is centred on x = 0
+    left = max(0.62, label_w + label_gap + 0.04) if grouped else 0.62
+    last_w = max((text_width_in(s.risk[-1], SMALL) for s in series if s.risk), default=0.0)
+    right = max(0.14, last_w / 2 + 0.06)
+    # Heights in inches, so the gap from axis to risk table is the same in every figure.
+    top_pad, axis_block, risk_head, bottom_pad = 0.08, 0.42, 0.2, 0.04
+    line_h = SMALL / 72 * 1.3
+    row_hs = [max(0.19, n_lines(lb) * line_h + 0.05) for lb in labels] or [0.19]
+    risk_h = risk_head + sum(row_hs)
+    plot_h = min(2.75, max(1.7, 0.5 * width))
+
+    def layout(fig: Figure, below: float) -> None:
+        h = top_pad + plot_h + axis_block + below + risk_h + bottom_pad
+        fig.set_size_inches(width, h)
+        ax.set_position(
+            (
+                left / width,
+                (bottom_pad + risk_h + below + axis_block) / h,
+                (width - left - right) / width,
+                plot_h / h,
+            )
+        )
+        rax.set_position((left / width, bottom_pad / h, (width - left - right) / width, risk_h / h))
+
     with style():
-        fig = new_figure(width, height)
-        fx = lambda inch: inch / width  # noqa: E731
-        fy = lambda inch: inch / height  # noqa: E731
-        ax = fig.add_axes(
-            (fx(left), fy(bottom_pad + risk_h + axis_block), fx(width - left - right), fy(plot_h))
-        )
-        rax = fig.add_axes(
-            (fx(left), fy(bottom_pad), fx(width - left - right), fy(risk_h)), sharex=ax
-        )
+        fig = new_figure(width, 1.0)
+        ax = fig.add_axes((0, 0, 1, 1))
+        rax = fig.add_axes((0, 0, 1, 1), sharex=ax)
+        layout(fig, 0.0)
         t_max = max(
             [float(ticks[-1]) if ticks else 0.0]
             + [float(s.curve["time"][-1]) for s in series if s.curve["time"]]
         )
         handles: list[Any] = []
+        drawn = _Drawn([], [], [], [])
         for k, s in enumerate(series):
-            color = PALETTE[k % len(PALETTE)]
+            color, dash = palette.color(k), palette.dash(k)
             t, y = _steps(s.curve, "surv")
-            y = [100 * v for v in y]
-            (line,) = ax.step(
-                t, y, where="post", color=color, lw=1.3, label=s.legend or s.label, zorder=3
+            xs, ys = _post_steps(t, [100 * v for v in y])
+            (line,) = ax.plot(
+                xs, ys, color=color, ls=dash, lw=1.3, label=s.legend or s.label, zorder=3
             )
+            line.set_gid(f"curve-{k}")
             handles.append(line)
+            drawn.curves.append(np.column_stack([xs, ys]))
             if show_ci:
                 _, lo = _steps(s.curve, "lower")
                 _, hi = _steps(s.curve, "upper")
+                lo100, hi100 = [100 * v for v in lo], [100 * v for v in hi]
                 ax.fill_between(
                     t,
-                    [100 * v for v in lo],
-                    [100 * v for v in hi],
+                    lo100,
+                    hi100,
                     step="post",
                     color=color,
-                    alpha=0.14,
+                    alpha=palette.band_alpha,
                     lw=0,
                     zorder=1,
                 )
-            cens = [
-                (float(tt), 100 * float(ss))
-                for tt, ss, nc in zip(
-                    s.curve["time"], s.curve["surv"], s.curve["n_censor"], strict=True
+                bx, blo = _post_steps(t, lo100)
+                _, bhi = _post_steps(t, hi100)
+                drawn.bands.append(
+                    np.column_stack(
+                        [np.concatenate([bx, bx[::-1]]), np.concatenate([blo, bhi[::-1]])]
+                    )
                 )
-                if nc
-            ]
-            if cens:
+            cens = np.array(
+                [
+                    (float(tt), 100 * float(ss))
+                    for tt, ss, nc in zip(
+                        s.curve["time"], s.curve["surv"], s.curve["n_censor"], strict=True
+                    )
+                    if nc
+                ],
+                dtype=float,
+            ).reshape(-1, 2)
+            if len(cens):
                 ax.plot(
-                    [c[0] for c in cens],
-                    [c[1] for c in cens],
+                    cens[:, 0],
+                    cens[:, 1],
                     ls="none",
                     marker="|",
                     color=color,
@@ -129,9 +244,11 @@ def km_figure(
                     mew=0.9,
                     zorder=4,
                 )
+            drawn.marks.append(cens)
             if s.median is not None:
                 m = float(s.median)
                 ax.plot([0, m, m], [50, 50, 0], color=GREY, lw=0.6, ls=(0, (2.5, 2)), zorder=2)
+                drawn.guides.append(np.array([[0.0, 50.0], [m, 50.0], [m, 0.0]]))
         ax.set_ylim(0, 101)
         ax.set_yticks([0, 25, 50, 75, 100])
         ax.set_yticklabels(["0", "25", "50", "75", "100"])
@@ -142,27 +259,70 @@ def km_figure(
             ax.set_xticks(list(ticks))
             ax.set_xticklabels([f"{x:g}" for x in ticks])
         ax.tick_params(axis="x", pad=2)
+
+        legend_max = 0.45 * width
         censor_handle = Line2D(
             [], [], ls="none", marker="|", color=GREY, ms=5, mew=0.9, label="Censored"
         )
-        extra = [Line2D([], [], ls="none", label=line) for line in (annotation or "").splitlines()]
-        ax.legend(
-            handles=[*(handles if grouped else []), censor_handle, *extra],
-            title=legend_title if grouped else None,
-            loc="upper right",
-            frameon=False,
-            handlelength=1.6,
-            handletextpad=0.5,
-            borderaxespad=0.2,
-            alignment="left",
-        )
+        for line in handles:
+            line.set_label(wrap_text(str(line.get_label()), legend_max))
+        extra = [
+            Line2D([], [], ls="none", label=wrap_text(text, legend_max))
+            for text in (annotation or "").splitlines()
+        ]
+        entries = [*(handles if grouped else []), censor_handle, *extra]
+        title = wrap_text(legend_title, legend_max) if (grouped and legend_title) else None
+        common: dict[str, Any] = {
+            "title": title,
+            "frameon": False,
+            "handlelength": 1.8,
+            "handletextpad": 0.5,
+            "alignment": "left",
+        }
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        placed = None
+        for avoid_bands in (True, False):
+            for loc in LEGEND_LOCATIONS:
+                leg = ax.legend(handles=entries, loc=loc, borderaxespad=0.3, **common)
+                if not _legend_hits(ax, leg, drawn, renderer, avoid_bands):
+                    placed = leg
+                    break
+                leg.remove()
+            if placed is not None:
+                break
+        if placed is None:
+            # Below the plot, under the x-axis label, in as many columns as fit the width.
+            plot_w = width - left - right
+            ncol = len(entries)
+            while ncol > 1:
+                leg = ax.legend(handles=entries, ncol=ncol, loc="upper left", **common)
+                fits = leg.get_window_extent(renderer).width / fig.dpi <= plot_w
+                leg.remove()
+                if fits:
+                    break
+                ncol -= 1
+            leg = ax.legend(handles=entries, ncol=ncol, loc="upper left", **common)
+            below = leg.get_window_extent(renderer).height / fig.dpi + 0.06
+            leg.remove()
+            layout(fig, below)
+            h = fig.get_size_inches()[1]
+            ax.legend(
+                handles=entries,
+                ncol=ncol,
+                loc="upper left",
+                bbox_to_anchor=(left / width, (bottom_pad + risk_h + below) / h),
+                bbox_transform=fig.transFigure,
+                borderaxespad=0.0,
+                **common,
+            )
+        fig._mmrwe_legend_below = placed is None  # type: ignore[attr-defined]
 
-        # Numbers at risk: rows top-down, each number centred under its tick.
-        rax.set_ylim(n_rows - 0.5, -1.45)
+        # Numbers at risk: rows top-down (y in inches from the top), each number under its tick.
+        rax.set_ylim(risk_h, 0)
         rax.axis("off")
         rax.text(
             0,
-            -1.0,
+            risk_head / 2,
             "Number at risk",
             ha="left",
             va="center",
@@ -170,25 +330,26 @@ def km_figure(
             fontsize=SMALL,
             transform=rax.get_yaxis_transform(),
         )
-        widest_first = max((len(s.risk[0]) for s in series if s.risk), default=1)
-        label_gap = 0.1 + 0.032 * widest_first  # inches: half the first number + a gap
-        for k, s in enumerate(series):
-            color = PALETTE[k % len(PALETTE)] if grouped else "black"
+        y_row = risk_head
+        for k, (s, lab, row_h) in enumerate(zip(series, labels, row_hs, strict=True)):
+            yc = y_row + row_h / 2
+            y_row += row_h
+            color = palette.color(k) if grouped else "black"
             for j, (x, txt) in enumerate(zip(ticks, s.risk, strict=True)):
                 rax.text(
-                    float(x), k, txt, ha="center", va="center", fontsize=SMALL, color=color
+                    float(x), yc, txt, ha="center", va="center", fontsize=SMALL, color=color
                 ).set_gid(f"risk-{k}-{j}")
-            if s.label:
+            if lab:
                 # right edge clear of the first number, which is centred on x = 0
-                shift = ScaledTranslation(-label_gap, 0, fig.dpi_scale_trans)
                 rax.text(
-                    0,
-                    k,
-                    s.label,
+                    -label_gap / (width - left - right),
+                    yc,
+                    lab,
                     ha="right",
                     va="center",
                     fontsize=SMALL,
                     color=color,
-                    transform=rax.get_yaxis_transform() + shift,
-                )
+                    linespacing=1.15,
+                    transform=rax.get_yaxis_transform(),
+                ).set_gid(f"atrisk-label-{k}")
     return fig

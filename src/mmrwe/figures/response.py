@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from mmrwe.figures.style import GREY, LIGHT_GREY, PALETTE, SMALL, WIDTH_IN, new_figure, style
+from mmrwe.figures.style import (
+    GREY,
+    LIGHT_GREY,
+    OKABE_ITO,
+    SMALL,
+    WIDTH_IN,
+    Palette,
+    new_figure,
+    style,
+)
 
 
 def response_figure(
@@ -20,19 +29,22 @@ def response_figure(
     ylabel: str = "Patients, n",
     bracket: str | None = None,
     width: float = WIDTH_IN,
+    palette: Palette = OKABE_ITO,
 ) -> Figure:
-    """Bars per response category with ``n (%)`` labels; responders in blue.
+    """Bars per response category with ``n (%)`` labels; responders in the palette's accent.
 
     ``suppressed[i]`` draws a hatched outline instead of a solid bar (small-cell rule: the
     height is then the threshold, not the count, and the label reads ``<k``).
     """
     sup = list(suppressed or [False] * len(categories))
     with style():
-        fig = new_figure(width, 2.5)
-        ax = fig.add_axes((0.1, 0.14, 0.88, 0.74))
+        height = 2.5
+        fig = new_figure(width, height)
+        # margins in inches: the y label needs the same room at one or two columns
+        ax = fig.add_axes((0.55 / width, 0.35 / height, (width - 0.65) / width, 0.74))
         xs = list(range(len(categories)))
         for x, h, r, s in zip(xs, heights, responder, sup, strict=True):
-            color = PALETTE[0] if r else (LIGHT_GREY if categories[x] in ("NE",) else GREY)
+            color = palette.accent if r else (LIGHT_GREY if categories[x] in ("NE",) else GREY)
             if s:
                 ax.add_patch(
                     Rectangle(
@@ -42,6 +54,9 @@ def response_figure(
             else:
                 ax.bar([x], [h], width=0.7, color=color, lw=0, zorder=2)
         top = max([float(h) for h in heights] + [1.0])
+        if width / max(len(categories), 1) < 0.75:
+            # narrow bars: "15 (29.4%)" on two lines instead of over its neighbours
+            labels = [t.replace(" (", "\n(") for t in labels]
         for x, h, txt in zip(xs, heights, labels, strict=True):
             ax.text(x, float(h) + top * 0.02, txt, ha="center", va="bottom", fontsize=SMALL)
         ax.set_xticks(xs)
@@ -55,7 +70,10 @@ def response_figure(
             y = top * 1.2
             x0, x1 = min(resp) - 0.35, max(resp) + 0.35
             ax.plot(
-                [x0, x0, x1, x1], [y - top * 0.04, y, y, y - top * 0.04], color=PALETTE[0], lw=0.8
+                [x0, x0, x1, x1],
+                [y - top * 0.04, y, y, y - top * 0.04],
+                color=palette.accent,
+                lw=0.8,
             )
             ax.text(
                 (x0 + x1) / 2,
@@ -64,6 +82,6 @@ def response_figure(
                 ha="center",
                 va="bottom",
                 fontsize=SMALL,
-                color=PALETTE[0],
+                color=palette.accent,
             )
     return fig

@@ -1,4 +1,4 @@
-"""Renderers: self-contained HTML and Word reports built from StudyResults only.
+"""Renderers: self-contained HTML, a Word manuscript draft and figure files, from StudyResults only.
 
 Both formats render one :class:`~mmrwe.report.document.Document` (tables from
 :mod:`mmrwe.tables`, figures from :mod:`mmrwe.figures`), so they cannot disagree.
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mmrwe.report.document import Document, build_document
 from mmrwe.report.docx import render_docx, write_docx
+from mmrwe.report.figures import figure_document, write_figures
 from mmrwe.report.html import render_html, write_html
 from mmrwe.results.model import StudyResults
 
@@ -26,9 +27,11 @@ def write_reports(results: StudyResults, out_dir: Path) -> dict[str, Path]:
 __all__ = [
     "Document",
     "build_document",
+    "figure_document",
     "render_docx",
     "render_html",
     "write_docx",
+    "write_figures",
     "write_html",
     "write_reports",
 ]

@@ -8,6 +8,7 @@ content.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -19,16 +20,28 @@ from mmrwe.figures.flow import flow_figure
 from mmrwe.figures.forest import ForestRow, forest_figure
 from mmrwe.figures.km import KMSeries, km_figure
 from mmrwe.figures.response import response_figure
+from mmrwe.figures.style import FigureOptions, palette_named
 from mmrwe.tables.build import (
     build_tables,
     checklist_table,
     cutpoint_label,
     endpoint_order,
+    level_order,
     source_of,
     var_label,
 )
 from mmrwe.tables.format import DASH, fmt_count, fmt_level, render_value
-from mmrwe.tables.model import Source, TableModel, Text, text_of
+from mmrwe.tables.model import (
+    Cell,
+    Footnote,
+    Part,
+    Row,
+    Source,
+    TableModel,
+    Text,
+    XRef,
+    text_of,
+)
 from mmrwe.tables.text import methods_text, results_text
 
 ENDPOINT_TITLES = {"PFS": "Progression-free survival", "OS": "Overall survival"}
@@ -67,6 +80,7 @@ class FigureBlock:
     number: int | None = None
     role: str = "figure"  # "km", "km-group", "forest", "cutpoint", "response", "flow"
     meta: tuple[tuple[str, str], ...] = ()  # e.g. (("endpoint", "PFS"), ("logrank", "0"))
+    name: str = ""  # stable file name of the figure (figures/<name>.pdf): "km_pfs"
 
     @property
     def label(self) -> str:
@@ -82,6 +96,9 @@ class Document:
     subtitle: str
     synthetic: bool
     blocks: tuple[Block, ...]
+    # figures written as files but not shown in the reports (one forest plot per Cox model)
+    exports: tuple[FigureBlock, ...] = ()
+    options: FigureOptions = field(default_factory=FigureOptions)
     _figures: dict[str, Figure] = field(default_factory=dict, compare=False, repr=False)
 
     def figure(self, block: FigureBlock) -> Figure:
@@ -99,6 +116,10 @@ class Document:
         return [b for b in self.blocks if isinstance(b, FigureBlock)]
 
     @property
+    def paragraphs(self) -> list[Para]:
+        return [b for b in self.blocks if isinstance(b, Para)]
+
+    @property
     def sections(self) -> list[Heading]:
         return [b for b in self.blocks if isinstance(b, Heading) and b.level == 2]
 
@@ -114,7 +135,14 @@ def _ci_text(
     src: Source, base: Sequence[Any], fmt: str, keys: Sequence[str] = ("estimate", "lower", "upper")
 ) -> str:
     e, lo, hi = keys
-    return f"{_t(src, fmt, *base, e)} (95% CI {_t(src, fmt, *base, lo)}{DASH}{_t(src, fmt, *base, hi)})"
+    return f"{_t(src, fmt, *base, e)} ({_ci_level(src)} CI {_t(src, fmt, *base, lo)}{DASH}{_t(src, fmt, *base, hi)})"
+
+
+def _ci_level(src: Source) -> str:
+    """``95%`` from the stored confidence level of the curves (``conventions.km_conf_level``)."""
+    if src.get("conventions", "km_conf_level") is not None:
+        return _t(src, "pct:0", "conventions", "km_conf_level") + "%"
+    return "95%"
 
 
 def _n_eq(txt: str) -> str:
@@ -126,7 +154,7 @@ def _plain(parts: Text) -> str:
     return text_of(parts)
 
 
-def _km_overall(src: Source, ep: str) -> Callable[[], Figure]:
+def _km_overall(src: Source, ep: str, opt: FigureOptions) -> Callable[[], Figure]:
     def draw() -> Figure:
         e = src.get("endpoints", ep)
         unit = str(src.get("conventions", "time_unit") or "")
@@ -137,7 +165,7 @@ def _km_overall(src: Source, ep: str) -> Callable[[], Figure]:
         else:
             ann = (
                 f"Median {_t(src, 'num:1', 'endpoints', ep, 'median', 'estimate')} {unit} "
-                f"(95% CI {_t(src, 'num:1:NR', 'endpoints', ep, 'median', 'lower')}{DASH}"
+                f"({_ci_level(src)} CI {_t(src, 'num:1:NR', 'endpoints', ep, 'median', 'lower')}{DASH}"
                 f"{_t(src, 'num:1:NR', 'endpoints', ep, 'median', 'upper')})"
             )
         ann += (
@@ -153,14 +181,71 @@ def _km_overall(src: Source, ep: str) -> Callable[[], Figure]:
             xlabel=f"Time ({unit})",
             ylabel=f"{ENDPOINT_TITLES.get(ep, ep)} (%)",
             annotation=ann,
+            width=opt.width_in,
+            palette=opt.palette,
         )
 
     return draw
 
 
+def matching_cox(src: Source, lr: Mapping[str, Any]) -> int | None:
+    """Index of the univariable Cox model of a log-rank entry: same endpoint, the grouping
+    variable as its only term, same strata, estimated. None when results.json has none."""
+    for i, m in enumerate(src.get("cox") or []):
+        if (
+            m.get("endpoint") == lr.get("endpoint")
+            and list(m.get("terms") or []) == [lr.get("by")]
+            and (m.get("strata") or None) == (lr.get("strata") or None)
+            and m.get("status") in (None, "ok")
+        ):
+            return i
+    return None
+
+
+def _p_text(src: Source, what: str, *path: Any) -> str:
+    p = _t(src, "p", *path)
+    return f"{what} p {p[0]} {p[1:]}" if p[:1] in "<>" else f"{what} p = {p}"
+
+
+def km_group_texts(
+    src: Source, lr_path: Sequence[Any], annotations: bool
+) -> tuple[dict[str, str], str]:
+    """Legend text per level and the annotation of a group KM plot.
+
+    With ``annotations``: each level's HR (95% CI) against the reference, from the matching
+    univariable Cox model in results.json (none: no HR), and the log-rank p (plus the Cox
+    overall p of a factor with three or more levels). Without: the levels only.
+    """
+    lr = src.get(*lr_path)
+    levels = lr.get("levels") or lr.get("groups") or list(lr.get("curves") or {})
+    legend = {str(g): fmt_level(g) for g in levels}
+    if not annotations:
+        return legend, ""
+    lines: list[str] = []
+    if lr.get("p") is not None:
+        lines.append(_p_text(src, "Log-rank", *lr_path, "p"))
+    k = matching_cox(src, lr) if lr_path[0] == "logrank" else None
+    if k is not None:
+        by = lr["by"]
+        info = src.get("cox", k, "term_info", by) or {}
+        ref = info.get("reference")
+        for g in levels:
+            key = f"{by}={g}"
+            if g == ref:
+                legend[str(g)] = f"{fmt_level(g)} (reference)"
+            elif src.get("cox", k, "coefficients", key, "hr") is not None:
+                legend[str(g)] = f"{fmt_level(g)}: HR " + _ci_text(
+                    src, ("cox", k, "coefficients", key), "num:2", ("hr", "lower", "upper")
+                )
+        if len(levels) >= 3 and src.get("cox", k, "term_tests", by, "p") is not None:
+            lines.append(_p_text(src, "Cox overall", "cox", k, "term_tests", by, "p"))
+    return legend, "\n".join(lines)
+
+
 def _km_by(
     src: Source,
     path: Sequence[Any],
+    opt: FigureOptions,
     *,
     legend_title: str,
     label: Callable[[str], str],
@@ -172,9 +257,11 @@ def _km_by(
         lr = src.get(*path)
         unit = str(src.get("conventions", "time_unit") or "")
         levels = lr.get("levels") or lr.get("groups") or list(lr["curves"])
+        legend, ann = km_group_texts(src, path, opt.km_annotations)
         series = []
         ticks: Sequence[float] = ()
-        for g in levels:
+        for j in level_order(src, lr.get("by"), levels):
+            g = levels[j]
             c = lr["curves"][g]
             ticks = c["risk_table"]["times"]
             series.append(
@@ -183,75 +270,118 @@ def _km_by(
                     c["curve"],
                     [fmt_count(v, src.k) for v in c["risk_table"]["n_risk"]],
                     (c.get("median") or {}).get("estimate"),
+                    legend=legend.get(str(g)) if label is fmt_level else label(g),
                 )
             )
-        p = _t(src, "p", *path, "p")
-        ann = (f"Log-rank p {p}" if p[:1] in "<>" else f"Log-rank p = {p}") + note
         return km_figure(
             series,
             ticks=ticks,
             xlabel=f"Time ({unit})",
             ylabel=f"{ENDPOINT_TITLES.get(lr['endpoint'], lr['endpoint'])} (%)",
             legend_title=legend_title,
-            annotation=ann,
+            annotation=(ann + note).strip("\n") or None,
             show_ci=len(series) <= 3,
+            width=opt.width_in,
+            palette=opt.palette,
         )
 
     return draw
 
 
-def _km_groups(src: Source, i: int) -> Callable[[], Figure]:
+def _km_groups(src: Source, i: int, opt: FigureOptions) -> Callable[[], Figure]:
     lr = src.get("logrank", i)
-    note = (
-        f"\n(stratified by {_plain(var_label(src, lr['strata'])).lower()})"
-        if lr.get("strata")
-        else ""
-    )
+    note = f"\n(stratified by {_plain(var_label(src, lr['strata']))})" if lr.get("strata") else ""
     return _km_by(
         src,
         ("logrank", i),
+        opt,
         legend_title=_plain(var_label(src, lr["by"])),
         label=fmt_level,
         note=note,
     )
 
 
-def _km_centers(src: Source, ep: str) -> Callable[[], Figure]:
+def _km_centers(src: Source, ep: str, opt: FigureOptions) -> Callable[[], Figure]:
     """Per-center Kaplan-Meier curves (results.json ``center_effects.endpoints``)."""
-    return _km_by(src, ("center_effects", "endpoints", ep), legend_title="Center", label=str)
+    path = ("center_effects", "endpoints", ep)
+    note = _p_text(src, "Log-rank", *path, "p") if opt.km_annotations else ""
+    return _km_by(
+        src,
+        path,
+        replace(opt, km_annotations=False),
+        legend_title="Center",
+        label=str,
+        note=note,
+    )
 
 
-def _forest(table: TableModel) -> Callable[[], Figure]:
-    def draw() -> Figure:
-        rows: list[ForestRow] = []
-        for r in table.rows:
-            first = r.cells[0]
-            if r.kind == "section":
-                rows.append(ForestRow(first.text, kind="section"))
-                continue
-            texts = tuple(c.text for c in r.cells[1:4])
-            plot = dict(r.plot)
-            if r.kind == "subhead":
-                rows.append(ForestRow(first.text, indent=first.indent, kind="subhead"))
-            elif "reference" in plot:
-                rows.append(ForestRow(first.text, texts, indent=first.indent, kind="reference"))
-            else:
-                rows.append(
-                    ForestRow(
-                        first.text,
-                        texts,
-                        plot.get("hr"),
-                        plot.get("lower"),
-                        plot.get("upper"),
-                        indent=first.indent,
-                    )
+def forest_rows(table: TableModel) -> list[ForestRow]:
+    """Forest-plot rows from a table whose rows carry ``plot`` numbers (Cox, subgroups):
+    texts from the cells after the label (n, HR (95% CI), p), positions from ``plot``."""
+    rows: list[ForestRow] = []
+    n_text = 3
+    hr_col = (
+        next((j for j, c in enumerate(table.header[-1]) if c.text.startswith("HR")), 2)
+        if table.header
+        else 2
+    )
+    cols = [1, hr_col, hr_col + 1][:n_text]
+    for r in table.rows:
+        first = r.cells[0]
+        if r.kind == "section":
+            rows.append(ForestRow(first.text, kind="section"))
+            continue
+        flat: list[str] = []
+        for c in r.cells:
+            flat.extend([c.text] + [""] * (c.colspan - 1))
+        texts = tuple(flat[j] if j < len(flat) else "" for j in cols)
+        plot = dict(r.plot)
+        if r.kind == "subhead":
+            rows.append(ForestRow(first.text, texts, indent=first.indent, kind="subhead"))
+        elif "reference" in plot:
+            rows.append(ForestRow(first.text, texts, indent=first.indent, kind="reference"))
+        else:
+            rows.append(
+                ForestRow(
+                    first.text,
+                    texts,
+                    plot.get("hr"),
+                    plot.get("lower"),
+                    plot.get("upper"),
+                    indent=first.indent,
                 )
-        return forest_figure(rows, columns=("n", "HR (95% CI)", "p"))
+            )
+    return rows
+
+
+def _forest(
+    table: TableModel, opt: FigureOptions, label_header: str = "Variable"
+) -> Callable[[], Figure]:
+    def draw() -> Figure:
+        return forest_figure(
+            forest_rows(table),
+            columns=("n", "HR (95% CI)", "p"),
+            label_header=label_header,
+            width=opt.width_in,
+            palette=opt.palette,
+        )
 
     return draw
 
 
-def _cutpoint(src: Source, i: int) -> Callable[[], Figure]:
+def _model_table(table: TableModel, model: int) -> TableModel:
+    """The rows of one Cox model (``model`` 0-based) of the Cox table."""
+    rows: list[Row] = []
+    k = -1
+    for r in table.rows:
+        if r.kind == "section":
+            k += 1
+        if k == model:
+            rows.append(r)
+    return replace(table, rows=tuple(rows))
+
+
+def _cutpoint(src: Source, i: int, opt: FigureOptions) -> Callable[[], Figure]:
     def draw() -> Figure:
         c = src.get("cutpoints", i)
         unit = c.get("unit")
@@ -294,6 +424,8 @@ def _cutpoint(src: Source, i: int) -> Callable[[], Figure]:
             hist_counts=hist.get("counts"),
             interval=(boot.get("lower"), boot.get("upper")) if boot else None,
             hist_annotation=hist_ann,
+            width=opt.width_in,
+            palette=opt.palette,
         )
 
     return draw
@@ -308,7 +440,7 @@ def _orr_index(src: Source) -> int | None:
     return None
 
 
-def _response(src: Source) -> Callable[[], Figure]:
+def _response(src: Source, opt: FigureOptions) -> Callable[[], Figure]:
     def draw() -> Figure:
         resp = src.get("response")
         cats = list(resp.get("categories") or [])
@@ -321,6 +453,7 @@ def _response(src: Source) -> Callable[[], Figure]:
             else {"sCR", "CR", "VGPR", "PR"}
         )
         labels, heights, sup = [], [], []
+        cats = [cats[j] for j in level_order(src, resp.get("variable"), cats)]
         for cat in cats:
             n = counts.get(cat)
             hidden = src.suppressed("response", "counts", cat)
@@ -334,7 +467,12 @@ def _response(src: Source) -> Callable[[], Figure]:
                 )
         bracket = None
         if oi is not None and not src.suppressed("proportions", oi, "successes"):
-            bracket = f"{_t(src, 'name', 'proportions', oi, 'name')} {_t(src, 'pct:1', 'proportions', oi, 'estimate')}% (95% CI {_t(src, 'pct:1', 'proportions', oi, 'lower')}{DASH}{_t(src, 'pct:1', 'proportions', oi, 'upper')})"
+            level = (
+                _t(src, "pct:0", "proportions", oi, "conf_level") + "%"
+                if src.get("proportions", oi, "conf_level") is not None
+                else "95%"
+            )
+            bracket = f"{_t(src, 'name', 'proportions', oi, 'name')} {_t(src, 'pct:1', 'proportions', oi, 'estimate')}% ({level} CI {_t(src, 'pct:1', 'proportions', oi, 'lower')}{DASH}{_t(src, 'pct:1', 'proportions', oi, 'upper')})"
         return response_figure(
             [fmt_level(c) for c in cats],
             heights,
@@ -342,12 +480,14 @@ def _response(src: Source) -> Callable[[], Figure]:
             responder=[c in success for c in cats],
             suppressed=sup,
             bracket=bracket,
+            width=opt.width_in,
+            palette=opt.palette,
         )
 
     return draw
 
 
-def _flow(src: Source) -> Callable[[], Figure]:
+def _flow(src: Source, opt: FigureOptions) -> Callable[[], Figure]:
     def draw() -> Figure:
         file = src.get("inputs", "patients", "file")
         received = "Patient records received"
@@ -382,7 +522,9 @@ def _flow(src: Source) -> Callable[[], Figure]:
             f"{c}\n{_n_eq(_t(src, 'count', 'cohort', 'centers', c))}"
             for c in (src.get("cohort", "centers") or {})
         ]
-        return flow_figure(received, excluded, analysed, centers)
+        return flow_figure(
+            received, excluded, analysed, centers, width=opt.width_in, palette=opt.palette
+        )
 
     return draw
 
@@ -390,13 +532,78 @@ def _flow(src: Source) -> Callable[[], Figure]:
 # --- the document -----------------------------------------------------------------------------
 
 
-def build_document(results: Mapping[str, Any]) -> Document:
-    """Assemble headings, text, numbered tables and numbered figures from a results tree."""
+def figure_options(results: Mapping[str, Any]) -> FigureOptions:
+    """Figure options from ``results["report_options"]`` (``figure_width_mm``, ``palette``,
+    ``km_annotations``), the defaults where absent."""
+    ro = results.get("report_options") or {}
+    return FigureOptions(
+        width_mm=float(ro.get("figure_width_mm") or FigureOptions().width_mm),
+        palette=palette_named(ro.get("palette")),
+        km_annotations=bool(ro.get("km_annotations", True)),
+    )
+
+
+def slug(*parts: Any) -> str:
+    """A stable file-name part: lower case, letters, digits and underscores only."""
+    text = "_".join(str(p) for p in parts if p not in (None, ""))
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", text.lower())).strip("_") or "figure"
+
+
+@dataclass(frozen=True)
+class _TextSlot:
+    """Where generated text goes once every table and figure is known (for references)."""
+
+    section: Literal["methods", "results"]
+    title: str = ""
+
+
+def _resolve_parts(parts: Text, labels: Mapping[str, tuple[str, str]]) -> Text:
+    out: list[Part] = []
+    for p in parts:
+        if isinstance(p, XRef):
+            text, anchor = labels.get(p.target, ("", ""))
+            out.append(replace(p, text=text, anchor=anchor))
+        else:
+            out.append(p)
+    return tuple(out)
+
+
+def _resolve_table(t: TableModel, labels: Mapping[str, tuple[str, str]]) -> TableModel:
+    def cell(c: Cell) -> Cell:
+        return replace(c, parts=_resolve_parts(c.parts, labels))
+
+    return replace(
+        t,
+        title=_resolve_parts(t.title, labels),
+        header=tuple(tuple(cell(c) for c in row) for row in t.header),
+        rows=tuple(replace(r, cells=tuple(cell(c) for c in r.cells)) for r in t.rows),
+        footnotes=tuple(Footnote(_resolve_parts(f.parts, labels), f.mark) for f in t.footnotes),
+    )
+
+
+def build_document(results: Mapping[str, Any], options: FigureOptions | None = None) -> Document:
+    """Assemble headings, text, numbered tables and numbered figures from a results tree.
+
+    ``options`` (print width, palette, KM annotations) default to ``report_options`` of the
+    results. Every figure gets a stable ``name`` for its file (``km_pfs``,
+    ``km_os_by_hgb_lt_11``, ``forest_cox``); :attr:`Document.exports` adds one forest plot per
+    Cox model (``forest_cox_1`` ...) for the figure files.
+    """
     src = source_of(results)
+    opt = options or figure_options(results)
     tables = build_tables(results)
-    blocks: list[Block] = []
+    blocks: list[Block | _TextSlot] = []
+    names: set[str] = set()
     n_tab = 0
     n_fig = 0
+
+    def unique(name: str) -> str:
+        out, k = name, 1
+        while out in names:
+            k += 1
+            out = f"{name}_{k}"
+        names.add(out)
+        return out
 
     def add_table(key: str) -> None:
         nonlocal n_tab
@@ -406,37 +613,29 @@ def build_document(results: Mapping[str, Any]) -> Document:
             blocks.append(TableBlock(tables[key]))
 
     def add_figure(
-        fid: str, caption: Text, draw: Callable[[], Figure], role: str, **meta: str
+        fid: str, caption: Text, draw: Callable[[], Figure], role: str, name: str, **meta: str
     ) -> None:
         nonlocal n_fig
         n_fig += 1
-        blocks.append(FigureBlock(fid, caption, draw, n_fig, role, tuple(meta.items())))
-
-    def ref_table(key: str) -> str:
-        return (
-            f"Table {tables[key].number}" if key in tables and tables[key].number else "the table"
+        blocks.append(
+            FigureBlock(fid, caption, draw, n_fig, role, tuple(meta.items()), unique(name))
         )
 
-    methods = methods_text(src)
-    res_text = dict(results_text(src))
-    unit = str(src.get("conventions", "time_unit") or "")
-
     blocks.append(Heading("Methods", 2, "methods"))
-    for title, p in methods:
-        blocks.append(Para(p, title=title))
+    blocks.append(_TextSlot("methods"))
 
     blocks.append(Heading("Results", 2, "results"))
     # patients
     blocks.append(Heading("Patients", 3, "patients"))
-    if "Patients" in res_text:
-        blocks.append(Para(res_text["Patients"]))
+    blocks.append(_TextSlot("results", "Patients"))
     if src.has("cohort", "n"):
         add_figure(
             "fig-flow",
             (
                 "Patient flow (STROBE/RECORD): records received, exclusions with reasons, patients analysed, and patients per center.",
             ),
-            _flow(src),
+            _flow(src, opt),
+            "flow",
             "flow",
         )
     add_table("table1")
@@ -445,16 +644,15 @@ def build_document(results: Mapping[str, Any]) -> Document:
     # response
     if "response" in tables or "response_by" in tables:
         blocks.append(Heading("Response", 3, "response"))
-        if "Response" in res_text:
-            blocks.append(Para(res_text["Response"]))
+        blocks.append(_TextSlot("results", "Response"))
         add_table("response")
         if src.get("response", "categories"):
             cap: Text = (
                 "Best response (IMWG) in ",
                 src.ref("count", "response", "n"),
-                " patients; blue bars: responders (partial response or better). Labels: n (%).",
+                " patients; dark bars: responders (partial response or better). Labels: n (%).",
             )
-            add_figure("fig-response", cap, _response(src), "response")
+            add_figure("fig-response", cap, _response(src, opt), "response", "best_response")
         add_table("response_by")
     # survival
     eps = [
@@ -464,8 +662,7 @@ def build_document(results: Mapping[str, Any]) -> Document:
     ]
     if "survival" in tables:
         blocks.append(Heading("Survival", 3, "survival"))
-        if "Survival" in res_text:
-            blocks.append(Para(res_text["Survival"]))
+        blocks.append(_TextSlot("results", "Survival"))
         add_table("survival")
         conf: Text = ()
         if src.has("conventions", "km_conf_level") and src.has("conventions", "km_conf_type"):
@@ -482,16 +679,30 @@ def build_document(results: Mapping[str, Any]) -> Document:
                 *conf,
                 "tick marks: censored patients; dashed line: median. Numbers at risk (patients with time \u2265 t) are printed under the time axis ticks.",
             )
-            add_figure(f"fig-km-{ep.lower()}", cap, _km_overall(src, ep), "km", endpoint=ep)
+            add_figure(
+                f"fig-km-{ep.lower()}",
+                cap,
+                _km_overall(src, ep, opt),
+                "km",
+                slug("km", ep),
+                endpoint=ep,
+            )
     lrs = src.get("logrank") or []
     if lrs:
         blocks.append(Heading("Survival by group", 3, "groups"))
-        if "Survival by group" in res_text:
-            blocks.append(Para(res_text["Survival by group"]))
+        blocks.append(_TextSlot("results", "Survival by group"))
         add_table("logrank")
+        add_table("landmarks_by_group")
         for i, lr in enumerate(lrs):
             if not lr.get("curves"):
                 continue
+            k = matching_cox(src, lr) if opt.km_annotations else None
+            hr_note: Text = ()
+            if k is not None:
+                hr_note = (
+                    "; HR (95% CI) of each group against the reference from the univariable Cox model",
+                    *((" (", XRef("cox"), ")") if "cox" in tables else ()),
+                )
             cap = (
                 src.ref("str", "logrank", i, "endpoint"),
                 " by ",
@@ -502,37 +713,96 @@ def build_document(results: Mapping[str, Any]) -> Document:
                     if lr.get("strata")
                     else ()
                 ),
-                "; tick marks: censored; dashed lines: medians. Log-rank p ",
+                "; tick marks: censored; dashed lines: medians",
+                *hr_note,
+                ". Log-rank p ",
                 src.ref("p", "logrank", i, "p"),
                 ".",
             )
             add_figure(
                 f"fig-km-group-{i}",
                 cap,
-                _km_groups(src, i),
+                _km_groups(src, i, opt),
                 "km-group",
+                slug(
+                    "km",
+                    lr.get("endpoint"),
+                    "by",
+                    lr.get("by"),
+                    *(("strata", lr["strata"]) if lr.get("strata") else ()),
+                ),
                 logrank=str(i),
                 endpoint=str(lr.get("endpoint")),
                 by=str(lr.get("by")),
             )
+    exports: list[FigureBlock] = []
     if "cox" in tables:
         blocks.append(Heading("Cox models", 3, "cox"))
-        if "Cox models" in res_text:
-            blocks.append(Para(res_text["Cox models"]))
+        blocks.append(_TextSlot("results", "Cox models"))
         add_table("cox")
         add_figure(
             "fig-forest",
             (
-                f"Hazard ratios with 95% confidence intervals from the Cox models of {ref_table('cox')} (log scale); n: patients per level.",
+                "Hazard ratios with 95% confidence intervals from the Cox models of ",
+                XRef("cox"),
+                " (log scale); n: patients per level.",
             ),
-            _forest(tables["cox"]),
+            _forest(tables["cox"], opt),
             "forest",
+            "forest_cox",
         )
+        for i, _m in enumerate(src.get("cox") or []):
+            sub = _model_table(tables["cox"], i)
+            if not sub.rows:
+                continue
+            exports.append(
+                FigureBlock(
+                    f"fig-forest-{i + 1}",
+                    (
+                        f"Hazard ratios of Cox model {i + 1} with 95% confidence intervals (log scale).",
+                    ),
+                    _forest(sub, opt),
+                    None,
+                    "forest",
+                    (("cox", str(i)),),
+                    f"forest_cox_{i + 1}",
+                )
+            )
+    subs = src.get("subgroups") or []
+    if "subgroups" in tables:
+        blocks.append(Heading("Subgroups", 3, "subgroups"))
+        blocks.append(_TextSlot("results", "Subgroups"))
+        add_table("subgroups")
+        sections = [j for j, r in enumerate(tables["subgroups"].rows) if r.kind == "section"]
+        for i, e in enumerate(subs):
+            start = sections[i] if i < len(sections) else None
+            if start is None:
+                continue
+            end = sections[i + 1] if i + 1 < len(sections) else len(tables["subgroups"].rows)
+            part = replace(tables["subgroups"], rows=tables["subgroups"].rows[start + 1 : end])
+            if not any(dict(r.plot).get("hr") is not None for r in part.rows):
+                continue
+            cap = (
+                "Effect of ",
+                *var_label(src, e["effect"]),
+                " on ",
+                src.ref("str", "subgroups", i, "endpoint"),
+                " within subgroups: hazard ratios with 95% confidence intervals (log scale), from ",
+                XRef("subgroups"),
+                ".",
+            )
+            add_figure(
+                f"fig-subgroups-{i}",
+                cap,
+                _forest(part, opt, label_header="Subgroup"),
+                "forest-subgroups",
+                slug("forest_subgroups", e.get("endpoint"), e.get("effect")),
+                subgroup=str(i),
+            )
     cuts = src.get("cutpoints") or []
     if "cutpoints" in tables:
         blocks.append(Heading("Cut-offs chosen from the data", 3, "cutpoints"))
-        if "Cut-offs" in res_text:
-            blocks.append(Para(res_text["Cut-offs"]))
+        blocks.append(_TextSlot("results", "Cut-offs"))
         add_table("cutpoints")
         for i, c in enumerate(cuts):
             if not (c.get("profile") or {}).get("cutpoints"):
@@ -566,12 +836,24 @@ def build_document(results: Mapping[str, Any]) -> Document:
                     else ()
                 ),
             )
-            add_figure(f"fig-cut-{i}", cap, _cutpoint(src, i), "cutpoint", cutpoint=str(i))
+            add_figure(
+                f"fig-cut-{i}",
+                cap,
+                _cutpoint(src, i, opt),
+                "cutpoint",
+                slug(
+                    "cutpoint",
+                    c.get("endpoint") or c.get("proportion"),
+                    c.get("variable"),
+                    c.get("method"),
+                ),
+                cutpoint=str(i),
+            )
 
     ce_eps = [ep for ep in eps if src.get("center_effects", "endpoints", ep, "curves")]
-    if src.get("center_effects", "statement") and ce_eps:
+    if src.get("center_effects", "endpoints") and ce_eps:
         blocks.append(Heading("Center effects", 3, "centers"))
-        blocks.append(Para((src.ref("str", "center_effects", "statement"),)))
+        blocks.append(_TextSlot("results", "Center effects"))
         for ep in ce_eps:
             cap = (
                 f"{ENDPOINT_TITLES.get(ep, ep)} ({ep}) by center: Kaplan-Meier estimates; log-rank test across centers p ",
@@ -579,11 +861,20 @@ def build_document(results: Mapping[str, Any]) -> Document:
                 ". Centers are compared, not adjusted for: see the center-stratified estimates in the text.",
             )
             add_figure(
-                f"fig-km-center-{ep.lower()}", cap, _km_centers(src, ep), "km-center", endpoint=ep
+                f"fig-km-center-{ep.lower()}",
+                cap,
+                _km_centers(src, ep, opt),
+                "km-center",
+                slug("km", ep, "by_center"),
+                endpoint=ep,
             )
+    if "published" in tables:
+        blocks.append(Heading("Comparison with the publication", 3, "published"))
+        blocks.append(_TextSlot("results", "Comparison with the publication"))
+        add_table("published")
 
     blocks.append(Heading("Reporting checklist", 2, "checklist"))
-    sections = {
+    sections_map = {
         "methods": "Methods",
         "flow": "Results: Patients",
         "table1": "Results: Patients (Table 1)",
@@ -591,8 +882,33 @@ def build_document(results: Mapping[str, Any]) -> Document:
         "cox": "Results: Survival, Cox models, cut-offs",
     }
     n_tab += 1
-    blocks.append(TableBlock(checklist_table(src, sections).numbered(n_tab)))
-    del unit
+    checklist = checklist_table(src, sections_map).numbered(n_tab)
+    tables[checklist.id] = checklist
+    blocks.append(TableBlock(checklist))
+
+    # generated text, now that every table and figure is known and numbered
+    targets = {t.id for t in tables.values() if t.number is not None}
+    targets |= {b.id for b in blocks if isinstance(b, FigureBlock)}
+    methods = methods_text(src, targets)
+    res_text = dict(results_text(src, targets))
+    labels: dict[str, tuple[str, str]] = {
+        t.id: (f"Table {t.number}", f"tbl-{t.id}") for t in tables.values() if t.number is not None
+    }
+    labels |= {b.id: (b.label, b.id) for b in blocks if isinstance(b, FigureBlock)}
+    final: list[Block] = []
+    for b in blocks:
+        if isinstance(b, _TextSlot):
+            if b.section == "methods":
+                final.extend(Para(_resolve_parts(p, labels), title=title) for title, p in methods)
+            elif b.title in res_text:
+                final.append(Para(_resolve_parts(res_text[b.title], labels)))
+        elif isinstance(b, TableBlock):
+            final.append(TableBlock(_resolve_table(b.table, labels)))
+        elif isinstance(b, FigureBlock):
+            final.append(replace(b, caption=_resolve_parts(b.caption, labels)))
+        else:
+            final.append(b)
+    exports = [replace(b, caption=_resolve_parts(b.caption, labels)) for b in exports]
 
     title = str(src.get("study", "title") or "Study report")
     sw = src.get("software", "mmrwe")
@@ -602,7 +918,12 @@ def build_document(results: Mapping[str, Any]) -> Document:
     if src.get("conventions", "time_unit"):
         subtitle_bits.append(f"time unit: {src.get('conventions', 'time_unit')}")
     return Document(
-        title, " \u00b7 ".join(subtitle_bits), bool(src.get("study", "synthetic")), tuple(blocks)
+        title,
+        " \u00b7 ".join(subtitle_bits),
+        bool(src.get("study", "synthetic")),
+        tuple(final),
+        tuple(exports),
+        opt,
     )
 
 

@@ -16,7 +16,7 @@ from mmrwe.core.fileio import atomic_write
 from mmrwe.figures.style import figure_svg
 from mmrwe.report.document import SYNTHETIC_NOTICE, Document, build_document
 from mmrwe.results.model import StudyResults
-from mmrwe.tables.model import Cell, Part, text_of
+from mmrwe.tables.model import Cell, Part, XRef
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("mmrwe", "report/templates"),
@@ -28,7 +28,14 @@ _ENV = jinja2.Environment(
 
 
 def _parts(parts: tuple[Part, ...]) -> Markup:
-    return escape(text_of(parts))
+    """Escaped text; a reference to a table or figure becomes a link to its caption."""
+    out = Markup("")
+    for p in parts:
+        if isinstance(p, XRef) and p.anchor:
+            out += Markup('<a class="xref" href="#{}">{}</a>').format(p.anchor, p.text)
+        else:
+            out += escape(p if isinstance(p, str) else p.text)
+    return out
 
 
 def _cls(c: Cell) -> str:

@@ -145,6 +145,7 @@ TABLES: tuple[Table, ...] = (
             Key("sites", "array", "One entry per site export, for `mmrwe pool`."),
             Key("pooling", "table", "Which row of a confirmed cross-site duplicate is kept."),
             Key("pseudonymize", "table", "What `mmrwe pseudonymize` drops and shifts at the site."),
+            Key("published", "array", "Published figures shown beside the reproduced ones."),
         ),
     ),
     Table(
@@ -394,7 +395,28 @@ TABLES: tuple[Table, ...] = (
         keys=(
             Key("small_cell_k", "integer", "Counts below k print as \"<k\" in the reports; 0 = off.", default=0, minimum=0, maximum=1000, example=5),
             Key("table1_by", "string", "Column of the baseline table's groups (overrides [table1] by).", example="tcr"),
+            Key("figure_formats", "strings", "Also write every figure to DIR/figures/<name>.<ext> in these formats, any of pdf, svg, tiff, png (pdf and svg are vector with fonts embedded; tiff is LZW at figure_dpi).", default=[], example=["pdf", "svg", "tiff"]),
+            Key("figure_dpi", "integer", "Resolution of the raster figure files (png, tiff).", default=600, minimum=72, maximum=2400, example=600),
+            Key("figure_width_mm", "number", "Printed width of the figure files in mm (85-90: one journal column; 170-180: two).", default=170.0, minimum=50, maximum=260, example=85),
+            Key("palette", "string", "Colours of group curves: a colour-blind-safe palette, or greyscale (line styles vary too).", default="okabe-ito", choices=("okabe-ito", "greyscale"), example="greyscale"),
+            Key("km_annotations", "boolean", "Print HR (95% CI) and the log-rank p on Kaplan-Meier group plots.", default=True, example=False),
         ),
+    ),
+    Table(
+        "published",
+        "array",
+        "A published figure set beside the reproduced one (name, value, CI, source), with the difference.",
+        keys=(
+            Key("name", "string", "What the figure is, as shown in the table.", required=True, example="median PFS"),
+            Key("value", "number", "The published value.", required=True, example=5.8),
+            Key("lower", "number", "Lower limit of its published CI.", example=3.9),
+            Key("upper", "number", "Upper limit of its published CI.", example=7.7),
+            Key("source", "string", "Where it was published.", default="", example="Martino et al., Hematol Oncol 2025"),
+            Key("quantity", "string", "The reproduced quantity, by id (n, median:EP, followup:EP, landmark:EP:T, proportion:NAME, count:VAR:LEVEL, percent:VAR:LEVEL, response:CAT, hr:cox:K:COEF, hr:cutpoint:K, cutpoint:K, p:logrank:K; K 1-based); exactly one of quantity and path.", example="median:PFS"),
+            Key("path", "string", "The reproduced number by its path in results.json (keys separated by dots, or a list of keys); exactly one of quantity and path.", example="endpoints.PFS.median"),
+            Key("scale", "number", "Multiplies the reproduced value (e.g. 100 for a proportion published as a percentage).", default=1.0, example=100),
+        ),
+        example='[[published]]\nname = "median PFS"\nvalue = 5.8\nlower = 3.9\nupper = 7.7\nquantity = "median:PFS"',
     ),
     Table(
         "sites",
@@ -470,6 +492,9 @@ TABLES: tuple[Table, ...] = (
         keys=(
             Key("identifiers", "strings", "Direct identifiers (source column names) to drop.", default=[], example=["name", "tax_code"]),
             Key("keep", "strings", "Columns that look identifying but are kept knowingly.", default=[], example=["birth_year"]),
+            Key("keep_only", "strings", "Allow-list: only the id column and these columns leave the site; every other column is dropped.", example=["age", "sex", "hgb"]),
+            Key("dates", "string", "How dates leave: keep, relative (whole days from each patient's start_date; no calendar date leaves) or shift (one keyed offset per patient).", choices=("keep", "relative", "shift"), example="relative"),
+            Key("birth_dates", "string", "A kept birth-date column becomes: year (birth_year), age (age_at_index) or keep (exact dates; warned).", default="year", choices=("year", "age", "keep"), example="year"),
             Key("shift_dates", "boolean", "Shift every date of a patient by one keyed random offset (intervals unchanged).", default=False, example=True),
             Key("max_shift_days", "integer", "Largest date shift, in days.", default=182, minimum=1, maximum=3650, example=182),
         ),

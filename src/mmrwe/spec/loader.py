@@ -41,6 +41,7 @@ from mmrwe.spec.model import (
     PoolingSection,
     ProportionSpec,
     PseudonymizeSection,
+    PublishedSpec,
     ReportSection,
     ResponseSection,
     SiteSpec,
@@ -682,10 +683,25 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
 
     rep = root.sub("report")
     rep.reject_unknown()
+    formats = rep.str_list("figure_formats", ())
+    for fmt in formats:
+        if fmt not in _FIGURE_FORMATS:
+            rep.issue(
+                "MMS004",
+                f"{rep.label('figure_formats')}: {fmt!r} is not one of {', '.join(_FIGURE_FORMATS)}",
+                f'write e.g. figure_formats = ["pdf", "svg", "tiff"] ({", ".join(_FIGURE_FORMATS)})',
+                "figure_formats",
+            )
     report = ReportSection(
         small_cell_k=rep.num("small_cell_k", 0, lo=0, hi=1000, integer=True),
         table1_by=rep.str("table1_by"),
+        figure_formats=tuple(f for f in dict.fromkeys(formats) if f in _FIGURE_FORMATS),
+        figure_dpi=rep.num("figure_dpi", 600, lo=72, hi=2400, integer=True),
+        figure_width_mm=rep.num("figure_width_mm", 170.0, lo=50, hi=260),
+        palette=rep.str("palette", "okabe-ito", choices=("okabe-ito", "greyscale")),
+        km_annotations=rep.bool("km_annotations", True),
     )
+    published = tuple(_published(e) for e in root.array("published"))
 
     sites = _sites(root, base, variables)
     pooling = _pooling(root)
@@ -696,6 +712,9 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         keep=ps.str_list("keep", ()),
         shift_dates=ps.bool("shift_dates", False),
         max_shift_days=ps.num("max_shift_days", 182, lo=1, hi=3650, integer=True),
+        keep_only=ps.str_list("keep_only"),
+        dates=ps.str("dates", None, choices=("keep", "relative", "shift")),
+        birth_dates=ps.str("birth_dates", "year", choices=("year", "age", "keep")),
     )
 
     return StudySpec(
@@ -716,6 +735,7 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         validation=validation,
         exclusions=tuple(exclusions),
         report=report,
+        published=published,
         sites=sites,
         pooling=pooling,
         pseudonymize=pseudonymize,
@@ -1178,3 +1198,40 @@ def _endpoint(e: _Section, *, required: _Bool = True) -> Any:
 def sha256_file(path: Path) -> _Str:
     """SHA-256 of a file's bytes (inputs are hashed before and after a run)."""
     return _sha256_file(path)
+
+
+_FIGURE_FORMATS = ("pdf", "svg", "tiff", "png")
+
+
+def _published(p: _Section) -> PublishedSpec:
+    """One ``[[published]]`` entry: a number from a paper and where its reproduction is."""
+    p.reject_unknown()
+    if p.has("quantity") == p.has("path"):
+        both = p.has("quantity")
+        p.issue(
+            "MMS007",
+            f"{p.label()} needs exactly one of quantity and path; it has "
+            + ("both" if both else "neither"),
+            'write quantity = "median:PFS" (or path = "endpoints.PFS.median")',
+            "path" if both else None,
+        )
+    path = None
+    raw = p.str_list("path") if isinstance(p.table.get("path"), list) else p.str("path")
+    if raw is not None:
+        path = tuple(raw.split(".")) if isinstance(raw, _Str) else tuple(raw)
+        if not all(path):
+            p.issue("MMS004", f"{p.label('path')} = {raw!r} has an empty step",
+                    'write keys separated by dots, e.g. path = "endpoints.PFS.median"', "path")  # fmt: skip
+    value = p.num("value")
+    if not p.has("value"):
+        p._missing("value", 5.8)
+    return PublishedSpec(
+        name=p.str("name", required=True) or "",
+        value=float(value) if value is not None else float("nan"),
+        lower=p.num("lower"),
+        upper=p.num("upper"),
+        source=p.str("source", ""),
+        quantity=p.str("quantity"),
+        path=path,
+        scale=p.num("scale", 1.0),
+    )

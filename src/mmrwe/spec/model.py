@@ -197,6 +197,32 @@ class ReportSection:
 
     small_cell_k: int = 0
     table1_by: str | None = None
+    # figure files (contract 5.3): DIR/figures/<name>.<ext>, printed width in mm (85-90 one
+    # journal column, 170-180 two), raster resolution, colour-blind-safe or greyscale palette
+    figure_formats: tuple[Literal["pdf", "svg", "tiff", "png"], ...] = ()
+    figure_dpi: int = 600
+    figure_width_mm: float = 170.0
+    palette: Literal["okabe-ito", "greyscale"] = "okabe-ito"
+    km_annotations: bool = True  # HR (95% CI) and log-rank p on Kaplan-Meier group plots
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedSpec:
+    """``[[published]]``: a published number to set beside the reproduced one.
+
+    The reproduced value is found by ``quantity`` (an id such as ``"median:PFS"``, see
+    :mod:`mmrwe.tables.published`) or by ``path`` into results.json; ``scale`` multiplies it
+    (e.g. 100 for a path to a proportion published as a percentage).
+    """
+
+    name: str
+    value: float
+    lower: float | None = None
+    upper: float | None = None
+    source: str = ""
+    quantity: str | None = None
+    path: tuple[str, ...] | None = None
+    scale: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +275,9 @@ class PseudonymizeSection:
     keep: tuple[str, ...] = ()  # columns that look identifying but are kept knowingly
     shift_dates: bool = False
     max_shift_days: int = 182
+    keep_only: tuple[str, ...] | None = None  # allow-list of columns that leave the site
+    dates: Literal["keep", "relative", "shift"] | None = None  # None: shift_dates decides
+    birth_dates: Literal["year", "age", "keep"] = "year"
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +304,7 @@ class StudySpec:
     validation: ValidationSection = field(default_factory=ValidationSection)
     exclusions: tuple[ExclusionSpec, ...] = ()
     report: ReportSection = field(default_factory=ReportSection)
+    published: tuple[PublishedSpec, ...] = ()
     sites: tuple[SiteSpec, ...] = ()
     pooling: PoolingSection = field(default_factory=PoolingSection)
     pseudonymize: PseudonymizeSection = field(default_factory=PseudonymizeSection)

@@ -38,10 +38,39 @@ def source_of(results: Mapping[str, Any]) -> Source:
 
 
 def var_label(src: Source, name: str) -> Text:
-    """The variable's label from ``variables[name].label``; its name when it has none."""
+    """The variable's label from ``variables[name].label``, as the user wrote it; else its name.
+
+    Labels keep their case everywhere (``ISS`` never becomes ``Iss``, ``pH`` never ``Ph``). A
+    name without a label reads with spaces for underscores, and a name written in lower case
+    gets a capital first letter (``fish_risk`` -> ``Fish risk``); any other name is kept.
+    """
     if src.get("variables", name, "label"):
         return (src.ref("label", "variables", name, "label"),)
-    return (str(name).replace("_", " ").capitalize(),)
+    text = str(name).replace("_", " ")
+    if text == text.lower():
+        text = text[:1].upper() + text[1:]
+    return (text,)
+
+
+# IMWG 2016 order, best first (docs/clinical.md 1.2): never alphabetical ("CR, MR, NE, PD, ...").
+IMWG_ORDER = ("sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE")
+
+
+def level_order(src: Source, variable: str | None, levels: Sequence[Any]) -> list[int]:
+    """Display order of ``levels`` (positions into it): the declared ``[variables.X] levels``
+    when results.json carries them (``variables[X].levels``), else IMWG order for response
+    categories, else the order given (the pipeline already sorts by the declared levels).
+    Levels not declared keep their relative order after the declared ones."""
+    names = [str(lv) for lv in levels]
+    declared = (
+        [str(x) for x in (src.get("variables", variable, "levels") or [])] if variable else []
+    )
+    if not declared and names and set(names) <= set(IMWG_ORDER):
+        declared = list(IMWG_ORDER)
+    if not declared:
+        return list(range(len(names)))
+    rank = {lv: i for i, lv in enumerate(declared)}
+    return sorted(range(len(names)), key=lambda i: (rank.get(names[i], len(rank)), i))
 
 
 def var_unit(src: Source, name: str) -> Text:
@@ -156,10 +185,7 @@ def table1(src: Source) -> TableModel | None:
     groups: list[str] = list(src.get("table1", "groups") or []) if by else []
     title: Text = ("Baseline characteristics",)
     if by:
-        title += (
-            ", overall and by ",
-            *(p.lower() if isinstance(p, str) else p for p in var_label(src, by)),
-        )
+        title += (", overall and by ", *var_label(src, by))
     t = TableModel("table1", title)
     ncol = 2 + len(groups) + (1 if by else 0)
     # header: spanner over the groups, then n per column
@@ -228,7 +254,9 @@ def table1(src: Source) -> TableModel | None:
                 ],
                 kind="subhead",
             )
-            for j, lv in enumerate(row.get("levels") or []):
+            row_levels = row.get("levels") or []
+            for j in level_order(src, name, row_levels):
+                lv = row_levels[j]
                 cells = [label(src.ref("level", *base, "levels", j), indent=1)]
                 cells.append(
                     value(
@@ -311,7 +339,9 @@ def response_table(src: Source) -> TableModel | None:
         )
         sec += (" (n = ", src.ref("count", "response", "n"), ")") if "n" in resp else ()
         t = t.with_row([label(*sec, bold=True, colspan=3)], kind="subhead")
-        for j, cat in enumerate(resp.get("categories") or []):
+        cats = resp.get("categories") or []
+        for j in level_order(src, resp.get("variable"), cats):
+            cat = cats[j]
             t = t.with_row(
                 [
                     label(src.ref("level", "response", "categories", j), indent=1),
@@ -351,7 +381,7 @@ def response_table(src: Source) -> TableModel | None:
             t = t.with_row([label(*lab, indent=1), value(*n_cell), value(*ci)])
         t = t.with_footnote(
             "Response rates: responders / patients evaluated (%); confidence intervals: ",
-            src.ref("str", "proportions", 0, "method"),
+            src.ref("method", "proportions", 0, "method"),
             ".",
         )
     if src.k:
@@ -413,8 +443,8 @@ def response_by_table(src: Source) -> TableModel | None:
                 [label(*var_label(src, c["by"]), indent=1), EMPTY, EMPTY, value(*p_parts)]
             )
             levels = c.get("levels") or list(table)
-            for lv in levels:
-                j = levels.index(lv)
+            for j in level_order(src, c.get("by"), levels):
+                lv = levels[j]
                 lv_parts: Text = (
                     (src.ref("level", *base, "levels", j),) if c.get("levels") else (lv,)
                 )
@@ -584,18 +614,15 @@ def logrank_table(src: Source) -> TableModel | None:
         sec: Text = (src.ref("str", *base, "endpoint"), ": ", *var_label(src, lr["by"]))
         if lr.get("strata"):
             any_strat = True
-            sec += (
-                " (stratified by ",
-                *(p.lower() if isinstance(p, str) else p for p in var_label(src, lr["strata"])),
-                ")",
-            )
+            sec += (" (stratified by ", *var_label(src, lr["strata"]), ")")
         if src.has(*base, "trend", "p"):
             sec += ("; test for trend p ", src.ref("p", *base, "trend", "p"))
         p_cell = value(src.ref("p", *base, "p")) if src.has(*base, "p") else EMPTY
         t = t.with_row([label(*sec, bold=True), EMPTY, EMPTY, EMPTY, p_cell], kind="subhead")
         levels = lr.get("levels") or lr.get("groups") or []
         key = "levels" if lr.get("levels") else "groups"
-        for j, g in enumerate(levels):
+        for j in level_order(src, lr.get("by"), levels):
+            g = levels[j]
             med: Text = ()
             if src.has(*base, "curves", g, "median"):
                 med = est_ci(src, (*base, "curves", g, "median"), "num:1:NR")
@@ -642,6 +669,8 @@ def cox_table(src: Source) -> TableModel | None:
             head("PH test p"),
         ]
     )
+    term_marks: dict[str, str] = {}
+    term_mark_paths: dict[str, tuple[PathKey, ...]] = {}
     for i, m in enumerate(models):
         base = ("cox", i)
         kind = "univariable" if len(m.get("terms") or []) == 1 else "multivariable"
@@ -672,11 +701,23 @@ def cox_table(src: Source) -> TableModel | None:
             if src.has(*base, "ph_test", "terms", term, "p"):
                 ph = (src.ref("p", *base, "ph_test", "terms", term, "p"),)
             if ti.get("type") == "categorical":
+                lvls = ti.get("levels") or []
+                overall: Cell = EMPTY
+                # one overall p for a factor of three or more levels (R anova / car::Anova);
+                # with two levels it is the level's own p, printed on the level's row
+                if len(lvls) >= 3 and src.get(*base, "term_tests", term, "p") is not None:
+                    mark = term_marks.setdefault(
+                        str(src.get(*base, "term_tests", term, "test")),
+                        "abcdefghijklmnopqrstuvwxyz"[len(term_marks) % 26],
+                    )
+                    term_mark_paths.setdefault(mark, (*base, "term_tests", term, "test"))
+                    overall = value(src.ref("p", *base, "term_tests", term, "p"), marks=(mark,))
                 t = t.with_row(
-                    [label(*var_label(src, term), indent=1), EMPTY, EMPTY, EMPTY, value(*ph)],
+                    [label(*var_label(src, term), indent=1), EMPTY, EMPTY, overall, value(*ph)],
                     kind="subhead",
                 )
-                for j, lv in enumerate(ti.get("levels") or []):
+                for j in level_order(src, term, lvls):
+                    lv = lvls[j]
                     n_parts: Text = (
                         (src.ref("count", *base, "term_info", term, "n_per_level", lv),)
                         if lv in (ti.get("n_per_level") or {})
@@ -749,14 +790,21 @@ def cox_table(src: Source) -> TableModel | None:
     ties = src.get("conventions", "cox_ties")
     fn2: Text = ("HR, hazard ratio with Wald 95% CI and Wald p",)
     if ties:
-        fn2 += ("; ties: ", src.ref("str", "conventions", "cox_ties"))
+        fn2 += ("; ties: ", src.ref("method", "conventions", "cox_ties"))
     if src.has("conventions", "ph_transform"):
         fn2 += (
             "; PH, proportional hazards (Grambsch-Therneau score test, ",
-            src.ref("str", "conventions", "ph_transform"),
+            src.ref("method", "conventions", "ph_transform"),
             " transform)",
         )
     t = t.with_footnote(*fn2, ". Continuous variables: HR per unit increase.")
+    for mark, path in term_mark_paths.items():
+        t = t.with_footnote(
+            "Overall p of the factor (all its levels together): ",
+            src.ref("str", *path),
+            ".",
+            mark=mark,
+        )
     return t
 
 
@@ -1005,6 +1053,251 @@ def cutpoint_table(src: Source) -> TableModel | None:
     return t
 
 
+# --- landmark rates by group ------------------------------------------------------------------
+
+
+def landmark_by_group_table(src: Source) -> TableModel | None:
+    """Kaplan-Meier rates at the landmarks for every group of every log-rank entry
+    (``logrank[i].curves[level].landmarks``: S(t) and the number at risk)."""
+    entries = src.get("logrank") or []
+    keys: dict[str, float] = {}
+    for lr in entries:
+        for c in (lr.get("curves") or {}).values():
+            for k in c.get("landmarks") or {}:
+                keys[k] = float(k)
+    if not keys:
+        return None
+    lms = sorted(keys, key=lambda k: keys[k])
+    unit = str(src.get("conventions", "time_unit") or "")
+    t = TableModel("landmarks_by_group", ("Landmark survival by group",)).with_header(
+        [
+            head("Endpoint, factor and group", align="left"),
+            *(head(f"{k} {unit_singular(unit) if keys[k] == 1 else unit}") for k in lms),
+        ]
+    )
+    any_null = False
+    for i, lr in enumerate(entries):
+        curves = lr.get("curves") or {}
+        if not curves:
+            continue
+        base = ("logrank", i)
+        sec: Text = (src.ref("str", *base, "endpoint"), ": ", *var_label(src, lr["by"]))
+        t = t.with_row([label(*sec, bold=True), *([EMPTY] * len(lms))], kind="subhead")
+        levels = lr.get("levels") or lr.get("groups") or list(curves)
+        key = "levels" if lr.get("levels") else "groups"
+        for j in level_order(src, lr.get("by"), levels):
+            g = levels[j]
+            cells = [label(src.ref("level", *base, key, j), indent=1)]
+            for k in lms:
+                lm = (*base, "curves", g, "landmarks", k)
+                if not src.has(*lm):
+                    cells.append(EMPTY)
+                    continue
+                if src.get(*lm, "surv") is None:
+                    any_null = True
+                parts: Text = (src.ref("pct:1", *lm, "surv"),)
+                if src.has(*lm, "n_risk"):
+                    parts += (" (", src.ref("count", *lm, "n_risk"), ")")
+                cells.append(value(*parts))
+            t = t.with_row(cells)
+    t = t.with_footnote(
+        "Kaplan-Meier estimate S(t), % (patients at risk at t); S(t) is the value at the last "
+        "event time \u2264 t."
+    )
+    if any_null:
+        t = t.with_footnote(
+            f"{NOT_AVAILABLE}, not estimable: no patient of the group was followed to t."
+        )
+    return t
+
+
+# --- subgroups (contract 5.4) -----------------------------------------------------------------
+
+
+def _interactions(entry: Mapping[str, Any]) -> dict[str, int | None]:
+    """``by`` -> position in ``interaction`` (a list of tests, one test, or a map by ``by``)."""
+    inter = entry.get("interaction")
+    if isinstance(inter, list):
+        return {str(x.get("by")): j for j, x in enumerate(inter) if isinstance(x, Mapping)}
+    return {}
+
+
+def interaction_path(
+    entry: Mapping[str, Any], base: tuple[PathKey, ...], by: str
+) -> tuple[PathKey, ...] | None:
+    inter = entry.get("interaction")
+    if isinstance(inter, list):
+        j = _interactions(entry).get(by)
+        return None if j is None else (*base, "interaction", j)
+    if isinstance(inter, Mapping):
+        if "p" in inter and str(inter.get("by")) in (by, "None"):
+            return (*base, "interaction")
+        if isinstance(inter.get(by), Mapping):
+            return (*base, "interaction", by)
+    return None
+
+
+def subgroup_table(src: Source) -> TableModel | None:
+    """The effect of one binary factor within subgroups: HR per level of each ``by`` with the
+    interaction p (results.json ``subgroups[]``). Rows carry ``plot`` numbers for the forest."""
+    entries = src.get("subgroups") or []
+    if not entries:
+        return None
+    t = TableModel("subgroups", ("Subgroup analyses",)).with_header(
+        [
+            head("Subgroup", align="left"),
+            head("Patients, n"),
+            head("Events, n"),
+            head("HR (95% CI)"),
+            head("p"),
+            head("Interaction p"),
+        ]
+    )
+    tests: dict[str, tuple[PathKey, ...]] = {}
+    for i, e in enumerate(entries):
+        base = ("subgroups", i)
+        sec: Text = (
+            src.ref("str", *base, "endpoint"),
+            ": effect of ",
+            *var_label(src, e["effect"]),
+        )
+        if e.get("effect_levels") and len(e["effect_levels"]) == 2:
+            sec += (
+                " (",
+                src.ref("level", *base, "effect_levels", 1),
+                " vs ",
+                src.ref("level", *base, "effect_levels", 0),
+                ")",
+            )
+        t = t.with_row([label(*sec, bold=True, colspan=6)], kind="section")
+        if e.get("status") not in (None, "ok") and e.get("reason"):
+            t = t.with_row(
+                [label("Not estimable: ", src.ref("str", *base, "reason"), indent=1, colspan=6)]
+            )
+            continue
+        if isinstance(e.get("overall"), Mapping):
+            o = (*base, "overall")
+            t = t.with_row(_subgroup_cells(src, o, ("All patients",), 1), plot=_plot(e["overall"]))
+        levels = e.get("levels") or []
+        bys = e.get("by") if isinstance(e.get("by"), list) else [e.get("by")]
+        bys = [b for b in bys if b] or list(dict.fromkeys(str(lv.get("by")) for lv in levels))
+        for by in bys:
+            ip = interaction_path(e, base, str(by))
+            icell: Cell = EMPTY
+            if ip is not None and src.get(*ip, "p") is not None:
+                icell = value(src.ref("p", *ip, "p"))
+                if src.get(*ip, "test"):
+                    tests.setdefault(str(src.get(*ip, "test")), (*ip, "test"))
+            t = t.with_row(
+                [label(*var_label(src, str(by)), indent=1), EMPTY, EMPTY, EMPTY, EMPTY, icell],
+                kind="subhead",
+            )
+            idx = [j for j, lv in enumerate(levels) if str(lv.get("by")) == str(by)]
+            order = level_order(src, str(by), [levels[j].get("level") for j in idx])
+            for k in order:
+                j = idx[k]
+                lvp = (*base, "levels", j)
+                t = t.with_row(
+                    _subgroup_cells(src, lvp, (src.ref("level", *lvp, "level"),), 2),
+                    plot=_plot(levels[j]),
+                )
+    t = t.with_footnote(
+        "HR of the effect's second level against its first, from a Cox model fitted within each "
+        "subgroup; Wald 95% CI and p. Interaction p: test of a different effect across the "
+        "levels of the subgroup variable."
+    )
+    for test, path in tests.items():
+        t = t.with_footnote("Interaction test: ", src.ref("str", *path), ".")
+        del test
+    return t
+
+
+def _subgroup_cells(src: Source, base: tuple[PathKey, ...], lab: Text, indent: int) -> list[Cell]:
+    node = src.get(*base) or {}
+
+    def opt(fmt: str, key: str) -> Cell:
+        return value(src.ref(fmt, *base, key)) if key in node else EMPTY
+
+    hr: Cell = value("not estimable")
+    if node.get("hr") is not None:
+        hr = value(*est_ci(src, base, "num:2", ("hr", "lower", "upper")))
+    return [
+        label(*lab, indent=indent),
+        opt("count", "n"),
+        opt("count", "events"),
+        hr,
+        opt("p", "p"),
+        EMPTY,
+    ]
+
+
+# --- published versus reproduced --------------------------------------------------------------
+
+_KIND_FMT = {"count": "count", "time": "num:1", "percent": "num:1", "ratio": "num:2", "p": "p"}
+
+
+def published_table(src: Source) -> TableModel | None:
+    """Each published number beside its reproduction (results.json ``published[]``)."""
+    entries = src.get("published") or []
+    if not entries:
+        return None
+    t = TableModel("published", ("Published and reproduced estimates",)).with_header(
+        [
+            head("Quantity", align="left"),
+            head("Published"),
+            head("Reproduced"),
+            head("Difference"),
+            head("Source", align="left"),
+        ]
+    )
+    for i, e in enumerate(entries):
+        base = ("published", i)
+        fmt = _KIND_FMT.get(str(e.get("kind")), "g")
+        lab: Text = (src.ref("str", *base, "name"),)
+        if e.get("kind") == "percent":
+            lab += (", %",)
+        elif e.get("kind") == "time" and src.has("conventions", "time_unit"):
+            lab += (", ", src.ref("str", "conventions", "time_unit"))
+
+        def est(which: str, fmt: str = fmt, base: tuple[PathKey, ...] = base) -> Text:
+            node = src.get(*base, which) or {}
+            if node.get("value") is None:
+                return (src.ref("num:1:not estimable", *base, which, "value"),)
+            out: Text = (src.ref(fmt, *base, which, "value"),)
+            if node.get("lower") is not None or node.get("upper") is not None:
+                out += (
+                    " (",
+                    src.ref(fmt + (":NR" if fmt.startswith("num") else ""), *base, which, "lower"),
+                    DASH,
+                    src.ref(fmt + (":NR" if fmt.startswith("num") else ""), *base, which, "upper"),
+                    ")",
+                )
+            return out
+
+        if e.get("status") == "failed":
+            rep: Cell = value("failed: ", src.ref("str", *base, "reason"), align="left")
+        else:
+            rep = value(*est("reproduced"))
+        diff: Cell = EMPTY
+        if e.get("difference") is not None and fmt != "p":
+            dfmt = "num:2" if fmt == "count" else fmt
+            diff = value(src.ref(dfmt, *base, "difference"))
+        t = t.with_row(
+            [
+                label(*lab),
+                value(*est("published")),
+                rep,
+                diff,
+                label(src.ref("str", *base, "source")) if e.get("source") else label(),
+            ]
+        )
+    t = t.with_footnote(
+        "Reproduced: this analysis, read from results.json; difference: reproduced minus "
+        "published (percentage points for percentages). Intervals are 95% confidence intervals."
+    )
+    return t
+
+
 # --- data checks ----------------------------------------------------------------------------------
 
 
@@ -1093,8 +1386,11 @@ def build_tables(results: Mapping[str, Any]) -> dict[str, TableModel]:
         response_by_table,
         survival_table,
         logrank_table,
+        landmark_by_group_table,
         cox_table,
+        subgroup_table,
         cutpoint_table,
+        published_table,
         validation_table,
     ):
         tm = make(src)
@@ -1117,10 +1413,15 @@ __all__ = [
     "cox_table",
     "cutpoint_table",
     "flow_table",
+    "interaction_path",
+    "landmark_by_group_table",
+    "level_order",
     "logrank_table",
+    "published_table",
     "response_by_table",
     "response_table",
     "source_of",
+    "subgroup_table",
     "survival_table",
     "table1",
     "validation_table",

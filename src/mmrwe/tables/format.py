@@ -93,6 +93,44 @@ def fmt_level(level: Any) -> str:
     return s.replace(">=", "\u2265").replace("<=", "\u2264")
 
 
+# Method and convention identifiers of results.json as a manuscript names them: proper nouns
+# capitalised (Kaplan-Meier, Cox, Fisher, Clopper-Pearson), abbreviations spelled out.
+METHOD_NAMES = {
+    "efron": "Efron",
+    "breslow": "Breslow",
+    "exact": "exact",
+    "km": "Kaplan-Meier",
+    "rank": "rank",
+    "identity": "identity",
+    "clopper-pearson": "Clopper-Pearson",
+    "wilson": "Wilson",
+    "wilson-cc": "Wilson with continuity correction",
+    "conditional MLE": "conditional maximum-likelihood",
+    "profile likelihood": "profile-likelihood",
+    "profile": "profile-likelihood",
+    "Lau94": "Lau (1994) approximation",
+    "Lau92": "Lau (1992) approximation",
+    "condMC": "conditional Monte Carlo",
+    "harrell bootstrap": "Harrell's bootstrap",
+    "reverse Kaplan-Meier": "reverse Kaplan-Meier",
+    "log-rank": "log-rank",
+    "Fisher exact": "Fisher's exact test",
+    "Pearson chi-square": "Pearson's chi-square test",
+}
+
+
+def method_name(value: Any) -> str:
+    """A method identifier as prose names it (``"efron"`` -> ``"Efron"``); others unchanged.
+
+    Examples
+    --------
+    >>> method_name("clopper-pearson"), method_name("km"), method_name("log-log")
+    ('Clopper-Pearson', 'Kaplan-Meier', 'log-log')
+    """
+    s = str(value)
+    return METHOD_NAMES.get(s, METHOD_NAMES.get(s.lower(), s))
+
+
 _SINGULAR = {"years": "year", "months": "month", "days": "day", "weeks": "week", "count": "unit"}
 
 
@@ -103,6 +141,8 @@ def render_value(value: Any, fmt: str, k: int = 0) -> str:
     as percent), ``pctv:D`` (value already in percent), ``p`` (``p:bare`` without the
     leading ``<``/``>``), ``count`` (small-cell aware,
     ``k`` = threshold), ``int``, ``str``, ``level`` and ``label`` (``>=`` shown as ``≥``),
+    ``method`` (an identifier as prose names it, :func:`method_name`), ``p:ne`` (null p as
+    "not estimable"),
     ``unit1`` (a unit in the singular, for "per year"), ``name`` (underscores as spaces), ``g`` (4 significant digits, for
     observed data values such as cut-offs).
     """
@@ -115,8 +155,13 @@ def render_value(value: Any, fmt: str, k: int = 0) -> str:
     if kind == "pctv":
         return fmt_num(value, int(digits_s or 1), na=na or NOT_AVAILABLE)
     if kind == "p":
-        # "p:bare": the comparator of "<0.001" is printed separately ("p < 0.001")
+        # "p:bare": the comparator of "<0.001" is printed separately ("p < 0.001");
+        # "p:ne": a null p in running text reads "not estimable"
+        if digits_s == "ne":
+            return "not estimable" if value is None else fmt_p(value)
         return fmt_p(value).lstrip("<>") if digits_s == "bare" else fmt_p(value)
+    if kind == "method":
+        return NOT_AVAILABLE if value is None else method_name(value)
     if kind == "count":
         return fmt_count(value, k)
     if kind == "int":

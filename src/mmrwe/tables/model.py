@@ -33,7 +33,25 @@ class Ref:
         return {"path": list(self.path), "fmt": self.fmt, "text": self.text}
 
 
-Part = str | Ref
+@dataclass(frozen=True, slots=True)
+class XRef:
+    """A cross-reference to a numbered table or figure of the report.
+
+    ``target`` is the table id (``"cox"``) or the figure id (``"fig-flow"``); ``text``
+    ("Table 6") and ``anchor`` (the HTML id) are filled in when the document is numbered, so
+    a reference always reads like the caption it points to (Word renders it as a REF field
+    to the caption's bookmark).
+    """
+
+    target: str
+    text: str = ""
+    anchor: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"xref": self.target, "text": self.text}
+
+
+Part = str | Ref | XRef
 Text = tuple[Part, ...]
 
 
@@ -219,6 +237,12 @@ class Source:
         """A reference to the value at ``path`` (must exist; ``null`` values are fine)."""
         value = resolve(self.results, path)
         return Ref(tuple(path), fmt, render_value(value, fmt, self.k))
+
+    def key_ref(self, *path: PathKey) -> Ref:
+        """A reference printing the last key of ``path`` (e.g. the landmark time ``"12"`` of
+        ``endpoints.PFS.landmarks.12``); the entry must exist."""
+        resolve(self.results, path)
+        return Ref(tuple(path), "key", str(path[-1]))
 
     def suppressed(self, *path: PathKey) -> bool:
         """True when the count at ``path`` is hidden by the small-cell rule."""

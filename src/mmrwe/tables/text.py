@@ -1,20 +1,35 @@
 """Generated Methods and Results paragraphs, as parts with references into results.json.
 
 Like table cells, every number in these sentences is a :class:`~mmrwe.tables.model.Ref`, so
-the HTML and Word reports print the same text and a test can trace each number. Sentences
-are only written for sections present in results.json.
+the HTML and Word reports print the same text and a test can trace each number; references
+to tables and figures are :class:`~mmrwe.tables.model.XRef` parts, numbered with the captions
+they point to. Sentences are only written for sections present in results.json.
+
+Rules the prose follows (the issue "Submission-ready output"):
+
+* every method used is described once, in Methods, with the R function and convention it
+  matches; method identifiers print as proper names (Kaplan-Meier, Cox, Fisher,
+  Clopper-Pearson: :func:`~mmrwe.tables.format.method_name`);
+* no R formula notation (``Surv(time, status) ~ x``) and no identifiers in prose;
+* Cox terms in spec order, factor levels in their declared order; a factor with three or more
+  levels gets one overall p (``cox[].term_tests``);
+* a null in results.json reads "not estimable" (a median or limit never reached: "not
+  reached"), never a dash;
+* one disclaimer for synthetic data: the notice at the top of the report (not repeated here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from mmrwe.tables.build import endpoint_order, est_ci, var_label
+from mmrwe.tables.build import endpoint_order, interaction_path, level_order, var_label
 from mmrwe.tables.format import DASH
-from mmrwe.tables.model import Part, Ref, Source, Text
+from mmrwe.tables.model import Part, PathKey, Ref, Source, Text, XRef
 
 ENDPOINT_NAMES = {"PFS": "progression-free survival (PFS)", "OS": "overall survival (OS)"}
+NE = "not estimable"
+NR = "not reached"
 
 
 def _join(items: Sequence[Text], sep: str = ", ", last: str = " and ") -> Text:
@@ -26,33 +41,129 @@ def _join(items: Sequence[Text], sep: str = ", ", last: str = " and ") -> Text:
     return tuple(out)
 
 
-def _lower(parts: Text) -> Text:
-    return tuple(p.lower() if isinstance(p, str) else p for p in parts)
+def _level_text(src: Source, *path: PathKey) -> Text:
+    """``95% CI `` with the level read from results.json when it is stored there."""
+    if path and src.get(*path) is not None:
+        return (src.ref("pct:0", *path), "% CI ")
+    return ("95% CI ",)
 
 
-def methods_text(src: Source) -> list[tuple[str, Text]]:
-    """(subheading, paragraph) pairs for the Methods section."""
+def _ci_at(
+    src: Source,
+    base: Sequence[PathKey],
+    fmt: str,
+    keys: Sequence[str],
+    level_path: Sequence[PathKey] = (),
+    na: str = NE,
+) -> Text:
+    e, lo, hi = keys
+    fmt_na = f"{fmt}:{na}" if fmt.count(":") == 1 else fmt
+    sep = DASH if src.get(*base, lo) is not None and src.get(*base, hi) is not None else " to "
+    return (
+        src.ref(fmt_na, *base, e),
+        " (",
+        *_level_text(src, *level_path),
+        src.ref(fmt_na, *base, lo),
+        sep,
+        src.ref(fmt_na, *base, hi),
+        ")",
+    )
+
+
+def _p_eq(src: Source, *path: PathKey) -> Text:
+    """``p = 0.003``, ``p < 0.001`` or ``p not estimable``."""
+    if src.get(*path) is None:
+        return ("p ", src.ref("p:ne", *path))
+    r = src.ref("p", *path)
+    if r.text[:1] in "<>":
+        return ("p ", r.text[0], " ", Ref(r.path, "p:bare", r.text[1:]))
+    return ("p = ", r)
+
+
+XrFn = Callable[..., Text]
+
+
+def _xref_maker(targets: Collection[str] | None) -> XrFn:
+    """``xr(target, before, after)``: a reference to a table or figure wrapped in text, or
+    nothing when the report has no such table or figure (``targets`` None: all exist)."""
+
+    def xr(*targets_and_text: str) -> Text:
+        *names, before, after = targets_and_text
+        present = [n for n in names if targets is None or n in targets]
+        if not present:
+            return ()
+        return (before, *_join([(XRef(n),) for n in present], ", ", ", "), after)
+
+    return xr
+
+
+def _status_ok(entry: Mapping[str, Any]) -> bool:
+    return entry.get("status") in (None, "ok")
+
+
+def _matching_cox(src: Source, endpoint: Any, term: Any, strata: Any) -> int | None:
+    """The first univariable Cox entry of ``endpoint`` on ``term`` with the same strata."""
+    for i, m in enumerate(src.get("cox") or []):
+        if (
+            m.get("endpoint") == endpoint
+            and list(m.get("terms") or []) == [term]
+            and (m.get("strata") or None) == (strata or None)
+            and _status_ok(m)
+        ):
+            return i
+    return None
+
+
+# --- Methods -------------------------------------------------------------------------------------
+
+
+def _table1_tests(src: Source) -> dict[str, list[int]]:
+    """Kind of test ("wilcoxon", "chisq", "fisher", "other") -> Table 1 rows using it."""
+    out: dict[str, list[int]] = {}
+    for i, row in enumerate(src.get("table1", "rows") or []):
+        method = str((row.get("test") or {}).get("method") or "")
+        if not method:
+            continue
+        low = method.lower()
+        kind = (
+            "wilcoxon"
+            if low.startswith("wilcoxon")
+            else "chisq"
+            if "chi-square" in low
+            else "fisher"
+            if low.startswith("fisher")
+            else "kruskal"
+            if low.startswith("kruskal")
+            else f"other:{method}"
+        )
+        out.setdefault(kind, []).append(i)
+    return out
+
+
+def methods_text(src: Source, targets: Collection[str] | None = None) -> list[tuple[str, Text]]:
+    """(subheading, paragraph) pairs for the Methods section.
+
+    ``targets``: ids of the tables and figures the report holds (references to others are
+    left out); None when every table and figure exists.
+    """
     out: list[tuple[str, Text]] = []
+    xr = _xref_maker(targets)
     conv: Mapping[str, Any] = src.get("conventions") or {}
 
     def c(fmt: str, key: str) -> Part:
         return src.ref(fmt, "conventions", key)
 
-    # design and data
+    # design and data (the synthetic-data disclaimer is the notice at the top of the report)
     p: Text = ()
     if src.get("study", "description"):
         p += (src.ref("str", "study", "description"), " ")
-    if src.get("study", "synthetic"):
-        p += (
-            "The data are synthetic: generated by a seeded script to resemble a published study; "
-            "they contain no real patient data and must not be read as clinical evidence. ",
-        )
     if src.has("inputs", "patients", "file"):
         p += ("One row per patient was read from ", src.ref("str", "inputs", "patients", "file"))
         if src.has("inputs", "patients", "n_rows"):
             p += (" (", src.ref("count", "inputs", "patients", "n_rows"), " rows)")
         p += (
-            "; the patient flow (exclusions with reasons, per-center counts) follows STROBE item 13 and RECORD 13.1.",
+            "; the patient flow (exclusions with reasons, per-center counts) follows STROBE "
+            "and RECORD.",
         )
     if p:
         out.append(("Study design and data", p))
@@ -82,103 +193,24 @@ def methods_text(src: Source) -> list[tuple[str, Text]]:
         if src.has("inputs", "therapy", "file"):
             p += (" and the therapy table (", src.ref("str", "inputs", "therapy", "file"), ")")
         p += (
-            " by rule, not entered by hand: IMWG 2016 response categories with confirmation by two "
-            "consecutive assessments, progression as a confirmed rise of at least 25% from the "
-            "nadir with the IMWG absolute minimums, dated at the first confirming assessment; "
-            "lines of therapy by the Rajkumar 2015 rules; refractory to an agent when progressing "
-            "on it or within ",
+            " by rule, not entered by hand: International Myeloma Working Group (IMWG) response "
+            "categories with confirmation by two consecutive assessments, progression as a "
+            "confirmed rise from the nadir with the IMWG absolute minimums, dated at the first "
+            "confirming assessment; lines of therapy by the Rajkumar rules",
         )
         if src.has(*par, "refractory_window_days"):
-            p += (src.ref("int", *par, "refractory_window_days"),)
-        else:
-            p += ("60",)
+            p += (
+                "; refractory to an agent when progressing on it or within ",
+                src.ref("int", *par, "refractory_window_days"),
+                " days of its last dose",
+            )
         p += (
-            " days of its last dose. Units were harmonized before any rule was applied; every "
-            "call and the values behind it are listed in response_audit.jsonl.",
+            ". Units were harmonized before any rule was applied; every call and the values "
+            "behind it are listed in the response audit file.",
         )
         out.append(("Response and progression", p))
 
-    # statistics
-    p = ("Survival was estimated with the Kaplan-Meier method and Greenwood variance",)
-    if "km_conf_type" in conv:
-        p += ("; pointwise ",)
-        if "km_conf_level" in conv:
-            p += (c("pct:0", "km_conf_level"), "% ")
-        p += ("confidence intervals used the ", c("str", "km_conf_type"), " transform")
-    p += (".",)
-    if "median_rule" in conv:
-        p += (
-            " Medians are the first time S(t) \u2264 0.5 (",
-            c("str", "median_rule"),
-            " rule on an exact 0.5 plateau, as R)",
-        )
-        eps = endpoint_order(src)
-        if eps and src.has("endpoints", eps[0], "median", "method"):
-            p += (
-                "; their confidence intervals: ",
-                src.ref("str", "endpoints", eps[0], "median", "method"),
-            )
-        p += (".",)
-    p += (" Median follow-up was estimated by the reverse Kaplan-Meier method.",)
-    if "n_risk_rule" in conv:
-        p += (" Numbers at risk: ", c("label", "n_risk_rule"), ".")
-    if src.get("logrank"):
-        p += (" Groups were compared with the two-sided log-rank test (stratified where stated).",)
-    if src.get("cox"):
-        p += (" Hazard ratios come from Cox proportional-hazards models",)
-        if "cox_ties" in conv:
-            p += (" (", c("str", "cox_ties"), " ties; Wald confidence intervals and p values)")
-        p += (
-            "; the proportional-hazards assumption was checked with the Grambsch-Therneau score test",
-        )
-        if "ph_transform" in conv:
-            p += (" (", c("str", "ph_transform"), " time transform)")
-        p += (". Patients missing a model variable were left out of that model (complete cases).",)
-    if src.get("proportions") and "proportion_ci" in conv:
-        p += (" Proportions have ", c("str", "proportion_ci"), " exact confidence intervals.")
-    if src.get("proportion_comparisons"):
-        p += (" Associations of response with baseline factors used Fisher's exact test",)
-        if "fisher_odds_ratio" in conv:
-            p += (" (", c("str", "fisher_odds_ratio"), " odds ratio)")
-        if "logistic_ci" in conv:
-            p += (" and logistic regression (", c("str", "logistic_ci"), " confidence intervals)")
-        p += (".",)
-    if src.get("table1", "rows"):
-        p += (
-            " Baseline characteristics were compared between groups with the tests named under Table 1.",
-        )
-    cuts = src.get("cutpoints") or []
-    if cuts:
-        p += (" Cut-offs of continuous variables were chosen from the data",)
-        if any(cc.get("method") == "maxstat" for cc in cuts):
-            p += (" by maximally selected log-rank statistics",)
-            if "maxstat_p" in conv:
-                p += (" with p values adjusted for the search (", c("str", "maxstat_p"), ")")
-            i = next(i for i, cc in enumerate(cuts) if cc.get("method") == "maxstat")
-            if src.has("cutpoints", i, "minprop"):
-                p += (
-                    ", each group holding at least ",
-                    src.ref("pct:0", "cutpoints", i, "minprop"),
-                    "% of the patients",
-                )
-        if any(cc.get("method") == "youden" for cc in cuts):
-            p += (" and by the Youden index of the ROC curve",)
-        ib = next((i for i, cc in enumerate(cuts) if (cc.get("bootstrap") or {}).get("B")), None)
-        if ib is not None:
-            i = ib
-            p += (
-                "; the cut-off's uncertainty was estimated from ",
-                src.ref("int", "cutpoints", i, "bootstrap", "B"),
-                " bootstrap samples (",
-                src.ref("str", "cutpoints", i, "bootstrap", "interval_method"),
-                " interval), and the hazard ratio at the cut-off was corrected for optimism",
-            )
-            if src.has("cutpoints", i, "optimism", "method"):
-                p += (" (", src.ref("str", "cutpoints", i, "optimism", "method"), ")")
-        p += (".",)
-    if "alpha" in conv:
-        p += (" Tests are two-sided at \u03b1 = ", c("g", "alpha"), ".")
-    out.append(("Statistical analysis", p))
+    out.append(("Statistical analysis", _statistics(src, conv, c, xr)))
 
     # software and reproducibility
     p = ()
@@ -207,18 +239,297 @@ def methods_text(src: Source) -> list[tuple[str, Text]]:
     if src.has("study", "spec_sha256"):
         p += (" Study specification SHA-256 ", src.ref("str", "study", "spec_sha256"), ".")
     p += (
-        " results.json holds every number at full precision with the conventions used; numbers in "
-        "this report are rounded for display only, half away from zero; p values below 0.001 print as <0.001.",
+        " The results file holds every number at full precision with the conventions used; "
+        "numbers in this report are rounded for display only, half away from zero; p values "
+        "below 0.001 print as <0.001.",
     )
     if src.k:
-        p += (f" Counts from 1 to {src.k - 1} are shown as <{src.k} (small-cell rule).",)
+        p += (
+            " Counts from 1 to ",
+            src.ref("int", "report_options", "small_cell_k"),
+            " minus 1 are shown as <",
+            src.ref("int", "report_options", "small_cell_k"),
+            " (small-cell rule).",
+        )
     out.append(("Software and reproducibility", p))
     return out
 
 
-def results_text(src: Source) -> list[tuple[str, Text]]:
-    """(subheading, paragraph) pairs for the Results section."""
+def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
+    """One sentence per method used, each naming the R function and convention it matches."""
+    s: list[Text] = []
+    eps = endpoint_order(src)
+    if eps:
+        km: Text = ("Survival was estimated by the Kaplan-Meier method with Greenwood variance",)
+        if "km_conf_type" in conv:
+            km += (" and pointwise ",)
+            if "km_conf_level" in conv:
+                km += (c("pct:0", "km_conf_level"), "% ")
+            km += ("confidence intervals on the ", c("str", "km_conf_type"), " scale")
+        km += (" (R survival::survfit).",)
+        s.append(km)
+        if "median_rule" in conv:
+            med: Text = (
+                "Medians are the first time the survival estimate is at or below one half (the ",
+                c("str", "median_rule"),
+                " of an exact one-half plateau, as R quantile.survfit)",
+            )
+            if src.has("endpoints", eps[0], "median", "method"):
+                med += (
+                    "; their confidence limits: ",
+                    src.ref("str", "endpoints", eps[0], "median", "method"),
+                )
+            s.append((*med, "."))
+        if any(src.get("endpoints", ep, "followup") for ep in eps):
+            s.append(
+                (
+                    "Median follow-up was estimated by the reverse Kaplan-Meier method "
+                    "(censoring taken as the event).",
+                )
+            )
+        if "n_risk_rule" in conv:
+            s.append(("Numbers at risk: ", c("label", "n_risk_rule"), "."))
+    lrs = [lr for lr in (src.get("logrank") or []) if _status_ok(lr)]
+    if lrs:
+        lr_s: Text = ("Survival was compared between groups with the two-sided log-rank test",)
+        i0 = (src.get("logrank") or []).index(lrs[0])
+        if src.has("logrank", i0, "rho"):
+            lr_s += (" (R survival::survdiff with rho = ", src.ref("g", "logrank", i0, "rho"), ")")
+        else:
+            lr_s += (" (R survival::survdiff)",)
+        if any(lr.get("strata") for lr in lrs):
+            lr_s += ("; a stratified test sums the statistics over the strata",)
+        s.append((*lr_s, "."))
+        if any(lr.get("trend") for lr in lrs):
+            s.append(
+                (
+                    "For ordered groups, the log-rank test for trend (one degree of freedom, "
+                    "equally spaced scores in the order of the levels; R survMisc comp, equal to "
+                    "the score test of a Cox model with the score as a covariate) is also given.",
+                )
+            )
+    models = [m for m in (src.get("cox") or []) if _status_ok(m)]
+    if models:
+        cox: Text = ("Hazard ratios come from Cox proportional-hazards models (R survival::coxph",)
+        if "cox_ties" in conv:
+            cox += (", ", c("method", "cox_ties"), " method for ties")
+        cox += (
+            ", Wald confidence intervals and p values); patients missing a model variable were "
+            "left out of that model (complete cases).",
+        )
+        s.append(cox)
+        tt = next(
+            (
+                (i, t)
+                for i, m in enumerate(src.get("cox") or [])
+                for t in (m.get("term_tests") or {})
+                if len((m.get("term_info") or {}).get(t, {}).get("levels") or []) >= 3
+                and (m.get("term_tests") or {}).get(t, {}).get("test")
+            ),
+            None,
+        )
+        if tt:
+            s.append(
+                (
+                    "A factor with three or more levels has one overall p (",
+                    src.ref("str", "cox", tt[0], "term_tests", tt[1], "test"),
+                    ", as R car::Anova).",
+                )
+            )
+        if any(m.get("ph_test") for m in models):
+            ph: Text = (
+                "The proportional-hazards assumption was checked with the Grambsch-Therneau "
+                "score test (R survival::cox.zph",
+            )
+            if "ph_transform" in conv:
+                ph += (", ", c("method", "ph_transform"), " time transform")
+            s.append((*ph, ")."))
+        if any(m.get("firth") for m in models):
+            s.append(
+                (
+                    "Where the likelihood of a Cox model was monotone, Firth-penalized estimates "
+                    "are added (R coxphf).",
+                )
+            )
+    props = src.get("proportions") or []
+    if props:
+        pr: Text = ("Proportions have ",)
+        if src.has("proportions", 0, "method"):
+            pr += (src.ref("method", "proportions", 0, "method"),)
+            if str(props[0].get("method")) == "clopper-pearson":
+                pr += (" exact",)
+        if src.has("proportions", 0, "conf_level"):
+            pr += (" ", src.ref("pct:0", "proportions", 0, "conf_level"), "%")
+        pr += (" confidence intervals (R binom.test).",)
+        s.append(pr)
+    # Fisher's exact test may serve Table 1 and response by factor: described once
+    t1 = _table1_tests(src)
+    comps = src.get("proportion_comparisons") or []
+    fisher_cmp = [i for i, cc in enumerate(comps) if cc.get("fisher")]
+    logistic_cmp = [i for i, cc in enumerate(comps) if cc.get("logistic") and not cc.get("table")]
+    has_t1 = bool(src.get("table1", "rows")) and bool(t1)
+    t1_ref: Text = xr("table1", " (", ")") if has_t1 else ()
+    if "fisher" in t1 or fisher_cmp:
+        uses: list[Text] = []
+        if "fisher" in t1:
+            uses.append(("categorical baseline characteristics between groups", *t1_ref))
+        if fisher_cmp:
+            use: Text = ("response between the levels of baseline factors",)
+            if "fisher_odds_ratio" in conv:
+                use += (" with the ", c("method", "fisher_odds_ratio"), " odds ratio")
+            uses.append((*use, " and its exact confidence interval"))
+        s.append(("Fisher's exact test (two-sided, R fisher.test) compared ", *_join(uses), "."))
+    if "chisq" in t1:
+        s.append(
+            (
+                "Pearson's chi-square test (R chisq.test) compared categorical baseline "
+                "characteristics where the expected counts allowed it",
+                *t1_ref,
+                ".",
+            )
+        )
+    if "wilcoxon" in t1:
+        i = t1["wilcoxon"][0]
+        s.append(
+            (
+                "Continuous baseline characteristics were compared with the Wilcoxon rank-sum "
+                "test (R wilcox.test; ",
+                src.ref("str", "table1", "rows", i, "test", "method"),
+                ").",
+            )
+        )
+    if "kruskal" in t1:
+        i = t1["kruskal"][0]
+        s.append(
+            (
+                "Across more than two groups, continuous characteristics were compared with the "
+                "Kruskal-Wallis test (R kruskal.test; ",
+                src.ref("str", "table1", "rows", i, "test", "method"),
+                ").",
+            )
+        )
+    for kind, rows in t1.items():
+        if kind.startswith("other:"):
+            s.append(
+                (
+                    "Baseline characteristics were also compared with: ",
+                    src.ref("str", "table1", "rows", rows[0], "test", "method"),
+                    ".",
+                )
+            )
+    if logistic_cmp or any(cc.get("logistic") for cc in comps):
+        lg: Text = ("Odds ratios per unit of a continuous factor come from logistic regression",)
+        if "logistic_ci" in conv:
+            lg += (" with ", c("method", "logistic_ci"), " confidence intervals")
+        s.append((*lg, " and Wald p values (R glm and confint)."))
+    cuts = src.get("cutpoints") or []
+    if any(cc.get("method") == "maxstat" for cc in cuts):
+        i = next(i for i, cc in enumerate(cuts) if cc.get("method") == "maxstat")
+        mx: Text = (
+            "Cut-offs of continuous variables for survival were chosen by maximally selected "
+            "log-rank statistics (R maxstat::maxstat.test",
+        )
+        if src.has("cutpoints", i, "p_adjusted_method"):
+            mx += (
+                "; p values adjusted for the search by the ",
+                src.ref("method", "cutpoints", i, "p_adjusted_method"),
+            )
+        if src.has("cutpoints", i, "minprop"):
+            mx += (
+                "; each group holding at least ",
+                src.ref("pct:0", "cutpoints", i, "minprop"),
+                "% of the patients",
+            )
+        s.append((*mx, ")."))
+    if any(cc.get("method") == "youden" for cc in cuts):
+        s.append(
+            (
+                "Cut-offs predicting an event observed during follow-up were chosen by the "
+                "Youden index of the ROC curve at an observed value (as R cutpointr; ties broken "
+                "by the median of the tied cut-offs).",
+            )
+        )
+    ib = next((i for i, cc in enumerate(cuts) if (cc.get("bootstrap") or {}).get("B")), None)
+    if ib is not None:
+        bs: Text = (
+            "The uncertainty of a chosen cut-off was estimated from ",
+            src.ref("int", "cutpoints", ib, "bootstrap", "B"),
+            " bootstrap samples",
+        )
+        if src.has("cutpoints", ib, "bootstrap", "interval_method"):
+            bs += (
+                " (",
+                src.ref("str", "cutpoints", ib, "bootstrap", "interval_method"),
+                " interval)",
+            )
+        if src.has("cutpoints", ib, "optimism", "method"):
+            bs += (
+                ", and the hazard ratio at the cut-off was corrected for optimism by ",
+                src.ref("method", "cutpoints", ib, "optimism", "method"),
+            )
+        s.append((*bs, "."))
+    subs = src.get("subgroups") or []
+    if subs:
+        s.append(
+            (
+                "Within subgroups, the effect was estimated by a Cox model fitted in each level "
+                "of the subgroup variable (R survival::coxph), and a different effect across "
+                "levels was tested by an interaction term",
+                *(
+                    (" (", src.ref("str", *ip, "test"), ")")
+                    if (ip := _first_interaction(src)) is not None
+                    else ()
+                ),
+                ".",
+            )
+        )
+    if src.get("center_effects", "endpoints"):
+        s.append(
+            (
+                "Differences between centers were tested, not adjusted for: a log-rank test "
+                "across centers for each endpoint and, for each Cox model, the model stratified "
+                "by center (R survival::coxph with center strata), the heterogeneity of the "
+                "per-center hazard ratios (I\u00b2) and a likelihood-ratio test of the "
+                "term-by-center interaction.",
+            )
+        )
+    if src.get("published"):
+        s.append(
+            (
+                "Published estimates are set beside their reproduction",
+                *xr("published", " (", ")"),
+                ".",
+            )
+        )
+    if "alpha" in conv:
+        s.append(("Tests are two-sided at \u03b1 = ", c("g", "alpha"), "."))
+    return _join(s, " ", " ")
+
+
+def _first_interaction(src: Source) -> tuple[PathKey, ...] | None:
+    for i, e in enumerate(src.get("subgroups") or []):
+        inter = e.get("interaction")
+        if isinstance(inter, list):
+            for j, x in enumerate(inter):
+                if isinstance(x, Mapping) and x.get("test"):
+                    return ("subgroups", i, "interaction", j)
+        elif isinstance(inter, Mapping):
+            if inter.get("test"):
+                return ("subgroups", i, "interaction")
+            for k, x in inter.items():
+                if isinstance(x, Mapping) and x.get("test"):
+                    return ("subgroups", i, "interaction", k)
+    return None
+
+
+# --- Results -------------------------------------------------------------------------------------
+
+
+def results_text(src: Source, targets: Collection[str] | None = None) -> list[tuple[str, Text]]:
+    """(subheading, paragraph) pairs for the Results section (``targets`` as for
+    :func:`methods_text`)."""
     out: list[tuple[str, Text]] = []
+    xr = _xref_maker(targets)
     unit = str(src.get("conventions", "time_unit") or "")
 
     # patients
@@ -230,7 +541,9 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
                 p += (
                     ", ",
                     src.ref("count", "cohort", "n_excluded"),
-                    " were excluded (Figure 1) and ",
+                    " were excluded",
+                    *xr("fig-flow", " (", ")"),
+                    " and ",
                 )
             else:
                 p += (", ",)
@@ -251,11 +564,13 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
             )
         p += (".",)
         rows = src.get("table1", "rows") or []
+        if rows:
+            p += xr("table1", " Baseline characteristics are in ", ".")
         nums = [(i, r) for i, r in enumerate(rows) if r.get("type") == "numeric"]
         if nums:
             items = [
                 (
-                    *_lower_first(var_label(src, r["variable"])),
+                    *var_label(src, r["variable"]),
                     " ",
                     *_median_iqr(src, ("table1", "rows", i, "overall")),
                 )
@@ -266,7 +581,7 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
         if miss:
             items = [
                 (
-                    *_lower_first(var_label(src, r["variable"])),
+                    *var_label(src, r["variable"]),
                     " for ",
                     src.ref("count", "table1", "rows", i, "overall", "missing"),
                 )
@@ -281,13 +596,16 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
     if resp or props:
         p = ()
         if resp:
+            cats = resp.get("categories") or []
             items = [
                 (
                     src.ref("level", "response", "categories", j),
                     " ",
-                    *_count_pct(src, ("response", "counts", cat), ("response", "percent", cat)),
+                    *_count_pct(
+                        src, ("response", "counts", cats[j]), ("response", "percent", cats[j])
+                    ),
                 )
-                for j, cat in enumerate(resp.get("categories") or [])
+                for j in level_order(src, resp.get("variable"), cats)
             ]
             p += ("Best response: ", *_join(items, ", ", ", "), ".")
         for i, _ in enumerate(props):
@@ -302,11 +620,12 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
             if not src.suppressed("proportions", i, "successes"):
                 p += (
                     " (",
-                    src.ref("pct:1", "proportions", i, "estimate"),
-                    "%; 95% CI ",
-                    src.ref("pct:1", "proportions", i, "lower"),
+                    src.ref("pct:1:not estimable", "proportions", i, "estimate"),
+                    "%; ",
+                    *_level_text(src, "proportions", i, "conf_level"),
+                    src.ref("pct:1:not estimable", "proportions", i, "lower"),
                     DASH,
-                    src.ref("pct:1", "proportions", i, "upper"),
+                    src.ref("pct:1:not estimable", "proportions", i, "upper"),
                     ")",
                 )
             p += (".",)
@@ -314,10 +633,10 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
         items = []
         for i, cmp in enumerate(comps):
             key = "fisher" if cmp.get("fisher") else "logistic"
-            if not cmp.get(key) or cmp[key].get("odds_ratio") is None:
+            if not cmp.get(key):
                 continue
             lv = cmp.get("levels") or []
-            lab: Text = (*_lower_first(var_label(src, cmp["by"])),)
+            lab: Text = (*var_label(src, cmp["by"]),)
             if len(lv) == 2 and cmp.get("reference") in lv:
                 other = 1 - lv.index(cmp["reference"])
                 lab += (
@@ -326,25 +645,31 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
                     " vs ",
                     src.ref("level", "proportion_comparisons", i, "reference"),
                 )
+            elif not cmp.get("table"):
+                lab += (" (per unit)",)
+            base: tuple[PathKey, ...] = ("proportion_comparisons", i, key)
+            if cmp[key].get("odds_ratio") is None and len(lv) > 2:
+                items.append((*lab, ": ", *_p_eq(src, *base, "p")))
+                continue
             items.append(
                 (
                     *lab,
                     " OR ",
-                    *est_ci(
+                    *_ci_at(
                         src,
-                        ("proportion_comparisons", i, key),
+                        base,
                         "num:2",
                         ("odds_ratio", "lower", "upper"),
+                        (*base, "conf_level"),
                     ),
                     ", ",
-                    *_p_eq(src.ref("p", "proportion_comparisons", i, key, "p")),
+                    *_p_eq(src, *base, "p"),
                 )
             )
         if items:
-            first = src.ref("name", "proportion_comparisons", 0, "outcome")
             p += (
-                " Odds ratios for ",
-                first,
+                " Odds ratios of ",
+                src.ref("name", "proportion_comparisons", 0, "outcome"),
                 " by baseline factor: ",
                 *_join(items, "; ", "; "),
                 ".",
@@ -355,6 +680,7 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
     eps = endpoint_order(src)
     if eps:
         p = ()
+        lvl = ("conventions", "km_conf_level")
         fu_ep = (
             "OS"
             if src.get("endpoints", "OS", "followup")
@@ -362,13 +688,16 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
         )
         if fu_ep:
             p += (
-                f"Median follow-up was {''}",
-                src.ref("num:1:NR", "endpoints", fu_ep, "followup", "estimate"),
-                f" {unit} (95% CI ",
-                src.ref("num:1:NR", "endpoints", fu_ep, "followup", "lower"),
-                DASH,
-                src.ref("num:1:NR", "endpoints", fu_ep, "followup", "upper"),
-                "; reverse Kaplan-Meier). ",
+                "Median follow-up (reverse Kaplan-Meier) was ",
+                *_ci_at(
+                    src,
+                    ("endpoints", fu_ep, "followup"),
+                    "num:1",
+                    ("estimate", "lower", "upper"),
+                    lvl,
+                    na=NR,
+                ),
+                f" {unit}. ",
             )
         for ep in eps:
             name = ENDPOINT_NAMES.get(ep, ep)
@@ -379,36 +708,34 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
                 src.ref("count", "endpoints", ep, "n"),
                 f" patients; median {name} was ",
             )
-            med = src.get("endpoints", ep, "median", "estimate")
-            if med is None:
+            base = ("endpoints", ep, "median")
+            if src.get(*base, "estimate") is None:
                 p += (
-                    "not reached (95% CI ",
-                    src.ref("num:1:NR", "endpoints", ep, "median", "lower"),
-                    DASH,
-                    src.ref("num:1:NR", "endpoints", ep, "median", "upper"),
+                    src.ref(f"num:1:{NR}", *base, "estimate"),
+                    " (",
+                    *_level_text(src, *lvl),
+                    src.ref(f"num:1:{NR}", *base, "lower"),
+                    " to ",
+                    src.ref(f"num:1:{NR}", *base, "upper"),
                     ")",
                 )
             else:
-                p += (
-                    src.ref("num:1", "endpoints", ep, "median", "estimate"),
-                    f" {unit} (95% CI ",
-                    src.ref("num:1:NR", "endpoints", ep, "median", "lower"),
-                    DASH,
-                    src.ref("num:1:NR", "endpoints", ep, "median", "upper"),
-                    ")",
-                )
+                p += (*_ci_at(src, base, "num:1", ("estimate", "lower", "upper"), lvl, na=NR),)
+                p += (f" {unit}",)
             lms = sorted((src.get("endpoints", ep, "landmarks") or {}), key=float)
             if lms:
                 items = [
                     (
-                        f"{k}-{_singular(unit)} {ep} ",
-                        src.ref("pct:1", "endpoints", ep, "landmarks", k, "surv"),
-                        "%",
+                        "at ",
+                        src.key_ref("endpoints", ep, "landmarks", k),
+                        f" {unit} ",
+                        src.ref("pct:1:not estimable", "endpoints", ep, "landmarks", k, "surv"),
+                        "%" if src.get("endpoints", ep, "landmarks", k, "surv") is not None else "",
                     )
                     for k in lms
                 ]
-                p += ("; ", *_join(items))
-            p += (". ",)
+                p += (f"; {ep} ", *_join(items))
+            p += (*xr(f"fig-km-{ep.lower()}", " (", ")"), ". ")
         out.append(("Survival", _strip(p)))
 
     # groups
@@ -419,25 +746,33 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
             levels = lr.get("levels") or lr.get("groups") or []
             key = "levels" if lr.get("levels") else "groups"
             meds = []
-            for j, g in enumerate(levels):
+            for j in level_order(src, lr.get("by"), levels):
+                g = levels[j]
                 if src.has("logrank", i, "curves", g, "median", "estimate"):
                     meds.append(
                         (
                             src.ref("level", "logrank", i, key, j),
                             " ",
-                            src.ref("num:1:NR", "logrank", i, "curves", g, "median", "estimate"),
+                            src.ref(f"num:1:{NR}", "logrank", i, "curves", g, "median", "estimate"),
                         )
                     )
-            p += (
-                src.ref("str", "logrank", i, "endpoint"),
-                " by ",
-                *_lower_first(var_label(src, lr["by"])),
-            )
+            p += (src.ref("str", "logrank", i, "endpoint"), " by ", *var_label(src, lr["by"]))
             if meds:
                 p += (f" (median {unit}: ", *_join(meds, ", ", " vs "), ")")
-            p += (": log-rank ", *_p_eq(src.ref("p", "logrank", i, "p")))
+            if lr.get("p") is None and lr.get("note"):
+                p += (
+                    ": log-rank test not estimable (",
+                    src.ref("str", "logrank", i, "note"),
+                    "). ",
+                )
+                continue
+            p += (": log-rank ", *_p_eq(src, "logrank", i, "p"))
             if lr.get("strata"):
-                p += (", stratified by ", *_lower(var_label(src, lr["strata"])))
+                p += (", stratified by ", *var_label(src, lr["strata"]))
+            if src.has("logrank", i, "trend", "p"):
+                p += ("; test for trend ", *_p_eq(src, "logrank", i, "trend", "p"))
+            if lr.get("curves"):
+                p += xr(f"fig-km-group-{i}", " (", ")")
             p += (". ",)
         out.append(("Survival by group", _strip(p)))
 
@@ -446,57 +781,54 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
     if models:
         p = ()
         for i, m in enumerate(models):
-            items = []
-            for key, coef in (m.get("coefficients") or {}).items():
-                if not coef:
-                    continue
-                term, _, level = key.partition("=")
-                lab = (*_lower_first(var_label(src, term)),)
-                if level:
-                    ti = (m.get("term_info") or {}).get(term) or {}
-                    levels = ti.get("levels") or []
-                    if level in levels:
-                        lab += (
-                            " ",
-                            src.ref(
-                                "level", "cox", i, "term_info", term, "levels", levels.index(level)
-                            ),
-                        )
-                        if ti.get("reference") is not None:
-                            lab += (
-                                " vs ",
-                                src.ref("level", "cox", i, "term_info", term, "reference"),
-                            )
-                elif (
-                    src.get("variables", term, "unit")
-                    and src.get("variables", term, "unit") != "count"
-                ):
-                    lab += (" (per ", src.ref("unit1", "variables", term, "unit"), ")")
-                else:
-                    lab += (" (per unit)",)
-                items.append(
-                    (
-                        *lab,
-                        " HR ",
-                        *est_ci(
-                            src, ("cox", i, "coefficients", key), "num:2", ("hr", "lower", "upper")
-                        ),
-                        ", ",
-                        *_p_eq(src.ref("p", "cox", i, "coefficients", key, "p")),
-                    )
+            if not _status_ok(m):
+                p += (
+                    f"Model {i + 1} (",
+                    src.ref("str", "cox", i, "endpoint"),
+                    ") could not be estimated",
+                    *((": ", src.ref("str", "cox", i, "reason")) if m.get("reason") else ()),
+                    ". ",
                 )
+                continue
+            items = _cox_items(src, i, m)
             if items:
                 p += (
                     f"Model {i + 1} (",
                     src.ref("str", "cox", i, "endpoint"),
                     ", ",
                     src.ref("count", "cox", i, "n"),
-                    " patients): ",
+                    " patients, ",
+                    src.ref("count", "cox", i, "events"),
+                    " events): ",
                     *_join(items, "; ", "; "),
                     ". ",
                 )
         if p:
-            out.append(("Cox models", _strip(p)))
+            p = (*_strip(p), *xr("cox", " Hazard ratios are in ", "."))
+            out.append(("Cox models", p))
+
+    # subgroups
+    subs = src.get("subgroups") or []
+    if subs:
+        p = ()
+        for i, e in enumerate(subs):
+            p += (
+                "Effect of ",
+                *var_label(src, e["effect"]),
+                " on ",
+                src.ref("str", "subgroups", i, "endpoint"),
+                " within subgroups",
+            )
+            inter: list[Text] = []
+            bys = e.get("by") if isinstance(e.get("by"), list) else [e.get("by")]
+            for by in [b for b in bys if b]:
+                ip = interaction_path(e, ("subgroups", i), str(by))
+                if ip is not None:
+                    inter.append((*var_label(src, str(by)), " ", *_p_eq(src, *ip, "p")))
+            if inter:
+                p += (": interaction ", *_join(inter, "; ", "; "))
+            p += (*xr("subgroups", f"fig-subgroups-{i}", " (", ")"), ". ")
+        out.append(("Subgroups", _strip(p)))
 
     # cut-offs (the full plain-language summaries are under the cut-off table)
     cuts = src.get("cutpoints") or []
@@ -508,7 +840,7 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
         p += (
             src.ref("str", "cutpoints", i, "endpoint" if cc.get("endpoint") else "proportion"),
             ", ",
-            *_lower_first(var_label(src, cc["variable"])),
+            *var_label(src, cc["variable"]),
             f" ({methods.get(str(cc.get('method')), str(cc.get('method')))}): cut-off ",
             src.ref("g", "cutpoints", i, "cutpoint"),
         )
@@ -516,12 +848,19 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
             p += (" ", src.ref("str", "cutpoints", i, "unit"))
         bits: list[Text] = []
         if cc.get("p_adjusted") is not None:
-            bits.append(("p adjusted for the search ", src.ref("p", "cutpoints", i, "p_adjusted")))
+            bits.append(("adjusted for the search ", *_p_eq(src, "cutpoints", i, "p_adjusted")))
         boot = cc.get("bootstrap") or {}
         if boot.get("lower") is not None and boot.get("upper") is not None:
+            boot_lvl: Text = (
+                (src.ref("pct:0", "cutpoints", i, "bootstrap", "conf_level"), "% ")
+                if boot.get("conf_level") is not None
+                else ()
+            )
             bits.append(
                 (
-                    "bootstrap 95% interval ",
+                    "bootstrap ",
+                    *boot_lvl,
+                    "interval ",
                     src.ref("g", "cutpoints", i, "bootstrap", "lower"),
                     DASH,
                     src.ref("g", "cutpoints", i, "bootstrap", "upper"),
@@ -541,30 +880,185 @@ def results_text(src: Source) -> list[tuple[str, Text]]:
             p += (" (", *_join(bits, "; ", "; "), ")")
         p += (". ",)
     if p:
+        p += xr("cutpoints", "Details are in ", ".")
         out.append(("Cut-offs", _strip(p)))
+
+    # center effects, from the stored tests (not a stored sentence: no formula notation)
+    ce = _center_effects(src)
+    if ce:
+        out.append(("Center effects", ce))
+
+    if src.get("published"):
+        pub = xr("published", "Each published estimate is set beside its reproduction in ", ".")
+        if pub:
+            out.append(("Comparison with the publication", pub))
     return out
+
+
+def _cox_items(src: Source, i: int, m: Mapping[str, Any]) -> list[Text]:
+    """One item per term, in spec order; factor levels in declared order vs the reference."""
+    items: list[Text] = []
+    coefs = m.get("coefficients") or {}
+    info = m.get("term_info") or {}
+    base = ("cox", i)
+    for term in m.get("terms") or []:
+        ti = info.get(term) or {}
+        lab: Text = (*var_label(src, term),)
+        if ti.get("type") == "categorical":
+            levels = ti.get("levels") or []
+            ref = ti.get("reference")
+            parts: list[Text] = []
+            for j in level_order(src, term, levels):
+                lv = levels[j]
+                if lv == ref:
+                    continue
+                key = f"{term}={lv}"
+                lvl_lab: Text = (src.ref("level", *base, "term_info", term, "levels", j),)
+                if key not in coefs or not coefs[key]:
+                    parts.append((*lvl_lab, " HR not estimable"))
+                    continue
+                parts.append(
+                    (
+                        *lvl_lab,
+                        " HR ",
+                        *_ci_at(
+                            src,
+                            (*base, "coefficients", key),
+                            "num:2",
+                            ("hr", "lower", "upper"),
+                            (*base, "conf_level"),
+                        ),
+                        *(
+                            (", ", *_p_eq(src, *base, "coefficients", key, "p"))
+                            if len(levels) < 3
+                            else ()
+                        ),
+                    )
+                )
+            vs: Text = (
+                (" (vs ", src.ref("level", *base, "term_info", term, "reference"), ")")
+                if ref is not None
+                else ()
+            )
+            item: Text = (*lab, *vs, ": ", *_join(parts, ", ", ", "))
+            if len(levels) >= 3 and src.has(*base, "term_tests", term, "p"):
+                item += ("; overall ", *_p_eq(src, *base, "term_tests", term, "p"))
+            items.append(item)
+            continue
+        unit_path: tuple[PathKey, ...] | None = None
+        if src.get("variables", term, "unit") and src.get("variables", term, "unit") != "count":
+            unit_path = ("variables", term, "unit")
+        elif ti.get("unit") and ti.get("unit") != "count":
+            unit_path = (*base, "term_info", term, "unit")
+        lab += (" (per ", src.ref("unit1", *unit_path), ")") if unit_path else (" (per unit)",)
+        if not coefs.get(term):
+            items.append((*lab, " HR not estimable"))
+            continue
+        items.append(
+            (
+                *lab,
+                " HR ",
+                *_ci_at(
+                    src,
+                    (*base, "coefficients", term),
+                    "num:2",
+                    ("hr", "lower", "upper"),
+                    (*base, "conf_level"),
+                ),
+                ", ",
+                *_p_eq(src, *base, "coefficients", term, "p"),
+            )
+        )
+    return items
+
+
+def _center_effects(src: Source) -> Text:
+    ce = src.get("center_effects") or {}
+    eps = ce.get("endpoints") or {}
+    if not eps:
+        return ()
+    p: Text = ()
+    items: list[Text] = []
+    for ep in endpoint_order(src):
+        if ep not in eps:
+            continue
+        b: tuple[PathKey, ...] = ("center_effects", "endpoints", ep)
+        items.append(
+            (
+                ep,
+                " log-rank chi-square ",
+                src.ref("num:2", *b, "chisq"),
+                " on ",
+                src.ref("int", *b, "df"),
+                " degrees of freedom, ",
+                *_p_eq(src, *b, "p"),
+            )
+        )
+    if items:
+        p += ("Outcomes across centers: ", *_join(items, "; ", "; "), ".")
+    for j, cm in enumerate(ce.get("cox") or []):
+        k = cm.get("index")
+        b = ("center_effects", "cox", j)
+        bits: list[Text] = []
+        pooled = cm.get("pooled") or {}
+        strat = cm.get("stratified_by_center") or {}
+        terms = list(cm.get("terms") or [])
+        # spec order of the terms (results.json sorts the keys), levels as stored
+        keys = sorted(
+            pooled,
+            key=lambda k: (
+                terms.index(k.partition("=")[0]) if k.partition("=")[0] in terms else len(terms),
+                k,
+            ),
+        )
+        for key in keys:
+            if key not in strat or pooled[key].get("hr") is None or strat[key].get("hr") is None:
+                continue
+            term, _, level = key.partition("=")
+            lab: Text = (*var_label(src, term),)
+            if level:
+                levels = src.get("cox", k, "term_info", term, "levels") or []
+                lab += (
+                    (
+                        " ",
+                        src.ref(
+                            "level", "cox", k, "term_info", term, "levels", levels.index(level)
+                        ),
+                    )
+                    if isinstance(k, int) and level in levels
+                    else (" ", src.key_ref(*b, "pooled", key))
+                )
+            bit: Text = (
+                *lab,
+                " HR ",
+                src.ref("num:2", *b, "pooled", key, "hr"),
+                " pooled, ",
+                src.ref("num:2", *b, "stratified_by_center", key, "hr"),
+                " stratified by center",
+            )
+            if src.get(*b, "q", key, "i2") is not None:
+                bit += (", I\u00b2 ", src.ref("pct:0", *b, "q", key, "i2"), "%")
+            bits.append(bit)
+        if not bits:
+            continue
+        head: Text = (f"Model {int(k) + 1} (" if isinstance(k, int) else "Cox model (",)
+        head += (src.ref("str", *b, "endpoint"), "): ")
+        tail: Text = ()
+        if src.get(*b, "interaction", "p") is not None:
+            tail = ("; term-by-center interaction ", *_p_eq(src, *b, "interaction", "p"))
+        p += (" ", *head, *_join(bits, "; ", "; "), *tail, ".")
+    if ce.get("endpoints"):
+        p += (
+            " Differences between centers are tested, not removed: a small p suggests an "
+            "analysis stratified by center.",
+        )
+    return p
 
 
 def _strip(p: Text) -> Text:
     if p and isinstance(p[-1], str):
         return (*p[:-1], p[-1].rstrip())
     return p
-
-
-def _p_eq(r: Ref) -> Text:
-    """``p = 0.003`` or ``p < 0.001`` (the comparator follows the formatted value)."""
-    if r.text[:1] in "<>":
-        return ("p ", r.text[0], " ", Ref(r.path, r.fmt + ":bare", r.text[1:]))
-    return ("p = ", r)
-
-
-def _singular(unit: str) -> str:
-    return {"months": "month", "days": "day", "years": "year"}.get(unit, unit)
-
-
-def _lower_first(parts: Text) -> Text:
-    """Labels in running text keep their case (they may be proper nouns or acronyms)."""
-    return parts
 
 
 def _median_iqr(src: Source, base: tuple[Any, ...]) -> Text:
