@@ -55,7 +55,7 @@ def test_demo_hemoglobin_cutoff(results):
 
 def test_demo_says_synthetic(demo_run, results):
     assert results["study"]["synthetic"] is True
-    assert "Synthetic data" in (demo_run / "report.html").read_text()
+    assert "synthetic data" in (demo_run / "report.html").read_text().lower()
 
 
 def test_demo_inputs_are_copied_and_rerunnable(demo_run):
