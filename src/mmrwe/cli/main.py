@@ -50,6 +50,10 @@ OutOpt = Annotated[
         help="Output folder; created if missing. Only files mmrwe writes are overwritten.",
     ),
 ]
+#: Exit statuses (also in the help text): 0 success, 1 invalid spec or data (nothing
+#: analysed), 2 command-line usage, 3 one or more analyses failed (results written).
+EXIT_ANALYSIS_FAILED = 3
+
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show Python tracebacks (for bug reports).")
 ]
@@ -105,6 +109,11 @@ def analyze(
 
     Validation always runs first; any error stops the run (exit status 1) and lists every
     problem with file, row, column, patient id and a fix.
+
+    Exit status: 0 success (analyses that are not estimable from the data are reported as
+    such, with warnings); 1 invalid spec or data, nothing analysed; 2 command-line usage;
+    3 one or more analyses failed: every other result is written, each failed one with its
+    reason (an internal error's traceback goes to mmrwe-errors.log in the output folder).
     """
     try:
         result, written = run_and_write(spec, out_dir, quiet)
@@ -117,6 +126,14 @@ def analyze(
     for w in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}")
     out.print(f"Wrote {', '.join(p.name for p in written.values())} to {escape(str(out_dir))}/")
+    if result.failed:
+        for key, reason in result.failed:
+            err.print(f"[bold red]failed:[/] {escape(key)}: {escape(reason or '')}")
+        err.print(
+            f"[red]{len(result.failed)} analysis(es) failed[/]; every other result is written "
+            "(exit status 3)."
+        )
+        raise typer.Exit(EXIT_ANALYSIS_FAILED)
 
 
 @app.command()

@@ -805,7 +805,7 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
         blocks.append(_TextSlot("results", "Cut-offs"))
         add_table("cutpoints")
         for i, c in enumerate(cuts):
-            if not (c.get("profile") or {}).get("cutpoints"):
+            if not (c.get("profile") or {}).get("cutpoints") or c.get("cutpoint") is None:
                 continue
             what = (
                 "standardized log-rank statistic"
@@ -849,6 +849,10 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
                 ),
                 cutpoint=str(i),
             )
+
+    if "not_computed" in tables:
+        blocks.append(Heading("Analyses not computed", 3, "not-computed"))
+        add_table("not_computed")
 
     ce_eps = [ep for ep in eps if src.get("center_effects", "endpoints", ep, "curves")]
     if src.get("center_effects", "endpoints") and ce_eps:

@@ -109,6 +109,11 @@ class StudyResult:
         self.warnings: list[str] = list(run.warnings)
         self.timings: dict[str, float] = dict(run.timings)
 
+    @property
+    def failed(self) -> list[tuple[str, str | None]]:
+        """(spec key, reason) of every analysis that failed; the others are in the results."""
+        return list(self._run.failed)
+
     def __repr__(self) -> str:
         r = self.results
         return f"<StudyResult {r['study']['title']!r}: n = {r['cohort']['n']}>"

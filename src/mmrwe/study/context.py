@@ -60,6 +60,7 @@ class AnalysisContext:
     units: dict[str, str]
     n: int
     warnings: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (spec key, traceback)
     _columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _counts: dict[tuple[str, tuple[str, ...]], pd.DataFrame] = field(
         default_factory=dict, repr=False

@@ -16,6 +16,7 @@ from mmrwe.core.errors import InputError, Location
 from mmrwe.core.fileio import atomic_write, file_sha256
 from mmrwe.core.version import __version__
 from mmrwe.spec.model import StudySpec
+from mmrwe.study.analyses.common import ERROR_LOG
 
 Progress = Callable[[str], None]
 
@@ -87,11 +88,18 @@ def write_outputs(
         progress("Writing report")
         written.update(write_reports(run.results, out_dir))
 
+    if run.failures:
+        # internal errors of single analyses: their tracebacks, for a bug report (never on
+        # the console); the study's other results are written as usual
+        log = "".join(f"== {key}\n{trace}\n" for key, trace in run.failures)
+        atomic_write(out_dir / ERROR_LOG, log)
+        written["error_log"] = out_dir / ERROR_LOG
     run_info = {
         "mmrwe": __version__,
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "timings_s": {k: round(v, 4) for k, v in run.timings.items()},
         "warnings": run.warnings,
+        "failed": [{"spec_key": k, "reason": r} for k, r in run.failed],
         "files": {k: v.name for k, v in written.items()},
     }
     atomic_write(out_dir / "run.json", json.dumps(run_info, indent=1, sort_keys=True) + "\n")

@@ -93,6 +93,14 @@ class StudyRun:
     response: Any = None  # ResponseDerivation with [data] labs
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (spec key, traceback)
+
+    @property
+    def failed(self) -> list[tuple[str, str | None]]:
+        """(spec key, reason) of every analysis that failed (exit status 3)."""
+        from mmrwe.study.analyses import failed_analyses
+
+        return failed_analyses(self.results)
 
 
 # ---------------------------------------------------------------------------- engine
@@ -628,7 +636,7 @@ def _run(
     for a in REGISTRY:
         progress(a.label)
         t = time.perf_counter()
-        done[a.key] = a.run(ctx, done)
+        done[a.key] = a.run_safely(ctx, done)
         timings[a.key] = time.perf_counter() - t
     out.update(done)
     results = StudyResults(out)
@@ -636,7 +644,7 @@ def _run(
     t = time.perf_counter()
     derived = _derived_frame(ctx, spec, deriv)
     timings["collect_derived"] = time.perf_counter() - t
-    return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings)
+    return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures)
 
 
 def _label_of(spec: StudySpec, column: str) -> str | None:

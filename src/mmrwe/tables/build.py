@@ -357,7 +357,8 @@ def response_table(src: Source) -> TableModel | None:
             )
     if props:
         t = t.with_row([label("Response rates", bold=True, colspan=3)], kind="subhead")
-        for i, p in enumerate(props):
+        for i in src.ok("proportions"):
+            p = props[i]
             lab: Text = (src.ref("name", "proportions", i, "name"),)
             if p.get("success"):
                 lab += (" (",)
@@ -393,18 +394,20 @@ def response_table(src: Source) -> TableModel | None:
 
 def response_by_table(src: Source) -> TableModel | None:
     """Response by baseline factor: responders per level, odds ratio with CI and p."""
-    comps = src.get("proportion_comparisons") or []
-    if not comps:
+    all_comps = src.get("proportion_comparisons") or []
+    ok = src.ok("proportion_comparisons")
+    if not ok:
         return None
+    comps = [all_comps[i] if i in ok else {} for i in range(len(all_comps))]
     have_n = all("n" in lv for c in comps for lv in (c.get("table") or {}).values())
     count_head = "Responders / evaluated, n (%)" if have_n else "Responders / non-responders, n"
     t = TableModel("response_by", ("Response by baseline factor",)).with_header(
         [head("Factor", align="left"), head(count_head), head("Odds ratio (95% CI)"), head("p")]
     )
-    outcomes = list(dict.fromkeys(str(c.get("outcome")) for c in comps))
+    outcomes = list(dict.fromkeys(str(comps[i].get("outcome")) for i in ok))
     fisher_used = logistic_used = False
     for outcome in outcomes:
-        first = next(i for i, c in enumerate(comps) if str(c.get("outcome")) == outcome)
+        first = next(i for i in ok if str(comps[i].get("outcome")) == outcome)
         t = t.with_row(
             [
                 label(
@@ -415,7 +418,8 @@ def response_by_table(src: Source) -> TableModel | None:
             ],
             kind="subhead",
         )
-        for i, c in enumerate(comps):
+        for i in ok:
+            c = comps[i]
             if str(c.get("outcome")) != outcome:
                 continue
             base = ("proportion_comparisons", i)
@@ -503,7 +507,7 @@ def endpoint_order(src: Source) -> list[str]:
 
 def survival_table(src: Source) -> TableModel | None:
     """Survival summary per endpoint: events, median (95% CI), landmark rates, follow-up."""
-    eps = endpoint_order(src)
+    eps = [ep for ep in endpoint_order(src) if src.get("endpoints", ep, "status") in (None, "ok")]
     if not eps:
         return None
     unit = str(src.get("conventions", "time_unit") or "")
@@ -609,7 +613,8 @@ def logrank_table(src: Source) -> TableModel | None:
         ]
     )
     any_strat = False
-    for i, lr in enumerate(entries):
+    for i in src.ok("logrank"):
+        lr = entries[i]
         base = ("logrank", i)
         sec: Text = (src.ref("str", *base, "endpoint"), ": ", *var_label(src, lr["by"]))
         if lr.get("strata"):
@@ -658,7 +663,8 @@ def cox_table(src: Source) -> TableModel | None:
     Rows carry ``plot`` numbers (hr, lower, upper) so the forest plot draws exactly this table.
     """
     models = src.get("cox") or []
-    if not models:
+    ok = src.ok("cox")
+    if not ok:
         return None
     t = TableModel("cox", ("Cox proportional-hazards models",)).with_header(
         [
@@ -671,7 +677,8 @@ def cox_table(src: Source) -> TableModel | None:
     )
     term_marks: dict[str, str] = {}
     term_mark_paths: dict[str, tuple[PathKey, ...]] = {}
-    for i, m in enumerate(models):
+    for i in ok:
+        m = models[i]
         base = ("cox", i)
         kind = "univariable" if len(m.get("terms") or []) == 1 else "multivariable"
         sec: Text = (
@@ -757,7 +764,8 @@ def cox_table(src: Source) -> TableModel | None:
                     plot=_plot(coefs.get(key)),
                 )
     # model-level statistics
-    for i, m in enumerate(models):
+    for i in ok:
+        m = models[i]
         base = ("cox", i)
         fn: Text = (f"Model {i + 1}: ",)
         bits: list[Text] = []
@@ -843,17 +851,19 @@ def cutpoint_label(src: Source, i: int) -> Text:
 def cutpoint_table(src: Source) -> TableModel | None:
     """Data-driven cut-offs: the cut, groups, p adjusted for the search, bootstrap interval of
     the cut, apparent and optimism-corrected HR, and the plain-language summary."""
-    cuts = src.get("cutpoints") or []
-    if not cuts:
+    all_cuts = src.get("cutpoints") or []
+    ok = src.ok("cutpoints")
+    if not ok:
         return None
+    cuts = {i: all_cuts[i] for i in ok}
     t = TableModel("cutpoints", ("Cut-offs chosen from the data",)).with_header(
-        [head("", align="left"), *(head(*cutpoint_label(src, i)) for i in range(len(cuts)))]
+        [head("", align="left"), *(head(*cutpoint_label(src, i)) for i in ok)]
     )
 
     def row(lab: Text, make: Any) -> None:
         nonlocal t
         cells = [label(*lab)]
-        made = [make(i, c) for i, c in enumerate(cuts)]
+        made = [make(i, c) for i, c in cuts.items()]
         if not any(made):
             return
         cells += [value(*m) for m in made]
@@ -940,7 +950,7 @@ def cutpoint_table(src: Source) -> TableModel | None:
     # index (conditional Monte Carlo)") goes to a footnote, marked by a letter
     p_marks: dict[str, str] = {}
     p_cells: list[Cell] = []
-    for i, c in enumerate(cuts):
+    for i, c in cuts.items():
         if not has(c, "p_adjusted"):
             p_cells.append(EMPTY)
             continue
@@ -1031,14 +1041,14 @@ def cutpoint_table(src: Source) -> TableModel | None:
         ),
     )
     for method, mark in p_marks.items():
-        i = next(j for j, c in enumerate(cuts) if str(c.get("p_adjusted_method") or "") == method)
+        i = next(j for j, c in cuts.items() if str(c.get("p_adjusted_method") or "") == method)
         t = t.with_footnote(
             "p adjusted for the search: ",
             src.ref("str", "cutpoints", i, "p_adjusted_method"),
             ".",
             mark=mark,
         )
-    for i, c in enumerate(cuts):
+    for i, c in cuts.items():
         key = "summary" if c.get("summary") else ("sentence" if c.get("sentence") else None)
         if key:
             t = t.with_footnote(
@@ -1076,7 +1086,8 @@ def landmark_by_group_table(src: Source) -> TableModel | None:
         ]
     )
     any_null = False
-    for i, lr in enumerate(entries):
+    for i in src.ok("logrank"):
+        lr = entries[i]
         curves = lr.get("curves") or {}
         if not curves:
             continue
@@ -1375,6 +1386,50 @@ def checklist_table(src: Source, sections: Mapping[str, str]) -> TableModel:
     )
 
 
+#: results.json lists whose entries carry a status (one entry per spec entry).
+STATUS_LISTS = ("proportions", "proportion_comparisons", "logrank", "cox", "cutpoints",
+                "subgroups", "cuminc", "finegray", "rmst", "iptw", "maic")  # fmt: skip
+_IDENTITY = ("endpoint", "terms", "by", "strata", "variable", "method", "proportion",
+             "outcome", "name", "event", "competing", "treatment", "effect")  # fmt: skip
+
+
+def not_computed_table(src: Source) -> TableModel | None:
+    """Every analysis the data did not allow (not estimable) or that failed, with the reason.
+
+    Their numbers are null in results.json; the other tables and figures leave them out.
+    """
+    rows: list[tuple[tuple[PathKey, ...], Mapping[str, Any]]] = []
+    for key in STATUS_LISTS:
+        for i, e in enumerate(src.get(key) or []):
+            if isinstance(e, Mapping) and e.get("status") not in (None, "ok"):
+                rows.append(((key, i), e))
+    for ep, e in (src.get("endpoints") or {}).items():
+        if isinstance(e, Mapping) and e.get("status") not in (None, "ok"):
+            rows.append((("endpoints", ep), e))
+    for key in ("table1", "response", "center_effects"):
+        e = src.get(key)
+        if isinstance(e, Mapping) and e.get("status") not in (None, "ok"):
+            rows.append(((key,), e))
+    if not rows:
+        return None
+    t = TableModel("not_computed", ("Analyses not computed",)).with_header(
+        [head("Analysis", align="left"), head("Status", align="left"), head("Reason", align="left")]
+    )
+    for base, e in rows:
+        lab: Text = (
+            (src.ref("str", *base, "spec_key"), ": ") if e.get("spec_key") else (f"{base[0]}: ",)
+        )
+        parts = [f"{k} {_words(e[k])}" for k in _IDENTITY if e.get(k) not in (None, [], "")]
+        lab += ("; ".join(parts),)
+        status = "not estimable" if e.get("status") == "not_estimable" else str(e.get("status"))
+        t = t.with_row([label(*lab), label(status), label(src.ref("str", *base, "reason"))])
+    return t
+
+
+def _words(v: Any) -> str:
+    return " + ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+
+
 def build_tables(results: Mapping[str, Any]) -> dict[str, TableModel]:
     """Every table of the report, keyed by id, unnumbered (the document numbers them)."""
     src = source_of(results)
@@ -1391,6 +1446,7 @@ def build_tables(results: Mapping[str, Any]) -> dict[str, TableModel]:
         subgroup_table,
         cutpoint_table,
         published_table,
+        not_computed_table,
         validation_table,
     ):
         tm = make(src)

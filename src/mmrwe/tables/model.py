@@ -233,6 +233,18 @@ class Source:
     def has(self, *path: PathKey) -> bool:
         return self.get(*path, default=_MISSING) is not _MISSING
 
+    def ok(self, key: str) -> list[int]:
+        """Indices of the entries of a results list whose analysis was computed.
+
+        An entry that is not estimable or failed (``status``) has no numbers: tables and
+        figures skip it, and the "Analyses not computed" table lists it with its reason.
+        """
+        return [
+            i
+            for i, e in enumerate(self.get(key) or [])
+            if not isinstance(e, Mapping) or e.get("status") in (None, "ok")
+        ]
+
     def ref(self, fmt: str, *path: PathKey) -> Ref:
         """A reference to the value at ``path`` (must exist; ``null`` values are fine)."""
         value = resolve(self.results, path)

@@ -10,7 +10,7 @@ records it in its entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -27,6 +27,7 @@ from mmrwe.study.analyses import (
     response,
     table1,
 )
+from mmrwe.study.analyses.common import FAILED, boundary
 from mmrwe.study.context import AnalysisContext
 
 
@@ -38,11 +39,40 @@ class Analysis:
     label: str
     run: Callable[[AnalysisContext, dict[str, Any]], Any]
     columns: Callable[[StudySpec], set[str]]
+    is_list: bool = False  # a list section: one entry per spec entry
 
     @classmethod
     def of(cls, module: ModuleType) -> Analysis:
         """The entry of an analysis module."""
-        return cls(module.KEY, module.LABEL, module.run, module.columns)
+        return cls(module.KEY, module.LABEL, module.run, module.columns,
+                   getattr(module, "IS_LIST", False))  # fmt: skip
+
+    def run_safely(self, ctx: AnalysisContext, done: dict[str, Any]) -> Any:
+        """Run the section in a failure boundary: a crash fails this section only."""
+        out = boundary(ctx, None, {"section": self.key}, lambda: self.run(ctx, done), ok_keys=False)
+        if self.is_list and not isinstance(out, list):
+            return []  # the failure is in the warnings and the error log
+        return out
+
+
+def failed_analyses(results: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """(where, reason) of every analysis entry or section whose status is "failed"."""
+    out: list[tuple[str, str | None]] = []
+
+    def visit(where: str, x: Any, depth: int) -> None:
+        if isinstance(x, Mapping):
+            if x.get("status") == FAILED:
+                out.append((str(x.get("spec_key") or where), x.get("reason")))
+            elif depth < 2:
+                for k, v in x.items():
+                    visit(f"{where}.{k}", v, depth + 1)
+        elif isinstance(x, list | tuple) and depth < 2:
+            for i, v in enumerate(x):
+                visit(f"{where}[{i}]", v, depth + 1)
+
+    for key in (a.key for a in REGISTRY):
+        visit(key, results.get(key), 0)
+    return out
 
 
 REGISTRY: tuple[Analysis, ...] = tuple(
@@ -60,4 +90,4 @@ REGISTRY: tuple[Analysis, ...] = tuple(
     )
 )
 
-__all__ = ["REGISTRY", "Analysis"]
+__all__ = ["REGISTRY", "Analysis", "failed_analyses"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import traceback
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mmrwe.core.errors import SpecError
+from mmrwe.core.errors import DerivationError, EstimationError, MmrweError, SpecError
 from mmrwe.study.context import AnalysisContext
 
 
@@ -170,3 +173,69 @@ def success_flags(ctx: AnalysisContext, name: str) -> tuple[np.ndarray, np.ndarr
     missing = labels.isna().to_numpy()
     success = labels.isin(p.success).to_numpy() & ~missing
     return success, missing, p
+
+
+# --- failure boundary ------------------------------------------------------------------------
+
+OK, NOT_ESTIMABLE, FAILED = "ok", "not_estimable", "failed"
+ERROR_LOG = "mmrwe-errors.log"
+
+
+def boundary(
+    ctx: AnalysisContext,
+    spec_key: str | None,
+    identity: dict[str, Any],
+    compute: Callable[[], Any],
+    *,
+    ok_keys: bool = True,
+) -> Any:
+    """Run one analysis entry inside its own failure boundary: it never sinks the study.
+
+    The entry gets ``status`` ("ok", "not_estimable", "failed"), ``reason`` (words; None
+    when ok) and ``spec_key`` (``"[[cox]] 2"``). A model that cannot be estimated from these
+    data (no events, one level, a constant covariate) is "not_estimable"; a problem of spec
+    or data found at analysis time is "failed" with its message; an unexpected error is
+    "failed", its traceback kept for the error log in the output folder (never printed).
+    An entry may set its own status (e.g. a test reported with null numbers and a note).
+    With ``ok_keys=False`` (a section rather than a list entry) a successful result gets no
+    status keys.
+    """
+    try:
+        entry = compute()
+    except (EstimationError, DerivationError) as exc:
+        entry = {**identity, "status": NOT_ESTIMABLE, "reason": exc.what}
+    except MmrweError as exc:
+        entry = {**identity, "status": FAILED, "reason": exc.what}
+    except Exception as exc:  # a bug in mmrwe: the study goes on, the log keeps the trace
+        ctx.failures.append((spec_key or "(section)", traceback.format_exc()))
+        entry = {**identity, "status": FAILED,
+                 "reason": f"internal error ({type(exc).__name__}: {_short(exc)}); the traceback is in {ERROR_LOG}"}  # fmt: skip
+    if not isinstance(entry, dict) or (not ok_keys and "status" not in entry):
+        return entry
+    entry.setdefault("status", OK)
+    entry.setdefault("reason", None)
+    if spec_key is not None:
+        entry["spec_key"] = spec_key
+    if entry["status"] != OK:
+        where = spec_key or ", ".join(f"{k} {v}" for k, v in identity.items())
+        ctx.warnings.append(f"{where}: {entry['status'].replace('_', ' ')}: {entry['reason']}")
+    return entry
+
+
+def entries(
+    ctx: AnalysisContext,
+    name: str,
+    specs: Sequence[Any],
+    compute: Callable[[AnalysisContext, Any], dict[str, Any]],
+    identity: Callable[[Any], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One entry per ``[[name]]`` spec entry, each in its own failure boundary, in spec order."""
+    return [
+        boundary(ctx, f"[[{name}]] {k}", identity(s), functools.partial(compute, ctx, s))
+        for k, s in enumerate(specs, 1)
+    ]
+
+
+def _short(exc: BaseException, n: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= n else text[: n - 1] + "\u2026"

@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from mmrwe.core.errors import MmrweError, SpecError
+from mmrwe.core.errors import EstimationError, MmrweError, SpecError
 from mmrwe.spec.model import CoxSpec, StudySpec
-from mmrwe.study.analyses.common import design_matrix
+from mmrwe.study.analyses.common import design_matrix, entries
 from mmrwe.study.context import AnalysisContext
 
 KEY = "cox"
+IS_LIST = True  # one entry per spec entry, each in its own failure boundary
 LABEL = "Cox models"
 
 #: Largest cohort whose Cox design is held in memory (``MMRWE_COX_IN_MEMORY_MAX_ROWS``).
@@ -43,8 +44,9 @@ def columns(spec: StudySpec) -> set[str]:
 
 
 def run(ctx: AnalysisContext, done: dict[str, Any]) -> list[dict[str, Any]]:
-    """results.json ``cox``."""
-    return [cox_entry(ctx, cx) for cx in ctx.spec.cox]
+    """results.json ``cox``: one entry per ``[[cox]]``, each in its own failure boundary."""
+    return entries(ctx, "cox", ctx.spec.cox, cox_entry,
+                   lambda cx: {"endpoint": cx.endpoint, "terms": list(cx.terms)})  # fmt: skip
 
 
 def cox_entry(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
@@ -56,6 +58,14 @@ def cox_entry(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
         entry = _cox_chunked(ctx, cx)
     for w in entry["warnings"]:
         ctx.warnings.append(f"cox {cx.endpoint} ~ {' + '.join(cx.terms)}: {w}")
+    coefs = entry.get("coefficients") or {}
+    if coefs and all(c.get("coef") is None for c in coefs.values()):
+        # R fits such a model and prints NA for every coefficient: nothing was estimated
+        entry["status"] = "not_estimable"
+        entry["reason"] = next(
+            (w for w in entry["warnings"] if "singular" in w or "NA" in w),
+            "no coefficient could be estimated",
+        )
     return entry
 
 
@@ -94,6 +104,7 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
     t, e = ctx.survival(cx.endpoint)
     extra = [c for c in (cx.strata, cx.cluster) if c]
     X, names, keep, info = design_matrix(ctx, cx.terms, dict(cx.reference), extra)
+    _check_estimable(cx, int(keep.sum()), int(e[keep].sum()), info)
     strata = ctx.labels(cx.strata).to_numpy()[keep] if cx.strata else None
     cluster = ctx.labels(cx.cluster).to_numpy()[keep] if cx.cluster else None
     entry = _base(cx, int((~keep).sum()), info)
@@ -114,6 +125,29 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
     if cx.firth == "always" or (cx.firth == "auto" and _separated(entry)):
         entry["firth"] = _firth(t[keep], e[keep], X, names, auto=cx.firth == "auto")
     return entry
+
+
+def _check_estimable(cx: CoxSpec, n: int, events: int, info: dict[str, Any]) -> None:
+    """A model the data cannot support is "not estimable", with the reason in words."""
+    if n == 0:
+        raise EstimationError(
+            f"no patient has every term of the model ({', '.join(cx.terms)}) recorded",
+            fix="check the terms for columns that are empty or missing for most patients",
+        )
+    if events == 0:
+        raise EstimationError(f"no {cx.endpoint} events among the {n} patients analysed")
+    one = [
+        t
+        for t, i in info.items()
+        if i.get("type") == "categorical" and len(i.get("levels") or []) < 2
+    ]
+    if one:
+        levels = info[one[0]].get("levels") or []
+        raise EstimationError(
+            f"{one[0]} has one level ({', '.join(levels) or 'none'}) among the analysed patients: "
+            "it cannot be compared",
+            fix=f"remove {one[0]} from terms, or check its values",
+        )
 
 
 def _firth(

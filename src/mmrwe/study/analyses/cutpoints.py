@@ -6,11 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from mmrwe.core.errors import EstimationError
 from mmrwe.spec.model import StudySpec
-from mmrwe.study.analyses.common import success_flags
+from mmrwe.study.analyses.common import NOT_ESTIMABLE, entries, success_flags
 from mmrwe.study.context import AnalysisContext
 
 KEY = "cutpoints"
+IS_LIST = True  # one entry per spec entry, each in its own failure boundary
 LABEL = "Cut-off analyses"
 
 
@@ -29,90 +31,113 @@ def columns(spec: StudySpec) -> set[str]:
 
 def run(ctx: AnalysisContext, done: dict[str, Any]) -> list[dict[str, Any]]:
     """results.json ``cutpoints``."""
-    if not ctx.spec.cutpoints:
-        return []
+    return entries(ctx, "cutpoint", ctx.spec.cutpoints, cutpoint_one, _identity)
+
+
+def _identity(cp: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"variable": cp.variable, "method": cp.method}
+    if cp.endpoint is not None:
+        out["endpoint"] = cp.endpoint
+    else:
+        out["proportion"] = cp.proportion
+    return out
+
+
+def cutpoint_one(ctx: AnalysisContext, cp: Any) -> dict[str, Any]:
+    """One ``[[cutpoint]]``: the cut-off, its adjusted p, bootstrap and optimism correction."""
     from mmrwe.stats import cutpoint as cp_mod
 
-    out = []
-    for cp in ctx.spec.cutpoints:
-        x_all = ctx.values(cp.variable)
-        unit = ctx.units.get(cp.variable)
-        keep = ~np.isnan(x_all)
-        x = x_all[keep]
-        if cp.endpoint is not None:
-            t_all, e_all = ctx.survival(cp.endpoint)
-            t, e = t_all[keep], e_all[keep]
-            outcome_event = e
-        else:
-            success, _missing, _ = success_flags(ctx, cp.proportion or "")
-            outcome_event = success[keep]
-            t = e = None
-        entry: dict[str, Any] = {
-            "variable": cp.variable,
-            "method": cp.method,
-            "n_excluded_missing": int((~keep).sum()),
-            "unit": unit,
-        }
-        if cp.endpoint is not None:
-            entry["endpoint"] = cp.endpoint
-        else:
-            entry["proportion"] = cp.proportion
-        if cp.method == "maxstat":
-            if t is None:
-                res = cp_mod.maxstat_binary(
-                    outcome_event.astype(float), x, minprop=cp.minprop, pmethod=cp.pmethod,
-                    n_perm=cp.n_perm, seed=cp.seed,
+    if not ctx.is_numeric(cp.variable):
+        raise EstimationError(
+            f"{cp.variable} holds text, not numbers: a cut-off needs a numeric variable",
+            fix=f'choose a numeric variable, or declare [variables.{cp.variable}] type = "numeric" and fix the text cells',
+        )
+    x_all = ctx.values(cp.variable)
+    unit = ctx.units.get(cp.variable)
+    keep = ~np.isnan(x_all)
+    x = x_all[keep]
+    if x.size == 0:
+        raise EstimationError(f"{cp.variable} is missing for every patient: no cut-off to choose")
+    if np.unique(x).size < 2:
+        raise EstimationError(
+            f"{cp.variable} has the same value ({x[0]:g}) for every patient: no cut-off separates patients"
+        )
+    if cp.endpoint is not None:
+        t_all, e_all = ctx.survival(cp.endpoint)
+        t, e = t_all[keep], e_all[keep]
+        outcome_event = e
+    else:
+        success, _missing, _ = success_flags(ctx, cp.proportion or "")
+        outcome_event = success[keep]
+        t = e = None
+    entry: dict[str, Any] = {
+        "variable": cp.variable,
+        "method": cp.method,
+        "n_excluded_missing": int((~keep).sum()),
+        "unit": unit,
+    }
+    if cp.endpoint is not None:
+        entry["endpoint"] = cp.endpoint
+    else:
+        entry["proportion"] = cp.proportion
+    if cp.method == "maxstat":
+        if t is None:
+            res = cp_mod.maxstat_binary(
+                outcome_event.astype(float), x, minprop=cp.minprop, pmethod=cp.pmethod,
+                n_perm=cp.n_perm, seed=cp.seed,
+            )  # fmt: skip
+            entry.update(res.to_dict())
+        elif cp.bootstrap > 0:
+            # One set of resamples gives the cut-off distribution, the out-of-bag HR and
+            # Harrell's optimism correction; the apparent HR switches to Firth itself
+            # when the likelihood is monotone.
+            opt = cp_mod.optimism_corrected_hr(
+                t, e, x, B=cp.bootstrap, seed=cp.seed, minprop=cp.minprop,
+                pmethod=cp.pmethod, unit=unit,
+            )  # fmt: skip
+            entry.update(opt.to_dict())
+            entry["summary"] = opt.sentence
+            if cp.n_perm > 0:
+                perm = cp_mod.maxstat_cutpoint(
+                    t, e, x, minprop=cp.minprop, pmethod=cp.pmethod, n_perm=cp.n_perm,
+                    seed=cp.seed,
                 )  # fmt: skip
-                entry.update(res.to_dict())
-            elif cp.bootstrap > 0:
-                # One set of resamples gives the cut-off distribution, the out-of-bag HR and
-                # Harrell's optimism correction; the apparent HR switches to Firth itself
-                # when the likelihood is monotone.
-                opt = cp_mod.optimism_corrected_hr(
-                    t, e, x, B=cp.bootstrap, seed=cp.seed, minprop=cp.minprop,
-                    pmethod=cp.pmethod, unit=unit,
-                )  # fmt: skip
-                entry.update(opt.to_dict())
-                entry["summary"] = opt.sentence
-                if cp.n_perm > 0:
-                    perm = cp_mod.maxstat_cutpoint(
-                        t, e, x, minprop=cp.minprop, pmethod=cp.pmethod, n_perm=cp.n_perm,
-                        seed=cp.seed,
-                    )  # fmt: skip
-                    entry.update(
-                        {
-                            k: v
-                            for k, v in perm.to_dict().items()
-                            if k.startswith("p_") or k in ("n_permutations", "seed")
-                        }
-                    )
-            else:
-                res = cp_mod.maxstat_cutpoint(
-                    t, e, x, minprop=cp.minprop, pmethod=cp.pmethod, n_perm=cp.n_perm, seed=cp.seed
-                )
-                entry.update(res.to_dict())
-                entry["summary"] = _cut_sentence(cp.variable, unit, entry)
-            entry["groups"] = "low: x <= cutpoint; high: x > cutpoint"
-            if t is not None and e is not None and entry.get("cutpoint") is not None:
-                entry["median_low"], entry["median_high"] = _two_group_medians(
-                    ctx, t, e, x <= entry["cutpoint"]
+                entry.update(
+                    {
+                        k: v
+                        for k, v in perm.to_dict().items()
+                        if k.startswith("p_") or k in ("n_permutations", "seed")
+                    }
                 )
         else:
-            if cp.bootstrap > 0 and t is not None:
-                # The search's cost in numbers: permutation p of the maximal Youden index,
-                # bootstrap interval of the cut-off, optimism-corrected HR.
-                honest = cp_mod.youden_honest(
-                    t, e, x, direction=cp.direction, B=cp.bootstrap, n_perm=cp.n_perm or 2000,
-                    seed=cp.seed, unit=unit,
-                )  # fmt: skip
-                entry.update(honest.to_dict())
-                entry["summary"] = honest.sentence
-            else:
-                yd = cp_mod.youden_cutpoint(x, outcome_event.astype(bool), direction=cp.direction)
-                entry.update(yd.to_dict())
-            entry["direction"] = cp.direction
-        out.append(entry)
-    return out
+            res = cp_mod.maxstat_cutpoint(
+                t, e, x, minprop=cp.minprop, pmethod=cp.pmethod, n_perm=cp.n_perm, seed=cp.seed
+            )
+            entry.update(res.to_dict())
+            entry["summary"] = _cut_sentence(cp.variable, unit, entry)
+        entry["groups"] = "low: x <= cutpoint; high: x > cutpoint"
+        if t is not None and e is not None and entry.get("cutpoint") is not None:
+            entry["median_low"], entry["median_high"] = _two_group_medians(
+                ctx, t, e, x <= entry["cutpoint"]
+            )
+    else:
+        if cp.bootstrap > 0 and t is not None:
+            # The search's cost in numbers: permutation p of the maximal Youden index,
+            # bootstrap interval of the cut-off, optimism-corrected HR.
+            honest = cp_mod.youden_honest(
+                t, e, x, direction=cp.direction, B=cp.bootstrap, n_perm=cp.n_perm or 2000,
+                seed=cp.seed, unit=unit,
+            )  # fmt: skip
+            entry.update(honest.to_dict())
+            entry["summary"] = honest.sentence
+        else:
+            yd = cp_mod.youden_cutpoint(x, outcome_event.astype(bool), direction=cp.direction)
+            entry.update(yd.to_dict())
+        entry["direction"] = cp.direction
+    if entry.get("cutpoint") is None:
+        entry["status"] = NOT_ESTIMABLE
+        entry["reason"] = entry.get("note") or "no cut-off could be chosen from these data"
+    return entry
 
 
 def _two_group_medians(

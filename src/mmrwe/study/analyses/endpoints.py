@@ -6,10 +6,11 @@ follow-up times, not with patients; the numbers equal the row-level estimator's 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mmrwe.spec.model import StudySpec
-from mmrwe.study.analyses.common import km_block
+from mmrwe.study.analyses.common import boundary, km_block
 from mmrwe.study.context import ENDPOINTS, AnalysisContext
 
 KEY = "endpoints"
@@ -23,4 +24,11 @@ def columns(spec: StudySpec) -> set[str]:
 
 def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any]:
     """results.json ``endpoints``."""
-    return {ep: km_block(ctx, ctx.counts(ep)) for ep in ENDPOINTS}
+    return {
+        ep: boundary(ctx, None, {"endpoint": ep}, functools.partial(_block, ctx, ep), ok_keys=False)
+        for ep in ENDPOINTS
+    }
+
+
+def _block(ctx: AnalysisContext, ep: str) -> dict[str, Any]:
+    return km_block(ctx, ctx.counts(ep))

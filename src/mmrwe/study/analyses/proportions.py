@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from mmrwe.spec.model import StudySpec
+from mmrwe.study.analyses.common import entries
 from mmrwe.study.context import AnalysisContext
 
 KEY = "proportions"
+IS_LIST = True  # one entry per spec entry, each in its own failure boundary
 LABEL = "Proportions"
 
 
@@ -18,30 +20,31 @@ def columns(spec: StudySpec) -> set[str]:
 
 def run(ctx: AnalysisContext, done: dict[str, Any]) -> list[dict[str, Any]]:
     """results.json ``proportions``."""
-    if not ctx.spec.proportions:
-        return []  # before the import: scipy.stats takes ~0.3 s to load
+    return entries(ctx, "proportion", ctx.spec.proportions, proportion_one,
+                   lambda p: {"name": p.name, "variable": p.variable})  # fmt: skip
+
+
+def proportion_one(ctx: AnalysisContext, p: Any) -> dict[str, Any]:
+    """One ``[[proportion]]`` from the category counts of its variable."""
     from mmrwe.stats.proportions import proportion_ci
 
-    out = []
-    for p in ctx.spec.proportions:
-        counts = ctx.value_counts(p.variable)
-        total = sum(counts.values())
-        n_missing = int(counts.get(None, 0))
-        successes = sum(k for v, k in counts.items() if v is not None and v in p.success)
-        n = int(total if p.denominator == "all" else total - n_missing)
-        res: dict[str, Any] = dict(
-            proportion_ci(
-                int(successes), n, method=p.method, conf_level=1 - ctx.spec.study.alpha
-            ).to_dict()
-        )
-        res.update(
-            {
-                "name": p.name,
-                "variable": p.variable,
-                "success": list(p.success),
-                "denominator": p.denominator,
-                "n_missing": n_missing,
-            }
-        )
-        out.append(res)
-    return out
+    counts = ctx.value_counts(p.variable)
+    total = sum(counts.values())
+    n_missing = int(counts.get(None, 0))
+    successes = sum(k for v, k in counts.items() if v is not None and v in p.success)
+    n = int(total if p.denominator == "all" else total - n_missing)
+    res: dict[str, Any] = dict(
+        proportion_ci(
+            int(successes), n, method=p.method, conf_level=1 - ctx.spec.study.alpha
+        ).to_dict()
+    )
+    res.update(
+        {
+            "name": p.name,
+            "variable": p.variable,
+            "success": list(p.success),
+            "denominator": p.denominator,
+            "n_missing": n_missing,
+        }
+    )
+    return res
