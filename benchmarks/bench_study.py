@@ -34,6 +34,7 @@ Data go to ``benchmarks/_data/`` (git-ignored); results to ``benchmarks/results/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -175,7 +176,9 @@ def _cell_mmrwe(spec: str, out: str, src: str | None) -> dict[str, Any]:
         "steps_s": run.get("timings_s", {}),
         "output_bytes": sizes,
         "n": res["cohort"]["n"],
-        "pfs_median": [res["endpoints"]["PFS"]["median"][k] for k in ("estimate", "lower", "upper")],
+        "pfs_median": [
+            res["endpoints"]["PFS"]["median"][k] for k in ("estimate", "lower", "upper")
+        ],
         "os_median": [res["endpoints"]["OS"]["median"][k] for k in ("estimate", "lower", "upper")],
         "logrank_chisq": res["logrank"][0]["chisq"],
         "cox_hr": {k: v["hr"] for k, v in res["cox"][0]["coefficients"].items()},
@@ -286,19 +289,26 @@ def main() -> None:
         if not stem.with_suffix(".parquet").exists() or not stem.with_suffix(".csv").exists():
             t0 = time.perf_counter()
             make_cohort(n, stem)
-            print(f"generated {stem.name}.csv/.parquet in {time.perf_counter() - t0:.1f} s", flush=True)
+            print(
+                f"generated {stem.name}.csv/.parquet in {time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
         for fmt in args.formats:
             data = stem.with_suffix(f".{fmt}")
             spec = DATA / f"registry_{n}_{fmt}.toml"
             spec.write_text(SPEC.format(n=n, file=data.name))
-            tools = [("mmrwe", None)] + ([("mmrwe-baseline", args.baseline_src)] if args.baseline_src else [])
+            tools = [("mmrwe", None)] + (
+                [("mmrwe-baseline", args.baseline_src)] if args.baseline_src else []
+            )
             for tool, src in tools:
                 out = WORK / f"{tool}_{fmt}_{n}"
                 shutil.rmtree(out, ignore_errors=True)
                 load = os.getloadavg()[0]
                 cell = _run_cell("mmrwe", str(spec), str(out), *([src] if src else []))
                 cell.update({"tool": tool, "format": fmt, "n_patients": n, "load_before": load})
-                print(json.dumps({k: v for k, v in cell.items() if k != "output_bytes"}), flush=True)
+                print(
+                    json.dumps({k: v for k, v in cell.items() if k != "output_bytes"}), flush=True
+                )
                 records[(tool, fmt, n)] = cell
             if not args.no_lifelines:
                 load = os.getloadavg()[0]
@@ -339,10 +349,8 @@ def _meta() -> dict[str, Any]:
         "load_average_at_end": os.getloadavg(),
     }
     for mod in ("numpy", "pandas", "duckdb", "ibis", "lifelines"):
-        try:
+        with contextlib.suppress(ImportError):
             meta[mod] = __import__(mod).__version__
-        except ImportError:
-            pass
     return meta
 
 

@@ -71,6 +71,20 @@ def _steps(curve: Mapping[str, Sequence[Any]], key: str) -> tuple[list[float], l
     return t, y
 
 
+#: Censor marks drawn per curve at most: a registry curve censors at thousands of distinct
+#: times, whose marks merge into a bar anyway (and cost seconds as vector elements).
+MAX_CENSOR_MARKS = 150
+
+
+def _thin_marks(cens: np.ndarray, t_max: float) -> np.ndarray:
+    """At most MAX_CENSOR_MARKS marks, one per equal slice of the time axis (the first)."""
+    if len(cens) <= MAX_CENSOR_MARKS or t_max <= 0:
+        return cens
+    slot = np.floor(cens[:, 0] / t_max * MAX_CENSOR_MARKS).astype(np.int64)
+    _, first = np.unique(slot, return_index=True)
+    return cens[np.sort(first)]
+
+
 def _post_steps(t: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Vertices of a right-continuous step function, so the drawn path is the path tested
     for overlap with the legend (``drawstyle='steps-post'`` would hide the steps)."""
@@ -233,6 +247,7 @@ def km_figure(
                 ],
                 dtype=float,
             ).reshape(-1, 2)
+            cens = _thin_marks(cens, t_max)
             if len(cens):
                 ax.plot(
                     cens[:, 0],

@@ -19,6 +19,7 @@ located error messages. Both give the same cells.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,12 +98,42 @@ def read_raw(
     return RawTable(table, info)
 
 
+def _irregular_quotes(raw: bytes, sep: str) -> bool:
+    """Whether the text has quotes the two readers could read differently.
+
+    A quote inside a cell (``a,b"c``, ``"ab"c``, ``"a" b``) or a line with an odd number of
+    quotes (a quote left open, or a cell spread over lines): the strict splitter explains
+    them, Arrow's reader would take them literally. Checked on the bytes with numpy (the
+    quote, separator and line-end characters are ASCII, never part of a UTF-8 sequence).
+    """
+    b = np.frombuffer(raw, dtype=np.uint8)
+    q = np.flatnonzero(b == 34)
+    if q.size == 0:
+        return False
+    s, nl, cr = ord(sep), 10, 13
+    prev = np.where(q > 0, b[np.maximum(q - 1, 0)], nl)
+    nxt = np.where(q < b.size - 1, b[np.minimum(q + 1, b.size - 1)], nl)
+    open_ok = (prev == s) | (prev == nl) | (prev == 34)
+    close_ok = (nxt == s) | (nxt == nl) | (nxt == cr) | (nxt == 34)
+    if np.any(~open_ok & ~close_ok):
+        return True
+    lines = np.flatnonzero(b == nl)
+    per_line = np.bincount(np.searchsorted(lines, q), minlength=lines.size + 1)
+    return bool(np.any(per_line % 2))
+
+
 def _fast_csv(p: Path, sep: str, encoding: str) -> RawTable | None:
-    """Arrow's CSV reader on a file with no quoting; None when the strict splitter is needed."""
+    """Arrow's CSV reader on a regular file; None when the strict splitter is needed.
+
+    Taken only where both readers give the same cells: one-character separator, no NUL,
+    CRLF or LF line ends, quotes only around whole cells (escaped by doubling) and never
+    across lines, every row the header's width, a header of unique names. Anything else
+    goes to :func:`mmrwe.io.readers.read_table`, which names the line of the problem.
+    """
     import pyarrow.csv as pacsv
 
     data = p.read_bytes()
-    if len(sep) != 1 or b'"' in data or b"\x00" in data:
+    if len(sep) != 1 or sep == '"' or b"\x00" in data:
         return None
     try:
         text = data.decode(encoding)
@@ -113,9 +144,13 @@ def _fast_csv(p: Path, sep: str, encoding: str) -> RawTable | None:
     # a carriage return only as part of CRLF: a lone one splits lines differently
     if text.count("\r") != text.count("\r\n"):
         return None
+    utf8 = text.encode("utf-8")
+    quoted = b'"' in utf8
+    if ord(sep) > 127 or (quoted and _irregular_quotes(utf8, sep)):
+        return None
     readers.check_csv_text(text, sep, p.name, input_limits())
     first, _, _ = text.partition("\n")
-    header = [h.strip() for h in first.rstrip("\r").split(sep)]
+    header = [h.strip() for h in next(csv.reader([first.rstrip("\r")], delimiter=sep), [])]
     if not header or "" in header or len(set(header)) != len(header):
         return None
     bad: list[int] = []
@@ -126,11 +161,12 @@ def _fast_csv(p: Path, sep: str, encoding: str) -> RawTable | None:
 
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(utf8),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
-                quote_char=False,
+                quote_char='"' if quoted else False,
+                double_quote=True,
                 escape_char=False,
                 newlines_in_values=False,
                 ignore_empty_lines=False,
@@ -147,9 +183,7 @@ def _fast_csv(p: Path, sep: str, encoding: str) -> RawTable | None:
     if bad or table.num_rows == 0:
         return None
     n = table.num_rows
-    if sep != "," and table.num_columns == 1:
-        return None
-    if sep == "," and table.num_columns == 1 and any(ch in first for ch in ";\t"):
+    if table.num_columns == 1 and any(ch in first for ch in ";\t,|" if ch != sep):
         return None  # the strict reader explains the separator
     table = table.append_column("_src_row", pa.array(np.arange(2, n + 2, dtype=np.int64)))
     table = table.append_column("_ord", pa.array(np.arange(n, dtype=np.int64)))

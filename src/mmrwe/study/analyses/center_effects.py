@@ -16,7 +16,7 @@ import numpy as np
 
 from mmrwe.core.errors import MmrweError
 from mmrwe.spec.model import LogrankSpec, StudySpec
-from mmrwe.study.analyses.common import design_matrix
+from mmrwe.study.analyses.common import CENTER_CURVE_MAX_STEPS, design_matrix
 from mmrwe.study.analyses.logrank import logrank_entries
 from mmrwe.study.context import ENDPOINTS, AnalysisContext
 
@@ -61,7 +61,8 @@ def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any]:
     if len(centers) < 2:
         out["statement"] = f"all analysed patients come from one center ({', '.join(centers)})"
         return out
-    for entry in logrank_entries(ctx, [LogrankSpec(ep, by="center") for ep in ENDPOINTS]):
+    specs = [LogrankSpec(ep, by="center") for ep in ENDPOINTS]
+    for entry in logrank_entries(ctx, specs, CENTER_CURVE_MAX_STEPS):
         out["endpoints"][entry["endpoint"]] = entry
     cox_results = done.get("cox", [])
     for k, cx in enumerate(ctx.spec.cox):

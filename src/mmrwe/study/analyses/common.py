@@ -33,6 +33,51 @@ def risk_ticks(max_time: float, unit: str, step: float | None) -> list[float]:
     return [float(k * step) for k in range(n + 1)]
 
 
+#: Steps stored per curve at most (results.json and the figures): what a figure can show.
+#: Every number (median, landmarks, risk table) is computed from the whole curve first.
+CURVE_MAX_STEPS = 2000
+#: The same for the per-center curves of the center effects (20 centers at registry size).
+CENTER_CURVE_MAX_STEPS = 500
+
+
+def thin_curve(curve: dict[str, Any], max_steps: int = CURVE_MAX_STEPS) -> dict[str, Any]:
+    """A curve's steps thinned to at most ``max_steps``, as a figure of it looks the same.
+
+    The time axis is cut into ``max_steps // 2`` equal slices and the first and last step
+    of each slice are kept (the curve is monotone: inside a slice it lies between them);
+    events and censorings of the dropped steps are added to the next kept step, so the
+    totals stay exact. A thinned curve says so (``thinned``: steps before and after, the rule).
+    """
+    t = np.asarray(curve["time"], dtype=np.float64)
+    n = t.size
+    if n <= max_steps:
+        return curve
+    bins = max(1, max_steps // 2)
+    span = float(t[-1] - t[0]) or 1.0
+    slot = np.minimum(((t - t[0]) / span * bins).astype(np.int64), bins - 1)
+    change = np.flatnonzero(np.diff(slot)) + 1
+    keep = np.unique(np.concatenate([[0, n - 1], change, change - 1]))
+    out: dict[str, Any] = {}
+    for key, values in curve.items():
+        if not isinstance(values, list | tuple) or len(values) != n:
+            out[key] = values
+            continue
+        arr = np.asarray(values, dtype=object)
+        if key in ("n_event", "n_censor", "weighted_n_event", "weighted_n_censor"):
+            num = np.asarray([0 if v is None else v for v in values], dtype=np.float64)
+            sums = np.diff(np.concatenate([[0.0], np.cumsum(num)[keep]]))
+            out[key] = [int(x) if key.startswith("n_") else float(x) for x in sums]
+        else:
+            out[key] = arr[keep].tolist()
+    out["thinned"] = {
+        "steps": int(n),
+        "kept": int(keep.size),
+        "rule": f"first and last step of each of {bins} equal slices of the time axis; "
+        "events and censorings of dropped steps added to the next kept step",
+    }
+    return out
+
+
 def km_from_counts(ctx: AnalysisContext, counts: pd.DataFrame) -> Any:
     """Kaplan-Meier curve from per-time counts (bit-identical to the row version)."""
     from mmrwe.stats.km import kaplan_meier_from_counts
@@ -93,11 +138,13 @@ def km_block(ctx: AnalysisContext, counts: pd.DataFrame) -> dict[str, Any]:
         "n_risk": [int(x) for x in km.n_risk_at(np.asarray(ticks, dtype=float))],
         "rule": "number with time >= t",
     }
-    block["curve"] = km.curve_dict()
+    block["curve"] = thin_curve(km.curve_dict())
     return block
 
 
-def group_curve(ctx: AnalysisContext, km: Any, ticks: list[float]) -> dict[str, Any]:
+def group_curve(
+    ctx: AnalysisContext, km: Any, ticks: list[float], max_steps: int = CURVE_MAX_STEPS
+) -> dict[str, Any]:
     """One group's entry of a log-rank ``curves`` map: median, landmarks, risk table, steps."""
     return {
         "median": km.median.to_dict(),
@@ -109,7 +156,7 @@ def group_curve(ctx: AnalysisContext, km: Any, ticks: list[float]) -> dict[str, 
             "times": ticks,
             "n_risk": [int(v) for v in km.n_risk_at(np.asarray(ticks, dtype=float))],
         },
-        "curve": km.curve_dict(),
+        "curve": thin_curve(km.curve_dict(), max_steps),
     }
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from mmrwe.core.errors import EstimationError
 from mmrwe.spec.model import LogrankSpec, StudySpec
 from mmrwe.study.analyses.common import (
+    CURVE_MAX_STEPS,
     NOT_ESTIMABLE,
     boundary,
     entries,
@@ -43,14 +44,19 @@ def _identity(lr: LogrankSpec) -> dict[str, Any]:
     return {"endpoint": lr.endpoint, "by": lr.by, "strata": lr.strata}
 
 
-def logrank_entries(ctx: AnalysisContext, specs: Sequence[LogrankSpec]) -> list[dict[str, Any]]:
+def logrank_entries(
+    ctx: AnalysisContext, specs: Sequence[LogrankSpec], max_steps: int = CURVE_MAX_STEPS
+) -> list[dict[str, Any]]:
     """Log-rank entries without a spec key (the tests across centers)."""
     return [
-        boundary(ctx, None, _identity(lr), functools.partial(logrank_one, ctx, lr)) for lr in specs
+        boundary(ctx, None, _identity(lr), functools.partial(logrank_one, ctx, lr, max_steps))
+        for lr in specs
     ]
 
 
-def logrank_one(ctx: AnalysisContext, lr: LogrankSpec) -> dict[str, Any]:
+def logrank_one(
+    ctx: AnalysisContext, lr: LogrankSpec, max_steps: int = CURVE_MAX_STEPS
+) -> dict[str, Any]:
     """survdiff of one endpoint by one factor, with the per-group curves for the figures."""
     from mmrwe.stats.logrank import logrank_from_counts, logrank_trend_from_counts
 
@@ -106,7 +112,8 @@ def logrank_one(ctx: AnalysisContext, lr: LogrankSpec) -> dict[str, Any]:
     per = kept.groupby(["_k0", "time_days"], sort=True)[["n_event", "n_censor"]].sum()
     curves = {}
     for lv in levels:
-        curves[lv] = group_curve(ctx, km_from_counts(ctx, per.loc[lv].reset_index()), ticks)
+        km = km_from_counts(ctx, per.loc[lv].reset_index())
+        curves[lv] = group_curve(ctx, km, ticks, max_steps)
     entry["curves"] = curves
     entry["levels"] = levels  # display order (declared levels); dict keys sort on disk
     return entry
