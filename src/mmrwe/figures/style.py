@@ -248,17 +248,33 @@ def saved_size_in(fig: Figure) -> tuple[float, float]:
     return float(b.width), float(b.height)
 
 
+def _saved(fig: Figure, fmt: str, **kwargs: Any) -> bytes | str:
+    """``fig.savefig`` into memory, once per figure, format and options: the HTML page, the
+    Word file and the figure files share one rendering (rendering is most of their time)."""
+    cache: dict[tuple[Any, ...], bytes | str] | None = getattr(fig, "_mmrwe_saved", None)
+    if cache is None:
+        cache = {}
+        fig._mmrwe_saved = cache  # type: ignore[attr-defined]
+    key = (fmt, *sorted((k, repr(v)) for k, v in kwargs.items()))
+    if key not in cache:
+        buf: io.StringIO | io.BytesIO = io.StringIO() if fmt == "svg" else io.BytesIO()
+        with style():
+            fig.savefig(buf, format=fmt, bbox_inches=_bbox(fig), **kwargs)
+        cache[key] = buf.getvalue()
+    return cache[key]
+
+
+def _svg_text(fig: Figure) -> str:
+    """The figure as SVG text, without the date, creator and metadata block."""
+    text = str(_saved(fig, "svg", metadata={"Date": None, "Creator": None}))
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
+
+
 def figure_svg(fig: Figure, prefix: str) -> str:
     """Serialize to an inline ``<svg>`` element: no XML header, no metadata, ids prefixed by
     ``prefix`` (several SVGs share one HTML page), fonts with fallbacks."""
-    buf = io.StringIO()
-    with style():
-        fig.savefig(
-            buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=_bbox(fig)
-        )
-    text = buf.getvalue()
+    text = _svg_text(fig)
     text = text[text.find("<svg") :]
-    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
     text = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', text)
     text = _HREF.sub(lambda m: f'xlink:href="#{prefix}-{m.group(1)}"', text)
     text = _URL.sub(lambda m: f"url(#{prefix}-{m.group(1)})", text)
@@ -268,28 +284,15 @@ def figure_svg(fig: Figure, prefix: str) -> str:
 
 def figure_png(fig: Figure, dpi: int = DPI_PNG) -> bytes:
     """Serialize to PNG bytes at ``dpi`` (for Word); no timestamp or software metadata."""
-    buf = io.BytesIO()
-    with style():
-        fig.savefig(
-            buf,
-            format="png",
-            dpi=dpi,
-            metadata={"Software": None},
-            bbox_inches=_bbox(fig),
-            pil_kwargs={"compress_level": 3},
-        )
-    return buf.getvalue()
+    png = _saved(fig, "png", dpi=dpi, metadata={"Software": None},
+                 pil_kwargs={"compress_level": 3})  # fmt: skip
+    assert isinstance(png, bytes)
+    return png
 
 
 def figure_svg_file(fig: Figure) -> bytes:
     """A standalone SVG file (XML header, text kept as text, no date or creator metadata)."""
-    buf = io.StringIO()
-    with style():
-        fig.savefig(
-            buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=_bbox(fig)
-        )
-    text = re.sub(r"\s*<metadata>.*?</metadata>", "", buf.getvalue(), flags=re.S)
-    return text.replace(_FONT, _FONT_STACK).encode("utf-8")
+    return _svg_text(fig).replace(_FONT, _FONT_STACK).encode("utf-8")
 
 
 def figure_pdf(fig: Figure) -> bytes:

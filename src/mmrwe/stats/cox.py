@@ -1114,6 +1114,7 @@ def cox_fit(
     toler_chol: float | None = None,
     timefix: bool = True,
     terms: Sequence[str] | None = None,
+    concordance: bool = True,
 ) -> CoxResult:
     """Fit a Cox proportional-hazards model, as R ``coxph``.
 
@@ -1161,6 +1162,10 @@ def cox_fit(
     terms : sequence of str, optional
         Term label of each column, used by :func:`mmrwe.stats.coxzph.cox_zph` to test a
         multi-column term jointly. Default: the part of each name before ``"="``.
+    concordance : bool
+        Compute Harrell's C and its standard error (about half the time of a fit with few
+        covariates); ``False`` leaves both ``None``, for fits that only feed other
+        statistics.
 
     Returns
     -------
@@ -1366,14 +1371,17 @@ def cox_fit(
     if rscore is not None:
         tests["robust_score"] = ChisqTest(rscore, df, _chisq_sf(rscore, df))
 
-    conc, conc_se = _concordance(
-        lay,
-        lp_sorted,
-        ccode[lay.order] if (ccode is not None and cluster is not None) else None,
-        n_cluster,
-        w_s,
-        start_s,
-    )
+    conc: float | None = None
+    conc_se: float | None = None
+    if concordance:
+        conc, conc_se = _concordance(
+            lay,
+            lp_sorted,
+            ccode[lay.order] if (ccode is not None and cluster is not None) else None,
+            n_cluster,
+            w_s,
+            start_s,
+        )
 
     zph = _ZphData(
         time=lay.time,

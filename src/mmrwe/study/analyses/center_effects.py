@@ -74,7 +74,6 @@ def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any]:
 def _cox_heterogeneity(
     ctx: AnalysisContext, pooled: dict[str, Any], cx: Any, k: int
 ) -> dict[str, Any]:
-    from scipy.stats import chi2
 
     from mmrwe.stats.cox import cox_fit
 
@@ -93,27 +92,121 @@ def _cox_heterogeneity(
         tk, ek = t[keep], e[keep]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            strat = cox_fit(tk, ek, X, names=names, ties=cx.ties, strata=center)
-            levels = sorted(set(center))
-            inter = [X[:, j] * (center == lv) for lv in levels[1:] for j in range(X.shape[1])]
-            inames = [f"{n}:center={lv}" for lv in levels[1:] for n in names]
-            full = cox_fit(tk, ek, np.column_stack([X, *inter]), names=[*names, *inames],
-                           ties=cx.ties, strata=center)  # fmt: skip
+            strat = cox_fit(tk, ek, X, names=names, ties=cx.ties, strata=center, concordance=False)
+        fits = _center_fits(tk, ek, X, names, center, cx.ties)
         entry["stratified_by_center"] = {n: _coef(strat, j) for j, n in enumerate(names)}
-        df = full.df - strat.df
-        lr = 2.0 * (full.loglik[1] - strat.loglik[1])
-        entry["interaction"] = {
-            "test": "likelihood ratio, term x center within center strata",
-            "chisq": _num(lr) if df > 0 else None,
-            "df": int(df),
-            "p": _num(float(chi2.sf(lr, df))) if df > 0 and math.isfinite(lr) else None,
-            "converged": bool(full.converged and strat.converged),
-            "warnings": sorted({str(w.message) for w in caught} | set(full.warnings)),
-        }
-        entry["per_center"], entry["q"] = _per_center(tk, ek, X, names, center, cx.ties)
+        said = [str(w.message) for w in caught]
+        if tk.size * (X.shape[1] * len(fits)) ** 2 <= JOINT_FIT_MAX_WORK:
+            entry["interaction"] = _interaction_joint(
+                tk, ek, X, names, center, cx.ties, strat, said
+            )
+        else:
+            entry["interaction"] = _interaction(strat, fits, said)
+        entry["per_center"], entry["q"] = _per_center(fits, names)
     except MmrweError as exc:
         entry["note"] = f"not estimable: {exc.what}"
     return entry
+
+
+def _center_fits(
+    t: np.ndarray, e: np.ndarray, X: np.ndarray, names: list[str], center: np.ndarray, ties: Any
+) -> dict[str, Any]:
+    """One Cox fit per center: the fit itself, or ``(n, events, note)`` where there is none."""
+    from mmrwe.stats.cox import cox_fit
+
+    order = np.argsort(center, kind="stable")
+    levels, starts = np.unique(center[order], return_index=True)
+    bounds = [*starts[1:], center.size]
+    out: dict[str, Any] = {}
+    for lv, a, b in zip(levels.tolist(), starts.tolist(), bounds, strict=True):
+        m = order[a:b]
+        n_ev = int(e[m].sum())
+        if n_ev == 0:
+            out[lv] = (m.size, 0, "fewer than 2 events")
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[lv] = cox_fit(t[m], e[m], X[m], names=names, ties=ties, concordance=False)
+        except (MmrweError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            out[lv] = (m.size, n_ev, f"not estimable: {getattr(exc, 'what', type(exc).__name__)}")
+    return out
+
+
+#: Largest rows x columns^2 of the joint interaction fit (about 0.1 s); above it the test
+#: is computed from the per-center fits.
+JOINT_FIT_MAX_WORK = 5e7
+
+_TEST = "likelihood ratio, term x center within center strata"
+
+
+def _interaction_joint(
+    t: np.ndarray, e: np.ndarray, X: np.ndarray, names: list[str], center: np.ndarray,
+    ties: Any, strat: Any, strat_warnings: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """The interaction test as R computes it: one fit with term x center columns."""
+    from scipy.stats import chi2
+
+    from mmrwe.stats.cox import cox_fit
+
+    levels = sorted(set(center))
+    inter = [X[:, j] * (center == lv) for lv in levels[1:] for j in range(X.shape[1])]
+    inames = [f"{n}:center={lv}" for lv in levels[1:] for n in names]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        full = cox_fit(t, e, np.column_stack([X, *inter]), names=[*names, *inames], ties=ties,
+                       strata=center, concordance=False)  # fmt: skip
+    df = full.df - strat.df
+    lr = 2.0 * (full.loglik[1] - strat.loglik[1])
+    return {
+        "test": _TEST,
+        "chisq": _num(lr) if df > 0 else None,
+        "df": int(df),
+        "p": _num(float(chi2.sf(lr, df))) if df > 0 and math.isfinite(lr) else None,
+        "converged": bool(full.converged and strat.converged),
+        "warnings": sorted({*strat_warnings, *(str(w.message) for w in caught), *full.warnings}),
+        "computation": "joint fit",
+    }
+
+
+def _interaction(strat: Any, fits: dict[str, Any], strat_warnings: list[str]) -> dict[str, Any]:
+    """The interaction test from the per-center fits, for large studies.
+
+    With every term's coefficient free in every center and a baseline hazard per center,
+    the partial likelihood of the interaction model is the product of the centers' own
+    partial likelihoods: its maximum is the sum of the per-center fits' maxima and its
+    rank the sum of their ranks. This needs no fit with terms x centers columns (60
+    columns at 20 centers and 3 terms: 0.9 s at 1e5 patients, 5 GB of design at 1e7) and
+    equals the joint fit to rounding where every center's fit converges. Where a center's
+    coefficient diverges (monotone likelihood, a center with one event), the two stop at
+    different points, and R's joint fit may call such a column singular instead
+    (its tolerance is relative to the largest diagonal of the joint information).
+    """
+    from scipy.stats import chi2
+
+    loglik, df_full, converged = 0.0, 0, bool(strat.converged)
+    messages = set(strat_warnings)
+    for lv, fit in fits.items():
+        if isinstance(fit, tuple):
+            if fit[1] > 0:  # a center with events but no fit: the test is not defined
+                converged = False
+                messages.add(f"center {lv}: {fit[2]}")
+            continue
+        loglik += float(fit.loglik[1])
+        df_full += int(fit.df)
+        converged = converged and bool(fit.converged)
+        messages |= {f"center {lv}: {w}" for w in fit.warnings}
+    df = df_full - int(strat.df)
+    lr = 2.0 * (loglik - float(strat.loglik[1]))
+    return {
+        "test": _TEST,
+        "chisq": _num(lr) if df > 0 else None,
+        "df": int(df),
+        "p": _num(float(chi2.sf(lr, df))) if df > 0 and math.isfinite(lr) else None,
+        "converged": converged,
+        "warnings": sorted(messages),
+        "computation": "sum of per-center fits",
+    }
 
 
 def _coef(fit: Any, j: int) -> dict[str, float | None]:
@@ -132,32 +225,26 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _per_center(
-    t: np.ndarray, e: np.ndarray, X: np.ndarray, names: list[str], center: np.ndarray, ties: Any
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per-center Cox fits and Cochran's Q / I^2 (inverse-variance, fixed effect) per term."""
+def _per_center(fits: dict[str, Any], names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-center coefficients and Cochran's Q / I^2 (inverse-variance, fixed effect) per term."""
     from scipy.stats import chi2
-
-    from mmrwe.stats.cox import cox_fit
 
     per: dict[str, Any] = {}
     est: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
-    for lv in sorted(set(center)):
-        m = center == lv
-        if int(e[m].sum()) < 2:  # nothing to estimate from 0 or 1 event
-            per[lv] = {"n": int(m.sum()), "events": int(e[m].sum()), "note": "fewer than 2 events"}
+    for lv, fit in fits.items():
+        if isinstance(fit, tuple):
+            n, n_ev, note = fit
+            per[lv] = {"note": note} if note.startswith("not estimable") else {
+                "n": n, "events": n_ev, "note": note}  # fmt: skip
             continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = cox_fit(t[m], e[m], X[m], names=names, ties=ties)
-        except (MmrweError, ArithmeticError, np.linalg.LinAlgError) as exc:
-            per[lv] = {"note": f"not estimable: {getattr(exc, 'what', type(exc).__name__)}"}
+        n_ev = int(fit.events)
+        if n_ev < 2:  # nothing to estimate from 1 event
+            per[lv] = {"n": int(fit.n), "events": n_ev, "note": "fewer than 2 events"}
             continue
         diverged = not fit.converged or any(
             "infinite" in w or "monotone" in w.lower() for w in fit.warnings
         )
-        per[lv] = {"n": int(m.sum()), "events": int(e[m].sum()), "converged": not diverged,
+        per[lv] = {"n": int(fit.n), "events": n_ev, "converged": not diverged,
                    "coefficients": {n: _coef(fit, j) for j, n in enumerate(names)}}  # fmt: skip
         if diverged:
             continue
