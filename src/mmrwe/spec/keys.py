@@ -427,7 +427,7 @@ TABLES: tuple[Table, ...] = (
             Key("lower", "number", "Lower limit of its published CI.", example=3.9),
             Key("upper", "number", "Upper limit of its published CI.", example=7.7),
             Key("source", "string", "Where it was published.", default="", example="Martino et al., Hematol Oncol 2025"),
-            Key("quantity", "string", "The reproduced quantity, by id (n, median:EP, followup:EP, landmark:EP:T, proportion:NAME, count:VAR:LEVEL, percent:VAR:LEVEL, response:CAT, hr:cox:K:COEF, hr:cutpoint:K, cutpoint:K, p:logrank:K; K 1-based); exactly one of quantity and path.", example="median:PFS"),
+            Key("quantity", "string", "The reproduced quantity, by id (n, median:EP, median_symmetric:EP, followup:EP, landmark:EP:T, proportion:NAME, count:VAR:LEVEL, percent:VAR:LEVEL, response:CAT, hr:cox:K:COEF, hr:cutpoint:K, cutpoint:K, p:logrank:K; K 1-based); exactly one of quantity and path.", example="median:PFS"),
             Key("path", "string", "The reproduced number by its path in results.json (keys separated by dots, or a list of keys); exactly one of quantity and path.", example="endpoints.PFS.median"),
             Key("scale", "number", "Multiplies the reproduced value (e.g. 100 for a proportion published as a percentage).", default=1.0, example=100),
         ),
