@@ -120,7 +120,7 @@ def test_sequential_with_a_robust_variance_is_null_with_the_reason() -> None:
                 "robust": True,
                 "term_tests": "sequential",
             }
-        ],  # fmt: skip
+        ],
         subgroup=[],
     )
     m = mmrwe.Study(s, base_dir=REFERENCE / "data").run().to_dict()["cox"][0]
