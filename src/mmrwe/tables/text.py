@@ -334,9 +334,7 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
                 (
                     "A factor with three or more levels has one overall p (",
                     src.ref("method", "cox", tt[0], "term_tests", tt[1], "test"),
-                    ", terms added in order, as R anova)."
-                    if sequential
-                    else ", as R car::Anova).",
+                    ", terms added in order, as R anova)." if sequential else ", as R car::Anova).",
                 )
             )
         if any(m.get("ph_test") for m in models):
