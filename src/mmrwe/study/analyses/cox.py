@@ -116,14 +116,15 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
         )  # fmt: skip
     _finish(entry, fit, caught)
     entry["computation"] = {"method": "in memory"}
-    if cx.term_tests is not None:
+    kind = cx.term_tests
+    if kind is not None:
         from mmrwe.stats.cox_terms import cox_term_tests
 
         terms_of = _column_terms(cx.terms, names, info)
         _add_term_tests(
             entry,
             lambda: cox_term_tests(
-                t[keep], e[keep], X, names, terms_of, kind=cx.term_tests, full=fit,
+                t[keep], e[keep], X, names, terms_of, kind=kind, full=fit,
                 ties=cx.ties, strata=strata, cluster=cluster,
                 robust=cx.robust or cluster is not None,
             ),
