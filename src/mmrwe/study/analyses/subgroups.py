@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mmrwe.core.errors import EstimationError, SpecError
 from mmrwe.spec.model import StudySpec, SubgroupSpec
@@ -49,9 +50,8 @@ def _identity(sg: SubgroupSpec) -> dict[str, Any]:
     return {"endpoint": sg.endpoint, "effect": sg.effect, "by": list(sg.by)}
 
 
-def _effect_levels(ctx: AnalysisContext, sg: SubgroupSpec, eff: np.ndarray) -> tuple[str, str]:
-    present = [x for x in eff.tolist() if x is not None]
-    levels = ctx.levels(sg.effect, present)
+def _effect_levels(ctx: AnalysisContext, sg: SubgroupSpec, eff: pd.Series) -> tuple[str, str]:
+    levels = ctx.levels(sg.effect, eff.dropna().unique())
     if len(levels) != 2:
         raise EstimationError(
             f"the effect {sg.effect!r} has {len(levels)} level(s) among the analysed patients "
@@ -73,9 +73,10 @@ def subgroup_entry(ctx: AnalysisContext, sg: SubgroupSpec) -> dict[str, Any]:
     from mmrwe.stats.cox_terms import subgroup_hrs
 
     t, e = ctx.survival(sg.endpoint)
-    eff = ctx.labels(sg.effect).to_numpy(dtype=object)
-    eff_missing = np.fromiter((x is None for x in eff), dtype=bool, count=eff.size)
-    ref, cmp_ = _effect_levels(ctx, sg, eff)
+    eff_labels = ctx.labels(sg.effect)
+    eff = eff_labels.to_numpy(dtype=object)
+    eff_missing = eff_labels.isna().to_numpy()
+    ref, cmp_ = _effect_levels(ctx, sg, eff_labels)
     n_kept = int((~eff_missing).sum())
     if not e[~eff_missing].any():
         raise EstimationError(
@@ -108,9 +109,9 @@ def subgroup_entry(ctx: AnalysisContext, sg: SubgroupSpec) -> dict[str, Any]:
     }
     warnings: list[str] = list(overall.warnings)
     for by in sg.by:
-        lab = ctx.labels(by).to_numpy(dtype=object)
-        present = [x for x, m in zip(lab.tolist(), eff_missing.tolist(), strict=True) if not m]
-        levels = ctx.levels(by, present)
+        by_labels = ctx.labels(by)
+        lab = by_labels.to_numpy(dtype=object)
+        levels = ctx.levels(by, by_labels[~eff_missing].dropna().unique())
         reason = None
         if len(levels) > MAX_LEVELS:
             reason = (
@@ -126,7 +127,7 @@ def subgroup_entry(ctx: AnalysisContext, sg: SubgroupSpec) -> dict[str, Any]:
             )  # fmt: skip
             continue
         # levels of rows whose effect is missing are named too (subgroup_hrs drops the rows)
-        all_levels = ctx.levels(by, lab.tolist())
+        all_levels = ctx.levels(by, by_labels.dropna().unique())
         res = subgroup_hrs(t, e, eff, lab, by_name=by, by_levels=all_levels, **common)
         d = res.to_dict()
         entry["levels"].extend(d["levels"])
