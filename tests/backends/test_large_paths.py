@@ -55,7 +55,19 @@ def test_large_cohort_paths_give_the_same_results(
     big = run(spec)
     assert [c["computation"]["method"] for c in big.results["cox"]] == ["chunked"] * 5
     a, b = results_dict(ref), results_dict(big)
+    # term tests: likelihood-ratio refits in memory, type II Wald from the fitted variance
+    # when chunked (a one-column term's Wald chi-square is its z squared)
+    for c in b["cox"]:
+        assert {t["test"] for t in c["term_tests"].values()} == {"wald"}
+        assert "fitted in chunks" in c["term_tests_method"]
+        for term, t in c["term_tests"].items():
+            if t["df"] == 1:
+                col = next(k for k in c["coefficients"] if k == term or k.startswith(f"{term}="))
+                z = c["coefficients"][col]["z"]
+                assert t["chisq"] == pytest.approx(z * z, rel=1e-9)
+    assert all(t["test"] == "lr" for c in a["cox"] for t in c["term_tests"].values())
     for c in (*a["cox"], *b["cox"]):
-        c.pop("computation")
+        for key in ("computation", "term_tests", "term_tests_method"):
+            c.pop(key)
     assert diff_results(a, b, rtol=1e-9) == []
     pd.testing.assert_frame_equal(ref.derived, big.derived)

@@ -17,7 +17,13 @@ import pytest
 from tests.conftest import REFERENCE, load_expected
 
 from mmrwe.core.errors import InputError
-from mmrwe.stats.cox_terms import CoxTermTests, cox_term_tests, subgroup_hrs
+from mmrwe.stats.cox import cox_fit
+from mmrwe.stats.cox_terms import (
+    CoxTermTests,
+    cox_term_tests,
+    cox_wald_term_tests,
+    subgroup_hrs,
+)
 
 pytestmark = pytest.mark.reference
 
@@ -85,6 +91,31 @@ def test_reported_test_follows_car(name: str) -> None:
         assert set(entry) == {"test", "chisq", "df", "p", "type"}
         assert entry["test"] == tt.reported
         assert entry["type"] == "II"
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_wald_from_the_fit_alone_matches_car_anova_wald(name: str) -> None:
+    # the chunked Cox path's term tests: type II Wald from fit$var (robust when robust)
+    c = REF["cases"][name]
+    d = _data(c["data"])
+    fit = cox_fit(
+        d["time"].to_numpy(),
+        d["status"].to_numpy(),
+        d[c["columns"]].to_numpy(float),
+        names=c["r_names"],
+        terms=c["terms"],
+        ties=c["ties"],
+        start=d["start"].to_numpy() if c["has_start"] else None,
+        strata=d["strata"].to_numpy() if c["has_strata"] else None,
+        weights=d["weights"].to_numpy() if c["has_weights"] else None,
+    )
+    tt = cox_wald_term_tests(fit)
+    assert tt.reported == "wald" and tt.lr == {} and tt.kind == "II"
+    assert list(tt.wald) == c["term_order"]
+    for term, ref in c["car_wald"].items():
+        _same(tt.wald[term], ref)
+    assert ("robust" in tt.reason) == c["robust"]
+    assert all(e["test"] == "wald" for e in tt.to_dict().values())
 
 
 SEQUENTIAL = [n for n in CASES if REF["cases"][n]["sequential"] and not REF["cases"][n]["robust"]]

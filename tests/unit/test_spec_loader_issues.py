@@ -120,7 +120,8 @@ def test_spec_key_labels(segments, label):
 def _wrong_value(key: K.Key):
     # A value of the wrong type for each key type.
     return {"string": 12, "number": "twelve", "integer": 1.5, "boolean": "yes",
-            "strings": {"a": 1}, "numbers": ["a"], "scalar": [1, 2]}[key.type]  # fmt: skip
+            "strings": {"a": 1}, "numbers": ["a"], "scalar": [1, 2],
+            "string_or_false": 12}[key.type]  # fmt: skip
 
 
 def _base_doc() -> dict:

@@ -77,7 +77,8 @@ def test_every_key_has_a_doc_and_an_example_and_typed_defaults():
         if key.type not in ("table", "array", "map"):
             assert key.example is not None, f"{path} has no example"
         if key.choices is not None:
-            assert key.type == "string" and key.example in key.choices, path
+            assert key.type in ("string", "string_or_false"), path
+            assert key.example in key.choices, path
             if key.default is not K.NO_DEFAULT:
                 assert key.default in key.choices, path
 

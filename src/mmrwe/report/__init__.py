@@ -15,9 +15,16 @@ from mmrwe.report.html import render_html, write_html
 from mmrwe.results.model import StudyResults
 
 
-def write_reports(results: StudyResults, out_dir: Path) -> dict[str, Path]:
-    """Write ``report.html`` and ``report.docx`` into ``out_dir``; returns name -> path."""
-    doc = build_document(results.to_dict())
+def write_reports(
+    results: StudyResults, out_dir: Path, *, doc: Document | None = None
+) -> dict[str, Path]:
+    """Write ``report.html`` and ``report.docx`` into ``out_dir``; returns name -> path.
+
+    ``doc``: the document already built from ``results`` (its drawn figures are shared, e.g.
+    with :func:`write_figures`).
+    """
+    if doc is None:
+        doc = build_document(results.to_dict())
     return {
         "report_html": write_html(results, out_dir / "report.html", doc=doc),
         "report_docx": write_docx(results, out_dir / "report.docx", doc=doc),

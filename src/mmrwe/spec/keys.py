@@ -25,6 +25,7 @@ KeyType = Literal[
     "strings",  # array of strings (a single string is accepted as a one-item array)
     "numbers",  # array of numbers
     "scalar",  # string, number or boolean (written back as text)
+    "string_or_false",  # one of the key's choices, or false (the feature switched off)
     "table",  # a sub-table with its own keys (see the Table of the same path)
     "array",  # an array of tables [[...]] (see the Table of the same path)
     "map",  # a table whose keys are names the user chooses (see the Table of the same path)
@@ -138,6 +139,7 @@ TABLES: tuple[Table, ...] = (
             Key("logrank", "array", "Log-rank tests of an endpoint by a factor.", contract=True),
             Key("cox", "array", "Cox proportional hazards models.", contract=True),
             Key("cutpoint", "array", "Data-driven cut-offs of a numeric variable (maxstat or Youden).", contract=True),
+            Key("subgroup", "array", "Hazard ratio of a binary factor within subgroups, with interaction tests (forest plot).", contract=True),
             Key("table1", "table", "Baseline characteristics table."),
             Key("validation", "table", "Issues accepted knowingly and what to do with invalid rows."),
             Key("cohort", "table", "Patients excluded by the study team."),
@@ -319,6 +321,7 @@ TABLES: tuple[Table, ...] = (
             Key("cluster", "string", "Robust variance clustered by this column (e.g. center).", example="center"),
             Key("firth", "string", "Firth's penalized Cox: auto (also fitted when the likelihood is monotone), always, never.", default="auto", choices=("auto", "always", "never"), example="auto"),
             Key("name", "string", "A name for the model in the reports.", example="Multivariable PFS model"),
+            Key("term_tests", "string_or_false", "One overall test per term (a factor's levels tested jointly): II (type II likelihood-ratio tests, R car::Anova; the Wald test with a robust variance), sequential (R anova: terms added in the order written), or false for none.", default="II", choices=("II", "sequential"), example="II"),
         ),
         example='[[cox]]\nendpoint = "OS"\nterms = ["age", "sex", "hgb"]\nreference = { sex = "F" }\nties = "efron"',
     ),
@@ -346,6 +349,18 @@ TABLES: tuple[Table, ...] = (
             Key("n_perm", "integer", "Monte Carlo permutations for a conditional p-value; 0 = off.", default=0, minimum=0, maximum=10_000_000, example=0),
         ),
         example='[[cutpoint]]\nendpoint = "PFS"\nvariable = "hgb"\nmethod = "maxstat"\nminprop = 0.1',
+    ),
+    Table(
+        "subgroup",
+        "array",
+        "Effect of one binary factor within subgroups: its hazard ratio in each level of each by column (one Cox model per level), the interaction test per by column, and the hazard ratio in all patients; a table and a forest plot.",
+        keys=(
+            Key("endpoint", "string", "PFS or OS.", required=True, choices=ENDPOINT_CHOICES, example="PFS", contract=True),
+            Key("effect", "string", "A column with two levels; the hazard ratio is of its second level against its first (the reference).", required=True, example="hgb_lt_11", contract=True),
+            Key("by", "strings", "Subgroup columns (categorical, or numeric with few values); rows missing the column are left out of its models.", required=True, example=["age_group", "tcr"], contract=True),
+            Key("reference", "scalar", "Reference level of the effect. Default: the first of [variables.EFFECT] levels, else the first in sorted order.", example=">=11"),
+        ),
+        example='[[subgroup]]\nendpoint = "PFS"\neffect = "hgb_lt_11"\nby = ["age_group", "tcr"]',
     ),
     Table(
         "table1",
@@ -412,7 +427,7 @@ TABLES: tuple[Table, ...] = (
             Key("lower", "number", "Lower limit of its published CI.", example=3.9),
             Key("upper", "number", "Upper limit of its published CI.", example=7.7),
             Key("source", "string", "Where it was published.", default="", example="Martino et al., Hematol Oncol 2025"),
-            Key("quantity", "string", "The reproduced quantity, by id (n, median:EP, followup:EP, landmark:EP:T, proportion:NAME, count:VAR:LEVEL, percent:VAR:LEVEL, response:CAT, hr:cox:K:COEF, hr:cutpoint:K, cutpoint:K, p:logrank:K; K 1-based); exactly one of quantity and path.", example="median:PFS"),
+            Key("quantity", "string", "The reproduced quantity, by id (n, median:EP, median_symmetric:EP, followup:EP, landmark:EP:T, proportion:NAME, count:VAR:LEVEL, percent:VAR:LEVEL, response:CAT, hr:cox:K:COEF, hr:cutpoint:K, cutpoint:K, p:logrank:K; K 1-based); exactly one of quantity and path.", example="median:PFS"),
             Key("path", "string", "The reproduced number by its path in results.json (keys separated by dots, or a list of keys); exactly one of quantity and path.", example="endpoints.PFS.median"),
             Key("scale", "number", "Multiplies the reproduced value (e.g. 100 for a proportion published as a percentage).", default=1.0, example=100),
         ),

@@ -47,6 +47,7 @@ from mmrwe.spec.model import (
     SiteSpec,
     StudySection,
     StudySpec,
+    SubgroupSpec,
     Table1Spec,
     ValidationSection,
     VariableSpec,
@@ -363,6 +364,39 @@ class _Section:
             return default
         return v
 
+    def str_or_false(self, key: _Str, default: Any, *, choices: Sequence[_Str]) -> Any:
+        """One of ``choices``, or ``false`` (returned as None: the feature is off)."""
+        self._trace(key, "string_or_false", default, choices=tuple(choices))
+        if key not in self.table:
+            return default
+        v = self.table[key]
+        if v is False:
+            return None
+        if isinstance(v, _Str) and v in choices:
+            return v
+        allowed = " | ".join([*(toml_value(c) for c in choices), "false"])
+        if isinstance(v, _Str):
+            near = [c for c in choices if c.lower() == v.lower()] or difflib.get_close_matches(
+                v, list(choices), n=1
+            )
+            self.issue(
+                "MMS003",
+                f"{self.label(key)} = {v!r} is not one of {', '.join(map(repr, choices))} or false",
+                f"did you mean {near[0]!r}? write {toml_key(key)} = {toml_value(near[0])}"
+                if near
+                else f"write {toml_key(key)} = {allowed}, choosing one",
+                key,
+            )
+            return default
+        self.issue(
+            "MMS002",
+            f"{self.label(key)} must be one of {', '.join(map(repr, choices))} or false, "
+            f"got {toml_value(v)}",
+            f"write {toml_key(key)} = {allowed}, choosing one",
+            key,
+        )
+        return default
+
     def str_list(
         self, key: _Str, default: Any = None, *, required: _Bool = False, nonempty: _Bool = False
     ) -> Any:
@@ -652,6 +686,7 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
     logrank = _logrank(root)
     cox = _cox(root)
     cutpoints = _cutpoints(root, prop_names)
+    subgroups = _subgroups(root)
 
     t1 = root.sub("table1")
     t1.reject_unknown()
@@ -731,6 +766,7 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         logrank=tuple(logrank),
         cox=tuple(cox),
         cutpoints=tuple(cutpoints),
+        subgroups=tuple(subgroups),
         table1=table1,
         validation=validation,
         exclusions=tuple(exclusions),
@@ -1058,9 +1094,47 @@ def _cox(root: _Section) -> list[CoxSpec]:
                 cluster=e.str("cluster"),
                 firth=e.str("firth", "auto", choices=("auto", "always", "never")),
                 name=e.str("name"),
+                term_tests=e.str_or_false("term_tests", "II", choices=("II", "sequential")),
             )
         )
     return cox
+
+
+def _subgroups(root: _Section) -> list[SubgroupSpec]:
+    out = []
+    for e in root.array("subgroup"):
+        e.reject_unknown()
+        effect = e.str("effect", required=True) or ""
+        by = e.str_list("by", required=True, nonempty=True) or ()
+        if effect and effect in by:
+            e.issue(
+                "MMS006",
+                f"{e.label('by')} holds the effect {effect!r} itself",
+                f"remove {effect!r} from by: its subgroups could not compare its levels",
+                "by",
+            )
+        reference: _Str | None = None
+        e._trace("reference", "scalar", None)
+        if e.has("reference"):
+            level = e.table["reference"]
+            if isinstance(level, Mapping | list) or level is None:
+                e.issue(
+                    "MMS002",
+                    f"{e.label('reference')} must be one level of {effect!r}, got {toml_value(level)}",
+                    'write reference = "level" (a value of the effect column)',
+                    "reference",
+                )
+            else:
+                reference = _Str(level).lower() if isinstance(level, bool) else _Str(level)
+        out.append(
+            SubgroupSpec(
+                endpoint=_endpoint(e) or "",
+                effect=effect,
+                by=tuple(dict.fromkeys(by)),
+                reference=reference,
+            )
+        )
+    return out
 
 
 def _cutpoints(root: _Section, prop_names: set[_Str]) -> list[CutpointSpec]:

@@ -149,6 +149,19 @@ class CoxSpec:
     cluster: str | None = None
     firth: Literal["auto", "always", "never"] = "auto"
     name: str | None = None
+    # one overall test per term: "II" (R car::Anova), "sequential" (R anova), None = off
+    term_tests: Literal["II", "sequential"] | None = "II"
+
+
+@dataclass(frozen=True, slots=True)
+class SubgroupSpec:
+    """``[[subgroup]]``: the hazard ratio of a binary ``effect`` within the levels of each
+    ``by`` column, with the effect x subgroup interaction test."""
+
+    endpoint: str
+    effect: str
+    by: tuple[str, ...]
+    reference: str | None = None  # the effect's reference level; default: its first level
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +313,7 @@ class StudySpec:
     logrank: tuple[LogrankSpec, ...] = ()
     cox: tuple[CoxSpec, ...] = ()
     cutpoints: tuple[CutpointSpec, ...] = ()
+    subgroups: tuple[SubgroupSpec, ...] = ()
     table1: Table1Spec = field(default_factory=Table1Spec)
     validation: ValidationSection = field(default_factory=ValidationSection)
     exclusions: tuple[ExclusionSpec, ...] = ()

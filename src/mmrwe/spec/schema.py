@@ -64,6 +64,13 @@ def _key_schema(parent: str, key: K.Key) -> dict[str, Any]:
         s = {"type": "array", "items": item}
     elif key.type == "scalar":
         s = {"type": ["string", "number", "boolean"]}
+    elif key.type == "string_or_false":
+        s = {
+            "anyOf": [
+                {"type": "string", "enum": list(key.choices or ())},
+                {"type": "boolean", "enum": [False]},
+            ]
+        }
     elif key.type == "array":
         s = {"type": "array", "items": _ref(_child_path(parent, key))}
     else:  # table, map
@@ -192,7 +199,7 @@ def explain(query: str) -> str:
     lines += wrap.wrap(key.doc)
     lines.append(f"type: {_type_words(key)}")
     if key.choices:
-        lines.append("allowed: " + " | ".join(_toml_value(c) for c in key.choices))
+        lines.append("allowed: " + " | ".join(_toml_value(c) for c in _allowed(key)))
     if key.minimum is not None or key.maximum is not None:
         lo = "-inf" if key.minimum is None else f"{key.minimum:g}"
         hi = "inf" if key.maximum is None else f"{key.maximum:g}"
@@ -229,6 +236,12 @@ def explain(query: str) -> str:
     return "\n".join(lines)
 
 
+def _allowed(key: K.Key) -> list[Any]:
+    """The values a key with choices accepts (``false`` too for a string-or-false key)."""
+    out: list[Any] = list(key.choices or ())
+    return [*out, False] if key.type == "string_or_false" else out
+
+
 def _kind_words(kind: str) -> str:
     return {
         "table": "table",
@@ -246,6 +259,7 @@ def _type_words(key: K.Key) -> str:
         "strings": "list of strings",
         "numbers": "list of numbers",
         "scalar": "string, number or true/false",
+        "string_or_false": "string, or false",
         "table": "table",
         "array": "array of tables",
         "map": "table of names you choose",
@@ -289,7 +303,7 @@ def markdown_reference() -> str:
                 else:
                     default = "-"
                 if k.choices:
-                    allowed = ", ".join(f"`{_toml_value(c)}`" for c in k.choices)
+                    allowed = ", ".join(f"`{_toml_value(c)}`" for c in _allowed(k))
                 elif k.minimum is not None or k.maximum is not None:
                     lo = "" if k.minimum is None else f"{k.minimum:g}"
                     hi = "" if k.maximum is None else f"{k.maximum:g}"

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from mmrwe.stats._common import Estimate
     from mmrwe.stats.contingency import ChiSquareResult, FisherResult, chisq_test, fisher_exact
     from mmrwe.stats.cox import ChisqTest, CoxResult, aeq_times, cox_fit
-    from mmrwe.stats.cox_terms import CoxTermTests, SubgroupResult, cox_term_tests, subgroup_hrs
+    from mmrwe.stats.cox_terms import (
+        CoxTermTests,
+        SubgroupResult,
+        cox_term_tests,
+        cox_wald_term_tests,
+        subgroup_hrs,
+    )
     from mmrwe.stats.coxzph import PHTest, cox_zph
     from mmrwe.stats.cutpoint import (
         CutpointBootstrap,
@@ -71,6 +77,7 @@ _WHERE: dict[str, str] = {
     "chisq_test": "mmrwe.stats.contingency",
     "cox_fit": "mmrwe.stats.cox",
     "cox_term_tests": "mmrwe.stats.cox_terms",
+    "cox_wald_term_tests": "mmrwe.stats.cox_terms",
     "cox_zph": "mmrwe.stats.coxzph",
     "detect_monotone_likelihood": "mmrwe.stats.firth",
     "firth_cox": "mmrwe.stats.firth",
@@ -125,6 +132,7 @@ __all__ = [
     "chisq_test",
     "cox_fit",
     "cox_term_tests",
+    "cox_wald_term_tests",
     "cox_zph",
     "detect_monotone_likelihood",
     "firth_cox",

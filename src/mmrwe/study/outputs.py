@@ -83,10 +83,29 @@ def write_outputs(
     written["validation"] = out_dir / "validation.json"
 
     if report:
-        from mmrwe.report import write_reports
+        from mmrwe.report import build_document, write_figures, write_reports
 
         progress("Writing report")
-        written.update(write_reports(run.results, out_dir))
+        # one document for both reports and the figure files: the same drawings, with the
+        # width, palette and annotations of [report] (results.json report_options)
+        results = run.results.to_dict()
+        doc = build_document(results)
+        written.update(write_reports(run.results, out_dir, doc=doc))
+        opts = results.get("report_options") or {}
+        formats = opts.get("figure_formats") or []
+        if formats:
+            progress("Writing figure files")
+            files = write_figures(
+                results,
+                out_dir,
+                formats=formats,
+                dpi=int(opts.get("figure_dpi") or 600),
+                width_mm=float(opts.get("figure_width_mm") or 170.0),
+                palette=str(opts.get("palette") or "okabe-ito"),
+                km_annotations=bool(opts.get("km_annotations", True)),
+                doc=doc,
+            )
+            written.update({f"figure:{name}": path for name, path in files.items()})
 
     if run.failures:
         # internal errors of single analyses: their tracebacks, for a bug report (never on
@@ -100,7 +119,8 @@ def write_outputs(
         "timings_s": {k: round(v, 4) for k, v in run.timings.items()},
         "warnings": run.warnings,
         "failed": [{"spec_key": k, "reason": r} for k, r in run.failed],
-        "files": {k: v.name for k, v in written.items()},
+        # paths relative to the output folder (figures/km_pfs.pdf)
+        "files": {k: v.relative_to(out_dir).as_posix() for k, v in written.items()},
     }
     atomic_write(out_dir / "run.json", json.dumps(run_info, indent=1, sort_keys=True) + "\n")
     return written

@@ -617,12 +617,24 @@ def _run(
         "n_warnings": sum(1 for i in all_issues if i.severity == "warning"),
         "issues": [i.to_dict() for i in all_issues if i.severity != "error"],
     }
+    rep = spec.report
     out["report_options"] = {
-        "small_cell_k": spec.report.small_cell_k,
-        "table1_by": spec.table1.by or spec.report.table1_by,
+        "small_cell_k": rep.small_cell_k,
+        "table1_by": spec.table1.by or rep.table1_by,
+        # how the figures are drawn, in the reports and in the figure files alike
+        "figure_width_mm": rep.figure_width_mm,
+        "palette": rep.palette,
+        "km_annotations": rep.km_annotations,
+        "figure_formats": list(rep.figure_formats),
+        "figure_dpi": rep.figure_dpi,
     }
     out["variables"] = {
-        c: {"type": kind, "unit": v.units.get(c), "label": _label_of(spec, c)}
+        c: {
+            "type": kind,
+            "unit": v.units.get(c),
+            "label": _label_of(spec, c),
+            "levels": _levels_of(spec, c),
+        }
         for c, kind in types.items()
         if not c.startswith("_")
     }
@@ -639,6 +651,14 @@ def _run(
         done[a.key] = a.run_safely(ctx, done)
         timings[a.key] = time.perf_counter() - t
     out.update(done)
+    if spec.published:
+        from mmrwe.tables.published import published_comparison
+
+        # looked up in the finished results: a published number beside its reproduction
+        out["published"] = published_comparison(spec.published, out)
+        for e in out["published"]:
+            if e["status"] == "failed":
+                ctx.warnings.append(f"{e['spec_key']}: {e['reason']}")
     results = StudyResults(out)
     progress("Collecting per-patient outputs")
     t = time.perf_counter()
@@ -650,6 +670,12 @@ def _run(
 def _label_of(spec: StudySpec, column: str) -> str | None:
     var = spec.variable(column)
     return var.label if var is not None else None
+
+
+def _levels_of(spec: StudySpec, column: str) -> list[str] | None:
+    """The declared ``[variables.X] levels`` (display order; None when not declared)."""
+    var = spec.variable(column)
+    return list(var.levels) if var is not None and var.levels else None
 
 
 __all__ = [

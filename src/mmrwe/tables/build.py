@@ -809,7 +809,7 @@ def cox_table(src: Source) -> TableModel | None:
     for mark, path in term_mark_paths.items():
         t = t.with_footnote(
             "Overall p of the factor (all its levels together): ",
-            src.ref("str", *path),
+            src.ref("method", *path),
             ".",
             mark=mark,
         )
@@ -1218,7 +1218,7 @@ def subgroup_table(src: Source) -> TableModel | None:
         "levels of the subgroup variable."
     )
     for test, path in tests.items():
-        t = t.with_footnote("Interaction test: ", src.ref("str", *path), ".")
+        t = t.with_footnote("Interaction test: ", src.ref("method", *path), ".")
         del test
     return t
 

@@ -116,6 +116,9 @@ METHOD_NAMES = {
     "log-rank": "log-rank",
     "Fisher exact": "Fisher's exact test",
     "Pearson chi-square": "Pearson's chi-square test",
+    # test ids of cox[].term_tests and subgroups[].interaction
+    "lr": "likelihood-ratio test",
+    "wald": "Wald test",
 }
 
 

@@ -11,6 +11,7 @@ id                         value (lower, upper) in results.json               ki
 =========================  =================================================  ============
 ``n``                      ``cohort.n``                                       count
 ``median:EP``              ``endpoints.EP.median`` (estimate, lower, upper)   time
+``median_symmetric:EP``    ``endpoints.EP.median_symmetric``                  time
 ``followup:EP``            ``endpoints.EP.followup``                          time
 ``landmark:EP:T``          ``endpoints.EP.landmarks.T`` (surv) x 100          percent
 ``proportion:NAME``        ``proportions[name=NAME]`` (estimate) x 100        percent
@@ -77,7 +78,7 @@ def _target(quantity: str, results: Mapping[str, Any]) -> _Target:
     args = rest.split(":") if rest else []
     if head == "n" and not args:
         return _Target(("cohort", "n"), "count")
-    if head in ("median", "followup") and len(args) == 1:
+    if head in ("median", "median_symmetric", "followup") and len(args) == 1:
         return _Target(("endpoints", args[0], head), "time")
     if head == "landmark" and len(args) == 2:
         return _Target(("endpoints", args[0], "landmarks", args[1]), "percent", 100.0)
@@ -111,6 +112,7 @@ def _target(quantity: str, results: Mapping[str, Any]) -> _Target:
 _FORMS = {
     "n": ("n",),
     "median": ("median:EP",),
+    "median_symmetric": ("median_symmetric:EP",),
     "followup": ("followup:EP",),
     "landmark": ("landmark:EP:T",),
     "proportion": ("proportion:NAME",),

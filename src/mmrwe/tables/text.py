@@ -329,11 +329,12 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
             None,
         )
         if tt:
+            sequential = src.get("cox", tt[0], "term_tests", tt[1], "type") == "sequential"
             s.append(
                 (
                     "A factor with three or more levels has one overall p (",
-                    src.ref("str", "cox", tt[0], "term_tests", tt[1], "test"),
-                    ", as R car::Anova).",
+                    src.ref("method", "cox", tt[0], "term_tests", tt[1], "test"),
+                    ", terms added in order, as R anova)." if sequential else ", as R car::Anova).",
                 )
             )
         if any(m.get("ph_test") for m in models):
@@ -476,7 +477,7 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
                 "of the subgroup variable (R survival::coxph), and a different effect across "
                 "levels was tested by an interaction term",
                 *(
-                    (" (", src.ref("str", *ip, "test"), ")")
+                    (" (", src.ref("method", *ip, "test"), ")")
                     if (ip := _first_interaction(src)) is not None
                     else ()
                 ),

@@ -981,6 +981,9 @@ def _spec_names(spec: StudySpec) -> list[tuple[str, str]]:
             out.append((cx.cluster, f"cox[{k}].cluster"))
     for k, cp in enumerate(spec.cutpoints):
         out.append((cp.variable, f"cutpoint[{k}].variable"))
+    for k, sg in enumerate(spec.subgroups):
+        out.append((sg.effect, f"subgroup[{k}].effect"))
+        out += [(b, f"subgroup[{k}].by") for b in sg.by]
     out += [(t, "table1.variables") for t in spec.table1.variables]
     if spec.table1.by:
         out.append((spec.table1.by, "table1.by"))

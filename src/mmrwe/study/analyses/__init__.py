@@ -25,6 +25,7 @@ from mmrwe.study.analyses import (
     logrank,
     proportions,
     response,
+    subgroups,
     table1,
 )
 from mmrwe.study.analyses.common import FAILED, boundary
@@ -84,6 +85,7 @@ REGISTRY: tuple[Analysis, ...] = tuple(
         compare,
         logrank,
         cox,
+        subgroups,
         cutpoints,
         table1,
         center_effects,

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,19 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
         )  # fmt: skip
     _finish(entry, fit, caught)
     entry["computation"] = {"method": "in memory"}
+    kind = cx.term_tests
+    if kind is not None:
+        from mmrwe.stats.cox_terms import cox_term_tests
+
+        terms_of = _column_terms(cx.terms, names, info)
+        _add_term_tests(
+            entry,
+            lambda: cox_term_tests(
+                t[keep], e[keep], X, names, terms_of, kind=kind, full=fit,
+                ties=cx.ties, strata=strata, cluster=cluster,
+                robust=cx.robust or cluster is not None,
+            ),
+        )  # fmt: skip
     if cx.ph_test:
         try:
             entry["ph_test"] = cox_zph(fit, transform=cx.ph_transform).to_dict()
@@ -125,6 +138,37 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
     if cx.firth == "always" or (cx.firth == "auto" and _separated(entry)):
         entry["firth"] = _firth(t[keep], e[keep], X, names, auto=cx.firth == "auto")
     return entry
+
+
+def _column_terms(terms: Iterable[str], names: list[str], info: dict[str, Any]) -> list[str]:
+    """The term of each design column: a factor's dummies ("sex=M") share its name."""
+    out: list[str] = []
+    for name in names:
+        term = next(
+            (
+                t
+                for t in terms
+                if name == t
+                or (info.get(t, {}).get("type") == "categorical" and name.startswith(f"{t}="))
+            ),
+            name,
+        )
+        out.append(term)
+    return out
+
+
+def _add_term_tests(entry: dict[str, Any], compute: Callable[[], Any], note: str = "") -> None:
+    """``term_tests`` {term: {test, chisq, df, p, type}} and how they were computed; null with
+    ``term_tests_reason`` when they cannot be computed (the model itself still stands)."""
+    try:
+        tt = compute()
+    except MmrweError as exc:
+        entry["term_tests"] = None
+        entry["term_tests_reason"] = exc.what
+        entry["warnings"].append(f"term tests not computed: {exc.what}")
+        return
+    entry["term_tests"] = tt.to_dict()
+    entry["term_tests_method"] = tt.reason + note
 
 
 def _check_estimable(cx: CoxSpec, n: int, events: int, info: dict[str, Any]) -> None:
@@ -234,6 +278,21 @@ def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
                 spill.source, names=names, ties=cx.ties, n_strata=n_strata, terms=terms_of
             )
         _finish(entry, chunked.result, caught)
+        if cx.term_tests is not None:
+            from mmrwe.stats.cox_terms import cox_wald_term_tests
+
+            asked = (
+                ""
+                if cx.term_tests == "II"
+                else " (sequential tests were asked for; they need refits, so type II Wald "
+                "tests are reported)"
+            )
+            _add_term_tests(
+                entry,
+                lambda: cox_wald_term_tests(chunked.result, terms_of),
+                f"; the model was fitted in chunks ({spill.n} patients), where a "
+                f"likelihood-ratio test would refit the model once per term{asked}",
+            )
         if cx.ph_test:
             try:
                 entry["ph_test"] = cox_zph_chunked(
