@@ -246,4 +246,4 @@ def test_user_error_has_no_traceback(tmp_path):
 def test_out_dir_holding_inputs_is_refused(demo_run):
     spec = demo_run / "demo-input" / "study.toml"
     res = runner.invoke(app, ["analyze", str(spec), "--out", str(demo_run / "demo-input")])
-    assert res.exit_code == 1 and "never writes next to its inputs" in res.output
+    assert res.exit_code == 1 and "never writes where its inputs are" in res.output

@@ -108,7 +108,7 @@ def test_out_dir_holding_a_site_file_is_refused(sites, tmp_path):
     from mmrwe.core.errors import InputError
 
     folder = copy_sites(sites["spec"].parent, tmp_path / "s")
-    with pytest.raises(InputError, match="holds the site file"):
+    with pytest.raises(InputError, match="holds the input"):
         pool(load_spec(folder / "study.toml"), [], folder)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -78,24 +79,64 @@ def _root(
     """Multicenter real-world evidence in multiple myeloma."""
 
 
-def run_and_write(spec_path: Path, out_dir: Path, quiet: bool) -> tuple[Any, dict[str, Path]]:
-    """``analyze``: run the spec and write every output; inputs checked unchanged."""
-    from mmrwe.study import Study
-    from mmrwe.study.outputs import check_out_dir, input_files, input_hashes
+def run_and_write(
+    spec_path: Path | Callable[[Path], Path], out_dir: Path, quiet: bool
+) -> tuple[Any, dict[str, Path]]:
+    """``analyze``: run the spec and write every output, all or nothing.
 
-    study = Study.from_toml(spec_path)
-    files = input_files(study.spec)
+    The output folder is opened first (writable, not a file, room on the disk, no other run
+    in it), the inputs are hashed, the outputs written to a staging folder; only when the
+    inputs are unchanged is it swapped in. ``spec_path`` may be a function that writes the
+    spec into the staging folder and returns its path (the demo).
+    """
+    from mmrwe.core.outdir import os_error_words
+    from mmrwe.study import Study
+    from mmrwe.study.outputs import check_out_dir, input_files, input_hashes, output_folder
+
+    study = None if callable(spec_path) else Study.from_toml(spec_path)
+    files = [] if study is None else input_files(study.spec)
     check_out_dir(out_dir, files)
-    before = input_hashes(files)
-    with Progress(quiet) as progress:
-        result = study.run(progress)
-        written = result.write(out_dir, progress=progress)
-    if input_hashes(files) != before:  # a guard, not a feature: inputs are opened read-only
-        raise MmrweError(
-            "an input file changed during the run",
-            fix="do not edit inputs while mmrwe runs; re-run",
+    with output_folder(out_dir, files) as folder:
+        if study is None:
+            assert callable(spec_path)
+            study = Study.from_toml(spec_path(folder.staging))
+            files = input_files(study.spec)
+        before = input_hashes(files)
+        with Progress(quiet) as progress:
+            result = study.run(progress)
+            try:
+                written = result.write_into(folder.staging, progress=progress)
+            except OSError as exc:
+                raise os_error_words(exc, out_dir) from None
+        if input_hashes(files) != before:  # a guard, not a feature: inputs are opened read-only
+            raise MmrweError(
+                "an input file changed during the run; nothing was written (the previous "
+                f"outputs in {out_dir} are left as they were)",
+                fix="do not edit inputs while mmrwe runs; re-run",
+            )
+        folder.commit()
+    return result, folder.final(written.items())
+
+
+def _run_failed(exc: BaseException, debug: bool, out_dir: Path) -> NoReturn:
+    """A run that wrote nothing: say why, and that the output folder is as it was."""
+    if isinstance(exc, typer.Exit):
+        raise exc
+    if isinstance(exc, KeyboardInterrupt):
+        err.print("[bold red]Interrupted.[/]")
+        code = 130
+    else:
+        report_error(exc, debug)
+        code = 1
+    try:
+        finished = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))["finished_utc"]
+        err.print(
+            f"Nothing was written: the outputs in {escape(str(out_dir))} are left as they were "
+            f"(an earlier run's, finished {escape(str(finished))})."
         )
-    return result, written
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    raise typer.Exit(code) from None
 
 
 @app.command()
@@ -118,10 +159,7 @@ def analyze(
     try:
         result, written = run_and_write(spec, out_dir, quiet)
     except BaseException as exc:
-        if isinstance(exc, typer.Exit | KeyboardInterrupt):
-            raise
-        report_error(exc, debug)
-        raise typer.Exit(1) from None
+        _run_failed(exc, debug, out_dir)
     print_summary(result.results)
     for w in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}")
@@ -193,15 +231,13 @@ def demo(
     from mmrwe.study.demo import copy_demo_inputs, published_vs_reproduced
 
     try:
-        spec_path = copy_demo_inputs(out_dir / "demo-input")
         t0 = time.perf_counter()
-        result, written = run_and_write(spec_path, out_dir, quiet)
+        result, written = run_and_write(
+            lambda staging: copy_demo_inputs(staging / "demo-input"), out_dir, quiet
+        )
         elapsed = time.perf_counter() - t0
     except BaseException as exc:
-        if isinstance(exc, typer.Exit | KeyboardInterrupt):
-            raise
-        report_error(exc, debug)
-        raise typer.Exit(1) from None
+        _run_failed(exc, debug, out_dir)
     out.print(
         "[bold]SYNTHETIC COHORT[/]: generated to resemble the published study; no real patient data."
     )

@@ -60,7 +60,7 @@ def register(app: Any) -> None:
             if isinstance(exc, typer.Exit | KeyboardInterrupt):
                 raise
             report_error(exc, debug)
-            if isinstance(exc, ValidationError) and (out_dir / POOLING_JSON).exists():
+            if isinstance(exc, ValidationError) and _failed_report(out_dir / POOLING_JSON):
                 err.print(
                     f"Every issue and flagged duplicate pair is listed in {out_dir / POOLING_JSON}"
                 )
@@ -212,3 +212,11 @@ def register(app: Any) -> None:
         out.print(json.dumps(summary, indent=1), markup=False, highlight=False, soft_wrap=True)
         for w in summary.get("warnings", []):
             err.print("[yellow]warning:[/] " + console_text(w, 2000))
+
+
+def _failed_report(path: Path) -> bool:
+    """True if ``path`` is the pooling.json of a failed pooling (not an earlier run's)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("status") == "failed"
+    except (OSError, ValueError, AttributeError):
+        return False

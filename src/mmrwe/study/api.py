@@ -134,17 +134,41 @@ class StudyResult:
     def write(
         self, out_dir: str | Path, *, report: bool = True, progress: Progress = _noop
     ) -> dict[str, Path]:
-        """Write every output file into ``out_dir`` (created if missing).
+        """Write every output file into ``out_dir`` (created if missing), all or nothing.
 
         Returns a mapping of file kind to path. The same files, with the same bytes, as
-        ``mmrwe analyze --out out_dir``.
+        ``mmrwe analyze --out out_dir``. The files are written into a staging folder and
+        swapped in together: if writing fails (disk full, interrupted), ``out_dir`` keeps
+        its previous outputs. Files in ``out_dir`` that mmrwe did not write are kept.
+
+        Raises
+        ------
+        OutputError
+            ``out_dir`` is a file, cannot be written, the disk is full, or another run is
+            writing to it.
         """
-        from mmrwe.study.outputs import check_out_dir, input_files, write_outputs
+        from mmrwe.core.outdir import os_error_words
+        from mmrwe.study.outputs import check_out_dir, input_files, output_folder
 
         out = Path(out_dir)
-        check_out_dir(out, input_files(self.spec))
-        out.mkdir(parents=True, exist_ok=True)
-        return write_outputs(self._run, out, progress=progress, report=report)
+        files = input_files(self.spec)
+        check_out_dir(out, files)
+        with output_folder(out, files) as folder:
+            try:
+                written = self.write_into(folder.staging, report=report, progress=progress)
+            except OSError as exc:
+                raise os_error_words(exc, out) from None
+            folder.commit()
+        return folder.final(written.items())
+
+    def write_into(
+        self, folder: Path, *, report: bool = True, progress: Progress = _noop
+    ) -> dict[str, Path]:
+        """Write the outputs straight into ``folder``, file by file (no staging; :meth:`write`
+        is all or nothing). Operating-system errors are raised as they are."""
+        from mmrwe.study.outputs import write_outputs
+
+        return write_outputs(self._run, folder, progress=progress, report=report)
 
 
 class Study:

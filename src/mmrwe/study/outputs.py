@@ -1,11 +1,13 @@
 """Writing a run's files: results.json, the per-patient listing, the audit, the reports.
 
-Each file is written atomically (a temporary file in the same folder, then a rename), so a
-crash never leaves a half-written file. Only files mmrwe writes are replaced.
+A run writes into a staging folder that replaces the output folder's mmrwe files all at once
+(:mod:`mmrwe.core.outdir`): a killed, interrupted or failed run leaves the previous outputs
+as they were, never a mix. Files in the output folder that mmrwe did not write are kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +16,7 @@ from typing import Any
 
 from mmrwe.core.errors import InputError, Location
 from mmrwe.core.fileio import atomic_write, file_sha256
+from mmrwe.core.outdir import OutputFolder
 from mmrwe.core.version import __version__
 from mmrwe.spec.model import StudySpec
 from mmrwe.study.analyses.common import ERROR_LOG
@@ -32,16 +35,59 @@ def input_files(spec: StudySpec) -> list[Path]:
     return [p for p in files if p is not None]
 
 
+#: Top-level names mmrwe writes into an output folder (with those a previous run.json lists).
+OWNED_NAMES = frozenset(
+    {
+        "results.json",
+        "report.html",
+        "report.docx",
+        "run.json",
+        "validation.json",
+        "derived_patients.csv",
+        "derived_patients.parquet",
+        "response_audit.jsonl",
+        ERROR_LOG,
+        "figures",
+        "restricted",
+        "demo-input",
+        "pooled_patients.csv",
+        "pooling.json",
+    }
+)
+
+
+def owned_names(out_dir: Path) -> set[str]:
+    """The entries of ``out_dir`` that an earlier mmrwe run wrote (replaced by the next run)."""
+    names = set(OWNED_NAMES)
+    try:
+        info = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+        files = info.get("files") or {}
+        names |= {str(v).split("/", 1)[0] for v in files.values() if isinstance(v, str)}
+    except (OSError, ValueError, AttributeError):
+        pass
+    return {n for n in names if n and n not in (".", "..")}
+
+
 def check_out_dir(out_dir: Path, inputs: Sequence[Path]) -> None:
-    """Refuse an output folder that holds an input, so inputs can never be overwritten."""
+    """Refuse an output folder that holds an input (at any depth), so inputs are never touched."""
     out = out_dir.resolve()
     for p in inputs:
-        if p.exists() and p.resolve().parent == out:
+        if p.exists() and out in p.resolve().parents:
             raise InputError(
                 f"the output folder {out_dir} holds the input {p.name}",
                 where=Location(file=str(p)),
-                fix="choose another --out folder; mmrwe never writes next to its inputs",
+                fix="choose another --out folder; mmrwe never writes where its inputs are",
             )
+
+
+def output_folder(out_dir: Path, inputs: Sequence[Path] = ()) -> OutputFolder:
+    """The all-or-nothing output folder of a run (open it before the analysis starts, so a
+    folder that cannot be written, a full disk or a second run are found in a second)."""
+    need = 0
+    for p in inputs:
+        with contextlib.suppress(OSError):
+            need += p.stat().st_size  # the per-patient outputs are about the inputs' size
+    return OutputFolder(out_dir, owned_names, need_bytes=need)
 
 
 def input_hashes(files: Sequence[Path]) -> dict[str, str]:
@@ -68,9 +114,7 @@ def write_outputs(
 
     if run.response is not None:
         audit_path = out_dir / "response_audit.jsonl"
-        tmp = out_dir / ".response_audit.jsonl.tmp"
-        run.response.audit.write_jsonl(tmp)
-        tmp.replace(audit_path)  # atomic, as every other output
+        run.response.audit.write_jsonl(audit_path)  # in the staging folder: swapped in whole
         written["response_audit"] = audit_path
     issues = list(run.validated.issues) + (
         list(run.response.issues) if run.response is not None else []

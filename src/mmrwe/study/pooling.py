@@ -550,17 +550,6 @@ class PoolRun:
     written: dict[str, Path]
 
 
-def _check_out_dir(out_dir: Path, entries: Sequence[SiteEntry], spec: StudySpec) -> None:
-    out = out_dir.resolve()
-    for e in entries:
-        if e.site.file.exists() and e.site.file.resolve().parent == out:
-            raise InputError(
-                f"the output folder {out_dir} holds the site file {e.site.file.name}",
-                where=Location(file=str(e.site.file)),
-                fix="choose another --out folder; mmrwe never writes next to its inputs",
-            )
-
-
 def _hashes(spec: StudySpec, entries: Sequence[SiteEntry]) -> dict[str, str]:
     from mmrwe.core.fileio import file_sha256
 
@@ -578,55 +567,70 @@ def pool(
 ) -> PoolRun:
     """Pool site files, analyse the pooled table and write DIR (``mmrwe pool``).
 
-    Writes, atomically, ``pooled_patients.csv``, ``pooling.json`` and everything
-    ``mmrwe analyze`` writes (results.json, report.html, ...). On validation or pooling
-    errors only ``pooling.json`` is written (``status = "failed"``, with every issue and
-    every flagged duplicate pair for review) and :class:`ValidationError` is raised.
+    Writes ``pooled_patients.csv``, ``pooling.json`` and everything ``mmrwe analyze``
+    writes (results.json, report.html, ...), all or nothing. On validation or pooling
+    errors :class:`ValidationError` is raised; into a folder without earlier outputs,
+    ``pooling.json`` is then written alone (``status = "failed"``, with every issue and
+    every flagged duplicate pair for review); an earlier run's outputs are left as they were.
     """
-    from mmrwe.study.outputs import write_outputs
+    from mmrwe.core.outdir import os_error_words
+    from mmrwe.study.outputs import check_out_dir, output_folder, write_outputs
     from mmrwe.study.pipeline import run
 
     entries = resolve_sites(spec, files)
-    _check_out_dir(out_dir, entries, spec)
-    before = _hashes(spec, entries)
-    pooled = prepare_pool(spec, [e.site.file for e in entries] if files else (), progress=progress)
-    if pooled.errors:
-        doc = pooled.to_dict("failed")
-        atomic_write(out_dir / POOLING_JSON, json.dumps(doc, indent=1, sort_keys=True) + "\n")
-        raise ValidationError(pooled.issues)
-    assert pooled.validated is not None
-    sites = [
-        {
-            "site": x.label,
-            "file": x.file,
-            "sha256": x.sha256,
-            "n_rows": x.rows_in,
-            "format": x.format,
-        }
-        for x in pooled.sites
-    ]
-    result = run(spec, progress, prevalidated=pooled.validated, extra_inputs={"sites": sites})
-    # Everything is computed before the first file is written: a failure leaves DIR as
-    # it was (each file is also replaced atomically).
-    effects = dict(result.results.to_dict()["center_effects"])
-    doc = pooled.to_dict("ok")
-    doc["center_effects"] = effects
-    doc["results_keys_proposed"] = {
-        "center_effects": "results.json top-level key for this center_effects dict",
-        "inputs.sites": "results.json inputs entry listing each site file (file, sha256, n_rows)",
-    }
-    pooling_text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    atomic_write(out_dir / POOLED_NAME, pooled.csv_text)
-    written = write_outputs(result, out_dir, progress=progress, report=report)
-    written["pooled_patients"] = out_dir / POOLED_NAME
-    atomic_write(out_dir / POOLING_JSON, pooling_text)
-    written["pooling"] = out_dir / POOLING_JSON
-    after = _hashes(spec, entries)
-    if before != after:
-        raise MmrweError(
-            "an input file changed during the run",
-            fix="do not edit inputs while mmrwe runs; re-run",
+    inputs = [p for p in (spec.path, *(e.site.file for e in entries)) if p is not None]
+    check_out_dir(out_dir, inputs)
+    with output_folder(out_dir, inputs) as folder:
+        staging = folder.staging
+        before = _hashes(spec, entries)
+        pooled = prepare_pool(
+            spec, [e.site.file for e in entries] if files else (), progress=progress
         )
+        if pooled.errors:
+            if not (out_dir / "run.json").exists() and not (out_dir / POOLING_JSON).exists():
+                # a first attempt: the review list (every issue, every flagged pair) is the
+                # folder's output; an earlier run's outputs are never replaced by a failure
+                doc = pooled.to_dict("failed")
+                text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+                atomic_write(staging / POOLING_JSON, text)
+                folder.commit()
+            raise ValidationError(pooled.issues)
+        assert pooled.validated is not None
+        sites = [
+            {
+                "site": x.label,
+                "file": x.file,
+                "sha256": x.sha256,
+                "n_rows": x.rows_in,
+                "format": x.format,
+            }
+            for x in pooled.sites
+        ]
+        result = run(spec, progress, prevalidated=pooled.validated, extra_inputs={"sites": sites})
+        effects = dict(result.results.to_dict()["center_effects"])
+        doc = pooled.to_dict("ok")
+        doc["center_effects"] = effects
+        doc["results_keys_proposed"] = {
+            "center_effects": "results.json top-level key for this center_effects dict",
+            "inputs.sites": "results.json inputs entry listing each site file (file, sha256, n_rows)",
+        }
+        pooling_text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
+        try:
+            atomic_write(staging / POOLED_NAME, pooled.csv_text)
+            written = write_outputs(result, staging, progress=progress, report=report)
+            written["pooled_patients"] = staging / POOLED_NAME
+            atomic_write(staging / POOLING_JSON, pooling_text)
+            written["pooling"] = staging / POOLING_JSON
+        except OSError as exc:
+            raise os_error_words(exc, out_dir) from None
+        if _hashes(spec, entries) != before:
+            raise MmrweError(
+                "an input file changed during the run; nothing was written (the previous "
+                f"outputs in {out_dir} are left as they were)",
+                fix="do not edit inputs while mmrwe runs; re-run",
+            )
+        folder.commit()
+    written = folder.final(written.items())
     return PoolRun(pooled, result, effects, written)
 
 
