@@ -164,8 +164,13 @@ def redcap_issues(spec: StudySpec, v: Validated, project: Any) -> Validated:
               and i.where.row in excluded_rows and i.where.row in project.invalid):  # fmt: skip
             i = replace(i, severity="excluded")
         own.append(i)
+    # A cell the reader found invalid is read as missing; the validator would then call it
+    # empty or unreadable too: the reader's message (with the field's own rule) is kept.
+    read_bad = {(i.where.row, i.where.column) for i in project.issues if i.severity == "error"}
     located = []
     for i in v.issues:
+        if i.code in ("MMV004", "MMV005", "MMV013") and (i.where.row, i.where.column) in read_bad:
+            continue
         i = project.locate(i, "patients")
         if i.code == "MMV014" and i.where.column in ident:
             i = replace(
