@@ -1165,6 +1165,13 @@ def inspect_redcap(
          'write source = "recorded" to analyse the recorded fields instead.')
         if "labs" in choices else None
     )  # fmt: skip
+    baseline_vars = tuple(["center"] if "center" in cols else []) + tuple(
+        v.name for v in variables if v.type in ("numeric", "categorical") and (v.levels or v.type == "numeric")
+    )  # fmt: skip
+    table1 = (baseline_vars, "Rows of the baseline table: the center and the patient table's "
+              "coded and numeric fields, in the dictionary's order"
+              + (" (with labs, the derived best response, prior lines and refractoriness; "
+                 "the recorded ones stay out)" if "labs" in choices else "") + ".") if baseline_vars else None  # fmt: skip
     n_issues = sum(1 for i in project.issues if i.severity == "error")
     notes = [f"{records.name}: {project.n_records} records, {recs.n} rows; {dictionary.name}: {len(dic.fields)} fields in {len(dic.forms)} instruments."]
     if n_issues:
@@ -1174,7 +1181,7 @@ def inspect_redcap(
         source_note=f"{records.name} and {dictionary.name} (REDCap {kind.export} export, {project.n_records} records)",
         settings=tuple(settings), columns=tuple(fixed), variables=tuple(variables),
         title=f"Study of {records.stem}", notes=tuple(notes), redcap=starter_redcap,
-        response_source=response,
+        response_source=response, table1=table1,
     )  # fmt: skip
 
 

@@ -99,6 +99,7 @@ class StarterSpec:
     notes: tuple[str, ...] = field(default_factory=tuple)
     redcap: RedcapStarter | None = None  # a REDCap project instead of a data file
     response_source: tuple[str, str] | None = None  # ([response] source, why)
+    table1: tuple[tuple[str, ...], str] | None = None  # ([table1] variables, why)
 
     @property
     def undecided(self) -> tuple[str, ...]:
@@ -213,6 +214,10 @@ def render(spec: StarterSpec) -> str:
         lines += ["", "[response]"]
         lines += _comment(why)
         lines.append(f"source = {toml_value(value)}")
+    if spec.table1 is not None:
+        lines += ["", "[table1]"]
+        lines += _comment(spec.table1[1])
+        lines.append(f"variables = {toml_value(list(spec.table1[0]))}")
     lines += _analyses(spec)
     return "\n".join(lines) + "\n"
 
@@ -231,7 +236,9 @@ def _redcap_lines(r: RedcapStarter) -> list[str]:
             else ""
         )
     )
-    lines += [f"records = {toml_value(r.records)}", f"dictionary = {toml_value(r.dictionary)}"]
+    lines.append(f"records = {toml_value(r.records)}")
+    lines += _comment("The project's data dictionary (as REDCap downloads it).")
+    lines.append(f"dictionary = {toml_value(r.dictionary)}")
     lines += _comment(r.groups_why)
     lines.append(
         f"groups = {toml_value(r.groups)}"
