@@ -322,8 +322,12 @@ def read_dictionary(path: Path, *, encoding: str = "utf-8") -> Dictionary:
 
 def read_groups(path: Path, *, encoding: str = "utf-8") -> dict[str, str]:
     """The data access groups export: unique group name -> display name."""
-    header, rows, lines, _ = read_csv_cells(path, delimiter=",", encoding=encoding,
-                                            what="data access groups file")  # fmt: skip
+    return _read_groups(path, encoding)[0]
+
+
+def _read_groups(path: Path, encoding: str) -> tuple[dict[str, str], str]:
+    header, rows, lines, sha = read_csv_cells(path, delimiter=",", encoding=encoding,
+                                              what="data access groups file")  # fmt: skip
     low = [h.lower() for h in header]
     if "unique_group_name" not in low or "data_access_group_name" not in low:
         raise InputError(
@@ -342,7 +346,7 @@ def read_groups(path: Path, *, encoding: str = "utf-8") -> dict[str, str]:
                                  where=Location(file=path.name, row=line),
                                  fix="export the groups from REDCap again")  # fmt: skip
             out[unique] = name
-    return out
+    return out, sha
 
 
 # ----------------------------------------------------------------------------------------
@@ -670,6 +674,7 @@ class Project:
     events: tuple[str, ...]
     repeating: dict[str, str]  # value written in redcap_repeat_instrument -> form
     notes: tuple[str, ...] = ()
+    groups: tuple[Path, str, int] | None = None  # the groups file: path, SHA-256, groups
 
     @property
     def n_records(self) -> int:
@@ -681,6 +686,10 @@ class Project:
         d = self.dictionary
         out = {"redcap_dictionary": {"file": d.path.name, "format": "redcap dictionary",
                                      "sha256": d.sha256, "n_rows": len(d.fields)}}  # fmt: skip
+        if self.groups is not None:
+            path, sha, n = self.groups
+            out["redcap_groups"] = {"file": path.name, "format": "redcap groups",
+                                    "sha256": sha, "n_rows": n}  # fmt: skip
         return out
 
     def locate(self, issue: Issue, table: str = "patients") -> Issue:
@@ -758,7 +767,7 @@ def read_project(
     dictionary = read_dictionary(section.dictionary, encoding=encoding)
     records = read_records(section.records, delimiter=delimiter, encoding=encoding,
                            missing_values=missing_values)  # fmt: skip
-    groups = read_groups(section.groups, encoding=encoding) if section.groups else None
+    groups, groups_sha = _read_groups(section.groups, encoding) if section.groups else (None, None)
     name = records.path.name
     out = _Collector(name)
     by_name = dictionary.by_name
@@ -925,6 +934,8 @@ def read_project(
         labs=tables["labs"], therapy=tables["therapy"], issues=out.done(), invalid=invalid,
         variables=tuple(variables), identifiers=identifiers, place=place, maps=maps,
         baseline_event=baseline, events=events, repeating=repeating, notes=tuple(notes),
+        groups=(section.groups, groups_sha, len(groups))
+        if section.groups is not None and groups is not None and groups_sha is not None else None,
     )  # fmt: skip
 
 
