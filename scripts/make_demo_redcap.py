@@ -66,7 +66,7 @@ def choices(labels: list[str], codes: list[str] | None = None) -> str:
 
 def project() -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:
     """The dictionary rows, and per coded field its label -> code."""
-    patients, labs, therapy = read("patients.csv"), read("labs.csv"), read("therapy.csv")
+    labs, therapy = read("labs.csv"), read("therapy.csv")
     tests = list(dict.fromkeys(r["test"] for r in labs))
     units = list(dict.fromkeys(r["unit"] for r in labs if r["unit"]))
     agents = list(dict.fromkeys(a for r in therapy for a in r["agents"].split(";")))
@@ -138,7 +138,10 @@ def _iso_as(text: str, order: str) -> str:
     if not text:
         return ""
     d = dt.date.fromisoformat(text)
-    return {"dmy": f"{d.day:02d}-{d.month:02d}-{d.year}", "mdy": f"{d.month:02d}-{d.day:02d}-{d.year}"}[order]
+    return {
+        "dmy": f"{d.day:02d}-{d.month:02d}-{d.year}",
+        "mdy": f"{d.month:02d}-{d.day:02d}-{d.year}",
+    }[order]
 
 
 def records(labels: bool) -> tuple[list[str], list[list[str]]]:

@@ -102,7 +102,9 @@ def record_rows(labels: bool = False) -> list[dict[str, str]]:
     yes = {"Yes": "1", "No": "0"}
     done = "Complete" if labels else "2"
     rows = []
-    for k, (rec, grp, start, prog, death, lfu, hgb, sex, comorb, smoker, resp) in enumerate(PATIENTS):
+    for k, (rec, grp, start, prog, death, lfu, hgb, sex, comorb, smoker, resp) in enumerate(
+        PATIENTS
+    ):
         r = dict.fromkeys(columns(), "")
         r.update({
             "record_id": rec, "redcap_event_name": EVENT_LABELS["baseline_arm_1"] if labels else "baseline_arm_1",
@@ -116,7 +118,9 @@ def record_rows(labels: bool = False) -> list[dict[str, str]]:
         })  # fmt: skip
         for lab, code in coded["comorb"].items():
             on = lab in comorb
-            r[f"comorb___{code}"] = ("Checked" if on else "Unchecked") if labels else ("1" if on else "0")
+            r[f"comorb___{code}"] = (
+                ("Checked" if on else "Unchecked") if labels else ("1" if on else "0")
+            )
         rows.append(r)
         for rec2, inst, date, test, value, unit in LABS:
             if rec2 != rec:

@@ -64,7 +64,9 @@ def numbers(tree: Any, path: str = "") -> Iterator[tuple[str, float]]:
 
 def _names(x: Any) -> bool:
     """A name (text) or a list of names: what identifies an entry (not a table of numbers)."""
-    return isinstance(x, str) or (isinstance(x, list) and bool(x) and all(isinstance(y, str) for y in x))
+    return isinstance(x, str) or (
+        isinstance(x, list) and bool(x) and all(isinstance(y, str) for y in x)
+    )
 
 
 def flat(results: dict[str, Any]) -> dict[str, float]:
@@ -76,7 +78,9 @@ def rel_diff(a: float, b: float) -> float:
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +179,9 @@ def test_the_written_spec_states_every_choice(redcap_run):
 
 
 def test_the_committed_project_is_what_the_generator_writes():
-    spec = importlib.util.spec_from_file_location("make_demo_redcap", ROOT / "scripts" / "make_demo_redcap.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_demo_redcap", ROOT / "scripts" / "make_demo_redcap.py"
+    )
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -97,7 +97,9 @@ def test_every_issue_code_is_documented():
     lab_codes = _codes(labs.__doc__, "MML") | _codes(therapy.__doc__, "MML")
     assert lab_codes and lab_codes <= _codes(validation_md, "MML")
     redcap_codes = {r.code for r in redcap.RULES}
-    assert redcap_codes == _codes(redcap.__doc__, "MMR") and redcap_codes <= _codes(validation_md, "MMR")
+    assert redcap_codes == _codes(redcap.__doc__, "MMR") and redcap_codes <= _codes(
+        validation_md, "MMR"
+    )
 
 
 def test_data_md_lists_every_lab_test_and_the_therapy_columns():

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import redcap_project as rp
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import mmrwe
+import redcap_project as rp
 from mmrwe.cli.main import app
 from mmrwe.core.errors import InputError
 from mmrwe.io.redcap import (
@@ -40,7 +40,9 @@ def project(tmp_path: Path, *, rows=None, labels: bool = False, spec: str | None
     """Write the project and its spec; return the spec's path."""
     rp.write(tmp_path, labels=labels, rows=rows, fields=fields, header=header)
     path = tmp_path / "study.toml"
-    path.write_text(spec if spec is not None else rp.spec_text(export="labels" if labels else "raw"))
+    path.write_text(
+        spec if spec is not None else rp.spec_text(export="labels" if labels else "raw")
+    )
     return path
 
 
@@ -97,7 +99,13 @@ def test_choices_are_decoded_to_labels_with_levels_in_the_dictionarys_order(tmp_
 def test_checkbox_columns_are_read_together_as_a_set(tmp_path):
     _, frame = patients(project(tmp_path))
     # labels in the dictionary's order, ";"-joined; nothing ticked = missing
-    assert frame["comorb"].tolist() == ["diabetes", None, "diabetes;renal failure", "hypertension", None]
+    assert frame["comorb"].tolist() == [
+        "diabetes",
+        None,
+        "diabetes;renal failure",
+        "hypertension",
+        None,
+    ]
     assert "comorb___1" not in frame.columns
 
 
@@ -108,7 +116,10 @@ def test_checkbox_columns_one_yes_no_column_per_choice(tmp_path):
     assert frame["comorb___1"].tolist() == ["yes", "no", "yes", "no", "no"]
     assert "comorb" not in frame.columns
     v = {x.name: x for x in p.variables}
-    assert v["comorb___3"].levels == ("no", "yes") and v["comorb___3"].label == "Comorbidities: renal failure"
+    assert (
+        v["comorb___3"].levels == ("no", "yes")
+        and v["comorb___3"].label == "Comorbidities: renal failure"
+    )
 
 
 def test_checkbox_written_as_labels_or_blank_is_read_too(tmp_path):
@@ -118,7 +129,13 @@ def test_checkbox_written_as_labels_or_blank_is_read_too(tmp_path):
         for code, lab in (("1", "diabetes"), ("2", "hypertension"), ("3", "renal failure")):
             r[f"comorb___{code}"] = lab if r[f"comorb___{code}"] == "Checked" else ""
     _, frame = patients(project(tmp_path, rows=rows, labels=True))
-    assert frame["comorb"].tolist() == ["diabetes", None, "diabetes;renal failure", "hypertension", None]
+    assert frame["comorb"].tolist() == [
+        "diabetes",
+        None,
+        "diabetes;renal failure",
+        "hypertension",
+        None,
+    ]
 
 
 def test_a_repeating_instrument_gives_the_lab_table_located_by_instance(tmp_path):
@@ -137,7 +154,14 @@ def test_a_repeating_instrument_gives_the_lab_table_located_by_instance(tmp_path
     assert len(found) == 1
     w = found[0].where
     assert (w.file, w.row, w.patient_id, w.event, w.instrument, w.instance, w.field) == (
-        "records.csv", 5, "P1", "follow_up_arm_1", "labs", 3, "lab_value")
+        "records.csv",
+        5,
+        "P1",
+        "follow_up_arm_1",
+        "labs",
+        3,
+        "lab_value",
+    )
     assert "instance 3" in str(w) and "event 'follow_up_arm_1'" in str(w)
 
 
@@ -180,7 +204,10 @@ def test_a_group_missing_from_the_groups_file_is_located(tmp_path):
     found = issues(project(tmp_path, rows=rows), "MMR011")
     assert len(found) == 1 and "'east'" in found[0].what
     assert (found[0].where.patient_id, found[0].where.row, found[0].where.field) == (
-        "P1", 2, "redcap_data_access_group")
+        "P1",
+        2,
+        "redcap_data_access_group",
+    )
 
 
 def test_identifiers_never_reach_a_table_or_an_output(tmp_path):
@@ -209,8 +236,9 @@ def test_an_incomplete_form_with_data_is_a_located_warning(tmp_path):
     rows[0]["outcome_complete"] = "0"  # P1's outcome: Incomplete
     rows[2]["labs_complete"] = "1"  # P1's lab instance 2: Unverified
     found = issues(project(tmp_path, rows=rows), "MMR007")
-    assert [(i.severity, i.where.patient_id, i.where.instrument, i.where.instance) for i in found] == [
-        ("warning", "P1", "outcome", None), ("warning", "P1", "labs", 2)]
+    assert [
+        (i.severity, i.where.patient_id, i.where.instrument, i.where.instance) for i in found
+    ] == [("warning", "P1", "outcome", None), ("warning", "P1", "labs", 2)]
     assert "Incomplete" in found[0].what and found[0].where.field == "outcome_complete"
     assert "Unverified" in found[1].what and found[1].where.event == "follow_up_arm_1"
 
@@ -230,7 +258,13 @@ def test_a_code_not_in_the_dictionary_is_an_error_never_a_new_category(tmp_path)
     assert len(bad) == 1 and bad[0].severity == "error"
     w = bad[0].where
     assert (w.patient_id, w.row, w.event, w.instrument, w.field, w.column) == (
-        "P2", 6, "baseline_arm_1", "baseline", "sex", "sex")
+        "P2",
+        6,
+        "baseline_arm_1",
+        "baseline",
+        "sex",
+        "sex",
+    )
     assert "'3'" in bad[0].what and "1, F | 2, M" in bad[0].what
 
 
@@ -255,7 +289,12 @@ def test_exclude_invalid_rows_excludes_the_record_with_the_reason(tmp_path):
     report = mmrwe.Study.from_toml(project(tmp_path, rows=rows, spec=spec)).validate()
     assert report.ok and report.n_analysed == 4
     (ex,) = report.exclusions
-    assert ex.patient_id == "P2" and ex.row == 6 and "[MMR003]" in ex.reason and "[MMR004]" in ex.reason
+    assert (
+        ex.patient_id == "P2"
+        and ex.row == 6
+        and "[MMR003]" in ex.reason
+        and "[MMR004]" in ex.reason
+    )
     assert {i.severity for i in report.issues if i.code in ("MMR003", "MMR004")} == {"excluded"}
 
 
@@ -277,7 +316,9 @@ def test_dates_and_numbers_follow_the_validation_type(tmp_path, field, value, co
 
 
 def test_comma_decimals_of_a_comma_validated_field(tmp_path):
-    fields = [f if f[0] != "hgb" else (*f[:5], "number_1dp_comma_decimal", *f[6:]) for f in rp.FIELDS]
+    fields = [
+        f if f[0] != "hgb" else (*f[:5], "number_1dp_comma_decimal", *f[6:]) for f in rp.FIELDS
+    ]
     rows = rows_with(lambda rs: rs[0].update(hgb="11,2"))
     _, frame = patients(project(tmp_path, rows=rows, fields=fields))
     assert frame["hgb"].tolist()[0] == "11.2"
@@ -313,7 +354,9 @@ def test_every_problem_of_an_export_is_reported_at_once(tmp_path):
 
 
 def test_multiline_cells_of_the_dictionary_and_the_export_are_read(tmp_path):
-    fields = [f if f[0] != "sex" else (f[0], f[1], f[2], "Sex\n(at birth)", *f[4:]) for f in rp.FIELDS]
+    fields = [
+        f if f[0] != "sex" else (f[0], f[1], f[2], "Sex\n(at birth)", *f[4:]) for f in rp.FIELDS
+    ]
     fields.append(("notes", "outcome", "notes", "Notes", "", "", "", "", "", ""))
     header = rp.columns()
     header.insert(header.index("outcome_complete"), "notes")
@@ -330,7 +373,11 @@ def test_multiline_cells_of_the_dictionary_and_the_export_are_read(tmp_path):
 
 def test_redcap_replaces_patients_labs_and_therapy_in_the_spec(tmp_path):
     path = tmp_path / "study.toml"
-    path.write_text(rp.spec_text().replace("[data.redcap]", '[data]\npatients = "p.csv"\ndate_format = "%d/%m/%Y"\n\n[data.redcap]'))
+    path.write_text(
+        rp.spec_text().replace(
+            "[data.redcap]", '[data]\npatients = "p.csv"\ndate_format = "%d/%m/%Y"\n\n[data.redcap]'
+        )
+    )
     with pytest.raises(InvalidSpecError) as exc:
         load_spec(path)
     keys = {i.where.spec_key for i in exc.value.issues if i.code == "MMS007"}
@@ -340,7 +387,9 @@ def test_redcap_replaces_patients_labs_and_therapy_in_the_spec(tmp_path):
 def test_a_site_may_be_a_redcap_project(tmp_path):
     rp.write(tmp_path)
     path = tmp_path / "study.toml"
-    path.write_text('[[sites]]\nredcap = { records = "records.csv", dictionary = "dictionary.csv" }\n')
+    path.write_text(
+        '[[sites]]\nredcap = { records = "records.csv", dictionary = "dictionary.csv" }\n'
+    )
     spec = load_spec(path)
     assert spec.sites[0].file == tmp_path / "records.csv" and spec.sites[0].redcap is not None
     out = tmp_path / "out"
@@ -354,13 +403,18 @@ def test_a_site_may_be_a_redcap_project(tmp_path):
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()
+    }
 
 
 @pytest.mark.parametrize(
     ("damage", "piece"),
     [
-        (lambda d: (d / "dictionary.csv").write_text("a,b\n1,2\n"), "is not a REDCap data dictionary"),
+        (
+            lambda d: (d / "dictionary.csv").write_text("a,b\n1,2\n"),
+            "is not a REDCap data dictionary",
+        ),
         (lambda d: (d / "records.csv").unlink(), "REDCap record export not found"),
         (lambda d: (d / "records.csv").write_text('record_id,sex\n"P1,1\n'), "records.csv"),
         (lambda d: (d / "records.csv").write_text("sex\n1\n"), "has no column 'record_id'"),
@@ -371,7 +425,10 @@ def test_bad_files_give_a_message_not_a_traceback(tmp_path, damage, piece):
     spec_path = project(tmp_path)
     damage(tmp_path)
     before = _hashes(tmp_path)
-    for cmd in (["validate", str(spec_path)], ["analyze", str(spec_path), "--out", str(tmp_path / "o"), "-q"]):
+    for cmd in (
+        ["validate", str(spec_path)],
+        ["analyze", str(spec_path), "--out", str(tmp_path / "o"), "-q"],
+    ):
         res = runner.invoke(app, cmd)
         assert res.exit_code == 1, res.output
         assert piece in res.output and "Traceback" not in res.output
@@ -384,7 +441,11 @@ def test_validate_lists_located_problems_and_leaves_the_inputs(tmp_path):
     before = _hashes(tmp_path)
     res = runner.invoke(app, ["validate", str(spec_path)])
     assert res.exit_code == 1 and "Traceback" not in res.output
-    assert "MMR003" in res.output and "patient P2" in res.output and "instrument 'baseline'" in res.output
+    assert (
+        "MMR003" in res.output
+        and "patient P2" in res.output
+        and "instrument 'baseline'" in res.output
+    )
     assert _hashes(tmp_path) == before
 
 
@@ -399,7 +460,10 @@ def test_a_dictionary_that_lists_a_field_twice_is_refused(tmp_path):
 
 def test_parse_choices_keeps_commas_in_labels_and_drops_markup():
     assert parse_choices("1, Yes, confirmed | 0, <b>No</b> | -1, Unknown") == (
-        ("1", "Yes, confirmed"), ("0", "No"), ("-1", "Unknown"))
+        ("1", "Yes, confirmed"),
+        ("0", "No"),
+        ("-1", "Unknown"),
+    )
 
 
 def test_checkbox_column_names_follow_redcap():

@@ -61,8 +61,18 @@ class Location:
         """Return the non-empty fields as a plain dict (for JSON)."""
         return {
             k: getattr(self, k)
-            for k in ("file", "sheet", "row", "column", "patient_id", "spec_key", "event",
-                      "instrument", "instance", "field")
+            for k in (
+                "file",
+                "sheet",
+                "row",
+                "column",
+                "patient_id",
+                "spec_key",
+                "event",
+                "instrument",
+                "instance",
+                "field",
+            )
             if getattr(self, k) is not None
         }
 

@@ -203,7 +203,7 @@ class Field:
         return self.choices
 
     def date_order(self) -> str:
-        """"ymd", "dmy" or "mdy": how the field's dates are written."""
+        """ "ymd", "dmy" or "mdy": how the field's dates are written."""
         return self.validation.rsplit("_", 1)[-1] if self.is_date else "ymd"
 
 
@@ -299,7 +299,9 @@ def read_dictionary(path: Path, *, encoding: str = "utf-8") -> Dictionary:
             )
         seen[name] = line
         ftype = get("type").lower()
-        choices = parse_choices(get("choices")) if ftype in ("radio", "dropdown", "checkbox") else ()
+        choices = (
+            parse_choices(get("choices")) if ftype in ("radio", "dropdown", "checkbox") else ()
+        )
         if ftype in ("radio", "dropdown", "checkbox") and not choices:
             raise InputError(
                 f"{path.name}: the {ftype} field {shown(name)} has no choices",
@@ -587,7 +589,9 @@ class _Collector:
         n = self.counts.get(key, 0) + 1
         self.counts[key] = n
         if n <= MAX_EXAMPLES:
-            self.issues.append(((code, order, where.row or 0, n), Issue(code, severity, what, where, fix)))
+            self.issues.append(
+                ((code, order, where.row or 0, n), Issue(code, severity, what, where, fix))
+            )
 
     def done(self) -> tuple[Issue, ...]:
         extra = []
@@ -728,7 +732,7 @@ class Project:
 def read_project(
     section: RedcapSection,
     *,
-    columns: Mapping[str, str] = {},  # noqa: B006 (read only)
+    columns: Mapping[str, str] | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8",
     decimal: str = ".",
@@ -760,9 +764,9 @@ def read_project(
         A file cannot be read, the dictionary is not one, the export lacks the record id
         column. Problems of single cells and of the spec are issues, not exceptions.
     """
-    import pyarrow as pa  # noqa: F401 (the Arrow table is built by mmrwe.io.raw)
-
     from mmrwe.io.raw import frame_to_arrow
+
+    columns = dict(columns or {})
 
     dictionary = read_dictionary(section.dictionary, encoding=encoding)
     records = read_records(section.records, delimiter=delimiter, encoding=encoding,
@@ -787,7 +791,9 @@ def read_project(
     rep_raw = records.column(REPEAT_INSTRUMENT)
     inst_raw = records.column(REPEAT_INSTANCE)
     instance = np.full(records.n, None, dtype=object)
-    for i in np.flatnonzero(pd.notna(pd.Series(inst_raw, dtype=object)).to_numpy()):
+    for i in (
+        int(k) for k in np.flatnonzero(pd.notna(pd.Series(inst_raw, dtype=object)).to_numpy())
+    ):
         t = str(inst_raw[i])
         if re.fullmatch(r"\d+", t) and int(t) > 0:
             instance[i] = int(t)
@@ -831,13 +837,13 @@ def read_project(
     base_rows = np.flatnonzero(is_base)
     if section.forms is not None:
         forms = []
-        for f in section.forms:
-            if f not in dictionary.forms:
-                out.add("MMR002", "error", f"[data.redcap] forms names {f!r}, which is not an instrument of {dictionary.path.name}",
+        for form in section.forms:
+            if form not in dictionary.forms:
+                out.add("MMR002", "error", f"[data.redcap] forms names {form!r}, which is not an instrument of {dictionary.path.name}",
                         f"use instruments of: {', '.join(dictionary.forms)}",
                         Location(file=dictionary.path.name, spec_key="data.redcap.forms"))  # fmt: skip
             else:
-                forms.append(f)
+                forms.append(form)
     else:
         forms = [f for f in forms_with_data(records, dictionary, base_rows)
                  if f not in in_tables and f not in repeating.values()]  # fmt: skip
@@ -850,17 +856,17 @@ def read_project(
     for key, inst in table_forms.items():
         mapped += [(f"data.redcap.{key}.columns.{c}", src) for c, src in inst.columns]
     for key, src in mapped:
-        f = by_name.get(src)
-        if f is not None and f.identifier and not (key == "data.columns.patient_id"):
+        fm = by_name.get(src)
+        if fm is not None and fm.identifier and key != "data.columns.patient_id":
             out.add("MMR012", "error",
                     f"{key} maps {src!r}, a field marked as an identifier in {dictionary.path.name}",
                     "identifiers never reach mmrwe's outputs: map another field, or, if the field identifies nobody, clear its Identifier? mark in REDCap",
-                    Location(file=dictionary.path.name, row=f.row, field=src, spec_key=key))  # fmt: skip
+                    Location(file=dictionary.path.name, row=fm.row, field=src, spec_key=key))  # fmt: skip
 
     boxes = dict(section.checkboxes)
     for fname, _mode in section.checkboxes:
-        f = by_name.get(fname)
-        if f is None or not f.is_checkbox:
+        fb = by_name.get(fname)
+        if fb is None or not fb.is_checkbox:
             out.add("MMR002", "error",
                     f"[data.redcap.checkboxes] names {fname!r}, which is not a checkbox field of {dictionary.path.name}",
                     "name checkbox fields only", Location(file=dictionary.path.name, spec_key=f"data.redcap.checkboxes.{fname}"))  # fmt: skip
@@ -870,14 +876,16 @@ def read_project(
     invalid: dict[int, list[str]] = {}
     seen: dict[Any, int] = {}
     keep = []
-    for i in base_rows:
+    for i in (int(k) for k in base_rows):
         r = record[i]
         if r in seen:
             out.add("MMR009", "error",
                     f"record {r} has another row in the baseline event{f' {baseline!r}' if baseline else ''} (the first, line {seen[r]}, is read)",
                     "a record has one baseline row: remove the repeated row in REDCap (a repeating baseline event?)",
                     place.at(int(i)))  # fmt: skip
-            invalid.setdefault(int(records.lines[i]), []).append(f"[MMR009] record {r} repeated in the baseline event")
+            invalid.setdefault(int(records.lines[i]), []).append(
+                f"[MMR009] record {r} repeated in the baseline event"
+            )
             continue
         seen[r] = int(records.lines[i])
         keep.append(int(i))
@@ -927,7 +935,9 @@ def read_project(
              + f"; patient table from instrument(s) {', '.join(forms)}"]  # fmt: skip
     dropped = [f for f in identifiers if f in records.cells or f == first]
     if [f for f in dropped if f != first]:
-        notes.append(f"{name}: {len([f for f in dropped if f != first])} field(s) marked as identifiers not read")
+        notes.append(
+            f"{name}: {len([f for f in dropped if f != first])} field(s) marked as identifiers not read"
+        )
     source = SourceInfo(records.path, "redcap", name, records.sha256, None, tuple(notes))
     return Project(
         dictionary=dictionary, records=records, patients=patients, source=source,
@@ -965,7 +975,11 @@ def _filled(records: Records, fields: Sequence[Field], rows: np.ndarray) -> np.n
 
 def _export_columns(records: Records, f: Field) -> list[str]:
     if f.is_checkbox:
-        return [c for c in (checkbox_column(f.name, code) for code, _ in f.choices) if c in records.cells]
+        return [
+            c
+            for c in (checkbox_column(f.name, code) for code, _ in f.choices)
+            if c in records.cells
+        ]
     return [f.name] if f.name in records.cells else []
 
 
@@ -1023,7 +1037,9 @@ def _repeating_forms(
                         for c in _export_columns(records, f)]  # fmt: skip
                 if status is not None:
                     cols.append(f"{form}_complete")
-                if any(pd.notna(pd.Series(records.cells[c][idx], dtype=object)).any() for c in cols):
+                if any(
+                    pd.notna(pd.Series(records.cells[c][idx], dtype=object)).any() for c in cols
+                ):
                     holding.append(form)
         if len(holding) == 1:
             out_map[v] = holding[0]
@@ -1106,7 +1122,9 @@ class _CellReader:
             if severity == "error" and track:
                 self.invalid.setdefault(int(self.records.lines[i]), []).append(f"[{code}] {text}")
 
-    def read(self, f: Field, rows: np.ndarray, form: str, *, track: bool = True) -> dict[str, np.ndarray]:
+    def read(
+        self, f: Field, rows: np.ndarray, form: str, *, track: bool = True
+    ) -> dict[str, np.ndarray]:
         """Column name -> decoded cells of field ``f`` in ``rows`` (several for per-choice
         checkboxes; none when the export lacks the field)."""
         recs = self.records
@@ -1195,7 +1213,9 @@ class _CellReader:
                   "check the value in REDCap (the range is a soft limit there); accept MMR005 under [validation.accept] if it is right",
                   severity="warning")  # fmt: skip
 
-    def _checkbox(self, f: Field, rows: np.ndarray, form: str, track: bool) -> dict[str, np.ndarray]:
+    def _checkbox(
+        self, f: Field, rows: np.ndarray, form: str, track: bool
+    ) -> dict[str, np.ndarray]:
         recs = self.records
         present = [(code, lab, checkbox_column(f.name, code)) for code, lab in f.choices]
         present = [p for p in present if p[2] in recs.cells]
@@ -1210,14 +1230,17 @@ class _CellReader:
             off = {UNCHECKED[0]} if not self.labels else {UNCHECKED[1]}
 
             def flag(s: str, on: set[str] = on, off: set[str] = off) -> tuple[Any, bool]:
-                return (True if s in on else False, s in on or s in off)
+                return (s in on, s in on or s in off)
 
             vals, bad = _per_distinct(raw, flag)
             checked[:, j] = vals == True  # noqa: E712 (object array of True/False/None)
             seen[:, j] = pd.notna(pd.Series(raw, dtype=object)).to_numpy() & ~bad
-            expect = ("1 or 0" if not self.labels else f"Checked, Unchecked, {lab!r} or empty")
-            self._bad("MMR003", rows, bad, raw, form, col, f,
-                      lambda v, expect=expect: f"checkbox {f.name} = {v!r} is neither checked nor unchecked (expected {expect})",
+            expect = "1 or 0" if not self.labels else f"Checked, Unchecked, {lab!r} or empty"
+
+            def what(v: Any, expect: str = expect) -> str:
+                return f"checkbox {f.name} = {v!r} is neither checked nor unchecked (expected {expect})"
+
+            self._bad("MMR003", rows, bad, raw, form, col, f, what,
                       "correct the export: checkbox columns hold 1/0 (raw) or Checked/Unchecked (labels)",
                       track=track)  # fmt: skip
         any_written = seen.any(axis=1) | checked.any(axis=1)
@@ -1348,10 +1371,18 @@ def detect_export(records: Records, dictionary: Dictionary) -> ExportKind:
                     raw_ok += v in ("0", "1")
                     lab_ok += v in ("Checked", "Unchecked")
     if n == 0:
-        return ExportKind("raw", "no coded field holds a value; raw assumed (it does not matter here)")
+        return ExportKind(
+            "raw", "no coded field holds a value; raw assumed (it does not matter here)"
+        )
     if lab_ok > raw_ok:
-        return ExportKind("labels", f"{lab_ok + both} of {n} coded cells are labels of their choices, {raw_ok} only codes")
-    return ExportKind("raw", f"{raw_ok + both} of {n} coded cells are codes of their choices, {lab_ok} only labels")
+        return ExportKind(
+            "labels",
+            f"{lab_ok + both} of {n} coded cells are labels of their choices, {raw_ok} only codes",
+        )
+    return ExportKind(
+        "raw",
+        f"{raw_ok + both} of {n} coded cells are codes of their choices, {lab_ok} only labels",
+    )
 
 
 __all__ = [

@@ -953,11 +953,12 @@ _THERAPY_REQUIRED = ("agents", "start_date")
 
 def _field_prefix(names: Sequence[str]) -> str:
     """The prefix (ending with "_") every field name of an instrument shares, if any."""
-    import os
-
     if len(names) < 2:
         return ""
-    common = os.path.commonprefix(list(names))
+    first, n = names[0], 0
+    while n < len(first) and all(len(x) > n and x[n] == first[n] for x in names):
+        n += 1
+    common = first[:n]
     return common[: common.rfind("_") + 1] if "_" in common else ""
 
 
@@ -1013,7 +1014,11 @@ def inspect_redcap(
     from mmrwe.spec.model import RedcapInstrument, RedcapSection
     from mmrwe.spec.writer import InstrumentChoice, RedcapStarter
 
-    for p, what in ((records, "record export"), (dictionary, "data dictionary"), (groups, "groups file")):
+    for p, what in (
+        (records, "record export"),
+        (dictionary, "data dictionary"),
+        (groups, "groups file"),
+    ):
         if p is not None and not p.is_file():
             raise InputError(f"REDCap {what} not found: {p}", where=Location(file=str(p)),
                              fix="check the path given to mmrwe init --redcap")  # fmt: skip
@@ -1067,9 +1072,9 @@ def inspect_redcap(
             names = [f.name for f in dic.fields_of(form) if f.name != dic.first]
             got = _match_instrument(form, names, wanted)
             found = {c for c, _, _ in got}
-            if all(r in found or (key == "labs" and r == "unit") for r in required):
-                if best is None or len(got) > best[0]:
-                    best = (len(got), form, got)
+            complete = all(r in found or (key == "labs" and r == "unit") for r in required)
+            if complete and (best is None or len(got) > best[0]):
+                best = (len(got), form, got)
         if best is None:
             continue
         _, form, got = best
@@ -1107,7 +1112,9 @@ def inspect_redcap(
     field_of = project.maps["patients"].fields
     by_name = dic.by_name
     date_cols = {c for c in cols if by_name.get(field_of.get(c, ""), rc.Field("", "", "")).is_date}
-    parsed = {c: [None if v is None else _dt.date.fromisoformat(v) for v in columns[c]] for c in date_cols}
+    parsed = {
+        c: [None if v is None else _dt.date.fromisoformat(v) for v in columns[c]] for c in date_cols
+    }
     profiles = [profile_column(c, columns[c], ".", date_cols) for c in cols]
     mapping = map_columns(profiles, parsed)
     fixed = []
@@ -1128,9 +1135,21 @@ def inspect_redcap(
         if not f.is_checkbox or f.identifier:
             continue
         if f.form in forms:
-            boxes.append((f.name, "set", f"{f.name!r} ({f.form}): its ticked choices as one column, joined by \";\""))
+            boxes.append(
+                (
+                    f.name,
+                    "set",
+                    f'{f.name!r} ({f.form}): its ticked choices as one column, joined by ";"',
+                )
+            )
         elif f.form in in_tables:
-            boxes.append((f.name, "set", f"{f.name!r} ({f.form}): the ticked choices joined by \";\" (the agents of a regimen are one cell)"))
+            boxes.append(
+                (
+                    f.name,
+                    "set",
+                    f'{f.name!r} ({f.form}): the ticked choices joined by ";" (the agents of a regimen are one cell)',
+                )
+            )
     n_groups = len({v for v in columns.get("center", []) if v is not None})
     groups_why = (
         f"The data access groups export: the display names of the {n_groups} groups become the center."
@@ -1173,9 +1192,13 @@ def inspect_redcap(
               + (" (with labs, the derived best response, prior lines and refractoriness; "
                  "the recorded ones stay out)" if "labs" in choices else "") + ".") if baseline_vars else None  # fmt: skip
     n_issues = sum(1 for i in project.issues if i.severity == "error")
-    notes = [f"{records.name}: {project.n_records} records, {recs.n} rows; {dictionary.name}: {len(dic.fields)} fields in {len(dic.forms)} instruments."]
+    notes = [
+        f"{records.name}: {project.n_records} records, {recs.n} rows; {dictionary.name}: {len(dic.fields)} fields in {len(dic.forms)} instruments."
+    ]
     if n_issues:
-        notes.append(f"The export has {n_issues} cell(s) or column(s) the dictionary does not explain: `mmrwe validate` lists them.")
+        notes.append(
+            f"The export has {n_issues} cell(s) or column(s) the dictionary does not explain: `mmrwe validate` lists them."
+        )
     return StarterSpec(
         data_path=_relative(records, rel),
         source_note=f"{records.name} and {dictionary.name} (REDCap {kind.export} export, {project.n_records} records)",
@@ -1218,7 +1241,9 @@ def _redcap_variables(
         elif f.is_date:
             if name in DATE_ROLES:
                 continue
-            out.append(VariableChoice(name, f"{where}: a date ({f.validation})", "date", label=label))
+            out.append(
+                VariableChoice(name, f"{where}: a date ({f.validation})", "date", label=label)
+            )
         elif f.is_number or f.type == "slider":
             analyte = _analyte(f.name, catalog) or _analyte(f.label, catalog)
             unit, why = None, ""
@@ -1228,15 +1253,25 @@ def _redcap_variables(
                 unit, why = note_unit, f"{analyte}: the field note names the unit {note_unit}"
             elif analyte is not None:
                 analyte, unit, why = guess_unit(f.name, p.numbers, catalog)
-            rng = f" (validation range {f.vmin or '-'} to {f.vmax or '-'})" if f.vmin or f.vmax else ""
+            rng = (
+                f" (validation range {f.vmin or '-'} to {f.vmax or '-'})"
+                if f.vmin or f.vmax
+                else ""
+            )
             why = f"{where}: {f.validation or f.type}{rng}" + (f"; {why}" if why else "")
-            written = analyte if analyte is not None and catalog.analyte_of(name) != analyte and unit else None
-            out.append(VariableChoice(name, why, "numeric", unit=unit, analyte=written, label=label))
+            written = (
+                analyte
+                if analyte is not None and catalog.analyte_of(name) != analyte and unit
+                else None
+            )
+            out.append(
+                VariableChoice(name, why, "numeric", unit=unit, analyte=written, label=label)
+            )
         else:
             if p.kind == "categorical" and p.n_distinct <= 20 and not p.all_unique:
-                levels, rule = order_levels(p.distinct)
+                ordered, rule = order_levels(p.distinct)
                 out.append(VariableChoice(name, f"{where}: free text with {p.n_distinct} distinct values; levels ordered: {rule}",
-                                          "categorical", tuple(levels), label=label))  # fmt: skip
+                                          "categorical", tuple(ordered), label=label))  # fmt: skip
             else:
                 out.append(VariableChoice(name, f"{where}: text", p.kind if p.kind in ("numeric", "categorical") else None,
                                           label=label))  # fmt: skip

@@ -132,7 +132,7 @@ _REDCAP_KEYS = (
     Key("baseline_event", "string", "The event whose row gives the patient table (as written in redcap_event_name). Default: the event of the export's first row.", example="baseline_arm_1"),
     Key("forms", "strings", "Instruments whose fields make up the patient table. Default: every instrument with data in the baseline event, except those of labs and therapy.", example=["baseline", "outcome"]),
     Key("checkboxes", "map", "How each checkbox field is read: set (default) or columns."),
-)
+)  # fmt: skip
 
 
 def _redcap_instrument_tables(
@@ -145,17 +145,34 @@ def _redcap_instrument_tables(
             "table",
             f"The REDCap instrument that holds the {what} table; each instance (or each event it is collected in) is one row.",
             keys=(
-                Key("instrument", "string", "The instrument's unique name (Form Name in the dictionary).", required=True, example=table_key),
-                Key("columns", "map", f"Canonical {what} column = the instrument's field holding it ({listed}). Fields not named keep their own names."),
+                Key(
+                    "instrument",
+                    "string",
+                    "The instrument's unique name (Form Name in the dictionary).",
+                    required=True,
+                    example=table_key,
+                ),
+                Key(
+                    "columns",
+                    "map",
+                    f"Canonical {what} column = the instrument's field holding it ({listed}). Fields not named keep their own names.",
+                ),
             ),
-            example=f'[{path}]\ninstrument = "{table_key}"\ncolumns = {{ ' + ", ".join(f'{k} = "{v}"' for k, v in example.items()) + " }",
+            example=f'[{path}]\ninstrument = "{table_key}"\ncolumns = {{ '
+            + ", ".join(f'{k} = "{v}"' for k, v in example.items())
+            + " }",
         ),
         Table(
             f"{path}.columns",
             "map",
             f"Canonical {what} column = REDCap field.",
-            value=Key("*", "string", "The REDCap field name.", example=next(iter(example.values()))),
-            suggested=tuple(Key(c, "string", f"The field holding {c}.", example=example.get(c, f"x_{c}")) for c in canonical),
+            value=Key(
+                "*", "string", "The REDCap field name.", example=next(iter(example.values()))
+            ),
+            suggested=tuple(
+                Key(c, "string", f"The field holding {c}.", example=example.get(c, f"x_{c}"))
+                for c in canonical
+            ),
         ),
     )
 

@@ -268,7 +268,9 @@ def _redcap_lines(r: RedcapStarter) -> list[str]:
         lines += _comment(inst.why)
         lines.append(f"instrument = {toml_value(inst.instrument)}")
         lines += ["", f"[data.redcap.{key}.columns]"]
-        lines += _comment(f"canonical {key} column = the field of instrument {inst.instrument!r} holding it.")
+        lines += _comment(
+            f"canonical {key} column = the field of instrument {inst.instrument!r} holding it."
+        )
         for canon, fld, why in inst.columns:
             lines += _comment(why)
             lines.append(f"{toml_key(canon)} = {toml_value(fld)}")
