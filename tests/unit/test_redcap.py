@@ -490,3 +490,32 @@ def test_a_date_reads_back_in_every_validation_order(d, order, sep, time):
     if order != "ymd" and d.day > 12:  # the other order cannot read it
         other = "mdy" if order == "dmy" else "dmy"
         assert parse_date(shown, other, with_time=False) is None
+
+
+def test_pseudonymize_refuses_identifier_fields_unless_dropped_or_kept(tmp_path):
+    from mmrwe.io.pseudonymize import create_key
+    from mmrwe.study.pseudonymize import pseudonymize_command
+
+    spec_path = project(tmp_path / "site")
+    key = tmp_path / "keys" / "site.key"
+    key.parent.mkdir()
+    create_key(key)
+    records = tmp_path / "site" / "records.csv"
+    before = _hashes(tmp_path / "site")
+    with pytest.raises(InputError, match="marked as identifiers in the REDCap dictionary") as exc:
+        pseudonymize_command(records, key, tmp_path / "out" / "records.csv", spec_path=spec_path)
+    assert "'patient_name'" in str(exc.value)
+    spec_path.write_text(
+        spec_path.read_text() + '\n[pseudonymize]\nidentifiers = ["patient_name"]\n'
+    )
+    (tmp_path / "out").mkdir()
+    summary = pseudonymize_command(
+        records, key, tmp_path / "out" / "records.csv", spec_path=spec_path
+    )
+    text = (tmp_path / "out" / "records.csv").read_text()
+    assert "patient_name" not in text and "Synthetic Person" not in text and "P1," not in text
+    assert summary["output"] == "records.csv"
+    assert _hashes(tmp_path / "site") == {
+        **before,
+        "study.toml": _hashes(tmp_path / "site")["study.toml"],
+    }

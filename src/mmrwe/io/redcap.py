@@ -88,6 +88,8 @@ EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DAG = (
     "redcap_data_access_group",
 )
 _IGNORED = ("redcap_survey_identifier", "redcap_arm")
+#: REDCap's own columns: where a row sits in the project (no person's data).
+REDCAP_COLUMNS = (EVENT, REPEAT_INSTRUMENT, REPEAT_INSTANCE, DAG)
 CODED_TYPES = ("radio", "dropdown", "yesno", "truefalse")
 _YESNO = (("1", "Yes"), ("0", "No"))
 _TRUEFALSE = (("1", "True"), ("0", "False"))
@@ -1386,6 +1388,7 @@ def detect_export(records: Records, dictionary: Dictionary) -> ExportKind:
 
 
 __all__ = [
+    "REDCAP_COLUMNS",
     "RULES",
     "Dictionary",
     "ExportKind",
