@@ -519,3 +519,68 @@ def test_pseudonymize_refuses_identifier_fields_unless_dropped_or_kept(tmp_path)
         **before,
         "study.toml": _hashes(tmp_path / "site")["study.toml"],
     }
+
+
+# -- mmrwe init --redcap ---------------------------------------------------------------------
+
+
+def test_init_writes_a_spec_that_validates_the_project(tmp_path):
+    rp.write(tmp_path)
+    out = tmp_path / "study.toml"
+    res = runner.invoke(app, ["init", "--redcap", str(tmp_path / "records.csv"),
+                              str(tmp_path / "dictionary.csv"), "--groups",
+                              str(tmp_path / "dags.csv"), "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    for piece in ('export = "raw"', 'baseline_event = "baseline_arm_1"',
+                  'forms = ["baseline", "outcome"]', 'instrument = "labs"', 'date = "lab_date"',
+                  'comorb = "set"', 'levels = ["F", "M"]', 'levels = ["Yes", "No"]',
+                  'unit = "g/dL"', 'source = "labs"', "(patient_name) are"):  # fmt: skip
+        assert piece in text, piece
+    assert "[variables.patient_name]" not in text
+    report = mmrwe.Study.from_toml(out).validate()
+    assert report.ok and report.n_analysed == 5
+    assert not [i for i in report.issues if i.code.startswith("MMR")]
+
+
+def test_init_without_a_lab_instrument_says_so(tmp_path):
+    fields = [f for f in rp.FIELDS if f[1] != "labs"]
+    header = [c for c in rp.columns() if not c.startswith("lab")]
+    rows = [r for r in rp.record_rows() if not r["redcap_repeat_instrument"]]
+    rp.write(tmp_path, fields=fields, header=header, rows=rows)
+    out = tmp_path / "study.toml"
+    res = runner.invoke(app, ["init", "--redcap", str(tmp_path / "records.csv"),
+                              str(tmp_path / "dictionary.csv"), "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "[response]" not in text and "No instrument was recognised as the labs" in text
+    assert '# groups = "dags.csv"' in text and "under their unique names" in text
+    assert mmrwe.Study.from_toml(out).validate().ok
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "piece"),
+    [
+        (["x.csv", "--redcap", "r.csv", "d.csv"], 2, "either DATAFILE or --redcap"),
+        ([], 2, "missing DATAFILE"),
+        (["x.csv", "--groups", "g.csv"], 2, "--groups goes with --redcap"),
+        (["--redcap", "nowhere.csv", "dictionary.csv"], 1, "REDCap record export not found"),
+    ],
+)
+def test_init_usage_and_missing_files_are_messages(tmp_path, args, status, piece):
+    rp.write(tmp_path)
+    res = runner.invoke(app, ["init", *[str(tmp_path / a) if a.endswith(".csv") else a for a in args],
+                              "--out", str(tmp_path / "s.toml")])  # fmt: skip
+    assert res.exit_code == status and piece in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "s.toml").exists()
+
+
+def test_init_never_overwrites_a_spec(tmp_path):
+    rp.write(tmp_path)
+    out = tmp_path / "study.toml"
+    out.write_text("# mine\n")
+    args = ["init", "--redcap", str(tmp_path / "records.csv"), str(tmp_path / "dictionary.csv")]
+    res = runner.invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 1 and "already exists" in res.output and out.read_text() == "# mine\n"
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "records.csv")])
+    assert res.exit_code == 1 and "is an input file" in res.output

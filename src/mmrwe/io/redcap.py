@@ -859,7 +859,7 @@ def read_project(
         mapped += [(f"data.redcap.{key}.columns.{c}", src) for c, src in inst.columns]
     for key, src in mapped:
         fm = by_name.get(src)
-        if fm is not None and fm.identifier and key != "data.columns.patient_id":
+        if fm is not None and fm.identifier and src != first:
             out.add("MMR012", "error",
                     f"{key} maps {src!r}, a field marked as an identifier in {dictionary.path.name}",
                     "identifiers never reach mmrwe's outputs: map another field, or, if the field identifies nobody, clear its Identifier? mark in REDCap",
