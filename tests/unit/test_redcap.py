@@ -268,6 +268,23 @@ def test_a_code_not_in_the_dictionary_is_an_error_never_a_new_category(tmp_path)
     assert "'3'" in bad[0].what and "1, F | 2, M" in bad[0].what
 
 
+def test_validator_issues_name_the_redcap_field_behind_a_mapped_column(tmp_path):
+    # start_date read from a field of another name, left empty for P2
+    fields = [f if f[0] != "start_date" else ("therapy_start", *f[1:]) for f in rp.FIELDS]
+    header = ["therapy_start" if c == "start_date" else c for c in rp.columns()]
+    rows = rp.record_rows()
+    for r in rows:
+        r["therapy_start"] = r.pop("start_date")
+    rows[P2]["therapy_start"] = ""
+    spec = rp.spec_text(extra='[data.columns]\nstart_date = "therapy_start"')
+    found = issues(project(tmp_path, rows=rows, fields=fields, header=header, spec=spec), "MMV005")
+    assert len(found) == 1
+    w = found[0].where
+    assert (w.patient_id, w.row, w.event, w.instrument) == ("P2", 6, "baseline_arm_1", "baseline")
+    assert (w.column, w.field) == ("start_date", "therapy_start")
+    assert "field 'therapy_start'" in str(w)
+
+
 def test_a_labels_export_declared_raw_gets_the_hint(tmp_path):
     spec = rp.spec_text(export="raw")
     found = issues(project(tmp_path, labels=True, spec=spec), "MMR003")

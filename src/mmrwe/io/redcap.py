@@ -681,6 +681,7 @@ class Project:
     repeating: dict[str, str]  # value written in redcap_repeat_instrument -> form
     notes: tuple[str, ...] = ()
     groups: tuple[Path, str, int] | None = None  # the groups file: path, SHA-256, groups
+    renamed: dict[str, str] = field(default_factory=dict)  # [data.columns]: canonical -> field
 
     @property
     def n_records(self) -> int:
@@ -709,10 +710,12 @@ class Project:
         if w.file != self.records.path.name or w.event is not None:
             return issue
         tmap = self.maps.get(table)
-        fld = tmap.fields.get(w.column or "") if tmap is not None and w.column else None
+        # the validator names a column by its canonical name, after [data.columns]
+        col = self.renamed.get(w.column, w.column) if table == "patients" and w.column else w.column
+        fld = tmap.fields.get(col or "") if tmap is not None and col else None
         form = tmap.form if tmap is not None and tmap.form else None
-        if form is None and tmap is not None and w.column:
-            form = tmap.forms.get(w.column)
+        if form is None and tmap is not None and col:
+            form = tmap.forms.get(col)
         extra: dict[str, Any] = {"field": fld, "instrument": form}
         if w.row is not None:
             i = self._lines.get(int(w.row))
@@ -946,6 +949,7 @@ def read_project(
         labs=tables["labs"], therapy=tables["therapy"], issues=out.done(), invalid=invalid,
         variables=tuple(variables), identifiers=identifiers, place=place, maps=maps,
         baseline_event=baseline, events=events, repeating=repeating, notes=tuple(notes),
+        renamed=columns,
         groups=(section.groups, groups_sha, len(groups))
         if section.groups is not None and groups is not None and groups_sha is not None else None,
     )  # fmt: skip
