@@ -332,6 +332,20 @@ def test_dates_and_numbers_follow_the_validation_type(tmp_path, field, value, co
     assert found[0].severity == ("warning" if code == "MMR005" else "error")
 
 
+def test_a_checkbox_cell_neither_ticked_nor_unticked_is_located(tmp_path):
+    rows = rows_with(lambda rs: rs[P2].update(comorb___2="2"))
+    found = issues(project(tmp_path, rows=rows), "MMR003")
+    assert len(found) == 1 and "neither checked nor unchecked" in found[0].what
+    w = found[0].where
+    assert (w.patient_id, w.row, w.column, w.field, w.instrument) == (
+        "P2",
+        6,
+        "comorb___2",
+        "comorb",
+        "baseline",
+    )
+
+
 def test_comma_decimals_of_a_comma_validated_field(tmp_path):
     fields = [
         f if f[0] != "hgb" else (*f[:5], "number_1dp_comma_decimal", *f[6:]) for f in rp.FIELDS
