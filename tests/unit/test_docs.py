@@ -10,6 +10,7 @@ import pytest
 
 import mmrwe.derive.labs as labs
 import mmrwe.derive.therapy as therapy
+import mmrwe.io.redcap as redcap
 import mmrwe.spec.errors as spec_errors
 import mmrwe.validate.patients as patients
 from mmrwe.spec.schema import markdown_reference
@@ -95,6 +96,10 @@ def test_every_issue_code_is_documented():
     assert _codes(patients.__doc__, "MMV") <= _codes(validation_md, "MMV")
     lab_codes = _codes(labs.__doc__, "MML") | _codes(therapy.__doc__, "MML")
     assert lab_codes and lab_codes <= _codes(validation_md, "MML")
+    redcap_codes = {r.code for r in redcap.RULES}
+    assert redcap_codes == _codes(redcap.__doc__, "MMR") and redcap_codes <= _codes(
+        validation_md, "MMR"
+    )
 
 
 def test_data_md_lists_every_lab_test_and_the_therapy_columns():

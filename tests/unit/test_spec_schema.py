@@ -25,6 +25,10 @@ DEMO_SPEC = ROOT / "src" / "mmrwe" / "data" / "demo" / "study.toml"
 # Keys that cannot share one array entry: the maximal spec gets one entry per key of a group.
 EXCLUSIVE = {"derive": {"below", "at_least", "above", "in"}, "cutpoint": {"endpoint", "proportion"},
              "sites": {"center", "centers"}, "published": {"quantity", "path"}}  # fmt: skip
+# A REDCap project replaces these keys of its table: the maximal spec has them and no
+# `redcap`; the maximal REDCap spec has `redcap` and not them.
+REDCAP_REPLACES = {"data": {"patients", "labs", "therapy", "date_format", "sheet", "table", "format"},
+                   "sites": {"file", "sheet", "date_format"}}  # fmt: skip
 
 
 def _map_entries(path: str) -> dict[str, Any]:
@@ -33,10 +37,15 @@ def _map_entries(path: str) -> dict[str, Any]:
         return {k.name: k.example for k in t.suggested}
     assert t.value is not None
     name = {"variables": "hgb", "validation.accept": "MMV011", "cox.reference": "sex",
-            "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1"}[path]  # fmt: skip
+            "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1",
+            "data.redcap.checkboxes": "comorbidities",
+            "sites.redcap.checkboxes": "comorbidities"}[path]  # fmt: skip
     if t.value.type in ("table", "map"):
         return {name: _build(f"{path}.*")}
     return {name: t.value.example}
+
+
+_REDCAP = [False]  # building the maximal REDCap spec
 
 
 def _build(path: str) -> Any:
@@ -45,6 +54,10 @@ def _build(path: str) -> Any:
         return _map_entries(path)
     out: dict[str, Any] = {}
     for k in t.keys:
+        if path in REDCAP_REPLACES and (
+            k.name in REDCAP_REPLACES[path] if _REDCAP[0] else k.name == "redcap"
+        ):
+            continue
         child = f"{path}.{k.name}" if path else k.name
         if k.type == "array":
             out[k.name] = _entries(child)
@@ -66,9 +79,21 @@ def _entries(path: str) -> list[dict[str, Any]]:
     return entries
 
 
-def maximal_doc() -> dict[str, Any]:
-    """A spec holding every key of the table, each with its documented example."""
-    return _build("")
+def maximal_doc(redcap: bool = False) -> dict[str, Any]:
+    """A spec holding every key of the table, each with its documented example.
+
+    ``redcap``: the spec whose [data] and [[sites]] are REDCap projects (holding the
+    redcap keys, without the keys a project replaces).
+    """
+    _REDCAP[0] = redcap
+    try:
+        return _build("")
+    finally:
+        _REDCAP[0] = False
+
+
+def _docs() -> list[dict[str, Any]]:
+    return [maximal_doc(), maximal_doc(redcap=True)]
 
 
 def test_every_key_has_a_doc_and_an_example_and_typed_defaults():
@@ -86,6 +111,9 @@ def test_every_key_has_a_doc_and_an_example_and_typed_defaults():
 def test_the_maximal_spec_loads():
     spec = parse_spec(maximal_doc(), path=Path("study.toml"))
     assert spec.km.conf_type == "log-log" and spec.data.delimiter == ";"
+    spec = parse_spec(maximal_doc(redcap=True), path=Path("study.toml"))
+    assert spec.data.redcap is not None and spec.data.redcap.labs is not None
+    assert spec.sites[0].redcap is not None and spec.data.patients == spec.data.redcap.records
 
 
 def _norm(v: Any) -> Any:
@@ -98,7 +126,8 @@ def _norm(v: Any) -> Any:
 
 def test_the_loader_reads_every_key_with_the_declared_type_default_choices_and_range():
     with trace_reads() as log:
-        parse_spec(maximal_doc(), path=Path("study.toml"))
+        for doc in _docs():
+            parse_spec(doc, path=Path("study.toml"))
     read: set[tuple[str, str]] = set()
     for rec in log:
         path, name = rec["path"], rec["key"]
@@ -134,7 +163,7 @@ def test_the_loader_reads_every_key_with_the_declared_type_default_choices_and_r
 
 @pytest.mark.parametrize("path", [t.path for t in K.TABLES if t.kind != "map"])
 def test_the_loader_refuses_a_key_the_table_lacks(tmp_path, path):
-    doc = maximal_doc()
+    doc = maximal_doc(redcap=".redcap" in path)
     node = doc
     label = "zz_not_a_key"
     for part in path.split(".") if path else []:
@@ -206,6 +235,7 @@ def test_the_schema_accepts_the_demo_spec_and_the_maximal_spec():
     schema = json_schema()
     assert _validate(tomllib.loads(DEMO_SPEC.read_text()), schema, schema) == []
     assert _validate(maximal_doc(), schema, schema) == []
+    assert _validate(maximal_doc(redcap=True), schema, schema) == []
 
 
 @pytest.mark.parametrize(

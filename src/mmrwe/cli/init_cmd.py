@@ -22,12 +22,29 @@ def register(app: Any) -> None:
     @app.command("init")
     def init_cli(
         datafile: Annotated[
-            Path,
+            Path | None,
             typer.Argument(
                 help="The patient table: .csv/.tsv/.txt, .xlsx, .parquet, .sav or .sas7bdat.",
                 show_default=False,
             ),
-        ],
+        ] = None,
+        redcap: Annotated[
+            tuple[Path, Path] | None,
+            typer.Option(
+                "--redcap",
+                help="A REDCap project instead of DATAFILE: RECORDS.csv (the record export, raw field names as headers) and DICTIONARY.csv (its data dictionary).",
+                metavar="RECORDS DICTIONARY",
+                show_default=False,
+            ),
+        ] = None,
+        groups: Annotated[
+            Path | None,
+            typer.Option(
+                "--groups",
+                help="With --redcap: the data access groups export (CSV), for the centers' display names.",
+                show_default=False,
+            ),
+        ] = None,
         out: Annotated[
             Path,
             typer.Option(
@@ -56,15 +73,37 @@ def register(app: Any) -> None:
         are <= 12 everywhere are not guessed: both formats are written and `mmrwe validate`
         stops at data.date_format until you keep one. The data file is only read.
 
+        With --redcap RECORDS DICTIONARY (a REDCap project): writes the whole spec from the
+        dictionary: whether the export holds raw codes or labels, the baseline event, the
+        patient table's instruments, the instruments holding the lab and therapy tables,
+        every checkbox field, and per field its type, choices (in the dictionary's order),
+        label and unit.
+
         Exit status: 0 spec written; 1 the file cannot be read, --out exists, or a workbook
         has several sheets (choose one with --sheet); 2 usage.
         """
 
         from mmrwe.core.errors import MmrweError
-        from mmrwe.study.init import write_starter_spec
+        from mmrwe.study.init import write_redcap_spec, write_starter_spec
 
+        if (datafile is None) == (redcap is None):
+            err.print(
+                "[bold red]error:[/] give either DATAFILE or --redcap RECORDS DICTIONARY"
+                if datafile is not None
+                else "[bold red]error:[/] missing DATAFILE (or --redcap RECORDS DICTIONARY)"
+            )
+            err.print("  fix: mmrwe init patients.csv, or mmrwe init --redcap records.csv dictionary.csv",
+                      markup=False)  # fmt: skip
+            raise typer.Exit(2)
+        if groups is not None and redcap is None:
+            err.print("[bold red]error:[/] --groups goes with --redcap")
+            raise typer.Exit(2)
         try:
-            starter = write_starter_spec(datafile, out, sheet=sheet, force=force)
+            if redcap is not None:
+                starter = write_redcap_spec(redcap[0], redcap[1], out, groups=groups, force=force)
+            else:
+                assert datafile is not None
+                starter = write_starter_spec(datafile, out, sheet=sheet, force=force)
         except MmrweError as exc:
             report_error(exc, debug)
             raise typer.Exit(1) from None
@@ -158,7 +197,16 @@ def _print_summary(starter: Any, out: Path, stdout: Any, err: Any) -> None:
         else:
             value = "-" if s.value is None else escape(repr(s.value))
         table.add_row(f"data.{s.key}", value)
+    r = starter.redcap
+    if r is not None:
+        table.add_row("data.redcap.export", escape(repr(r.export)))
+        table.add_row("data.redcap.baseline_event", escape(repr(r.baseline_event)))
+        table.add_row("data.redcap.forms", escape(repr(list(r.forms))))
+        for key, inst in (("labs", r.labs), ("therapy", r.therapy)):
+            table.add_row(f"data.redcap.{key}", escape(repr(inst.instrument)) if inst else "-")
     for c in starter.columns:
+        if r is not None and c.source == c.canonical:
+            continue
         table.add_row(
             f"data.columns.{c.canonical}",
             escape(repr(c.source)) if c.source else "[yellow]not found[/]",

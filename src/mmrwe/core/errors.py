@@ -15,7 +15,11 @@ class Location:
     """Where a problem is, in the terms the user sees.
 
     ``row`` is the row number as shown by a spreadsheet program: the header is row 1, so
-    the first data row is row 2.
+    the first data row is row 2. A REDCap export adds where the cell sits in the project:
+    ``event`` (unique event name, or its label in a labels export), ``instrument``,
+    ``instance`` (of a repeating instrument or event) and ``field`` (the REDCap field name;
+    ``column`` is then the column of the canonical table it feeds); the record id is
+    ``patient_id``.
     """
 
     file: str | None = None
@@ -24,6 +28,10 @@ class Location:
     column: str | None = None
     patient_id: str | None = None
     spec_key: str | None = None
+    event: str | None = None
+    instrument: str | None = None
+    instance: int | None = None
+    field: str | None = None
 
     def __str__(self) -> str:
         parts: list[str] = []
@@ -37,6 +45,14 @@ class Location:
             parts.append(f"column {self.column!r}")
         if self.patient_id:
             parts.append(f"patient {self.patient_id}")
+        if self.event:
+            parts.append(f"event {self.event!r}")
+        if self.instrument:
+            parts.append(f"instrument {self.instrument!r}")
+        if self.instance is not None:
+            parts.append(f"instance {self.instance}")
+        if self.field and self.field != self.column:
+            parts.append(f"field {self.field!r}")
         if self.spec_key:
             parts.append(f"spec key {self.spec_key!r}")
         return ", ".join(parts) if parts else "(no location)"
@@ -45,7 +61,18 @@ class Location:
         """Return the non-empty fields as a plain dict (for JSON)."""
         return {
             k: getattr(self, k)
-            for k in ("file", "sheet", "row", "column", "patient_id", "spec_key")
+            for k in (
+                "file",
+                "sheet",
+                "row",
+                "column",
+                "patient_id",
+                "spec_key",
+                "event",
+                "instrument",
+                "instance",
+                "field",
+            )
             if getattr(self, k) is not None
         }
 

@@ -322,6 +322,7 @@ def pseudonymize_table(
     date_format: str = "%Y-%m-%d",
     date_columns: Sequence[str] = (),
     scan: bool = True,
+    marked: Sequence[str] = (),
 ) -> Pseudonymized:
     """Replace ids by keyed hashes, handle dates, drop identifiers, refuse identifying content.
 
@@ -363,6 +364,9 @@ def pseudonymize_table(
         and other values is refused rather than half-changed.
     scan : bool
         Run the content scan (:func:`scan_content`) on the columns that leave.
+    marked : sequence of str
+        Columns the source itself marks as identifiers (a REDCap dictionary's
+        ``Identifier?``): refused like identifying names, unless dropped or kept knowingly.
 
     Returns
     -------
@@ -417,11 +421,21 @@ def pseudonymize_table(
     dropped = tuple(c for c in identifiers if c in cols)
     not_present = tuple(c for c in identifiers if c not in cols)
     outgoing = [c for c in cols if c not in dropped and c not in not_allowed]
-    suspicious = [c for c in outgoing if c != id_column and c not in keep and looks_identifying(c)]
+    flagged = set(marked)
+    suspicious = [
+        c
+        for c in outgoing
+        if c != id_column and c not in keep and (looks_identifying(c) or c in flagged)
+    ]
     if suspicious:
         listed = ", ".join(shown(c, 40) for c in suspicious)
+        why = (
+            "are marked as identifiers in the REDCap dictionary"
+            if all(c in flagged for c in suspicious)
+            else "look like direct identifiers"
+        )
         raise InputError(
-            f"{name}: column(s) {listed} look like direct identifiers",
+            f"{name}: column(s) {listed} {why}",
             where=Location(file=name, column=suspicious[0]),
             fix="drop them: [pseudonymize] identifiers = [...] (or --drop COL), or send only the columns the study needs (--keep-only COL ...); if they identify nobody, keep them knowingly: keep = [...] (or --keep COL)",
         )

@@ -922,3 +922,357 @@ def _shell_quote(s: str) -> str:
     import shlex
 
     return shlex.quote(s)
+
+
+# ----------------------------------------------------------------------------------------
+# A REDCap project (mmrwe init --redcap)
+# ----------------------------------------------------------------------------------------
+
+#: Names a REDCap field may carry for a canonical lab or therapy column, once the prefix its
+#: instrument's fields share (``lab_``, ``ther_``) is taken off.
+LAB_FIELD_NAMES: dict[str, tuple[str, ...]] = {
+    "date": ("date", "sample_date", "lab_date", "dt", "data"),
+    "test": ("test", "analyte", "parameter", "lab_test", "esame"),
+    "value": ("value", "result", "lab_value", "valore", "risultato"),
+    "unit": ("unit", "units", "lab_unit", "unita"),
+}
+THERAPY_FIELD_NAMES: dict[str, tuple[str, ...]] = {
+    "agents": ("agents", "drugs", "agent", "farmaci"),
+    "start_date": ("start_date", "start", "first_dose", "date_start"),
+    "end_date": ("end_date", "end", "last_dose", "date_end"),
+    "reason_end": ("reason_end", "end_reason", "reason_stop", "stop_reason"),
+    "progression_date": ("progression_date", "pd_date", "progression", "date_progression"),
+    "regimen": ("regimen", "regimen_name", "schema"),
+    "line": ("line", "line_number", "linea"),
+    "planned_phase": ("planned_phase", "phase"),
+    "best_response": ("best_response", "response"),
+}
+_LAB_REQUIRED = ("date", "test", "value", "unit")
+_THERAPY_REQUIRED = ("agents", "start_date")
+
+
+def _field_prefix(names: Sequence[str]) -> str:
+    """The prefix (ending with "_") every field name of an instrument shares, if any."""
+    if len(names) < 2:
+        return ""
+    first, n = names[0], 0
+    while n < len(first) and all(len(x) > n and x[n] == first[n] for x in names):
+        n += 1
+    common = first[:n]
+    return common[: common.rfind("_") + 1] if "_" in common else ""
+
+
+def _match_instrument(
+    form: str, names: Sequence[str], wanted: Mapping[str, tuple[str, ...]]
+) -> list[tuple[str, str, str]]:
+    """(canonical, field, why) for the fields of ``form`` named like canonical columns."""
+    prefix = _field_prefix(names)
+    out = []
+    taken: set[str] = set()
+    for canon, aliases in wanted.items():
+        for name in names:
+            bare = name[len(prefix) :] if prefix and name.startswith(prefix) else name
+            if name not in taken and (bare.lower() in aliases or name.lower() in aliases):
+                why = (
+                    f"{name!r} is {canon!r} once the prefix {prefix!r} the fields of {form!r} share is taken off"
+                    if bare != name and bare.lower() == canon
+                    else f"the field is named {name!r}"
+                )
+                out.append((canon, name, why))
+                taken.add(name)
+                break
+    return out
+
+
+def inspect_redcap(
+    records: Path,
+    dictionary: Path,
+    catalog: UnitCatalog,
+    *,
+    groups: Path | None = None,
+    spec_dir: Path | None = None,
+) -> StarterSpec:
+    """Read a REDCap project and decide every key of its spec, each with the evidence.
+
+    How the export is written (delimiter, encoding, raw codes or labels), the baseline event
+    (the event of the first row), the patient table's instruments (those with data in the
+    baseline event), the instruments that hold the lab and therapy tables (repeating, or
+    collected in other events, with fields named like the canonical columns), the checkbox
+    fields, and for every patient-table column what the dictionary says of it (type,
+    choices in its order, label, the unit in the field note).
+
+    Raises
+    ------
+    InputError
+        A file cannot be read, the dictionary is not one, the export has no record id.
+    """
+    import datetime as _dt
+
+    import pandas as pd
+
+    from mmrwe.io import redcap as rc
+    from mmrwe.spec.model import RedcapInstrument, RedcapSection
+    from mmrwe.spec.writer import InstrumentChoice, RedcapStarter
+
+    for p, what in (
+        (records, "record export"),
+        (dictionary, "data dictionary"),
+        (groups, "groups file"),
+    ):
+        if p is not None and not p.is_file():
+            raise InputError(f"REDCap {what} not found: {p}", where=Location(file=str(p)),
+                             fix="check the path given to mmrwe init --redcap")  # fmt: skip
+    settings: list[Setting] = []
+    diag = diagnose_csv(records.read_bytes())
+    sep = diag.delimiter.value or ","
+    enc = diag.encoding.value or "utf-8"
+    settings.append(Setting("encoding", enc, f"Detected: {diag.encoding.why}."))
+    settings.append(Setting("delimiter", sep, f"Detected: {diag.delimiter.why}."))
+    dic = rc.read_dictionary(dictionary, encoding=enc)
+    recs = rc.read_records(records, delimiter=sep, encoding=enc)
+    kind = rc.detect_export(recs, dic)
+    number_cells = [v for f in dic.fields if f.is_number and f.name in recs.cells
+                    for v in recs.cells[f.name] if v is not None]  # fmt: skip
+    dec = sniff_decimal(number_cells)
+    settings.append(Setting("decimal", dec.value,
+                            f"Detected in the number fields: {dec.why}."))  # fmt: skip
+    settings.append(Setting("missing_values", list(DEFAULT_MISSING),
+                            "Cell texts read as missing (REDCap writes missing values as empty cells)."))  # fmt: skip
+
+    # Events and repeating instruments, from a first reading with the detected export.
+    probe = rc.read_project(
+        RedcapSection(records=records, dictionary=dictionary, groups=groups, export=kind.export),  # type: ignore[arg-type]
+        delimiter=sep, encoding=enc, decimal=dec.value or ".", instruments=False,
+    )  # fmt: skip
+    baseline = probe.baseline_event
+    if baseline is None:
+        baseline_why = "The project has no events (a classic project): each record's non-repeating row is the patient."
+    else:
+        others = [e for e in probe.events if e != baseline]
+        baseline_why = (
+            f"The baseline event: the event of the export's first row, {baseline!r}; its row of each "
+            "record (not of a repeating instrument) is the patient table."
+            + (f" Other events: {', '.join(map(repr, others))}." if others else "")
+        )
+    # Candidates for the lab and therapy tables: repeating instruments, and instruments with
+    # data outside the baseline rows.
+    rep_forms = list(dict.fromkeys(probe.repeating.values()))
+    is_base = pd.isna(pd.Series(probe.place.instrument, dtype=object)).to_numpy().copy()
+    if baseline is not None:
+        is_base &= (pd.Series(probe.place.event, dtype=object) == baseline).to_numpy(dtype=bool)
+    other_rows = np.flatnonzero(~is_base)
+    elsewhere = [f for f in rc.forms_with_data(recs, dic, other_rows) if f not in rep_forms]
+    choices: dict[str, InstrumentChoice] = {}
+    for key, wanted, required in (("labs", LAB_FIELD_NAMES, _LAB_REQUIRED),
+                                  ("therapy", THERAPY_FIELD_NAMES, _THERAPY_REQUIRED)):  # fmt: skip
+        best: tuple[int, str, list[tuple[str, str, str]]] | None = None
+        for form in rep_forms + elsewhere:
+            if any(c.instrument == form for c in choices.values()):
+                continue
+            names = [f.name for f in dic.fields_of(form) if f.name != dic.first]
+            got = _match_instrument(form, names, wanted)
+            found = {c for c, _, _ in got}
+            complete = all(r in found or (key == "labs" and r == "unit") for r in required)
+            if complete and (best is None or len(got) > best[0]):
+                best = (len(got), form, got)
+        if best is None:
+            continue
+        _, form, got = best
+        how = ("a repeating instrument" if form in rep_forms
+               else "collected in events other than the baseline")  # fmt: skip
+        missing = tuple((c, "no field of the instrument is named like it; map it if the instrument holds it")
+                        for c in wanted if c not in {g[0] for g in got} and c in required)  # fmt: skip
+        choices[key] = InstrumentChoice(
+            form, f"Instrument {form!r} ({how}) holds the {key} table: its fields are named like "
+            f"its columns ({', '.join(c for c, _, _ in got)}). Each instance is one row.",
+            tuple(got), missing)  # fmt: skip
+    in_tables = {c.instrument for c in choices.values()}
+    forms = [f for f in rc.forms_with_data(recs, dic, np.flatnonzero(is_base))
+             if f not in in_tables and f not in rep_forms]  # fmt: skip
+    if dic.fields[0].form not in forms:
+        forms.insert(0, dic.fields[0].form)
+    unused = [f for f in dic.forms if f not in forms and f not in in_tables]
+    forms_why = (
+        f"Instruments of the patient table: those with data in the baseline rows ({', '.join(forms)})."
+        + (f" Not read: {', '.join(unused)} (no data there, or repeating)." if unused else "")
+    )
+    section = RedcapSection(
+        records=records, dictionary=dictionary, groups=groups, export=kind.export,  # type: ignore[arg-type]
+        baseline_event=baseline, forms=tuple(forms),
+        labs=RedcapInstrument(choices["labs"].instrument, tuple((c, f) for c, f, _ in choices["labs"].columns)) if "labs" in choices else None,
+        therapy=RedcapInstrument(choices["therapy"].instrument, tuple((c, f) for c, f, _ in choices["therapy"].columns)) if "therapy" in choices else None,
+    )  # fmt: skip
+    project = rc.read_project(section, delimiter=sep, encoding=enc, decimal=dec.value or ".")
+
+    # The patient table: canonical columns by name and content, as for any file.
+    frame = project.patients.to_pandas()
+    cols = [c for c in frame.columns if c not in ("_src_row", "_ord")]
+    columns = {c: [None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                   for v in frame[c].tolist()] for c in cols}  # fmt: skip
+    field_of = project.maps["patients"].fields
+    by_name = dic.by_name
+    date_cols = {c for c in cols if by_name.get(field_of.get(c, ""), rc.Field("", "", "")).is_date}
+    parsed = {
+        c: [None if v is None else _dt.date.fromisoformat(v) for v in columns[c]] for c in date_cols
+    }
+    profiles = [profile_column(c, columns[c], ".", date_cols) for c in cols]
+    mapping = map_columns(profiles, parsed)
+    fixed = []
+    for m in mapping:
+        if m.canonical == "patient_id":
+            m = ColumnChoice("patient_id", "patient_id",
+                             f"the dictionary's first field {dic.first!r} (REDCap's record id)")  # fmt: skip
+        elif m.canonical == "center" and "center" in cols:
+            m = ColumnChoice("center", "center", "the data access group of each record (redcap_data_access_group)"
+                             + (" with its display name from the groups file" if groups else ""))  # fmt: skip
+        fixed.append(m)
+    mapped = {c.canonical: c.source for c in fixed if c.source is not None}
+    variables = _redcap_variables(profiles, mapped, project, catalog)
+
+    rel = spec_dir or Path.cwd()
+    boxes = []
+    for f in dic.fields:
+        if not f.is_checkbox or f.identifier:
+            continue
+        if f.form in forms:
+            boxes.append(
+                (
+                    f.name,
+                    "set",
+                    f'{f.name!r} ({f.form}): its ticked choices as one column, joined by ";"',
+                )
+            )
+        elif f.form in in_tables:
+            boxes.append(
+                (
+                    f.name,
+                    "set",
+                    f'{f.name!r} ({f.form}): the ticked choices joined by ";" (the agents of a regimen are one cell)',
+                )
+            )
+    n_groups = len({v for v in columns.get("center", []) if v is not None})
+    groups_why = (
+        f"The data access groups export: the display names of the {n_groups} groups become the center."
+        if groups
+        else (f"The {n_groups} data access groups are the centers, under their unique names; to show their "
+              "display names, export the groups (Data Access Groups page) and name the file here."
+              if "center" in cols else "The export has no data access group column: no center (map a field "
+              "under [data.columns] center if one holds it).")
+    )  # fmt: skip
+    not_tables = ""
+    if "labs" not in choices or "therapy" not in choices:
+        left = [k for k in ("labs", "therapy") if k not in choices]
+        cands = [f for f in rep_forms + elsewhere if f not in in_tables]
+        not_tables = (
+            f"No instrument was recognised as the {' or the '.join(left)} table"
+            + (f" (candidates seen: {', '.join(cands)}; their fields are not named like date, test, value, unit or agents, start_date)"
+               if cands else " (no repeating instrument or instrument of other events)")
+            + f": add [data.redcap.{left[0]}] instrument = \"...\" and its columns if one holds it."
+        )  # fmt: skip
+    starter_redcap = RedcapStarter(
+        records=_relative(records, rel), dictionary=_relative(dictionary, rel),
+        groups=_relative(groups, rel) if groups else None, groups_why=groups_why,
+        export=kind.export, export_why=f"Detected: {kind.why}.",
+        baseline_event=baseline, baseline_why=baseline_why, forms=tuple(forms), forms_why=forms_why,
+        checkboxes=tuple(boxes), labs=choices.get("labs"), therapy=choices.get("therapy"),
+        not_tables=not_tables, id_field=dic.first,
+        identifiers=tuple(f.name for f in dic.fields if f.identifier),
+    )  # fmt: skip
+    response = (
+        ("labs", "Best response, progression, prior lines and refractoriness are derived from the lab "
+         "and therapy instruments by IMWG 2016 rules (the recorded fields are kept as <name>_recorded); "
+         'write source = "recorded" to analyse the recorded fields instead.')
+        if "labs" in choices else None
+    )  # fmt: skip
+    baseline_vars = tuple(["center"] if "center" in cols else []) + tuple(
+        v.name for v in variables if v.type in ("numeric", "categorical") and (v.levels or v.type == "numeric")
+    )  # fmt: skip
+    table1 = (baseline_vars, "Rows of the baseline table: the center and the patient table's "
+              "coded and numeric fields, in the dictionary's order"
+              + (" (with labs, the derived best response, prior lines and refractoriness; "
+                 "the recorded ones stay out)" if "labs" in choices else "") + ".") if baseline_vars else None  # fmt: skip
+    n_issues = sum(1 for i in project.issues if i.severity == "error")
+    notes = [
+        f"{records.name}: {project.n_records} records, {recs.n} rows; {dictionary.name}: {len(dic.fields)} fields in {len(dic.forms)} instruments."
+    ]
+    if n_issues:
+        notes.append(
+            f"The export has {n_issues} cell(s) or column(s) the dictionary does not explain: `mmrwe validate` lists them."
+        )
+    return StarterSpec(
+        data_path=_relative(records, rel),
+        source_note=f"{records.name} and {dictionary.name} (REDCap {kind.export} export, {project.n_records} records)",
+        settings=tuple(settings), columns=tuple(fixed), variables=tuple(variables),
+        title=f"Study of {records.stem}", notes=tuple(notes), redcap=starter_redcap,
+        response_source=response, table1=table1,
+    )  # fmt: skip
+
+
+def _redcap_variables(
+    profiles: Sequence[ColumnProfile], mapped: dict[str, str], project: Any, catalog: UnitCatalog
+) -> list[VariableChoice]:
+    """``[variables.NAME]`` of the patient table from the dictionary: type, choices in its
+    order, label, and the unit named in the field note (or read from the values)."""
+    by_name = project.dictionary.by_name
+    field_of = project.maps["patients"].fields
+    source_to_canon = {src: canon for canon, src in mapped.items()}
+    out = []
+    for p in profiles:
+        canon = source_to_canon.get(p.name)
+        if canon in ("patient_id", "center") or p.name in ("patient_id", "center"):
+            continue
+        name = canon or p.name
+        f = by_name.get(field_of.get(p.name, ""))
+        if f is None:
+            continue
+        label = f.label or None
+        where = f"field {f.name!r} of instrument {f.form!r}"
+        if p.name != f.name:  # one yes/no column per checkbox choice
+            out.append(VariableChoice(name, f"{where}: one column per choice, yes or no", "categorical",
+                                      ("no", "yes"), label=label))  # fmt: skip
+        elif f.is_coded:
+            levels = tuple(dict.fromkeys(lab for _, lab in f.codes()))
+            choices = " | ".join(f"{c}, {lab}" for c, lab in f.codes())
+            out.append(VariableChoice(name, f"{where} ({f.type}): choices {choices}; levels in the dictionary's order (the first is the reference)",
+                                      "categorical", levels, label=label))  # fmt: skip
+        elif f.is_checkbox:
+            out.append(VariableChoice(name, f"{where} (checkbox): the ticked choices joined by \";\"",
+                                      "categorical", label=label))  # fmt: skip
+        elif f.is_date:
+            if name in DATE_ROLES:
+                continue
+            out.append(
+                VariableChoice(name, f"{where}: a date ({f.validation})", "date", label=label)
+            )
+        elif f.is_number or f.type == "slider":
+            analyte = _analyte(f.name, catalog) or _analyte(f.label, catalog)
+            unit, why = None, ""
+            known = [u for u, _, _ in catalog.usual.get(analyte, ())] if analyte else []
+            note_unit = next((u for u in known if u.lower() == f.note.strip().lower()), None)
+            if note_unit is not None:
+                unit, why = note_unit, f"{analyte}: the field note names the unit {note_unit}"
+            elif analyte is not None:
+                analyte, unit, why = guess_unit(f.name, p.numbers, catalog)
+            rng = (
+                f" (validation range {f.vmin or '-'} to {f.vmax or '-'})"
+                if f.vmin or f.vmax
+                else ""
+            )
+            why = f"{where}: {f.validation or f.type}{rng}" + (f"; {why}" if why else "")
+            written = (
+                analyte
+                if analyte is not None and catalog.analyte_of(name) != analyte and unit
+                else None
+            )
+            out.append(
+                VariableChoice(name, why, "numeric", unit=unit, analyte=written, label=label)
+            )
+        else:
+            if p.kind == "categorical" and p.n_distinct <= 20 and not p.all_unique:
+                ordered, rule = order_levels(p.distinct)
+                out.append(VariableChoice(name, f"{where}: free text with {p.n_distinct} distinct values; levels ordered: {rule}",
+                                          "categorical", tuple(ordered), label=label))  # fmt: skip
+            else:
+                out.append(VariableChoice(name, f"{where}: text", p.kind if p.kind in ("numeric", "categorical") else None,
+                                          label=label))  # fmt: skip
+    return out

@@ -122,6 +122,62 @@ _DATA_COLUMNS_SUGGESTED = (
     Key("best_response", "string", "Source column holding the best response (IMWG categories sCR, CR, VGPR, PR, MR, SD, PD, NE).", example="Risposta migliore"),
 )  # fmt: skip
 
+REDCAP_CHECKBOX_MODES = ("set", "columns")
+REDCAP_EXPORTS = ("raw", "labels")
+
+_REDCAP_KEYS = (
+    Key("records", "string", "The record export (CSV, raw field names as headers; raw codes or labels as values).", required=True, example="records.csv", contract=True),
+    Key("dictionary", "string", "The project's data dictionary (CSV, as REDCap writes it: Variable / Field Name, Form Name, Field Type, Choices, Calculations, OR Slider Labels, Text Validation Type OR Show Slider Number, Text Validation Min/Max, Identifier?, ...).", required=True, example="dictionary.csv", contract=True),
+    Key("groups", "string", "The project's data access groups (CSV: data_access_group_name, unique_group_name, as REDCap exports them): their display names become the center. Without it, center is the unique group name.", example="dags.csv"),
+    Key("export", "string", "How coded values are written in the record export: raw (the codes) or labels. Never guessed at analysis time: `mmrwe init --redcap` detects it and writes it here.", default="raw", choices=REDCAP_EXPORTS, example="raw"),
+    Key("baseline_event", "string", "The event whose row gives the patient table (as written in redcap_event_name). Default: the event of the export's first row.", example="baseline_arm_1"),
+    Key("forms", "strings", "Instruments whose fields make up the patient table. Default: every instrument with data in the baseline event, except those of labs and therapy.", example=["baseline", "outcome"]),
+    Key("checkboxes", "map", "How each checkbox field is read: set (default) or columns."),
+)  # fmt: skip
+
+
+def _redcap_instrument_tables(
+    path: str, what: str, canonical: tuple[str, ...], example: dict[str, str], table_key: str
+) -> tuple[Table, Table]:
+    listed = ", ".join(canonical)
+    return (
+        Table(
+            path,
+            "table",
+            f"The REDCap instrument that holds the {what} table; each instance (or each event it is collected in) is one row.",
+            keys=(
+                Key(
+                    "instrument",
+                    "string",
+                    "The instrument's unique name (Form Name in the dictionary).",
+                    required=True,
+                    example=table_key,
+                ),
+                Key(
+                    "columns",
+                    "map",
+                    f"Canonical {what} column = the instrument's field holding it ({listed}). Fields not named keep their own names.",
+                ),
+            ),
+            example=f'[{path}]\ninstrument = "{table_key}"\ncolumns = {{ '
+            + ", ".join(f'{k} = "{v}"' for k, v in example.items())
+            + " }",
+        ),
+        Table(
+            f"{path}.columns",
+            "map",
+            f"Canonical {what} column = REDCap field.",
+            value=Key(
+                "*", "string", "The REDCap field name.", example=next(iter(example.values()))
+            ),
+            suggested=tuple(
+                Key(c, "string", f"The field holding {c}.", example=example.get(c, f"x_{c}"))
+                for c in canonical
+            ),
+        ),
+    )
+
+
 TABLES: tuple[Table, ...] = (
     Table(
         "",
@@ -168,7 +224,7 @@ TABLES: tuple[Table, ...] = (
         "table",
         "Input files (paths relative to the spec's folder) and how to read them.",
         keys=(
-            Key("patients", "string", "The patient table: one row per patient (.csv, .txt, .tsv, .xlsx, .parquet, .sav, .sas7bdat), or a database URL with an engine.", required=True, required_doc="unless [[sites]] are given; `mmrwe pool` then writes pooled_patients.csv", example="patients.csv", contract=True),
+            Key("patients", "string", "The patient table: one row per patient (.csv, .txt, .tsv, .xlsx, .parquet, .sav, .sas7bdat), or a database URL with an engine.", required=True, required_doc="unless [[sites]] or redcap are given; `mmrwe pool` then writes pooled_patients.csv", example="patients.csv", contract=True),
             Key("labs", "string", "Long lab table: one row per measurement (patient_id, date, test, value, unit).", example="labs.csv", contract=True),
             Key("therapy", "string", "Therapy table: one row per line of therapy or regimen.", example="therapy.csv", contract=True),
             Key("columns", "map", "Column mapping: canonical name = source column name.", contract=True),
@@ -182,6 +238,7 @@ TABLES: tuple[Table, ...] = (
             Key("table", "string", "Table (or view) holding the patients in a database or a .duckdb file.", example="patients"),
             Key("format", "string", "canonical (one row per patient, as described in docs/data.md) or omop (build the table from an OMOP CDM database).", default="canonical", choices=("canonical", "omop"), example="omop"),
             Key("omop", "table", "Options of an OMOP CDM input (with format = \"omop\")."),
+            Key("redcap", "table", "A REDCap project in place of patients (and of labs and therapy): the record export and the data dictionary, both as REDCap writes them (docs/data.md).", contract=True),
         ),
         example='[data]\npatients = "patients.csv"\ndate_format = "%d/%m/%Y"\ndelimiter = ";"\ndecimal = ","\nencoding = "latin-1"',
     ),
@@ -204,6 +261,26 @@ TABLES: tuple[Table, ...] = (
             Key("labs", "string", "Reserved for building the lab table from CDM measurements; read but not used yet.", example="measurement"),
         ),
     ),
+    Table(
+        "data.redcap",
+        "table",
+        "A REDCap project read as it is exported: the record export (raw field names as headers) and the data dictionary. The first field of the dictionary is patient_id, the data access group is center, coded choices are decoded to their labels, checkbox columns field___code are read together, and fields marked as identifiers never reach an output.",
+        keys=(
+            *_REDCAP_KEYS,
+            Key("labs", "table", "The instrument (repeating, or collected at several events) that holds the lab table, one measurement per instance."),
+            Key("therapy", "table", "The instrument (repeating, or collected at several events) that holds the therapy table, one regimen per instance."),
+        ),
+        example='[data.redcap]\nrecords = "records.csv"\ndictionary = "dictionary.csv"\nexport = "raw"\nbaseline_event = "baseline_arm_1"',
+    ),
+    Table(
+        "data.redcap.checkboxes",
+        "map",
+        "How each checkbox field is read: field = \"set\" (one column: the checked choices' labels joined by \";\", in the dictionary's order; empty when none is checked) or \"columns\" (one column field___code per choice, \"yes\" or \"no\"). Default: set.",
+        value=Key("*", "string", "set or columns.", choices=REDCAP_CHECKBOX_MODES, example="columns"),
+        example='[data.redcap.checkboxes]\ncomorbidities = "columns"',
+    ),
+    *_redcap_instrument_tables("data.redcap.labs", "lab", ("date", "test", "value", "unit"), {"date": "lab_date", "test": "lab_test", "value": "lab_value", "unit": "lab_unit"}, "labs"),
+    *_redcap_instrument_tables("data.redcap.therapy", "therapy", ("agents", "start_date", "end_date", "reason_end", "progression_date", "regimen", "line", "planned_phase", "best_response"), {"agents": "ther_agents", "start_date": "ther_start_date"}, "therapy"),
     Table(
         "variables",
         "map",
@@ -438,7 +515,7 @@ TABLES: tuple[Table, ...] = (
         "array",
         "One site export for `mmrwe pool`. Reading options left out are taken from [data].",
         keys=(
-            Key("file", "string", "The site's file.", required=True, example="north.csv"),
+            Key("file", "string", "The site's file.", required=True, required_doc="unless redcap is given", example="north.csv"),
             Key("center", "string", "Every row of the file is this center.", example="Center A"),
             Key("centers", "strings", "The values the file's center column may hold.", default=[], example=["Center A", "Center B"]),
             Key("columns", "map", "Column mapping for this file (replaces [data.columns])."),
@@ -453,8 +530,22 @@ TABLES: tuple[Table, ...] = (
             Key("absent", "strings", "Columns this site does not collect (all missing here).", default=[], example=["fish_risk"]),
             Key("id_prefix", "string", "Prepended to this site's patient ids.", default="", example="N-"),
             Key("excel_serial_dates", "boolean", "Numbers in date columns are Excel serial dates.", default=False, example=True),
+            Key("redcap", "table", "The site's REDCap project (record export and data dictionary) instead of a file; its patient table is pooled.", contract=True),
         ),
         example='[[sites]]\nfile = "north.csv"\ncenter = "Center A"\ndelimiter = ";"\ndecimal = ","',
+    ),
+    Table(
+        "sites.redcap",
+        "table",
+        "A site's REDCap project, read as [data.redcap] reads one (its lab and therapy instruments are not pooled).",
+        keys=_REDCAP_KEYS,
+        example='redcap = { records = "north_records.csv", dictionary = "north_dictionary.csv" }',
+    ),
+    Table(
+        "sites.redcap.checkboxes",
+        "map",
+        "How each checkbox field is read: set or columns (as under [data.redcap.checkboxes]).",
+        value=Key("*", "string", "set or columns.", choices=REDCAP_CHECKBOX_MODES, example="columns"),
     ),
     Table(
         "sites.columns",

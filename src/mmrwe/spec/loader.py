@@ -42,6 +42,8 @@ from mmrwe.spec.model import (
     ProportionSpec,
     PseudonymizeSection,
     PublishedSpec,
+    RedcapInstrument,
+    RedcapSection,
     ReportSection,
     ResponseSection,
     SiteSpec,
@@ -826,6 +828,46 @@ def _delimiter(sec: _Section) -> _Str | None:
     return sep
 
 
+def _redcap(sec: _Section, base: Path, *, instruments: _Bool) -> RedcapSection | None:
+    """``redcap = { records = ..., dictionary = ... }`` of [data] or a [[sites]] entry."""
+    if not sec.has("redcap"):
+        return None
+    r = sec.sub("redcap")
+    r.reject_unknown()
+    records = r.str("records", required=True)
+    dictionary = r.str("dictionary", required=True)
+    groups = r.str("groups")
+    boxes = r.sub("checkboxes")
+    checkboxes = []
+    for name in boxes.table:
+        mode = boxes.str(name, None, choices=K.REDCAP_CHECKBOX_MODES)
+        if mode is not None:
+            checkboxes.append((name, mode))
+    tables: dict[_Str, RedcapInstrument | None] = {"labs": None, "therapy": None}
+    if instruments:
+        for key in tables:
+            if not r.has(key):
+                continue
+            t = r.sub(key)
+            t.reject_unknown()
+            form = t.str("instrument", required=True)
+            cols = t.str_map("columns")
+            if form is not None:
+                tables[key] = RedcapInstrument(instrument=form, columns=cols)
+    section = RedcapSection(
+        records=base / (records or ""),
+        dictionary=base / (dictionary or ""),
+        groups=base / groups if groups else None,
+        export=r.str("export", "raw", choices=K.REDCAP_EXPORTS),
+        baseline_event=r.str("baseline_event"),
+        forms=r.str_list("forms"),
+        checkboxes=tuple(checkboxes),
+        labs=tables["labs"],
+        therapy=tables["therapy"],
+    )
+    return section if records and dictionary else None
+
+
 def _data(root: _Section, base: Path, *, has_sites: _Bool, has_data: _Bool) -> DataSection:
     d = root.sub("data")
     d.reject_unknown()
@@ -833,9 +875,24 @@ def _data(root: _Section, base: Path, *, has_sites: _Bool, has_data: _Bool) -> D
     date_format = _date_format(d, "%Y-%m-%d") or "%Y-%m-%d"
     labs = d.str("labs")
     therapy = d.str("therapy")
+    redcap = _redcap(d, base, instruments=True)
+    if d.has("redcap"):
+        # A REDCap project replaces the patient, lab and therapy files, and its dictionary
+        # says how each date is written: keys that would say otherwise are refused.
+        for other in ("patients", "labs", "therapy", "date_format", "sheet", "table", "format"):
+            if d.has(other):
+                d.issue(
+                    "MMS007",
+                    f"data.{other} cannot be given with data.redcap",
+                    "remove it: with a REDCap project, the record export is the patient table, "
+                    "[data.redcap.labs] and [data.redcap.therapy] name the lab and therapy "
+                    "instruments, and each date is read by its field's validation type",
+                    other,
+                )
     # A pooling spec may leave out [data] patients: `mmrwe pool` reads the [[sites]] files,
     # and `mmrwe analyze` then reads the pooled table written as pooled_patients.csv.
-    patients = d.str("patients", required=has_data and not has_sites) or "pooled_patients.csv"
+    patients = d.str("patients", required=has_data and not has_sites and not d.has("redcap"))
+    patients = patients or "pooled_patients.csv"
     # engine/url/table/format/omop: the engine the study runs on (mmrwe.study.pipeline); a
     # patients value with "://" is a database URL, kept as text (a Path would fold its "//").
     engine = d.str("engine", "pandas", choices=("pandas", "duckdb", "postgres", "spark"))
@@ -854,7 +911,9 @@ def _data(root: _Section, base: Path, *, has_sites: _Bool, has_data: _Bool) -> D
     sheet = None if d.open_choice("sheet", "sheet") else d.str("sheet")
     table = d.str("table", None)
     return DataSection(
-        patients=base / (table or "patients") if url else base / patients,
+        patients=redcap.records
+        if redcap is not None
+        else (base / (table or "patients") if url else base / patients),
         labs=base / labs if labs else None,
         therapy=base / therapy if therapy else None,
         columns=column_pairs,
@@ -871,6 +930,7 @@ def _data(root: _Section, base: Path, *, has_sites: _Bool, has_data: _Bool) -> D
         table=table,
         format=data_format,
         omop=omop_opts,
+        redcap=redcap,
     )
 
 
@@ -909,7 +969,7 @@ def _response(root: _Section, data: DataSection) -> ResponseSection:
         steroid_change_opens_line=r.bool("steroid_change_opens_line", False),
         regimen_merge_days=r.num("regimen_merge_days", 30, lo=0, hi=365, integer=True),
     )
-    if response.source == "labs" and data.labs is None:
+    if response.source == "labs" and not data.has_labs:
         r.issue(
             "MMS007",
             'response.source = "labs" needs a lab table',
@@ -1201,10 +1261,21 @@ def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[S
         recode = []
         for name in rec.table:
             recode.append((name, rec.str_map(name)))
-        file = e.str("file", required=True)
+        redcap = _redcap(e, base, instruments=False)
+        file = e.str("file", required=not e.has("redcap"))
+        if e.has("redcap"):
+            for other in ("file", "sheet", "date_format"):
+                if e.has(other):
+                    e.issue(
+                        "MMS007",
+                        f"{e.label(other)} cannot be given with redcap",
+                        "remove it: the site's record export is its file, and each date is read "
+                        "by its field's validation type",
+                        other,
+                    )
         sites.append(
             SiteSpec(
-                file=base / (file or ""),
+                file=redcap.records if redcap is not None else base / (file or ""),
                 center=center,
                 centers=centers,
                 columns=e.str_map("columns") if e.has("columns") else None,
@@ -1219,6 +1290,7 @@ def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[S
                 absent=e.str_list("absent", ()),
                 id_prefix=e.str("id_prefix", ""),
                 excel_serial_dates=e.bool("excel_serial_dates", False),
+                redcap=redcap,
             )
         )
     return tuple(sites)

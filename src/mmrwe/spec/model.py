@@ -24,6 +24,46 @@ class StudySection:
 
 
 @dataclass(frozen=True, slots=True)
+class RedcapInstrument:
+    """``[data.redcap.labs]`` / ``[data.redcap.therapy]``: the instrument that feeds a table.
+
+    Every row of the export holding this instrument (each instance of a repeating
+    instrument, or each event it is collected in) becomes a row of the table.
+    """
+
+    instrument: str
+    columns: tuple[tuple[str, str], ...] = ()  # (canonical name, REDCap field)
+
+
+@dataclass(frozen=True, slots=True)
+class RedcapSection:
+    """``[data] redcap``: a REDCap project's record export and data dictionary.
+
+    ``export`` says how coded values are written (``raw`` codes or ``labels``); the
+    ``baseline_event`` row of each record gives the patient table (None: the event of the
+    export's first row); ``forms`` lists the instruments of the patient table (None: every
+    instrument with data in the baseline event that is not mapped to labs or therapy);
+    ``checkboxes`` reads a checkbox field as one ``set`` column (labels joined by ";") or
+    as ``columns`` (one yes/no column per choice).
+    """
+
+    records: Path
+    dictionary: Path
+    groups: Path | None = None
+    export: Literal["raw", "labels"] = "raw"
+    baseline_event: str | None = None
+    forms: tuple[str, ...] | None = None
+    checkboxes: tuple[tuple[str, str], ...] = ()  # (field, "set" | "columns")
+    labs: RedcapInstrument | None = None
+    therapy: RedcapInstrument | None = None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file of the project that is read."""
+        return (self.records, self.dictionary) + ((self.groups,) if self.groups else ())
+
+
+@dataclass(frozen=True, slots=True)
 class DataSection:
     """``[data]``: input files (resolved against the spec's folder) and how to read them."""
 
@@ -44,11 +84,26 @@ class DataSection:
     table: str | None = None  # table (or view) holding the patients in a database or .duckdb file
     format: Literal["canonical", "omop"] = "canonical"  # "omop": build the table from OMOP CDM
     omop: tuple[tuple[str, str], ...] = ()  # [data.omop] options (regimen, mapping, schema)
+    # A REDCap project in place of the patient, lab and therapy files (``patients`` is then
+    # the record export, so messages and input checks name it).
+    redcap: RedcapSection | None = None
 
     @property
     def column_map(self) -> dict[str, str]:
         """Canonical name -> source column name."""
         return dict(self.columns)
+
+    @property
+    def has_labs(self) -> bool:
+        """A lab table is given (a file, or a REDCap instrument)."""
+        return self.labs is not None or (self.redcap is not None and self.redcap.labs is not None)
+
+    @property
+    def has_therapy(self) -> bool:
+        """A therapy table is given (a file, or a REDCap instrument)."""
+        return self.therapy is not None or (
+            self.redcap is not None and self.redcap.therapy is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +301,7 @@ class SiteSpec:
     given, replaces ``[data.columns]`` for this file (canonical name -> source column).
     """
 
-    file: Path
+    file: Path  # the file (with ``redcap``: its record export)
     center: str | None = None  # every row of the file is this center
     centers: tuple[str, ...] = ()  # or: the file's center column may hold only these
     columns: tuple[tuple[str, str], ...] | None = None
@@ -261,6 +316,7 @@ class SiteSpec:
     absent: tuple[str, ...] = ()  # columns this site does not collect (all missing here)
     id_prefix: str = ""  # prepended to this site's patient ids (site-local id schemes)
     excel_serial_dates: bool = False  # numbers in date columns are Excel serial dates
+    redcap: RedcapSection | None = None  # the site's REDCap project instead of a file
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,10 +119,11 @@ def json_schema() -> dict[str, Any]:
         "title": "mmrwe study spec",
         "description": "Study spec of mmrwe (study.toml). `mmrwe explain KEY` prints the documentation of a key.",
         **{k: v for k, v in root.items() if k != "description"},
-        # [data] is required, and patients in it, unless [[sites]] are given (mmrwe pool).
+        # [data] is required, and patients (or redcap) in it, unless [[sites]] are given (mmrwe pool).
         "anyOf": [
             {"required": ["sites"]},
             {"required": ["data"], "properties": {"data": {"required": ["patients"]}}},
+            {"required": ["data"], "properties": {"data": {"required": ["redcap"]}}},
         ],
         "definitions": defs,
     }

@@ -54,6 +54,38 @@ class VariableChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class InstrumentChoice:
+    """A REDCap instrument mapped to the lab or therapy table."""
+
+    instrument: str
+    why: str
+    columns: tuple[tuple[str, str, str], ...] = ()  # (canonical, field, why)
+    missing: tuple[tuple[str, str], ...] = ()  # (canonical column not found, why)
+
+
+@dataclass(frozen=True, slots=True)
+class RedcapStarter:
+    """What ``mmrwe init --redcap`` decided about a REDCap project (rendered as ``[data.redcap]``)."""
+
+    records: str  # paths relative to the spec's folder
+    dictionary: str
+    groups: str | None
+    groups_why: str
+    export: str
+    export_why: str
+    baseline_event: str | None
+    baseline_why: str
+    forms: tuple[str, ...]
+    forms_why: str
+    checkboxes: tuple[tuple[str, str, str], ...] = ()  # (field, mode, why)
+    labs: InstrumentChoice | None = None
+    therapy: InstrumentChoice | None = None
+    not_tables: str = ""  # why no (other) instrument feeds the lab or therapy table
+    id_field: str = "record_id"
+    identifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StarterSpec:
     """Everything ``mmrwe init`` decided about one data file."""
 
@@ -65,6 +97,9 @@ class StarterSpec:
     title: str = "Untitled study"
     schema_ref: str | None = None  # written as the first-line `#:schema` comment for editors
     notes: tuple[str, ...] = field(default_factory=tuple)
+    redcap: RedcapStarter | None = None  # a REDCap project instead of a data file
+    response_source: tuple[str, str] | None = None  # ([response] source, why)
+    table1: tuple[tuple[str, ...], str] | None = None  # ([table1] variables, why)
 
     @property
     def undecided(self) -> tuple[str, ...]:
@@ -98,7 +133,9 @@ def render(spec: StarterSpec) -> str:
         "# Study spec written by `mmrwe init` from " + spec.source_note + ".",
         "# Every key below was detected from the file; the comment above it says what was seen.",
         "# Check each one, then run `mmrwe validate` on this file. `mmrwe explain KEY` documents",
-        "# any key (e.g. `mmrwe explain data.date_format`).",
+        "# any key (e.g. `mmrwe explain "
+        + ("data.redcap.export" if spec.redcap is not None else "data.date_format")
+        + "`).",
     ]
     for note in spec.notes:
         lines += _comment(note)
@@ -115,9 +152,18 @@ def render(spec: StarterSpec) -> str:
         'time_unit = "months"  # "days" | "months" (days / 30.4375) | "years" (days / 365.25)',
         "",
         "[data]",
-        "# The patient table, relative to this file.",
-        f"patients = {toml_value(spec.data_path)}",
     ]
+    if spec.redcap is None:
+        lines += [
+            "# The patient table, relative to this file.",
+            f"patients = {toml_value(spec.data_path)}",
+        ]
+    else:
+        lines += _comment(
+            "A REDCap project: the patient table is the baseline row of each record, and the "
+            "lab and therapy tables come from instruments ([data.redcap] below). How the "
+            "record export is written:"
+        )
     for s in spec.settings:
         lines.append("")
         if s.value is None and s.candidates:
@@ -135,12 +181,19 @@ def render(spec: StarterSpec) -> str:
             lines += _comment(s.why)
             lines.append(f"{s.key} = {toml_value(s.value)}")
 
+    if spec.redcap is not None:
+        lines += _redcap_lines(spec.redcap)
     lines += [
         "",
         "[data.columns]",
-        "# canonical name = the column of the file holding it. Unmapped columns keep their names.",
+        "# canonical name = the column of the file holding it. Unmapped columns keep their names."
+        if spec.redcap is None
+        else "# canonical name = the REDCap field holding it. Other fields keep their names.",
     ]
     for c in spec.columns:
+        if spec.redcap is not None and c.source == c.canonical:
+            lines += _comment(f"{c.canonical}: {c.why}")
+            continue
         if c.source is None:
             lines += _comment(f"{c.canonical}: {c.why}")
             lines.append(f'# {c.canonical} = "<column name>"')
@@ -156,8 +209,78 @@ def render(spec: StarterSpec) -> str:
             if value is not None:
                 lines.append(f"{key} = {toml_value(list(value) if key == 'levels' else value)}")
 
+    if spec.response_source is not None:
+        value, why = spec.response_source
+        lines += ["", "[response]"]
+        lines += _comment(why)
+        lines.append(f"source = {toml_value(value)}")
+    if spec.table1 is not None:
+        lines += ["", "[table1]"]
+        lines += _comment(spec.table1[1])
+        lines.append(f"variables = {toml_value(list(spec.table1[0]))}")
     lines += _analyses(spec)
     return "\n".join(lines) + "\n"
+
+
+def _redcap_lines(r: RedcapStarter) -> list[str]:
+    """``[data.redcap]`` and its sub-tables, each choice with what was seen."""
+    lines = ["", "[data.redcap]"]
+    lines += _comment(
+        f"The record export and the data dictionary, relative to this file. The dictionary's "
+        f"first field {r.id_field!r} is patient_id; coded choices are read as their labels, "
+        "in the dictionary's order (the [variables] below list them)."
+        + (
+            f" Fields marked as identifiers ({', '.join(r.identifiers)}) are never read, so "
+            "they reach no output."
+            if r.identifiers
+            else ""
+        )
+    )
+    lines.append(f"records = {toml_value(r.records)}")
+    lines += _comment("The project's data dictionary (as REDCap downloads it).")
+    lines.append(f"dictionary = {toml_value(r.dictionary)}")
+    lines += _comment(r.groups_why)
+    lines.append(
+        f"groups = {toml_value(r.groups)}"
+        if r.groups
+        else '# groups = "dags.csv"  # the data access groups export, for the centers\' names'
+    )
+    lines += _comment(r.export_why)
+    lines.append(f"export = {toml_value(r.export)}")
+    lines += _comment(r.baseline_why)
+    if r.baseline_event is not None:
+        lines.append(f"baseline_event = {toml_value(r.baseline_event)}")
+    lines += _comment(r.forms_why)
+    lines.append(f"forms = {toml_value(list(r.forms))}")
+    if r.checkboxes:
+        lines += ["", "[data.redcap.checkboxes]"]
+        lines += _comment(
+            'How each checkbox field is read: "set" (one column, the ticked choices\' labels '
+            'joined by ";") or "columns" (one yes/no column field___code per choice).'
+        )
+        for fld, mode, why in r.checkboxes:
+            lines += _comment(why)
+            lines.append(f"{toml_key(fld)} = {toml_value(mode)}")
+    for key, inst in (("labs", r.labs), ("therapy", r.therapy)):
+        if inst is None:
+            continue
+        lines += ["", f"[data.redcap.{key}]"]
+        lines += _comment(inst.why)
+        lines.append(f"instrument = {toml_value(inst.instrument)}")
+        lines += ["", f"[data.redcap.{key}.columns]"]
+        lines += _comment(
+            f"canonical {key} column = the field of instrument {inst.instrument!r} holding it."
+        )
+        for canon, fld, why in inst.columns:
+            lines += _comment(why)
+            lines.append(f"{toml_key(canon)} = {toml_value(fld)}")
+        for canon, why in inst.missing:
+            lines += _comment(f"{canon}: {why}")
+            lines.append(f'# {toml_key(canon)} = "<field>"')
+    if r.not_tables:
+        lines.append("")
+        lines += _comment(r.not_tables)
+    return lines
 
 
 def _analyses(spec: StarterSpec) -> list[str]:

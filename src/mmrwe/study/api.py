@@ -241,16 +241,19 @@ class Study:
             connect_for,
             derivation_issues,
             derive_from_labs,
+            read_redcap,
             validate,
         )
 
-        be = connect_for(self.spec)
+        spec, redcap = read_redcap(self.spec, progress)
+        be = connect_for(spec)
         try:
-            v, source = validate(self.spec, be, progress, frame=self.patients)
+            v, source = validate(spec, be, progress, frame=self.patients, redcap=redcap)
             issues = list(v.issues)
-            if v.table is not None and not v.errors and self.spec.data.labs is not None:
-                deriv, _ = derive_from_labs(self.spec, collect_patients(v), progress)
-                issues += derivation_issues(self.spec, deriv)
+            if v.table is not None and not v.errors and spec.data.has_labs:
+                deriv, _ = derive_from_labs(spec, collect_patients(v), progress, redcap)
+                if deriv is not None:
+                    issues += derivation_issues(spec, deriv)
         finally:
             be.close()
         return ValidationReport(

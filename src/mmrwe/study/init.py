@@ -76,6 +76,55 @@ def write_starter_spec(
     return starter
 
 
+def write_redcap_spec(
+    records: Path,
+    dictionary: Path,
+    out: Path,
+    *,
+    groups: Path | None = None,
+    force: bool = False,
+) -> Any:
+    """Inspect a REDCap project and write its whole spec to ``out``; return the StarterSpec.
+
+    Raises
+    ------
+    InputError
+        ``out`` exists (without ``force``), is a folder or one of the inputs; a file of
+        the project cannot be read.
+    """
+    from dataclasses import replace
+
+    from mmrwe.io.sniff import inspect_redcap
+    from mmrwe.spec.schema import SCHEMA_FILE
+    from mmrwe.spec.writer import render
+
+    for p in (records, dictionary, groups):
+        if p is not None and out.exists() and p.exists() and out.resolve() == p.resolve():
+            raise InputError(f"--out {out} is an input file", where=Location(file=str(out)),
+                             fix="write the spec to another file, e.g. --out study.toml")  # fmt: skip
+    _check_out(out, force)
+    starter = inspect_redcap(records, dictionary, unit_catalog(), groups=groups,
+                             spec_dir=out.parent)  # fmt: skip
+    schema_ref = SCHEMA_FILE.resolve().as_uri() if SCHEMA_FILE.is_file() else None
+    starter = replace(starter, schema_ref=schema_ref)
+    text = render(starter)
+    _check_loads(text, out, starter)
+    write_text(out, text)
+    return starter
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise InputError(
+            f"{out} already exists; mmrwe init does not overwrite a spec",
+            where=Location(file=str(out)),
+            fix="choose another --out, or add --force to replace it",
+        )
+    if out.exists() and out.is_dir():
+        raise InputError(f"--out {out} is a folder", where=Location(file=str(out)),
+                         fix="give the spec's file name, e.g. --out study.toml")  # fmt: skip
+
+
 def write_text(out: Path, text: str) -> None:
     """Write a text file atomically; a folder that cannot be written is a RenderError."""
     from mmrwe.core.errors import RenderError

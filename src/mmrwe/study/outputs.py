@@ -32,6 +32,8 @@ def input_files(spec: StudySpec) -> list[Path]:
     """The spec and every input file it names."""
     d = spec.data
     files = [spec.path, *(p for p in (d.patients, d.labs, d.therapy) if p is not None)]
+    if d.redcap is not None:
+        files += [p for p in d.redcap.files if p not in files]
     return [p for p in files if p is not None]
 
 

@@ -125,12 +125,73 @@ def _namer(be: Backend) -> Callable[[Any, str, bool], Any]:
 # ---------------------------------------------------------------------------- ingest
 
 
-def open_patients(spec: StudySpec, be: Backend, frame: Any = None) -> PatientTable:
+def read_redcap(spec: StudySpec, progress: Progress = _noop) -> tuple[StudySpec, Any]:
+    """A REDCap project's tables (``[data] redcap``), and the spec completed by its dictionary.
+
+    The dictionary's types, levels (choices in its order) and labels are added for every
+    patient-table column the spec does not describe under ``[variables]`` (the spec's own
+    entries win). Without ``[data] redcap``: the spec unchanged and None.
+    """
+    d = spec.data
+    if d.redcap is None:
+        return spec, None
+    from mmrwe.io.redcap import read_project
+
+    progress("Reading the REDCap project")
+    project = read_project(d.redcap, columns=d.column_map, delimiter=d.delimiter,
+                           encoding=d.encoding, decimal=d.decimal,
+                           missing_values=d.missing_values)  # fmt: skip
+    declared = {v.name for v in spec.variables}
+    extra = tuple(v for v in project.variables if v.name not in declared)
+    return replace(spec, variables=spec.variables + extra), project
+
+
+def redcap_issues(spec: StudySpec, v: Validated, project: Any) -> Validated:
+    """The validator's findings located in the project's terms, with the reader's own.
+
+    The reader's issues follow the spec as the validator's do: a code under
+    ``[validation.accept]`` is accepted; with ``exclude_invalid_rows`` an error in a
+    baseline row excludes that record (the validator has already left the row out).
+    """
+    accepted = dict(spec.validation.accept)
+    excluded_rows = {e.row for e in v.exclusions if e.row is not None}
+    ident = set(project.identifiers)
+    own: list[Issue] = []
+    for i in project.issues:
+        if i.code in accepted and i.severity in ("error", "warning"):
+            i = replace(i, severity="accepted", fix=f"accepted in the spec: {accepted[i.code]}")
+        elif (i.severity == "error" and spec.validation.exclude_invalid_rows
+              and i.where.row in excluded_rows and i.where.row in project.invalid):  # fmt: skip
+            i = replace(i, severity="excluded")
+        own.append(i)
+    # A cell the reader found invalid is read as missing; the validator would then call it
+    # empty or unreadable too: the reader's message (with the field's own rule) is kept.
+    read_bad = {(i.where.row, i.where.column) for i in project.issues if i.severity == "error"}
+    located = []
+    for i in v.issues:
+        if i.code in ("MMV004", "MMV005", "MMV013") and (i.where.row, i.where.column) in read_bad:
+            continue
+        i = project.locate(i, "patients")
+        if i.code == "MMV014" and i.where.column in ident:
+            i = replace(
+                i,
+                what=f"the spec names {i.where.column!r}, a field marked as an identifier in the REDCap dictionary",
+                fix="identifiers never reach mmrwe's outputs: use another field, or, if it identifies nobody, clear its Identifier? mark in REDCap",
+            )
+        located.append(i)
+    return replace(v, issues=own + located)
+
+
+def open_patients(
+    spec: StudySpec, be: Backend, frame: Any = None, redcap: Any = None
+) -> PatientTable:
     """Put the spec's patient table (or a frame handed to the API) on the engine."""
     from mmrwe.engine import sources
     from mmrwe.io.raw import read_raw, require_file
 
     d = spec.data
+    if redcap is not None:
+        return PatientTable(sources.open_arrow(be, redcap.patients), redcap.source, True)
     if frame is not None:
         table = _frame_arrow(frame)
         info = SourceInfo(None, "frame", "patients (in memory)")
@@ -198,11 +259,20 @@ def _frame_arrow(frame: Any) -> Any:
 
 
 def validate(
-    spec: StudySpec, be: Backend, progress: Progress = _noop, *, frame: Any = None
+    spec: StudySpec,
+    be: Backend,
+    progress: Progress = _noop,
+    *,
+    frame: Any = None,
+    redcap: Any = None,
 ) -> tuple[Validated, SourceInfo]:
-    """Read the patient table onto the engine and run every validation rule."""
+    """Read the patient table onto the engine and run every validation rule.
+
+    ``redcap``: the project read by :func:`read_redcap` (its patient table is validated,
+    and its own findings join the validator's).
+    """
     progress("Reading patient table")
-    pt = open_patients(spec, be, frame)
+    pt = open_patients(spec, be, frame, redcap)
     progress("Validating")
     v = validate_patients(
         pt.table,
@@ -212,7 +282,10 @@ def validate(
         engine=be.engine,
         name_relation=_namer(be),
         has_rows=pt.has_rows,
+        invalid_rows={k: "; ".join(w) for k, w in redcap.invalid.items()} if redcap else None,
     )
+    if redcap is not None:
+        v = redcap_issues(spec, v, redcap)
     return v, pt.source
 
 
@@ -267,14 +340,16 @@ def collect_patients(v: Validated) -> pd.DataFrame:
 
 
 def derive_from_labs(
-    spec: StudySpec, patients: pd.DataFrame, progress: Progress = _noop
+    spec: StudySpec, patients: pd.DataFrame, progress: Progress = _noop, redcap: Any = None
 ) -> tuple[Any, dict[str, Any]]:
     """IMWG response/progression, lines and refractoriness from the lab and therapy tables.
 
-    Returns the :class:`mmrwe.derive.response.ResponseDerivation` (None without ``[data]
-    labs``) and the source tables read (``labs``, ``therapy``).
+    Returns the :class:`mmrwe.derive.response.ResponseDerivation` (None without a lab
+    table) and the source tables read (``labs``, ``therapy``). ``redcap``: the project
+    whose instruments give the tables (its issues are then located by record, event,
+    instrument, instance and field).
     """
-    if spec.data.labs is None:
+    if not spec.data.has_labs:
         return None, {}
     from mmrwe.derive.response import ResponseParams, derive_response
     from mmrwe.io.readers import read_table
@@ -286,9 +361,14 @@ def derive_from_labs(
         return read_table(path, delimiter=d.delimiter, decimal=d.decimal, encoding=d.encoding,
                           missing_values=d.missing_values)  # fmt: skip
 
-    assert d.labs is not None  # checked by the caller
-    labs = read(d.labs)
-    therapy = read(d.therapy) if d.therapy is not None else None
+    if redcap is not None:
+        labs, therapy = redcap.labs, redcap.therapy
+    else:
+        assert d.labs is not None  # checked by the caller
+        labs = read(d.labs)
+        therapy = read(d.therapy) if d.therapy is not None else None
+    if labs is None:  # the instrument could not be read: the project's issues say why
+        return None, {}
     progress("Deriving IMWG response, progression, lines of therapy and refractoriness")
     r = spec.response
     params = ResponseParams(
@@ -305,8 +385,17 @@ def derive_from_labs(
     deriv = derive_response(
         patients, labs, therapy, params, date_format=d.date_format, decimal=d.decimal
     )
+    if redcap is not None:
+        deriv = replace(deriv, issues=tuple(_locate_derived(redcap, i) for i in deriv.issues))
     sources = {"labs": labs} | ({"therapy": therapy} if therapy is not None else {})
     return deriv, sources
+
+
+def _locate_derived(project: Any, issue: Issue) -> Issue:
+    """A lab or therapy finding located in the project: MML002-MML019 are the lab table's
+    codes, MML020 and above the therapy table's (mmrwe.derive.labs, mmrwe.derive.therapy)."""
+    number = int(issue.code[3:]) if issue.code[3:].isdigit() else 0
+    return project.locate(issue, "labs" if number < 20 else "therapy")
 
 
 def derivation_issues(spec: StudySpec, deriv: Any) -> list[Issue]:
@@ -548,10 +637,12 @@ def _run(
 ) -> StudyRun:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    redcap: Any = None
     if prevalidated is not None:
         v, source = from_prevalidated(be, prevalidated), prevalidated.source
     else:
-        v, source = validate(spec, be, progress, frame=frame)
+        spec, redcap = read_redcap(spec, progress)
+        v, source = validate(spec, be, progress, frame=frame, redcap=redcap)
     timings["read_validate"] = time.perf_counter() - t0
     if v.table is None or v.errors:
         raise ValidationError(tuple(v.issues))
@@ -561,7 +652,7 @@ def _run(
     deriv: Any = None
     deriv_sources: dict[str, Any] = {}
     deriv_issues: list[Issue] = []
-    if spec.data.labs is not None:
+    if spec.data.has_labs:
         n = v.n_analysed
         if n > LABS_MAX_PATIENTS:
             raise SpecError(
@@ -571,11 +662,11 @@ def _run(
                 fix="derive the responses per center or on a sample, then run the whole cohort "
                 'with source = "recorded"; or raise MMRWE_LABS_MAX_PATIENTS',
             )
-        deriv, deriv_sources = derive_from_labs(spec, collect_patients(v), progress)
-        deriv_issues = derivation_issues(spec, deriv)
+        deriv, deriv_sources = derive_from_labs(spec, collect_patients(v), progress, redcap)
+        deriv_issues = derivation_issues(spec, deriv) if deriv is not None else []
         if any(i.severity == "error" for i in deriv_issues):
             raise ValidationError([*v.issues, *deriv_issues])
-        if spec.response.source == "labs":
+        if spec.response.source == "labs" and deriv is not None:
             table, types = _with_derived(be, table, types, deriv)
     timings["derive_response"] = time.perf_counter() - t1
 
@@ -595,6 +686,8 @@ def _run(
     }
     out["software"] = software_versions(be)
     out["inputs"] = {"patients": source.input_entry(v.n_input_rows), **extra_inputs}
+    if redcap is not None:
+        out["inputs"].update(redcap.input_entries())
     if deriv is not None:
         for key, src in deriv_sources.items():
             out["inputs"][key] = _input_entry(src)
@@ -685,6 +778,7 @@ __all__ = [
     "StudyRun",
     "connect_for",
     "conventions_of",
+    "read_redcap",
     "run",
     "software_versions",
     "validate",

@@ -265,15 +265,19 @@ def load_site(
     )  # fmt: skip
     progress(f"Reading {site.file.name}")
     d = sspec.data
+    project: Any = None
     try:
-        source = read_table(
-            site.file,
-            sheet=d.sheet,
-            delimiter=d.delimiter,
-            decimal=d.decimal,
-            encoding=d.encoding,
-            missing_values=d.missing_values,
-        )
+        if site.redcap is not None:
+            source, project, sspec = _redcap_site(site, sspec)
+        else:
+            source = read_table(
+                site.file,
+                sheet=d.sheet,
+                delimiter=d.delimiter,
+                decimal=d.decimal,
+                encoding=d.encoding,
+                missing_values=d.missing_values,
+            )
     except InputError as exc:
         where = exc.where or Location(file=site.file.name)
         summary.issues.append(Issue("MMP000", "error", exc.what, where, exc.fix or ""))
@@ -284,7 +288,13 @@ def load_site(
     progress(f"Validating {site.file.name}")
     raw = open_arrow(backend, frame_to_arrow(prepared.source.frame, prepared.source.source_rows))
     v = validate_patients(raw, sspec, file_name=source.path.name, sheet=source.sheet,
-                          engine=backend.engine, name_relation=_namer(backend))  # fmt: skip
+                          engine=backend.engine, name_relation=_namer(backend),
+                          invalid_rows={k: "; ".join(w) for k, w in project.invalid.items()}
+                          if project is not None else None)  # fmt: skip
+    if project is not None:
+        from mmrwe.study.pipeline import redcap_issues
+
+        v = redcap_issues(sspec, v, project)
     summary.notes = list(prepared.source.notes)
     site_issues = list(_apply_accept(prepared.issues, spec)) + [
         # Pooled columns must have one type; a mostly-numeric column that one bad cell
@@ -329,6 +339,31 @@ def load_site(
         frame["patient_id"] = [site.id_prefix + str(x) for x in frame["patient_id"]]
     table = SiteTable(label, site.file.name, entry.order, frame, dict(v.column_types), site.absent)
     return LoadedSite(summary, table, units)
+
+
+def _redcap_site(site: SiteSpec, sspec: StudySpec) -> tuple[Any, Any, StudySpec]:
+    """A site's REDCap project: its patient table as a SourceTable of raw cells, the
+    project (for its issues and locations), and the site's spec completed by its
+    dictionary (types, levels, labels of the columns the spec does not describe)."""
+    import pandas as pd
+
+    from mmrwe.core.sources import SourceTable
+    from mmrwe.io.redcap import read_project
+
+    assert site.redcap is not None
+    d = sspec.data
+    project = read_project(site.redcap, columns=d.column_map, delimiter=d.delimiter,
+                           encoding=d.encoding, decimal=d.decimal,
+                           missing_values=d.missing_values, instruments=False)  # fmt: skip
+    table = project.patients
+    cols = [c for c in table.column_names if c not in ("_src_row", "_ord")]
+    frame = pd.DataFrame({c: pd.Series(table[c].to_pylist(), dtype=object) for c in cols})
+    rows = tuple(int(x) for x in table["_src_row"].to_pylist())
+    source = SourceTable(project.records.path, "redcap", frame, rows, project.records.sha256,
+                         None, project.notes)  # fmt: skip
+    declared = {v.name for v in sspec.variables}
+    extra = tuple(v for v in project.variables if v.name not in declared)
+    return source, project, replace(sspec, variables=sspec.variables + extra)
 
 
 def prepare_pool(
@@ -550,10 +585,17 @@ class PoolRun:
     written: dict[str, Path]
 
 
+def _site_files(site: SiteSpec) -> tuple[Path, ...]:
+    """The files a site entry reads (its file; with redcap, the project's files too)."""
+    if site.redcap is None:
+        return (site.file,)
+    return tuple(dict.fromkeys((site.file, *site.redcap.files)))
+
+
 def _hashes(spec: StudySpec, entries: Sequence[SiteEntry]) -> dict[str, str]:
     from mmrwe.core.fileio import file_sha256
 
-    files = [spec.path, *(e.site.file for e in entries)]
+    files = [spec.path, *(f for e in entries for f in _site_files(e.site))]
     return {str(p): file_sha256(p) for p in files if p.exists()}
 
 
@@ -578,7 +620,7 @@ def pool(
     from mmrwe.study.pipeline import run
 
     entries = resolve_sites(spec, files)
-    inputs = [p for p in (spec.path, *(e.site.file for e in entries)) if p is not None]
+    inputs = [p for p in (spec.path, *(f for e in entries for f in _site_files(e.site))) if p]
     check_out_dir(out_dir, inputs)
     with output_folder(out_dir, inputs) as folder:
         staging = folder.staging

@@ -66,12 +66,29 @@ def pseudonymize_command(
     date_mode: str | None = None
     birth_mode = "year"
     extra_dates: list[str] = []
+    marked: list[str] = []
+    structural: list[str] = []
     if spec_path is not None:
         spec = load_spec(spec_path)
         entry = _site_for(spec, file, site)
         sspec = site_study_spec(spec, entry) if entry is not None else spec
         d = sspec.data
         colmap = d.column_map
+        project = entry.redcap if entry is not None else d.redcap
+        if project is not None and project.records.resolve() == file.resolve():
+            # A REDCap export: the record id is the id column, and the fields the dictionary
+            # marks as identifiers leave only if dropped or kept knowingly.
+            from mmrwe.io.redcap import REDCAP_COLUMNS, checkbox_column, read_dictionary
+
+            dictionary = read_dictionary(project.dictionary, encoding=d.encoding)
+            colmap = {"patient_id": dictionary.first, **colmap}
+            structural = list(REDCAP_COLUMNS)  # where a row sits, no person's data
+            for f in dictionary.fields:
+                if f.identifier and f.name != dictionary.first:
+                    marked.append(f.name)
+                    marked += (
+                        [checkbox_column(f.name, c) for c, _ in f.choices] if f.is_checkbox else []
+                    )
         opts.update(date_format=d.date_format, delimiter=d.delimiter, decimal=d.decimal,
                     encoding=d.encoding, sheet=d.sheet, missing_values=d.missing_values)  # fmt: skip
         ps = spec.pseudonymize
@@ -99,7 +116,7 @@ def pseudonymize_command(
     if keep_only is not None:
         allow = list(keep_only)
     identifiers += [c for c in drop if c not in identifiers]
-    keep_cols += [c for c in keep if c not in keep_cols]
+    keep_cols += [c for c in [*keep, *structural] if c not in keep_cols]
     if file.resolve() == out_file.resolve():
         raise InputError("--out is the input file", where=Location(file=str(file)),
                          fix="write the pseudonymized table to a new file")  # fmt: skip
@@ -145,6 +162,7 @@ def pseudonymize_command(
         max_shift_days=max_days,
         date_format=opts["date_format"],
         date_columns=[c for c in date_cols if c in source.frame.columns],
+        marked=marked,
     )
     before = file_sha256(file)
     write_like(result.frame, source, out_file, date_format=opts["date_format"],

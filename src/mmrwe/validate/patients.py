@@ -352,6 +352,7 @@ def validate_patients(
     has_rows: bool = True,
     max_examples: int = 1000,
     max_exclusions: int = 100_000,
+    invalid_rows: Mapping[int, str] | None = None,
 ) -> Validated:
     """Validate a raw patient table in the engine and build the typed canonical table.
 
@@ -377,6 +378,10 @@ def validate_patients(
         Rows listed per failing rule; further rows are counted in one summary issue.
     max_exclusions : int
         Excluded rows listed individually (``exclude_invalid_rows``); the count is exact.
+    invalid_rows : mapping, optional
+        Source row (``_src_row``) -> reason, for rows a reader found invalid (a REDCap
+        cell that is no choice of the dictionary, an unreadable date): with
+        ``exclude_invalid_rows`` they are excluded with that reason.
 
     Returns
     -------
@@ -847,6 +852,23 @@ def validate_patients(
             )
             by_team = by_team | (live._o == f["_o"])
             n_team += 1
+
+    # Rows a reader found invalid (they carry its issues; the reader leaves the cells empty).
+    if invalid_rows and spec.validation.exclude_invalid_rows:
+        wanted_rows = sorted(invalid_rows)
+        hit = (
+            live.filter(live._row.isin(wanted_rows) & ~by_team)
+            .select("_o", "_row", "_pid")
+            .order_by("_o")
+            .to_pyarrow()
+            .to_pylist()
+        )
+        for r in hit:
+            exclusions.append(Exclusion("invalid: " + invalid_rows[r["_row"]], r["_pid"],
+                                        file_name, r["_row"] if has_rows else None))  # fmt: skip
+        if hit:
+            by_team = by_team | live._row.isin(wanted_rows)
+            n_team += len(hit)
 
     # 10. Accepted issues and invalid-row exclusion.
     accepted = dict(spec.validation.accept)
