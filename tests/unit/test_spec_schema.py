@@ -33,7 +33,8 @@ def _map_entries(path: str) -> dict[str, Any]:
         return {k.name: k.example for k in t.suggested}
     assert t.value is not None
     name = {"variables": "hgb", "validation.accept": "MMV011", "cox.reference": "sex",
-            "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1"}[path]  # fmt: skip
+            "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1",
+            "finegray.reference": "sex"}[path]  # fmt: skip
     if t.value.type in ("table", "map"):
         return {name: _build(f"{path}.*")}
     return {name: t.value.example}
