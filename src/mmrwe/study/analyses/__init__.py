@@ -20,11 +20,14 @@ from mmrwe.study.analyses import (
     center_effects,
     compare,
     cox,
+    cuminc,
     cutpoints,
     endpoints,
+    finegray,
     logrank,
     proportions,
     response,
+    rmst,
     table1,
 )
 from mmrwe.study.analyses.common import FAILED, boundary
@@ -85,6 +88,9 @@ REGISTRY: tuple[Analysis, ...] = tuple(
         logrank,
         cox,
         cutpoints,
+        cuminc,
+        finegray,
+        rmst,
         table1,
         center_effects,
     )
