@@ -55,6 +55,8 @@ def test_every_report_figure_is_written_under_a_stable_descriptive_name(written,
         "cutpoint_os_hgb_maxstat",
         "km_pfs_by_center",
         "km_os_by_center",
+        "cuminc_progression_by_tcr",
+        "forest_finegray",
     } | {f"forest_cox_{i}" for i in range(1, 6)}
     assert names == expected
     assert {b.name for b in doc.figure_blocks} <= names  # the reports' figures, same names

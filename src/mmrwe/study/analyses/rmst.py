@@ -65,6 +65,11 @@ def rmst_one(ctx: AnalysisContext, rm: RmstSpec) -> dict[str, Any]:
     )
     entry = res.to_dict(endpoint=rm.endpoint, by=rm.by)
     entry["levels"] = levels
+    # the R functions the numbers equal, as the reports name them
+    entry["conventions"]["r_functions"] = {
+        "per_group": "survival summary(survfit(...), rmean = tau)",
+        "contrasts": "survRM2::rmst2",
+    }
     for name in ("difference", "ratio", "rmtl_ratio"):
         c = entry.get(name)
         if c is None:
