@@ -53,6 +53,7 @@ def _identity(ci: CumincSpec) -> dict[str, Any]:
 def cuminc_one(ctx: AnalysisContext, ci: CumincSpec) -> dict[str, Any]:
     """One ``[[cuminc]]``: curves of both events per group, values at ``times``, Gray's tests."""
     from mmrwe.stats.cuminc import cuminc_from_counts
+    from mmrwe.stats.km import missing_mask
 
     keys = [k for k in (ci.by, ci.strata) if k] + ["PFS_end_source"]
     counts = ctx.counts("PFS", keys)
@@ -65,7 +66,7 @@ def cuminc_one(ctx: AnalysisContext, ci: CumincSpec) -> dict[str, Any]:
     missing = np.zeros(n.size, dtype=bool)
     for col in (group, strata):
         if col is not None:
-            missing |= np.array([v is None for v in col.tolist()], dtype=bool)
+            missing |= missing_mask(col, n.size)
     kept = int(n[~missing].sum())
     if kept == 0:
         what = " and ".join(c for c in (ci.by, ci.strata) if c)

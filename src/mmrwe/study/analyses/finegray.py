@@ -176,19 +176,25 @@ def _check_estimable(
     for term, ti in info.items():
         if ti.get("type") != "categorical":
             continue
-        cols = [j for j, name in enumerate(names) if name.split("=", 1)[0] == term and "=" in name]
+        cols = [j for j, name in enumerate(names) if "=" in name and name.split("=", 1)[0] == term]
         dummies = X[:, cols] == 1
+        events: dict[str, int] = {}
         for level in ti.get("levels") or []:
             if level == ti.get("reference"):
                 in_level = ~dummies.any(axis=1)
             else:
                 in_level = dummies[:, cols.index(names.index(f"{term}={level}"))]
-            k = int(is_event[in_level].sum())
-            if k in (0, total):
-                where = "no patient" if k == 0 else "only patients"
-                raise EstimationError(
-                    f"{where} with {term} = {level} had the event ({fg.event}): the "
-                    f"subdistribution hazard ratios of {term} are infinite (monotone "
-                    "likelihood)",
-                    fix=f"merge the levels of {term}, or remove it from terms",
-                )
+            events[level] = int(is_event[in_level].sum())
+        none = [lv for lv, k in events.items() if k == 0]
+        every = [lv for lv, k in events.items() if k == total]
+        if none or every:
+            where = (
+                f"no patient with {term} = {none[0]}"
+                if none
+                else (f"only patients with {term} = {every[0]}")
+            )
+            raise EstimationError(
+                f"{where} had the event ({fg.event}): the subdistribution hazard ratios of "
+                f"{term} are infinite (monotone likelihood)",
+                fix=f"merge the levels of {term}, or remove it from terms",
+            )

@@ -36,11 +36,12 @@ def _identity(rm: RmstSpec) -> dict[str, Any]:
 
 def rmst_one(ctx: AnalysisContext, rm: RmstSpec) -> dict[str, Any]:
     """One ``[[rmst]]``: RMST per group up to tau; difference and ratios of two groups."""
+    from mmrwe.stats.km import missing_mask
     from mmrwe.stats.rmst import rmst_compare_from_counts
 
     counts = ctx.counts(rm.endpoint, [rm.by] if rm.by else [])
     group = counts["_k0"].to_numpy(dtype=object) if rm.by else None
-    present = [g for g in (group if group is not None else []) if g is not None]
+    present = [] if group is None else group[~missing_mask(group, group.size)].tolist()
     levels = ctx.levels(rm.by, present) if rm.by else ["all"]
     if rm.by and not levels:
         raise EstimationError(
@@ -75,9 +76,13 @@ def rmst_one(ctx: AnalysisContext, rm: RmstSpec) -> dict[str, Any]:
         if c is None:
             entry[f"{name}_reason"] = res.contrast_reason
         elif c.get("estimate") is None:
-            zero = "restricted mean time lost" if name == "rmtl_ratio" else "RMST"
+            what, key = (
+                ("restricted mean time lost", "rmtl") if name == "rmtl_ratio" else ("RMST", "rmst")
+            )
+            zero = [g for g, v in entry["groups"].items() if not v.get(key)]
             entry[f"{name}_reason"] = (
-                f"the {zero} of a group is 0 up to tau = {rm.tau:g}: its log ratio is undefined"
+                f"the {what} is 0 up to tau = {rm.tau:g} in {', '.join(zero) or 'a group'}: "
+                "the log of the ratio is undefined"
             )
         elif c.get("p") is None:
             c["p_reason"] = "the standard error is 0 (no event before tau in either group)"
