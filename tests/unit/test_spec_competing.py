@@ -115,3 +115,31 @@ tau = 0
 def test_a_numeric_reference_group_is_read_as_its_label(tmp_path: Path) -> None:
     spec = _load(tmp_path, '[[rmst]]\nendpoint = "OS"\ntau = 12\nby = "trt"\nreference = 1\n')
     assert spec.rmst[0].reference == "1"
+
+
+def test_the_validator_names_a_missing_column_of_these_sections() -> None:
+    import pandas as pd
+
+    import mmrwe
+
+    patients = pd.DataFrame(
+        {
+            "patient_id": ["a", "b"],
+            "center": ["c1", "c1"],
+            "start_date": ["2020-01-01", "2020-01-01"],
+            "progression_date": ["2020-03-01", ""],
+            "death_date": ["", ""],
+            "last_followup_date": ["2020-04-01", "2020-05-01"],
+            "age": ["60", "70"],
+        }
+    )
+    spec = {
+        "data": {"patients": "patients.csv"},
+        "cuminc": [{"event": "progression", "by": "arm", "strata": "site"}],
+        "finegray": [{"event": "progression", "terms": ["age", "sexx"], "cengroup": "centre"}],
+        "rmst": [{"endpoint": "OS", "tau": 2, "by": "grp"}],
+    }
+    report = mmrwe.Study(spec, patients=patients).validate()
+    named = {i.where.spec_key for i in report.issues if i.code == "MMV014"}
+    assert named == {"cuminc[0].by", "cuminc[0].strata", "finegray[0].terms",
+                     "finegray[0].cengroup", "rmst[0].by"}  # fmt: skip
