@@ -148,3 +148,33 @@ def test_the_data_decide_what_is_not_estimable(results) -> None:
     fg = pbc["finegray"][1]
     assert fg["status"] == "not_estimable" and fg["spec_key"] == "[[finegray]] 2"
     assert "edema = 1" in fg["reason"] and "infinite" in fg["reason"]
+
+
+def test_the_demo_shows_competing_risks_and_rmst(demo_run: Path) -> None:
+    import json
+
+    results = json.loads((demo_run / "results.json").read_text())
+    for key in ("cuminc", "finegray", "rmst"):
+        assert results[key] and all(e["status"] == "ok" for e in results[key]), key
+    # the two incidences and the PFS curve add up to 1 at every time (Aalen-Johansen with the
+    # all-cause Kaplan-Meier): check against the log-rank entry's Kaplan-Meier curves of PFS
+    ci = results["cuminc"][0]
+    lr = next(e for e in results["logrank"] if e["endpoint"] == "PFS" and e["by"] == ci["by"])
+    checked = 0
+    for g, block in ci["groups"].items():
+        curve = lr["curves"][g]["curve"]
+        for t, est, other in zip(
+            block["times"], block["estimate"], ci["competing_groups"][g]["estimate"], strict=True
+        ):
+            assert (est is None) == (other is None)
+            if est is None:
+                continue
+            surv = [s for u, s in zip(curve["time"], curve["surv"], strict=True) if u <= t]
+            assert est + other == pytest.approx(1.0 - (surv[-1] if surv else 1.0), rel=1e-12)
+            checked += 1
+    assert checked >= 4
+    html = (demo_run / "report.html").read_text(encoding="utf-8")
+    for caption in ("Cumulative incidence with competing risks", "Competing-risks regression",
+                    "Restricted mean survival time"):  # fmt: skip
+        assert caption in html
+    assert 'data-role="cuminc"' in html and 'data-name="forest_finegray"' in html
