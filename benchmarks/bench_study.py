@@ -2,9 +2,12 @@
 
 The study: a synthetic multicenter cohort (20 centers; age, sex, hemoglobin, ISS stage),
 with Kaplan-Meier for PFS and OS (median with CI, landmarks at 12 and 24 months, reverse-KM
-follow-up), a log-rank test of PFS by sex, a 3-term Cox model of OS (age, sex, hgb), Table 1,
-the center effects, and both reports (HTML and Word): every section on, exactly what
-`mmrwe analyze` does for a user. Inputs as a registry exports them: CSV (text cells) and
+follow-up), a log-rank test of PFS by sex, a 3-term Cox model of OS (age, sex, hgb), the
+cumulative incidence of progression and death without progression by sex (Gray's test), the
+RMST of OS at 24 months by sex, Table 1, the center effects, and both reports (HTML and Word):
+every section on, exactly what `mmrwe analyze` does for a user. (``[[finegray]]`` is left out:
+at 1e6 patients it takes ~11 s plus ~6 s for its cause-specific Cox model, measured with the
+machine loaded; see docs/architecture.md for its size limit.) Inputs as a registry exports them: CSV (text cells) and
 Parquet (typed columns, DATE dates).
 
 Each cell is a fresh process (`python -m mmrwe.cli.main analyze ...`, as the `mmrwe` command
@@ -90,6 +93,17 @@ by = "sex"
 endpoint = "OS"
 terms = ["age", "sex", "hgb"]
 reference = {{ sex = "F" }}
+
+[[cuminc]]
+event = "progression"
+competing = "death"
+by = "sex"
+times = [12, 24]
+
+[[rmst]]
+endpoint = "OS"
+tau = 24
+by = "sex"
 """
 
 

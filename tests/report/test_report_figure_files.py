@@ -56,6 +56,8 @@ def test_every_report_figure_is_written_under_a_stable_descriptive_name(written,
         "km_pfs_by_center",
         "km_os_by_center",
         "forest_subgroups_pfs_hgb_lt_11",
+        "cuminc_progression_by_tcr",
+        "forest_finegray",
     } | {f"forest_cox_{i}" for i in range(1, 6)}
     assert names == expected
     assert {b.name for b in doc.figure_blocks} <= names  # the reports' figures, same names

@@ -39,7 +39,8 @@ def _map_entries(path: str) -> dict[str, Any]:
     name = {"variables": "hgb", "validation.accept": "MMV011", "cox.reference": "sex",
             "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1",
             "data.redcap.checkboxes": "comorbidities",
-            "sites.redcap.checkboxes": "comorbidities"}[path]  # fmt: skip
+            "sites.redcap.checkboxes": "comorbidities",
+            "finegray.reference": "sex"}[path]  # fmt: skip
     if t.value.type in ("table", "map"):
         return {name: _build(f"{path}.*")}
     return {name: t.value.example}

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from matplotlib.figure import Figure
 
+from mmrwe.figures.cuminc import CIFSeries, cif_figure
 from mmrwe.figures.cutpoint import cutpoint_figure
 from mmrwe.figures.flow import flow_figure
 from mmrwe.figures.forest import ForestRow, forest_figure
@@ -26,6 +27,7 @@ from mmrwe.tables.build import (
     checklist_table,
     cutpoint_label,
     endpoint_order,
+    event_name,
     level_order,
     source_of,
     var_label,
@@ -424,6 +426,65 @@ def _cutpoint(src: Source, i: int, opt: FigureOptions) -> Callable[[], Figure]:
             hist_counts=hist.get("counts"),
             interval=(boot.get("lower"), boot.get("upper")) if boot else None,
             hist_annotation=hist_ann,
+            width=opt.width_in,
+            palette=opt.palette,
+        )
+
+    return draw
+
+
+def _cif(src: Source, i: int, opt: FigureOptions) -> Callable[[], Figure]:
+    """Cumulative incidence of both competing events per group (results.json ``cuminc``)."""
+
+    def draw() -> Figure:
+        e = src.get("cuminc", i)
+        unit = str(src.get("conventions", "time_unit") or "")
+        levels = e.get("levels") or list(e["groups"])
+        comp = e.get("competing_groups") or {}
+        series = []
+        ticks: Sequence[float] = ()
+        for j in level_order(src, e.get("by"), levels):
+            g = levels[j]
+            block = e["groups"][g]
+            ticks = block["risk_table"]["times"]
+            series.append(
+                CIFSeries(
+                    fmt_level(g) if e.get("by") else "",
+                    block["curve"],
+                    (comp.get(g) or {}).get("curve"),
+                    float(block["max_time"]),
+                    [fmt_count(v, src.k) for v in block["risk_table"]["n_risk"]],
+                )
+            )
+        notes = []
+        for key in ("gray", "gray_competing"):
+            p = src.get("cuminc", i, key, "p")
+            notes.append(
+                _p_text(src, "Gray's test", "cuminc", i, key, "p") if p is not None else ""
+            )
+        if not comp and e.get("competing_groups_reason"):
+            notes[1] = "no competing events"
+        return cif_figure(
+            series,
+            ticks=ticks,
+            titles=(event_name(e.get("event")), event_name(e.get("competing"))),
+            xlabel=f"Time ({unit})",
+            legend_title=_plain(var_label(src, e["by"])) if e.get("by") else None,
+            annotations=(notes[0], notes[1]),
+            show_ci=len(series) <= 3,
+            width=opt.width_in,
+            palette=opt.palette,
+        )
+
+    return draw
+
+
+def _forest_finegray(table: TableModel, opt: FigureOptions) -> Callable[[], Figure]:
+    def draw() -> Figure:
+        return forest_figure(
+            forest_rows(table),
+            columns=("n", "SHR (95% CI)", "p"),
+            xlabel="Subdistribution hazard ratio (95% CI), log scale",
             width=opt.width_in,
             palette=opt.palette,
         )
@@ -849,6 +910,61 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
                 ),
                 cutpoint=str(i),
             )
+
+    if "cuminc" in tables or "finegray" in tables:
+        blocks.append(Heading("Competing risks", 3, "competing"))
+        blocks.append(_TextSlot("results", "Competing risks"))
+        add_table("cuminc")
+        for i in src.ok("cuminc"):
+            e = src.get("cuminc", i)
+            cap = (
+                "Cumulative incidence of ",
+                event_name(e.get("event"), lower=True),
+                " (left) and of ",
+                event_name(e.get("competing"), lower=True),
+                " (right), the competing events that end progression-free survival",
+                *((", by ", *var_label(src, e["by"])) if e.get("by") else ()),
+                ": Aalen-Johansen estimates; shaded: pointwise ",
+                src.ref("pct:0", "cuminc", i, "conventions", "conf_level"),
+                "% confidence band (",
+                src.ref("str", "cuminc", i, "conventions", "conf_type"),
+                ")",
+                *(
+                    ("; Gray's test p ", src.ref("p", "cuminc", i, "gray", "p"))
+                    if src.get("cuminc", i, "gray", "p") is not None
+                    else ()
+                ),
+                ". Numbers at risk (patients with time \u2265 t) are printed under the time "
+                "axis ticks.",
+            )
+            add_figure(
+                f"fig-cuminc-{i}",
+                cap,
+                _cif(src, i, opt),
+                "cuminc",
+                slug("cuminc", e.get("event"), *(("by", e["by"]) if e.get("by") else ())),
+                cuminc=str(i),
+            )
+        add_table("finegray")
+        if "finegray" in tables and any(
+            dict(r.plot).get("hr") is not None for r in tables["finegray"].rows
+        ):
+            add_figure(
+                "fig-forest-finegray",
+                (
+                    "Subdistribution hazard ratios with 95% confidence intervals from the "
+                    "Fine-Gray models of ",
+                    XRef("finegray"),
+                    " (log scale); n: patients per level.",
+                ),
+                _forest_finegray(tables["finegray"], opt),
+                "forest",
+                "forest_finegray",
+            )
+    if "rmst" in tables:
+        blocks.append(Heading("Restricted mean survival time", 3, "rmst"))
+        blocks.append(_TextSlot("results", "Restricted mean survival time"))
+        add_table("rmst")
 
     if "not_computed" in tables:
         blocks.append(Heading("Analyses not computed", 3, "not-computed"))

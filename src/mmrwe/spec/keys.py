@@ -110,6 +110,7 @@ class Table:
 
 
 ENDPOINT_CHOICES = ("PFS", "OS")
+COMPETING_EVENTS = ("progression", "death")  # the two ways a PFS ends ([[cuminc]], [[finegray]])
 _READ_OPTIONS = "Reading options of the patient table (also used for the lab and therapy tables)."
 
 _DATA_COLUMNS_SUGGESTED = (
@@ -196,6 +197,9 @@ TABLES: tuple[Table, ...] = (
             Key("cox", "array", "Cox proportional hazards models.", contract=True),
             Key("cutpoint", "array", "Data-driven cut-offs of a numeric variable (maxstat or Youden).", contract=True),
             Key("subgroup", "array", "Hazard ratio of a binary factor within subgroups, with interaction tests (forest plot).", contract=True),
+            Key("cuminc", "array", "Cumulative incidence of progression or death with the other as competing event (Aalen-Johansen, Gray's test).", contract=True),
+            Key("finegray", "array", "Fine-Gray subdistribution hazards models, beside the cause-specific Cox models.", contract=True),
+            Key("rmst", "array", "Restricted mean survival time up to tau, per group and between two groups.", contract=True),
             Key("table1", "table", "Baseline characteristics table."),
             Key("validation", "table", "Issues accepted knowingly and what to do with invalid rows."),
             Key("cohort", "table", "Patients excluded by the study team."),
@@ -438,6 +442,57 @@ TABLES: tuple[Table, ...] = (
             Key("reference", "scalar", "Reference level of the effect. Default: the first of [variables.EFFECT] levels, else the first in sorted order.", example=">=11"),
         ),
         example='[[subgroup]]\nendpoint = "PFS"\neffect = "hgb_lt_11"\nby = ["age_group", "tcr"]',
+    ),
+    Table(
+        "cuminc",
+        "array",
+        "Cumulative incidence of one kind of PFS end (progression, or death without progression) with the other as competing event: Aalen-Johansen estimate as R cmprsk::cuminc, Gray's test across groups, values at chosen times (cmprsk::timepoints).",
+        keys=(
+            Key("event", "string", "The event of interest: progression (the PFS end was a progression) or death (the PFS end was a death without progression).", required=True, choices=COMPETING_EVENTS, example="progression", contract=True),
+            Key("competing", "string", "The competing event: the other of progression and death.", default_doc="the other of progression and death", choices=COMPETING_EVENTS, example="death", contract=True),
+            Key("by", "string", "Group column: one curve per level and Gray's test across the levels; rows missing it are dropped.", example="sex", contract=True),
+            Key("times", "numbers", "Times (in the study's time unit) at which the cumulative incidence is reported.", default_doc="the [km] landmarks", minimum=0, example=[12, 24], contract=True),
+            Key("conf_type", "string", "Pointwise confidence interval: log-log (est^exp(+-z se / (est log est))) or plain (est +- z se, clipped to [0, 1]).", default="log-log", choices=("log-log", "plain"), example="log-log"),
+            Key("conf_level", "number", "Confidence level of the pointwise intervals.", default_doc="1 - [study] alpha", minimum=0.5, maximum=0.999, example=0.95),
+            Key("strata", "string", "Stratify Gray's test by this column (the curves are not stratified), as cmprsk::cuminc strata.", example="center"),
+            Key("rho", "number", "Power of the weight (1 - F(t-))^rho of Gray's test; 0 = the usual test.", default=0.0, minimum=0.0, maximum=10.0, example=0),
+        ),
+        example='[[cuminc]]\nevent = "progression"\ncompeting = "death"\nby = "sex"\ntimes = [12, 24]',
+    ),
+    Table(
+        "finegray",
+        "array",
+        "Fine-Gray subdistribution hazards model (R cmprsk::crr) of progression or death with the other as competing event, and the cause-specific Cox model of the same terms.",
+        keys=(
+            Key("event", "string", "The event of interest: progression or death (as in [[cuminc]]).", required=True, choices=COMPETING_EVENTS, example="progression", contract=True),
+            Key("competing", "string", "The competing event: the other of progression and death.", default_doc="the other of progression and death", choices=COMPETING_EVENTS, example="death", contract=True),
+            Key("terms", "strings", "Covariates: numeric (per unit) or categorical (dummies vs the reference).", required=True, example=["age", "sex", "hgb"], contract=True),
+            Key("reference", "map", "Reference level per categorical term; default: the first of [variables.X] levels, else the first in sorted order.", contract=True),
+            Key("cengroup", "string", "A separate censoring distribution per level of this column (crr's cengroup), e.g. when follow-up differs by center.", example="center"),
+            Key("cause_specific", "boolean", "Also fit the cause-specific Cox model of the same terms (competing events censored; R coxph, Efron ties).", default=True, example=True),
+            Key("conf_level", "number", "Confidence level of the hazard ratio intervals.", default_doc="1 - [study] alpha", minimum=0.5, maximum=0.999, example=0.95),
+        ),
+        example='[[finegray]]\nevent = "progression"\ncompeting = "death"\nterms = ["age", "sex", "hgb"]\nreference = { sex = "F" }',
+    ),
+    Table(
+        "finegray.reference",
+        "map",
+        "Reference level per categorical term of the model: term = level.",
+        value=Key("*", "scalar", "The reference level (a value of the term's column).", example="F"),
+        example='reference = { sex = "F" }',
+    ),
+    Table(
+        "rmst",
+        "array",
+        "Restricted mean survival time (RMST) of an endpoint up to tau: per group with its standard error and confidence interval, and for two groups the difference and the ratios (R survRM2 rmst2, unadjusted).",
+        keys=(
+            Key("endpoint", "string", "PFS or OS.", required=True, choices=ENDPOINT_CHOICES, example="OS", contract=True),
+            Key("tau", "number", "Truncation time, in the study's time unit; at most the largest tau the follow-up allows (survRM2's rule).", required=True, minimum=1e-9, example=24, contract=True),
+            Key("by", "string", "Group column: RMST per level; with two levels their difference and ratios. Rows missing it are dropped.", example="sex", contract=True),
+            Key("reference", "scalar", "The group subtracted and in the denominator of the contrasts (survRM2's arm 0); default: the first level.", example="F"),
+            Key("conf_level", "number", "Confidence level of every interval.", default_doc="1 - [study] alpha", minimum=0.5, maximum=0.999, example=0.95),
+        ),
+        example='[[rmst]]\nendpoint = "OS"\ntau = 24\nby = "sex"\nreference = "F"',
     ),
     Table(
         "table1",

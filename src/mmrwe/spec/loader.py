@@ -28,14 +28,17 @@ from typing import Any
 from mmrwe.core.errors import InputError, Issue, Location, SpecError
 from mmrwe.spec import keys as K
 from mmrwe.spec.errors import InvalidSpecError
+from mmrwe.spec.keys import COMPETING_EVENTS
 from mmrwe.spec.model import (
     CompareProportionSpec,
     CoxSpec,
+    CumincSpec,
     CutpointSpec,
     DataSection,
     DeriveSpec,
     DuplicateDecision,
     ExclusionSpec,
+    FinegraySpec,
     KmSection,
     LogrankSpec,
     PoolingSection,
@@ -46,6 +49,7 @@ from mmrwe.spec.model import (
     RedcapSection,
     ReportSection,
     ResponseSection,
+    RmstSpec,
     SiteSpec,
     StudySection,
     StudySpec,
@@ -689,6 +693,9 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
     cox = _cox(root)
     cutpoints = _cutpoints(root, prop_names)
     subgroups = _subgroups(root)
+    cuminc = _cuminc(root, km, study)
+    finegray = _finegray(root, study)
+    rmst = _rmst(root, study)
 
     t1 = root.sub("table1")
     t1.reject_unknown()
@@ -769,6 +776,9 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         cox=tuple(cox),
         cutpoints=tuple(cutpoints),
         subgroups=tuple(subgroups),
+        cuminc=tuple(cuminc),
+        finegray=tuple(finegray),
+        rmst=tuple(rmst),
         table1=table1,
         validation=validation,
         exclusions=tuple(exclusions),
@@ -1229,6 +1239,132 @@ def _cutpoints(root: _Section, prop_names: set[_Str]) -> list[CutpointSpec]:
             )
         )
     return cutpoints
+
+
+def _events(e: _Section) -> tuple[Any, Any]:
+    """``event`` and ``competing`` of [[cuminc]] / [[finegray]]: the two kinds of PFS end."""
+    event = e.str("event", required=True, choices=COMPETING_EVENTS)
+    other = {"progression": "death", "death": "progression"}
+    competing = e.str("competing", None, choices=COMPETING_EVENTS)
+    if event is not None and competing is not None and competing == event:
+        e.issue(
+            "MMS003",
+            f"{e.label('competing')} = {competing!r} is the event of interest itself",
+            f'write competing = "{other[event]}" (or leave it out: it is the other event)',
+            "competing",
+        )
+    if competing is None or competing == event:
+        competing = other.get(event or "")
+    return event or "", competing or ""
+
+
+def _conf_level(e: _Section, study: StudySection) -> Any:
+    return e.num("conf_level", 1.0 - study.alpha, lo=0.5, hi=0.999)
+
+
+def _cuminc(root: _Section, km: KmSection, study: StudySection) -> list[CumincSpec]:
+    out = []
+    for e in root.array("cuminc"):
+        e.reject_unknown()
+        event, competing = _events(e)
+        out.append(
+            CumincSpec(
+                event=event,
+                competing=competing,
+                by=e.str("by"),
+                times=e.num_list("times", None, lo=0.0) or km.landmarks,
+                conf_type=e.str("conf_type", "log-log", choices=("log-log", "plain")),
+                conf_level=_conf_level(e, study),
+                strata=e.str("strata"),
+                rho=e.num("rho", 0.0, lo=0.0, hi=10.0),
+            )
+        )
+    return out
+
+
+def _reference_map(e: _Section, terms: Sequence[_Str] | None) -> tuple[tuple[_Str, _Str], ...]:
+    """``reference = { term = level }`` of a model: each key one of its terms."""
+    ref = e.sub("reference")
+    reference = []
+    for term, level in ref.table.items():
+        ref._trace(term, "scalar", None)
+        if isinstance(level, Mapping | list) or level is None:
+            ref.issue(
+                "MMS002",
+                f"{ref.label(term)} must be one level of {term!r}, got {toml_value(level)}",
+                f'write reference = {{ {toml_key(term)} = "level" }}',
+                term,
+            )
+            continue
+        if terms is not None and term not in terms:
+            near = difflib.get_close_matches(term, list(terms), n=1)
+            ref.issue(
+                "MMS006",
+                f"{ref.label(term)}: {term!r} is not one of the model's terms ({', '.join(terms)})",
+                (f"did you mean {near[0]!r}? " if near else "")
+                + f'add "{term}" to terms, or remove the reference for it',
+                term,
+            )
+        reference.append((term, _Str(level).lower() if isinstance(level, bool) else _Str(level)))
+    return tuple(reference)
+
+
+def _finegray(root: _Section, study: StudySection) -> list[FinegraySpec]:
+    out = []
+    for e in root.array("finegray"):
+        e.reject_unknown()
+        event, competing = _events(e)
+        terms = e.str_list("terms", required=True, nonempty=True)
+        out.append(
+            FinegraySpec(
+                event=event,
+                competing=competing,
+                terms=terms or (),
+                reference=_reference_map(e, terms),
+                cengroup=e.str("cengroup"),
+                cause_specific=e.bool("cause_specific", True),
+                conf_level=_conf_level(e, study),
+            )
+        )
+    return out
+
+
+def _rmst(root: _Section, study: StudySection) -> list[RmstSpec]:
+    out = []
+    for e in root.array("rmst"):
+        e.reject_unknown()
+        tau = e.num("tau", None, lo=1e-9)
+        if not e.has("tau"):
+            e._missing("tau", 24)
+        e._trace("reference", "scalar", None)
+        ref = e.table.get("reference")
+        if isinstance(ref, Mapping | list):
+            e.issue(
+                "MMS002",
+                f"{e.label('reference')} must be one level of the group column, got {toml_value(ref)}",
+                'write reference = "level"',
+                "reference",
+            )
+            ref = None
+        if ref is not None and not e.has("by"):
+            e.issue(
+                "MMS007",
+                f"{e.label('reference')} needs a group column: the spec has no by",
+                'add by = "column" (the groups compared), or remove reference',
+                "reference",
+            )
+        out.append(
+            RmstSpec(
+                endpoint=_endpoint(e) or "",
+                tau=float(tau) if tau is not None else float("nan"),
+                by=e.str("by"),
+                reference=None
+                if ref is None
+                else (_Str(ref).lower() if isinstance(ref, bool) else _Str(ref)),
+                conf_level=_conf_level(e, study),
+            )
+        )
+    return out
 
 
 def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[SiteSpec, ...]:

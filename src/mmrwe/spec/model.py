@@ -235,6 +235,47 @@ class CutpointSpec:
     n_perm: int = 0
 
 
+CompetingEvent = Literal["progression", "death"]
+
+
+@dataclass(frozen=True, slots=True)
+class CumincSpec:
+    """``[[cuminc]]``: cumulative incidence of one kind of PFS end, the other competing."""
+
+    event: CompetingEvent
+    competing: CompetingEvent
+    by: str | None = None
+    times: tuple[float, ...] = ()  # the loader fills in the [km] landmarks when absent
+    conf_type: Literal["log-log", "plain"] = "log-log"
+    conf_level: float = 0.95
+    strata: str | None = None
+    rho: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FinegraySpec:
+    """``[[finegray]]``: Fine-Gray model (crr) and the cause-specific Cox model of its terms."""
+
+    event: CompetingEvent
+    competing: CompetingEvent
+    terms: tuple[str, ...]
+    reference: tuple[tuple[str, str], ...] = ()
+    cengroup: str | None = None
+    cause_specific: bool = True  # with Efron ties, R coxph's default
+    conf_level: float = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class RmstSpec:
+    """``[[rmst]]``: restricted mean survival time up to ``tau``, per group and contrasts."""
+
+    endpoint: str
+    tau: float
+    by: str | None = None
+    reference: str | None = None
+    conf_level: float = 0.95
+
+
 @dataclass(frozen=True, slots=True)
 class Table1Spec:
     """``[table1]``: baseline characteristics, overall and by a factor."""
@@ -370,6 +411,9 @@ class StudySpec:
     cox: tuple[CoxSpec, ...] = ()
     cutpoints: tuple[CutpointSpec, ...] = ()
     subgroups: tuple[SubgroupSpec, ...] = ()
+    cuminc: tuple[CumincSpec, ...] = ()
+    finegray: tuple[FinegraySpec, ...] = ()
+    rmst: tuple[RmstSpec, ...] = ()
     table1: Table1Spec = field(default_factory=Table1Spec)
     validation: ValidationSection = field(default_factory=ValidationSection)
     exclusions: tuple[ExclusionSpec, ...] = ()

@@ -416,6 +416,108 @@ def cuminc(
     """
     _check_conf(conf_type, conf_level)
     t, kind, labels_event, labels_comp = _prepare(time, cause, event, censored)
+    return _estimate(
+        t, kind, None, group, strata, labels_event, labels_comp, times, conf_type, conf_level, rho
+    )
+
+
+def cuminc_from_counts(
+    time: ArrayLike,
+    cause: ArrayLike,
+    n: ArrayLike,
+    group: ArrayLike | None = None,
+    *,
+    event: object = 1,
+    censored: object = 0,
+    strata: ArrayLike | None = None,
+    times: Sequence[float] = (),
+    conf_type: CifConfType = "log-log",
+    conf_level: float = 0.95,
+    rho: float = 0.0,
+) -> CumincResult:
+    """:func:`cuminc` from patient counts per (time, cause, group, stratum) cell.
+
+    Parameters
+    ----------
+    time, cause, group, strata : array_like, shape (k,)
+        One row per cell (a ``GROUP BY time, cause, group, stratum`` in a database); the
+        same coding as :func:`cuminc`. Cells may repeat and come in any order.
+    n : array_like of int, shape (k,)
+        Patients in each cell (whole numbers >= 0; empty cells are ignored).
+    event, censored, times, conf_type, conf_level, rho :
+        As :func:`cuminc`.
+
+    Returns
+    -------
+    CumincResult
+        Equal to :func:`cuminc` on the patient rows the counts summarise: the counts per
+        distinct time and group (and stratum) are the only thing ``cuminc`` (and cmprsk's
+        ``cinc`` and ``crstm``) reads from the rows, so the same tables feed the same
+        code. Memory depends on the number of cells, not of patients.
+        ``n_excluded_missing`` counts patients.
+
+    Examples
+    --------
+    The four patients of :func:`cuminc`'s example as four cells of one patient, and as
+    two patients per cell (twice the patients: the same estimate):
+
+    >>> cuminc_from_counts([1, 2, 3, 4], [1, 2, 1, 0], [2, 2, 2, 2]).groups["all"].estimate.tolist()
+    [0.25, 0.5]
+    """
+    _check_conf(conf_type, conf_level)
+    w = np.asarray(n, dtype=np.float64)
+    k = np.asarray(time).shape[0] if np.ndim(time) == 1 else -1
+    if w.ndim != 1 or w.shape[0] != k:
+        raise InputError(
+            f"n must be a 1-d array with one count per row of time, got shape {w.shape}"
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w != np.floor(w)):
+        raise InputError("n must hold whole numbers >= 0 (patients per cell)")
+    present = w > 0
+
+    def cells(values: ArrayLike | None) -> ArrayLike | None:
+        if values is None:
+            return None
+        a = np.asarray(values)
+        if a.ndim != 1 or a.shape[0] != k:
+            raise InputError(f"group and strata must have one value per cell ({k})")
+        return a[present]
+
+    c = np.asarray(cause)
+    if c.ndim != 1 or c.shape[0] != k:
+        raise InputError(f"cause must have one value per cell ({k}), got shape {c.shape}")
+    t, kind, labels_event, labels_comp = _prepare(
+        np.asarray(time, dtype=np.float64)[present], c[present], event, censored
+    )
+    return _estimate(
+        t,
+        kind,
+        w[present],
+        cells(group),
+        cells(strata),
+        labels_event,
+        labels_comp,
+        times,
+        conf_type,
+        conf_level,
+        rho,
+    )
+
+
+def _estimate(
+    t: FloatArray,
+    kind: NDArray[np.int8],
+    freq: FloatArray | None,
+    group: ArrayLike | None,
+    strata: ArrayLike | None,
+    labels_event: str,
+    labels_comp: tuple[str, ...],
+    times: Sequence[float],
+    conf_type: CifConfType,
+    conf_level: float,
+    rho: float,
+) -> CumincResult:
+    """The estimates of :func:`cuminc`; ``freq`` = patients per row (None: one each)."""
     n_all = t.size
     keep = np.ones(n_all, dtype=bool)
     if group is not None:
@@ -428,9 +530,10 @@ def cuminc(
         keep &= ~smiss
     else:
         scodes = np.zeros(n_all, dtype=np.int64)
-    n_dropped = int(n_all - keep.sum())
-    if n_dropped:
+    n_dropped = int(n_all - keep.sum()) if freq is None else int(freq[~keep].sum())
+    if not keep.all():
         t, kind, gcodes, scodes = t[keep], kind[keep], gcodes[keep], scodes[keep]
+        freq = None if freq is None else freq[keep]
         # levels that only occurred on dropped rows disappear, as R's table(group) > 0
         present = np.unique(gcodes)
         remap = np.full(len(glabels), -1, dtype=np.int64)
@@ -449,7 +552,7 @@ def cuminc(
             fix="check the event code (cause value) of the event of interest",
         )
     n_groups = len(glabels)
-    tab = _tabulate(t, kind, gcodes, n_groups)
+    tab = _tabulate(t, kind, gcodes, n_groups, freq)
     groups: dict[str, CIFCurve] = {}
     for g, label in enumerate(glabels):
         groups[label] = _cif_curve(tab, g, conf_type, conf_level)
@@ -462,7 +565,7 @@ def cuminc(
     if n_groups < 2:
         gray_reason = "one group: Gray's test needs at least two"
     else:
-        gray = _gray_test(t, kind, gcodes, scodes, n_groups, rho, strata is not None, tab)
+        gray = _gray_test(t, kind, gcodes, scodes, n_groups, rho, strata is not None, tab, freq)
     return CumincResult(
         event=labels_event,
         competing=labels_comp,
@@ -471,7 +574,7 @@ def cuminc(
         gray=gray,
         gray_reason=gray_reason,
         times=requested,
-        n=int(t.size),
+        n=int(t.size) if freq is None else int(freq.sum()),
         n_excluded_missing=n_dropped,
         conf_type=conf_type,
         conf_level=float(conf_level),
@@ -610,14 +713,26 @@ class _Table:
     n_risk: FloatArray  # (T, G) patients with time >= this time
 
 
-def _tabulate(t: FloatArray, kind: NDArray[np.int8], g: IntArray, n_groups: int) -> _Table:
-    """One sort of the data, then counts by (time, group, kind) with one bincount."""
+def _tabulate(
+    t: FloatArray,
+    kind: NDArray[np.int8],
+    g: IntArray,
+    n_groups: int,
+    freq: FloatArray | None = None,
+) -> _Table:
+    """One sort of the data, then counts by (time, group, kind) with one bincount.
+
+    ``freq`` (patients per row, whole numbers) turns the counts into sums of it; sums of
+    whole numbers are exact in float64, so the table equals the one of the expanded rows.
+    """
     times, inv = np.unique(t, return_inverse=True)
     inv = inv.reshape(-1)
     n_t = times.size
     cell = (inv * n_groups + g) * 3 + kind
     counts: FloatArray = (
-        np.bincount(cell, minlength=n_t * n_groups * 3).reshape(n_t, n_groups, 3).astype(np.float64)
+        np.bincount(cell, weights=freq, minlength=n_t * n_groups * 3)
+        .reshape(n_t, n_groups, 3)
+        .astype(np.float64)
     )
     n_obs = counts.sum(axis=2)
     n_risk = np.cumsum(n_obs[::-1], axis=0)[::-1]
@@ -698,6 +813,7 @@ def _gray_test(
     rho: float,
     stratified: bool,
     whole: _Table,
+    freq: FloatArray | None = None,
 ) -> GrayTest:
     """Gray's statistic: scores and their variance summed over strata, as ``crstm``.
 
@@ -712,7 +828,9 @@ def _gray_test(
             tab = whole
         else:
             rows = s == stratum
-            tab = _tabulate(t[rows], kind[rows], g[rows], n_groups)
+            tab = _tabulate(
+                t[rows], kind[rows], g[rows], n_groups, None if freq is None else freq[rows]
+            )
         sc, v = _crst(tab, rho)
         score += sc
         var += v

@@ -201,15 +201,22 @@ def rmst_tau_max(time: ArrayLike, is_event: ArrayLike, group: ArrayLike | None =
         n_groups = len(labels)
     if t.size == 0:
         raise EstimationError("no patients: the RMST needs at least one")
-    limit = -math.inf
-    censored_limit = math.inf
+    last: list[float] = []
+    ends_with_event: list[bool] = []
     for k in range(n_groups):
         tk, ek = t[codes == k], e[codes == k]
-        last = float(tk.max())
-        limit = max(limit, last)
+        last.append(float(tk.max()))
         # survRM2: min(status[time == max(time)]) == 1 means the group ends with events only
-        if not bool(ek[tk == last].all()):
-            censored_limit = min(censored_limit, last)
+        ends_with_event.append(bool(ek[tk == last[-1]].all()))
+    return _tau_max(last, ends_with_event)
+
+
+def _tau_max(last: list[float], ends_with_event: list[bool]) -> float:
+    """survRM2's limit from each group's last observed time and whether it ends with events."""
+    limit = max(last)
+    censored_limit = min(
+        (x for x, ev in zip(last, ends_with_event, strict=True) if not ev), default=math.inf
+    )
     return min(limit, censored_limit)
 
 
@@ -276,11 +283,7 @@ def rmst_compare(
     (1.5, 2.0, 0.5)
     """
     t, e = as_time_event(time, is_event)
-    tau_f = float(tau)
-    if not math.isfinite(tau_f) or tau_f <= 0:
-        raise InputError(f"tau must be a positive number, got {tau!r}")
-    if not 0.0 < conf_level < 1.0:
-        raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    tau_f, _ = _check_tau(tau, conf_level)
     n_all = t.size
     if group is None:
         codes = np.zeros(n_all, dtype=np.int64)
@@ -291,7 +294,135 @@ def rmst_compare(
     t, e, codes = t[~missing], e[~missing], codes[~missing]
     if t.size == 0:
         raise EstimationError("no patients left for the RMST", fix="check the group column")
-    allowed = rmst_tau_max(t, e, codes)
+    conv = SurvivalConventions(conf_level=conf_level)
+    curves = {}
+    for k, label in enumerate(labels):
+        tk, ek = t[codes == k], e[codes == k]
+        last = float(tk.max())
+        curves[label] = _Arm(
+            kaplan_meier(tk, ek, conventions=conv),
+            int(tk.size),
+            int(ek.sum()),
+            last,
+            bool(ek[tk == last].all()),
+        )
+    return _compare(curves, tau_f, reference, conf_level, int(t.size), int(missing.sum()))
+
+
+def rmst_compare_from_counts(
+    time: ArrayLike,
+    n_event: ArrayLike,
+    n_censor: ArrayLike,
+    group: ArrayLike | None = None,
+    *,
+    tau: float,
+    reference: str | None = None,
+    conf_level: float = 0.95,
+) -> RMSTResult:
+    """:func:`rmst_compare` from events and censorings per (time, group) cell.
+
+    Parameters
+    ----------
+    time : array_like of float, shape (k,)
+        Distinct times (within a group; any order), finite and >= 0.
+    n_event, n_censor : array_like of int, shape (k,)
+        Events and censorings at each time (a ``GROUP BY group, time`` in a database).
+    group : array_like, optional
+        Group of each cell; cells with a missing group are dropped and their patients
+        counted in ``n_excluded_missing``.
+    tau, reference, conf_level :
+        As :func:`rmst_compare`.
+
+    Returns
+    -------
+    RMSTResult
+        Equal to :func:`rmst_compare` on the patient rows the counts summarise: each
+        group's curve is :func:`~mmrwe.stats.km.kaplan_meier_from_counts` (bit for bit the
+        row curve), and survRM2's tau rule needs only each group's last time and whether
+        every patient there had the event.
+
+    Examples
+    --------
+    The example of :func:`rmst_compare` as counts:
+
+    >>> r = rmst_compare_from_counts([1, 3, 2, 4], [1, 1, 1, 1], [0, 0, 0, 0],
+    ...                              ["A", "A", "B", "B"], tau=2)
+    >>> r.groups["A"].rmst, r.groups["B"].rmst, r.difference.estimate
+    (1.5, 2.0, 0.5)
+    """
+    from mmrwe.stats.km import kaplan_meier_from_counts
+
+    tau_f, _ = _check_tau(tau, conf_level)
+    tt = np.asarray(time, dtype=np.float64)
+    ev = np.asarray(n_event, dtype=np.float64)
+    ce = np.asarray(n_censor, dtype=np.float64)
+    if tt.ndim != 1 or ev.shape != tt.shape or ce.shape != tt.shape:
+        raise InputError("time, n_event and n_censor must be 1-d arrays of one length")
+    for name, a in (("n_event", ev), ("n_censor", ce)):
+        if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a != np.floor(a)):
+            raise InputError(f"{name} must hold whole numbers >= 0")
+    if group is None:
+        codes = np.zeros(tt.size, dtype=np.int64)
+        labels: tuple[str, ...] = ("all",)
+        missing = np.zeros(tt.size, dtype=bool)
+    else:
+        codes, labels, missing = factorize_groups(group, tt.size)
+    n_excluded = int((ev + ce)[missing].sum())
+    conv = SurvivalConventions(conf_level=conf_level)
+    curves = {}
+    for k, label in enumerate(labels):
+        rows = (codes == k) & ((ev + ce) > 0)
+        if not rows.any():
+            continue
+        tk, ek, ck = tt[rows], ev[rows], ce[rows]
+        j = int(np.argmax(tk))
+        curves[label] = _Arm(
+            kaplan_meier_from_counts(
+                tk, ek.astype(np.int64), ck.astype(np.int64), conventions=conv
+            ),
+            int(ek.sum() + ck.sum()),
+            int(ek.sum()),
+            float(tk[j]),
+            # survRM2's rule reads the rows at the last time: all of them events
+            bool(ck[tk == tk[j]].sum() == 0),
+        )
+    if not curves:
+        raise EstimationError("no patients left for the RMST", fix="check the group column")
+    n = sum(a.n for a in curves.values())
+    return _compare(curves, tau_f, reference, conf_level, n, n_excluded)
+
+
+def _check_tau(tau: float, conf_level: float) -> tuple[float, float]:
+    tau_f = float(tau)
+    if not math.isfinite(tau_f) or tau_f <= 0:
+        raise InputError(f"tau must be a positive number, got {tau!r}")
+    if not 0.0 < conf_level < 1.0:
+        raise InputError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    return tau_f, float(conf_level)
+
+
+@dataclass(frozen=True, slots=True)
+class _Arm:
+    """One group's Kaplan-Meier curve and what survRM2's tau rule reads from it."""
+
+    km: Any
+    n: int
+    events: int
+    last: float
+    ends_with_event: bool
+
+
+def _compare(
+    curves: dict[str, _Arm],
+    tau_f: float,
+    reference: str | None,
+    conf_level: float,
+    n: int,
+    n_excluded: int,
+) -> RMSTResult:
+    labels = tuple(curves)
+    allowed = _tau_max([a.last for a in curves.values()],
+                       [a.ends_with_event for a in curves.values()])  # fmt: skip
     if tau_f > allowed:
         raise EstimationError(
             f"tau = {tau_f:g} is beyond the follow-up: the largest allowed tau is {allowed:g}",
@@ -299,11 +430,9 @@ def rmst_compare(
             "before tau, i.e. tau <= the last observed time of every group whose last "
             "observation is censored)",
         )
-    conv = SurvivalConventions(conf_level=conf_level)
     groups: dict[str, GroupRMST] = {}
-    for k, label in enumerate(labels):
-        tk, ek = t[codes == k], e[codes == k]
-        r = kaplan_meier(tk, ek, conventions=conv).rmst(tau_f)
+    for label, arm in curves.items():
+        r = arm.km.rmst(tau_f)
         groups[label] = GroupRMST(
             rmst=r.estimate,
             se=r.std_err,
@@ -311,9 +440,9 @@ def rmst_compare(
             lower=r.lower,
             upper=r.upper,
             rmtl=tau_f - r.estimate,
-            n=int(tk.size),
-            events=int(ek.sum()),
-            max_time=float(tk.max()),
+            n=arm.n,
+            events=arm.events,
+            max_time=arm.last,
         )
     ref: str | None = None
     comp: str | None = None
@@ -343,8 +472,8 @@ def rmst_compare(
         rmtl_ratio=rmtl_ratio,
         contrast_reason=reason,
         conf_level=float(conf_level),
-        n=int(t.size),
-        n_excluded_missing=int(missing.sum()),
+        n=n,
+        n_excluded_missing=n_excluded,
     )
 
 

@@ -1386,11 +1386,396 @@ def checklist_table(src: Source, sections: Mapping[str, str]) -> TableModel:
     )
 
 
+# --- competing risks and restricted mean survival time ------------------------------------------
+
+#: How the reports name the two kinds of PFS end ([[cuminc]], [[finegray]]).
+EVENT_NAMES = {"progression": "Progression", "death": "Death without progression"}
+
+
+def event_name(event: Any, *, lower: bool = False) -> str:
+    """``"progression"`` -> ``"Progression"``, ``"death"`` -> ``"Death without progression"``."""
+    name = EVENT_NAMES.get(str(event), str(event))
+    return name[:1].lower() + name[1:] if lower else name
+
+
+def _time_ref(src: Source, *path: PathKey) -> Text:
+    unit = str(src.get("conventions", "time_unit") or "")
+    return (src.ref("g", *path), f" {unit}" if unit else "")
+
+
+def _ci_level(src: Source, key: str, ok: Sequence[int], *level: PathKey) -> Text:
+    """``95% CI`` in a header when every entry of ``key`` has one confidence level (read
+    from results.json at ``(key, i, *level)``); ``CI`` otherwise (the section rows say)."""
+    levels = {src.get(key, i, *level) for i in ok}
+    if len(levels) == 1 and None not in levels:
+        return (src.ref("pct:0", key, ok[0], *level), "% CI")
+    return ("CI",)
+
+
+def _section_level(src: Source, key: str, ok: Sequence[int], i: int, *level: PathKey) -> Text:
+    """``; 90% CI`` in a section row when the entries of ``key`` differ in level."""
+    if len({src.get(key, j, *level) for j in ok}) > 1 and src.get(key, i, *level) is not None:
+        return ("; ", src.ref("pct:0", key, i, *level), "% CI")
+    return ()
+
+
+def cuminc_table(src: Source) -> TableModel | None:
+    """Cumulative incidence of both competing events at the requested times, per group, with
+    the numbers at risk and Gray's test (results.json ``cuminc``)."""
+    ok = src.ok("cuminc")
+    if not ok:
+        return None
+    ci = _ci_level(src, "cuminc", ok, "conventions", "conf_level")
+    t = TableModel("cuminc", ("Cumulative incidence with competing risks",)).with_header(
+        [
+            head("Event, group and time", align="left"),
+            head("At risk, n"),
+            head("Event of interest, % (", *ci, ")"),
+            head("Competing event, % (", *ci, ")"),
+        ]
+    )
+    gray_marks = False
+    for i in ok:
+        e = src.get("cuminc", i)
+        base: tuple[PathKey, ...] = ("cuminc", i)
+        sec: Text = (
+            f"{event_name(e.get('event'))} (competing: {event_name(e.get('competing'), lower=True)})",
+        )
+        if e.get("by"):
+            sec += (", by ", *var_label(src, e["by"]))
+        sec += (" (", src.ref("count", *base, "n"), " patients")
+        if e.get("n_excluded_missing"):
+            sec += (
+                "; ",
+                src.ref("count", *base, "n_excluded_missing"),
+                " excluded for missing values",
+            )
+        sec += (*_section_level(src, "cuminc", ok, i, "conventions", "conf_level"), ")")
+        t = t.with_row([label(*sec, bold=True, colspan=4)], kind="section")
+        levels = e.get("levels") or list(e.get("groups") or {})
+        comp = e.get("competing_groups") or {}
+        for j in level_order(src, e.get("by"), levels):
+            g = levels[j]
+            gb = (*base, "groups", g)
+            if e.get("by"):
+                head_lab: Text = (src.ref("level", *base, "levels", j),)
+            else:
+                head_lab = ("All patients",)
+            head_lab += (
+                " (",
+                src.ref("count", *gb, "n"),
+                " patients, ",
+                src.ref("count", *gb, "events"),
+                " events, ",
+                src.ref("count", *gb, "competing_events"),
+                " competing events)",
+            )
+            t = t.with_row([label(*head_lab, indent=1), EMPTY, EMPTY, EMPTY], kind="subhead")
+            for k, _ in enumerate(src.get(*gb, "times") or []):
+                cells = [
+                    label(*_time_ref(src, *gb, "times", k), indent=2),
+                    value(src.ref("count", *gb, "n_risk", k)),
+                    value(*_cif_cell(src, gb, k)),
+                    value(*_cif_cell(src, (*base, "competing_groups", g), k))
+                    if g in comp
+                    else EMPTY,
+                ]
+                t = t.with_row(cells)
+        gray_cells: list[Cell] = []
+        for key in ("gray", "gray_competing"):
+            if src.get(*base, key, "p") is not None:
+                gray_cells.append(value(src.ref("p", *base, key, "p")))
+            else:
+                gray_cells.append(EMPTY)
+        if any(c is not EMPTY for c in gray_cells):
+            gray_marks = True
+            lab: Text = ("Gray's test p",)
+            if e.get("strata"):
+                lab += (" (stratified by ", *var_label(src, e["strata"]), ")")
+            t = t.with_row([label(*lab, indent=1), EMPTY, *gray_cells])
+        if e.get("competing_groups_reason"):
+            t = t.with_footnote(
+                *sec[:1], ": ", src.ref("str", *base, "competing_groups_reason"), "."
+            )
+    note: Text = (
+        "Cumulative incidence by the Aalen-Johansen estimator with the Aalen variance (R "
+        "cmprsk::cuminc; values at the listed times as cmprsk::timepoints); the event of "
+        "interest and the competing event are the two ways a progression-free survival ends, a "
+        "censored PFS is censored. At risk: patients with time \u2265 t. ",
+        NOT_AVAILABLE,
+        ": beyond the group's follow-up, or a limit not defined (estimate 0).",
+    )
+    t = t.with_footnote(*note)
+    if gray_marks:
+        t = t.with_footnote(
+            "Gray's test compares the cumulative incidence across groups (R cmprsk::cuminc)."
+        )
+    return t
+
+
+def _cif_cell(src: Source, gb: tuple[PathKey, ...], k: int) -> Text:
+    """``12.3 (8.1–17.0)`` from the lists of a CIF block at position ``k``; the estimate
+    alone where both limits are null (an incidence of 0, or beyond the follow-up)."""
+    est = (src.ref("pct:1", *gb, "estimate", k),)
+    if src.get(*gb, "lower", k) is None and src.get(*gb, "upper", k) is None:
+        return est
+    return (
+        *est,
+        " (",
+        src.ref("pct:1", *gb, "lower", k),
+        DASH,
+        src.ref("pct:1", *gb, "upper", k),
+        ")",
+    )
+
+
+def _signed_ci(src: Source, base: Sequence[PathKey], fmt: str) -> Text:
+    """``est (lo to hi)`` when a limit is negative (``-5.1–-0.2`` misreads), else ``est (lo–hi)``."""
+    lo, hi = src.get(*base, "lower"), src.get(*base, "upper")
+    if (lo is not None and lo < 0) or (hi is not None and hi < 0):
+        return (
+            src.ref(fmt, *base, "estimate"),
+            " (",
+            src.ref(fmt, *base, "lower"),
+            " to ",
+            src.ref(fmt, *base, "upper"),
+            ")",
+        )
+    return est_ci(src, base, fmt)
+
+
+def finegray_table(src: Source) -> TableModel | None:
+    """Fine-Gray subdistribution hazard ratios beside the cause-specific Cox hazard ratios of
+    the same terms (results.json ``finegray``). Rows carry ``plot`` numbers (SHR) for the
+    forest plot."""
+    models = src.get("finegray") or []
+    ok = src.ok("finegray")
+    if not ok:
+        return None
+    ci = _ci_level(src, "finegray", ok, "conf_level")
+    t = TableModel("finegray", ("Competing-risks regression",)).with_header(
+        [
+            head("Model and variable", align="left"),
+            head("Patients, n"),
+            head("SHR (", *ci, ")"),
+            head("p"),
+            head("Cause-specific HR (", *ci, ")"),
+            head("p"),
+        ]
+    )
+    for i in ok:
+        m = models[i]
+        base: tuple[PathKey, ...] = ("finegray", i)
+        sec: Text = (
+            f"Model {i + 1}: {event_name(m.get('event'))} (competing: "
+            f"{event_name(m.get('competing'), lower=True)}; ",
+            src.ref("count", *base, "n"),
+            " patients, ",
+            src.ref("count", *base, "events"),
+            " events, ",
+            src.ref("count", *base, "competing_events"),
+            " competing events",
+        )
+        if m.get("n_excluded_missing"):
+            sec += (
+                "; ",
+                src.ref("count", *base, "n_excluded_missing"),
+                " excluded for missing values",
+            )
+        if m.get("cengroup"):
+            sec += ("; censoring by ", *var_label(src, m["cengroup"]))
+        sec += (*_section_level(src, "finegray", ok, i, "conf_level"), ")")
+        t = t.with_row([label(*sec, bold=True, colspan=6)], kind="section")
+        info = m.get("term_info") or {}
+        coefs = m.get("coefficients") or {}
+        cs = m.get("cause_specific") or {}
+        for term in m.get("terms") or []:
+            ti = info.get(term) or {}
+            if ti.get("type") == "categorical":
+                lvls = ti.get("levels") or []
+                t = t.with_row(
+                    [label(*var_label(src, term), indent=1), EMPTY, EMPTY, EMPTY, EMPTY, EMPTY],
+                    kind="subhead",
+                )
+                for j in level_order(src, term, lvls):
+                    lv = lvls[j]
+                    n_parts: Text = (
+                        (src.ref("count", *base, "term_info", term, "n_per_level", lv),)
+                        if lv in (ti.get("n_per_level") or {})
+                        else ()
+                    )
+                    lab = label(src.ref("level", *base, "term_info", term, "levels", j), indent=2)
+                    if lv == ti.get("reference"):
+                        t = t.with_row(
+                            [
+                                lab,
+                                value(*n_parts),
+                                value("reference"),
+                                EMPTY,
+                                value("reference"),
+                                EMPTY,
+                            ],
+                            plot={"reference": 1.0},
+                        )
+                        continue
+                    key = f"{term}={lv}"
+                    t = t.with_row(
+                        [lab, value(*n_parts), *_fg_cells(src, base, key, coefs, cs)],
+                        plot=_shr_plot(coefs.get(key)),
+                    )
+                continue
+            lab_parts: Text = (*var_label(src, term),)
+            unit_path: tuple[PathKey, ...] | None = None
+            if src.get("variables", term, "unit") and src.get("variables", term, "unit") != "count":
+                unit_path = ("variables", term, "unit")
+            elif ti.get("unit") and ti.get("unit") != "count":
+                unit_path = (*base, "term_info", term, "unit")
+            lab_parts += (
+                (" (per ", src.ref("unit1", *unit_path), ")") if unit_path else (" (per unit)",)
+            )
+            t = t.with_row(
+                [
+                    label(*lab_parts, indent=1),
+                    value(src.ref("count", *base, "n")),
+                    *_fg_cells(src, base, term, coefs, cs),
+                ],
+                plot=_shr_plot(coefs.get(term)),
+            )
+        fn: Text = (f"Model {i + 1}: ",)
+        bits: list[Text] = []
+        if src.get(*base, "cause_specific") is None and m.get("cause_specific_reason"):
+            bits.append(
+                ("cause-specific model not shown: ", src.ref("str", *base, "cause_specific_reason"))
+            )
+        if m.get("converged") is False:
+            bits.append(("the Fine-Gray fit did not converge",))
+        for j, _ in enumerate(m.get("warnings") or []):
+            bits.append(("warning: ", src.ref("str", *base, "warnings", j)))
+        if bits:
+            for j, b in enumerate(bits):
+                fn += (("; " if j else ""), *b)
+            t = t.with_footnote(*fn, ".")
+    return t.with_footnote(
+        "SHR, subdistribution hazard ratio of the Fine-Gray model (R cmprsk::crr: censoring "
+        "weights from the Kaplan-Meier curve of censoring, sandwich variance), with Wald CI "
+        "and p. Cause-specific HR: Cox model of the same terms with the competing event "
+        "censored (R survival::coxph, Efron ties, Wald CI and p). The SHR describes the "
+        "cumulative incidence; the cause-specific HR the rate among patients still free of "
+        "both events."
+    )
+
+
+def _fg_cells(
+    src: Source,
+    base: tuple[PathKey, ...],
+    key: str,
+    coefs: Mapping[str, Any],
+    cs: Mapping[str, Any],
+) -> list[Cell]:
+    out: list[Cell] = []
+    if coefs.get(key):
+        out += [
+            value(*est_ci(src, (*base, "coefficients", key), "num:2", ("shr", "lower", "upper"))),
+            value(src.ref("p", *base, "coefficients", key, "p")),
+        ]
+    else:
+        out += [value("not estimable"), EMPTY]
+    if cs.get(key):
+        out += [
+            value(*est_ci(src, (*base, "cause_specific", key), "num:2", ("hr", "lower", "upper"))),
+            value(src.ref("p", *base, "cause_specific", key, "p")),
+        ]
+    else:
+        out += [EMPTY, EMPTY]
+    return out
+
+
+def _shr_plot(c: Mapping[str, Any] | None) -> dict[str, float | None]:
+    if not c:
+        return {"hr": None, "lower": None, "upper": None}
+    return {"hr": c.get("shr"), "lower": c.get("lower"), "upper": c.get("upper")}
+
+
+def rmst_table(src: Source) -> TableModel | None:
+    """Restricted mean survival time per group, and the difference and ratios of two groups
+    (results.json ``rmst``)."""
+    ok = src.ok("rmst")
+    if not ok:
+        return None
+    unit = str(src.get("conventions", "time_unit") or "")
+    ci = _ci_level(src, "rmst", ok, "conventions", "conf_level")
+    t = TableModel("rmst", ("Restricted mean survival time",)).with_header(
+        [
+            head("Endpoint, group and contrast", align="left"),
+            head("Patients, n"),
+            head("Events, n"),
+            head(f"RMST, {unit} (" if unit else "RMST (", *ci, ")"),
+            head("p"),
+        ]
+    )
+    for i in ok:
+        e = src.get("rmst", i)
+        base: tuple[PathKey, ...] = ("rmst", i)
+        sec: Text = (src.ref("str", *base, "endpoint"), " up to ", *_time_ref(src, *base, "tau"))
+        if e.get("by"):
+            sec += (", by ", *var_label(src, e["by"]))
+        if e.get("n_excluded_missing"):
+            sec += (
+                "; ",
+                src.ref("count", *base, "n_excluded_missing"),
+                " excluded for missing values",
+            )
+        sec += _section_level(src, "rmst", ok, i, "conventions", "conf_level")
+        t = t.with_row([label(*sec, bold=True, colspan=5)], kind="section")
+        levels = e.get("levels") or list(e.get("groups") or {})
+        for j in level_order(src, e.get("by"), levels):
+            g = levels[j]
+            gb = (*base, "groups", g)
+            lab: Text = (
+                (src.ref("level", *base, "levels", j),) if e.get("by") else ("All patients",)
+            )
+            t = t.with_row(
+                [
+                    label(*lab, indent=1),
+                    value(src.ref("count", *gb, "n")),
+                    value(src.ref("count", *gb, "events")),
+                    value(*est_ci(src, gb, "num:1", ("rmst", "lower", "upper"))),
+                    EMPTY,
+                ]
+            )
+        if e.get("comparator") is None:
+            continue
+        vs: Text = (
+            src.ref("level", *base, "comparator"),
+            " vs ",
+            src.ref("level", *base, "reference"),
+        )
+        for key, name, fmt in (
+            ("difference", "Difference", "num:1"),
+            ("ratio", "Ratio of RMST", "num:2"),
+            ("rmtl_ratio", "Ratio of restricted mean time lost", "num:2"),
+        ):
+            if src.get(*base, key, "estimate") is None:
+                cells = [value("not estimable"), EMPTY]
+            else:
+                cells = [
+                    value(*_signed_ci(src, (*base, key), fmt)),
+                    value(src.ref("p", *base, key, "p")),
+                ]
+            t = t.with_row([label(name, ", ", *vs, indent=1), EMPTY, EMPTY, *cells])
+    return t.with_footnote(
+        "RMST, restricted mean survival time: the area under the Kaplan-Meier curve up to the "
+        "truncation time, with the Greenwood-type standard error of R survival (summary of "
+        "survfit with rmean) and a Wald CI. Contrasts as R survRM2::rmst2 (unadjusted): the "
+        "difference with a Wald CI, the ratios with Wald CIs on the log scale; two-sided p."
+    )
+
+
 #: results.json lists whose entries carry a status (one entry per spec entry).
 STATUS_LISTS = ("proportions", "proportion_comparisons", "logrank", "cox", "cutpoints",
                 "subgroups", "cuminc", "finegray", "rmst", "iptw", "maic")  # fmt: skip
 _IDENTITY = ("endpoint", "terms", "by", "strata", "variable", "method", "proportion",
-             "outcome", "name", "event", "competing", "treatment", "effect")  # fmt: skip
+             "outcome", "name", "event", "competing", "treatment", "effect", "tau")  # fmt: skip
 
 
 def not_computed_table(src: Source) -> TableModel | None:
@@ -1445,6 +1830,9 @@ def build_tables(results: Mapping[str, Any]) -> dict[str, TableModel]:
         cox_table,
         subgroup_table,
         cutpoint_table,
+        cuminc_table,
+        finegray_table,
+        rmst_table,
         published_table,
         not_computed_table,
         validation_table,
@@ -1467,7 +1855,10 @@ __all__ = [
     "build_tables",
     "checklist_table",
     "cox_table",
+    "cuminc_table",
     "cutpoint_table",
+    "event_name",
+    "finegray_table",
     "flow_table",
     "interaction_path",
     "landmark_by_group_table",
@@ -1476,6 +1867,7 @@ __all__ = [
     "published_table",
     "response_by_table",
     "response_table",
+    "rmst_table",
     "source_of",
     "subgroup_table",
     "survival_table",

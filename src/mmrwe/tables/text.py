@@ -23,7 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from mmrwe.tables.build import endpoint_order, interaction_path, level_order, var_label
+from mmrwe.tables.build import (
+    endpoint_order,
+    event_name,
+    interaction_path,
+    level_order,
+    var_label,
+)
 from mmrwe.tables.format import DASH
 from mmrwe.tables.model import Part, PathKey, Ref, Source, Text, XRef
 
@@ -58,7 +64,9 @@ def _ci_at(
 ) -> Text:
     e, lo, hi = keys
     fmt_na = f"{fmt}:{na}" if fmt.count(":") == 1 else fmt
-    sep = DASH if src.get(*base, lo) is not None and src.get(*base, hi) is not None else " to "
+    lo_v, hi_v = src.get(*base, lo), src.get(*base, hi)
+    # "to" where a limit is missing or negative ("-5.1\u2013-0.2" misreads)
+    sep = DASH if lo_v is not None and hi_v is not None and lo_v >= 0 and hi_v >= 0 else " to "
     return (
         src.ref(fmt_na, *base, e),
         " (",
@@ -484,6 +492,7 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
                 ".",
             )
         )
+    s += _competing_methods(src, xr)
     if src.get("center_effects", "endpoints"):
         s.append(
             (
@@ -884,6 +893,19 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
         p += xr("cutpoints", "Details are in ", ".")
         out.append(("Cut-offs", _strip(p)))
 
+    # competing risks and restricted mean survival time
+    if src.get("cuminc") or src.get("finegray"):
+        p = _cuminc_results(src, xr, unit)
+        fg = _finegray_results(src, xr)
+        if fg:
+            p = (*p, " ", *fg) if p else fg
+        if p:
+            out.append(("Competing risks", p))
+    if src.get("rmst"):
+        p = _rmst_results(src, xr, unit)
+        if p:
+            out.append(("Restricted mean survival time", p))
+
     # center effects, from the stored tests (not a stored sentence: no formula notation)
     ce = _center_effects(src)
     if ce:
@@ -1053,6 +1075,250 @@ def _center_effects(src: Source) -> Text:
             " Differences between centers are tested, not removed: a small p suggests an "
             "analysis stratified by center.",
         )
+    return p
+
+
+# --- competing risks and restricted mean survival time -------------------------------------------
+
+
+def _competing_methods(src: Source, xr: XrFn) -> list[Text]:
+    """Methods sentences for ``cuminc``, ``finegray`` and ``rmst`` (only those computed)."""
+    s: list[Text] = []
+    cis = src.ok("cuminc")
+    if cis:
+        i = cis[0]
+        ci: Text = (
+            "The cumulative incidence of progression and of death without progression, the two "
+            "competing events that end progression-free survival, was estimated by the "
+            "Aalen-Johansen estimator with the Aalen variance",
+        )
+        if src.has("cuminc", i, "conventions", "conf_type"):
+            ci += (
+                " and pointwise confidence intervals on the ",
+                src.ref("str", "cuminc", i, "conventions", "conf_type"),
+                " scale",
+            )
+        ci += (
+            " (R cmprsk::cuminc, values at fixed times as cmprsk::timepoints); groups were "
+            "compared with Gray's test",
+        )
+        if any(src.get("cuminc", j, "strata") for j in cis):
+            ci += (", stratified where stated",)
+        rho = next((j for j in cis if src.get("cuminc", j, "gray", "rho")), None)
+        if rho is not None:
+            ci += (" (weight exponent rho = ", src.ref("g", "cuminc", rho, "gray", "rho"), ")")
+        s.append((*ci, *xr("cuminc", " (", ")"), "."))
+    if src.ok("finegray"):
+        s.append(
+            (
+                "The effect of covariates on a cumulative incidence was estimated by Fine-Gray "
+                "subdistribution hazards models (R cmprsk::crr: censoring weights from the "
+                "Kaplan-Meier estimate of the censoring distribution, sandwich variance), "
+                "reported as subdistribution hazard ratios (SHR) with Wald confidence intervals, "
+                "beside the cause-specific hazard ratios of Cox models of the same terms with the "
+                "competing event censored (R survival::coxph, Efron ties)",
+                *xr("finegray", " (", ")"),
+                ".",
+            )
+        )
+    rms = src.ok("rmst")
+    if rms:
+        rm: Text = (
+            "The restricted mean survival time (RMST) up to a truncation time is the area "
+            "under the Kaplan-Meier curve up to that time, with the Greenwood-type standard "
+            "error of R survival (summary of survfit with rmean); two groups were compared "
+            "by the difference in RMST and the ratios of RMST and of restricted mean time "
+            "lost, with Wald confidence intervals (",
+        )
+        # the package name holds a digit: printed from results.json, as every number
+        if src.has("rmst", rms[0], "conventions", "r_functions", "contrasts"):
+            rm += (
+                "as R ",
+                src.ref("str", "rmst", rms[0], "conventions", "r_functions", "contrasts"),
+                ", ",
+            )
+        rm += (
+            "unadjusted; the truncation time may not exceed the follow-up of a group whose "
+            "last patient is censored)",
+        )
+        s.append((*rm, *xr("rmst", " (", ")"), "."))
+    return s
+
+
+def _not_computed(src: Source, key: str, i: int, what: Text) -> Text:
+    e = src.get(key, i) or {}
+    return (
+        *what,
+        " could not be estimated",
+        *((": ", src.ref("str", key, i, "reason")) if e.get("reason") else ()),
+        ". ",
+    )
+
+
+def _event(event: Any, lower: bool = False) -> str:
+    return event_name(event, lower=lower)
+
+
+def _cuminc_results(src: Source, xr: XrFn, unit: str) -> Text:
+    p: Text = ()
+    for i, e in enumerate(src.get("cuminc") or []):
+        head: Text = (f"{_event(e.get('event'))} (competing: {_event(e.get('competing'), True)})",)
+        if e.get("by"):
+            head += (" by ", *var_label(src, e["by"]))
+        if not _status_ok(e):
+            p += _not_computed(src, "cuminc", i, head)
+            continue
+        base: tuple[PathKey, ...] = ("cuminc", i)
+        levels = e.get("levels") or list(e.get("groups") or {})
+        items: list[Text] = []
+        for j in level_order(src, e.get("by"), levels):
+            g = levels[j]
+            gb = (*base, "groups", g)
+            at: list[Text] = []
+            for k, est in enumerate(src.get(*gb, "estimate") or []):
+                if est is None:
+                    continue
+                at.append(
+                    (
+                        src.ref("pct:1", *gb, "estimate", k),
+                        "% at ",
+                        src.ref("g", *gb, "times", k),
+                        f" {unit}",
+                    )
+                )
+            if not at:
+                continue
+            lab: Text = (src.ref("level", *base, "levels", j), " ") if e.get("by") else ()
+            items.append((*lab, *_join(at, ", ", " and ")))
+        p += (*head, ": cumulative incidence ", *_join(items, "; ", "; "))
+        if src.get(*base, "gray", "p") is not None:
+            p += ("; Gray's test ", *_p_eq(src, *base, "gray", "p"))
+            if src.get(*base, "gray_competing", "p") is not None:
+                p += (
+                    f" ({_event(e.get('competing'), True)}: ",
+                    *_p_eq(src, *base, "gray_competing", "p"),
+                    ")",
+                )
+        elif e.get("by") and e.get("gray_reason"):
+            p += ("; Gray's test not estimable (", src.ref("str", *base, "gray_reason"), ")")
+        p += (*xr(f"fig-cuminc-{i}", " (", ")"), ". ")
+    return _strip(p) + (xr("cuminc", " Values at each time are in ", ".") if p else ())
+
+
+def _finegray_results(src: Source, xr: XrFn) -> Text:
+    p: Text = ()
+    for i, m in enumerate(src.get("finegray") or []):
+        head: Text = (f"Model {i + 1} ({_event(m.get('event'), True)}",)
+        if not _status_ok(m):
+            p += _not_computed(src, "finegray", i, (*head, ")"))
+            continue
+        base: tuple[PathKey, ...] = ("finegray", i)
+        head += (
+            ", ",
+            src.ref("count", *base, "n"),
+            " patients, ",
+            src.ref("count", *base, "events"),
+            " events, ",
+            src.ref("count", *base, "competing_events"),
+            " competing events)",
+        )
+        items: list[Text] = []
+        info = m.get("term_info") or {}
+        for term in m.get("terms") or []:
+            ti = info.get(term) or {}
+            keys: list[tuple[str, int | None]]
+            if ti.get("type") == "categorical":
+                levels = ti.get("levels") or []
+                keys = [
+                    (f"{term}={levels[j]}", j)
+                    for j in level_order(src, term, levels)
+                    if levels[j] != ti.get("reference")
+                ]
+            else:
+                keys = [(term, None)]
+            for key, j in keys:
+                lab: Text = (*var_label(src, term),)
+                if j is not None:
+                    lab += (" ", src.ref("level", *base, "term_info", term, "levels", j))
+                    lab += (" (vs ", src.ref("level", *base, "term_info", term, "reference"), ")")
+                if not (m.get("coefficients") or {}).get(key):
+                    items.append((*lab, " SHR not estimable"))
+                    continue
+                item: Text = (
+                    *lab,
+                    " SHR ",
+                    *_ci_at(src, (*base, "coefficients", key), "num:2", ("shr", "lower", "upper"),
+                            (*base, "conf_level")),
+                    ", ",
+                    *_p_eq(src, *base, "coefficients", key, "p"),
+                )  # fmt: skip
+                if (m.get("cause_specific") or {}).get(key):
+                    item += (
+                        "; cause-specific HR ",
+                        *_ci_at(src, (*base, "cause_specific", key), "num:2",
+                                ("hr", "lower", "upper"), (*base, "conf_level")),
+                    )  # fmt: skip
+                items.append(item)
+        p += (*head, ": ", *_join(items, "; ", "; "), ". ")
+    if p:
+        p = (*_strip(p), *xr("finegray", " The models are in ", "."))
+    return p
+
+
+def _rmst_results(src: Source, xr: XrFn, unit: str) -> Text:
+    p: Text = ()
+    for i, e in enumerate(src.get("rmst") or []):
+        base: tuple[PathKey, ...] = ("rmst", i)
+        head: Text = (
+            src.ref("str", *base, "endpoint"),
+            " up to ",
+            src.ref("g", *base, "tau"),
+            f" {unit}",
+        )
+        if e.get("by"):
+            head += (" by ", *var_label(src, e["by"]))
+        if not _status_ok(e):
+            p += _not_computed(src, "rmst", i, ("RMST of ", *head))
+            continue
+        levels = e.get("levels") or list(e.get("groups") or {})
+        items: list[Text] = []
+        for j in level_order(src, e.get("by"), levels):
+            gb = (*base, "groups", levels[j])
+            lab: Text = (src.ref("level", *base, "levels", j), " ") if e.get("by") else ()
+            items.append(
+                (
+                    *lab,
+                    *_ci_at(
+                        src,
+                        gb,
+                        "num:1",
+                        ("rmst", "lower", "upper"),
+                        (*base, "conventions", "conf_level"),
+                    ),
+                )
+            )
+        p += ("RMST of ", *head, ": ", *_join(items, "; ", "; "), f" {unit}")
+        if e.get("comparator") is not None and src.get(*base, "difference", "estimate") is not None:
+            p += (
+                "; difference ",
+                src.ref("level", *base, "comparator"),
+                " vs ",
+                src.ref("level", *base, "reference"),
+                " ",
+                *_ci_at(src, (*base, "difference"), "num:1", ("estimate", "lower", "upper"),
+                        (*base, "conventions", "conf_level")),
+                f" {unit}, ",
+                *_p_eq(src, *base, "difference", "p"),
+            )  # fmt: skip
+            if src.get(*base, "ratio", "estimate") is not None:
+                p += (
+                    "; ratio ",
+                    *_ci_at(src, (*base, "ratio"), "num:2", ("estimate", "lower", "upper"),
+                            (*base, "conventions", "conf_level")),
+                )  # fmt: skip
+        p += (". ",)
+    if p:
+        p = (*_strip(p), *xr("rmst", " Details are in ", "."))
     return p
 
 

@@ -1006,6 +1006,16 @@ def _spec_names(spec: StudySpec) -> list[tuple[str, str]]:
     for k, sg in enumerate(spec.subgroups):
         out.append((sg.effect, f"subgroup[{k}].effect"))
         out += [(b, f"subgroup[{k}].by") for b in sg.by]
+    for k, ci in enumerate(spec.cuminc):
+        out += [(c, f"cuminc[{k}].{w}") for c, w in ((ci.by, "by"), (ci.strata, "strata")) if c]
+    for k, fg in enumerate(spec.finegray):
+        out += [(t, f"finegray[{k}].terms") for t in fg.terms]
+        out += [(t, f"finegray[{k}].reference.{t}") for t, _ in fg.reference]
+        if fg.cengroup:
+            out.append((fg.cengroup, f"finegray[{k}].cengroup"))
+    for k, rm in enumerate(spec.rmst):
+        if rm.by:
+            out.append((rm.by, f"rmst[{k}].by"))
     out += [(t, "table1.variables") for t in spec.table1.variables]
     if spec.table1.by:
         out.append((spec.table1.by, "table1.by"))
