@@ -24,16 +24,25 @@ DEMO_SPEC = ROOT / "src" / "mmrwe" / "data" / "demo" / "study.toml"
 
 # Keys that cannot share one array entry: the maximal spec gets one entry per key of a group.
 EXCLUSIVE = {"derive": {"below", "at_least", "above", "in"}, "cutpoint": {"endpoint", "proportion"},
-             "sites": {"center", "centers"}, "published": {"quantity", "path"}}  # fmt: skip
+             "sites": {"center", "centers"}, "published": {"quantity", "path"},
+             "iptw": {"trim_bounds", "trim_quantile"}, "maic": {"outcome", "endpoint"}}  # fmt: skip
 
 
 def _map_entries(path: str) -> dict[str, Any]:
     t = K.table(path)
+    if path == "maic.target":  # one numeric and one binary target (mean xor proportion)
+        item = K.table("maic.target.*")
+        num, prop = ("mean", "sd"), ("proportion", "level")
+        return {
+            "age": {k.name: k.example for k in item.keys if k.name in num},
+            "tcr": {k.name: k.example for k in item.keys if k.name in prop},
+        }
     if t.suggested:
         return {k.name: k.example for k in t.suggested}
     assert t.value is not None
     name = {"variables": "hgb", "validation.accept": "MMV011", "cox.reference": "sex",
-            "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1"}[path]  # fmt: skip
+            "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1",
+            "iptw.reference": "sex"}[path]  # fmt: skip
     if t.value.type in ("table", "map"):
         return {name: _build(f"{path}.*")}
     return {name: t.value.example}
