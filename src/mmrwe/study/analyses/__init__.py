@@ -22,7 +22,9 @@ from mmrwe.study.analyses import (
     cox,
     cutpoints,
     endpoints,
+    iptw,
     logrank,
+    maic,
     proportions,
     response,
     table1,
@@ -87,6 +89,8 @@ REGISTRY: tuple[Analysis, ...] = tuple(
         cutpoints,
         table1,
         center_effects,
+        iptw,
+        maic,
     )
 )
 
