@@ -22,6 +22,7 @@ from mmrwe.study.analyses import (
     cox,
     cutpoints,
     endpoints,
+    imputation,
     iptw,
     logrank,
     maic,
@@ -91,6 +92,7 @@ REGISTRY: tuple[Analysis, ...] = tuple(
         center_effects,
         iptw,
         maic,
+        imputation,
     )
 )
 

@@ -14,6 +14,7 @@ weights themselves are per patient and stay in memory.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -246,7 +247,11 @@ def _outcome(
     def statistic(rows: np.ndarray, wb: np.ndarray) -> float | None:
         # Greenwood is enough: the bootstrap needs the point estimate only
         kb = kaplan_meier(t[rows], e[rows], weights=wb, robust=False, conventions=conv)
-        return kb.median.value if at is None or m.statistic == "median" else kb.survival_at(at).surv
+        if m.statistic == "survival" and at is not None:
+            return kb.survival_at(at).surv
+        # a median not reached lies beyond every reached one: +inf keeps the resample
+        # (dropping it would bias the interval down)
+        return math.inf if kb.median.value is None else kb.median.value
 
     return statistic
 
@@ -297,3 +302,12 @@ def _bootstrap(
         entry["contrast_reason"] = "no comparator given"
     else:
         entry["contrast"] = d["contrast"]
+    for part in (entry["bootstrap"]["outcome"], entry["contrast"] or {}):
+        for key in ("lower", "upper", "se"):
+            if key in part and part[key] is None:
+                part[f"{key}_reason"] = (
+                    "not reached: the weighted median lies beyond follow-up in too many "
+                    "resamples for this percentile"
+                    if key != "se"
+                    else "some resamples do not reach the median"
+                )
