@@ -166,7 +166,8 @@ def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any] | None:
         return None
     imp = spec.imputation
     requested = _variables(spec)
-    variables, dropped = [], []
+    variables: list[str] = []
+    dropped: list[str] = []
     for v in requested:
         (dropped if _missing(ctx, v).all() else variables).append(v)
     incomplete = {v for v in variables if _missing(ctx, v).any()}
