@@ -621,6 +621,9 @@ def _run(
         "small_cell_k": spec.report.small_cell_k,
         "table1_by": spec.table1.by or spec.report.table1_by,
     }
+    if spec.target.items():
+        # the authors' words on the emulated target trial, for the report's TARGET table
+        out["target"] = spec.target.items()
     out["variables"] = {
         c: {"type": kind, "unit": v.units.get(c), "label": _label_of(spec, c)}
         for c, kind in types.items()

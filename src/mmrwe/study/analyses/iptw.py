@@ -144,6 +144,15 @@ def iptw_entry(ctx: AnalysisContext, s: IptwSpec) -> dict[str, Any]:
         except InputError as exc:
             # scores of exactly 0 or 1, or trimming that empties a group: the data decide
             raise EstimationError(exc.what, fix=exc.fix) from None
+    if res.model.separation:
+        # scores of (numerically) 0 or 1: infinite weights, no overlap to compare within
+        raise EstimationError(
+            "the propensity model shows separation: the covariates predict the treatment "
+            "(almost) perfectly, so some patients have no counterpart in the other group "
+            "(positivity is violated) and their weights are unbounded",
+            fix="drop or coarsen the covariate that determines the treatment, or restrict "
+            "the cohort to where both treatments are given",
+        )
     entry: dict[str, Any] = _identity(s)
     d = res.to_dict()
     entry.update(d)
