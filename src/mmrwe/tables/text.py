@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from mmrwe.tables.build import endpoint_order, interaction_path, level_order, var_label
+from mmrwe.tables.comparative import cox_evalue_sentence, methods_sentences, results_paragraphs
 from mmrwe.tables.format import DASH
 from mmrwe.tables.model import Part, PathKey, Ref, Source, Text, XRef
 
@@ -501,6 +502,7 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
                 ".",
             )
         )
+    s.extend(methods_sentences(src))
     if "alpha" in conv:
         s.append(("Tests are two-sided at \u03b1 = ", c("g", "alpha"), "."))
     return _join(s, " ", " ")
@@ -804,7 +806,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
                     ". ",
                 )
         if p:
-            p = (*_strip(p), *xr("cox", " Hazard ratios are in ", "."))
+            p = (*_strip(p), *xr("cox", " Hazard ratios are in ", "."), *cox_evalue_sentence(src))
             out.append(("Cox models", p))
 
     # subgroups
@@ -892,6 +894,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
         pub = xr("published", "Each published estimate is set beside its reproduction in ", ".")
         if pub:
             out.append(("Comparison with the publication", pub))
+    out.extend(results_paragraphs(src, xr).items())
     return out
 
 

@@ -263,7 +263,7 @@ def rare_outcome(
         rare, source = bool(ctx.spec.study.rare_outcome), "[study] rare_outcome"
     else:
         rare = share is not None and share < RARE_OUTCOME_SHARE
-        source = "event share (common when >= 15%)"
+        source = "the event share, common when >= 15%"
     return {"rare": rare, "event_share": share, "events": events, "n": n, "source": source}
 
 
