@@ -56,12 +56,14 @@ def balance_order(src: Source, i: int) -> list[str]:
         row = bal[name]
         var = str(row.get("variable") or name)
         pos = covs.index(var) if var in covs else len(covs)
+        if row.get("level") is None:
+            return pos, 0, name
+        declared = [str(x) for x in (src.get("iptw", i, "covariate_levels", var) or [])]
+        if str(row["level"]) in declared:
+            return pos, declared.index(str(row["level"])), name
         levels = [str(r.get("level")) for r in bal.values() if r.get("variable") == var]
         order = level_order(src, var, levels)
-        rank = (
-            order.index(levels.index(str(row.get("level")))) if row.get("level") is not None else 0
-        )
-        return pos, rank, name
+        return pos, len(declared) + order.index(levels.index(str(row["level"]))), name
 
     return sorted(bal, key=key)
 

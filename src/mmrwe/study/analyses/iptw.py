@@ -163,6 +163,10 @@ def iptw_entry(ctx: AnalysisContext, s: IptwSpec) -> dict[str, Any]:
             "n_treated": int(treated.sum()),
             "n_control": int((~treated).sum()),
             "covariates": list(s.covariates),
+            # display order of each categorical covariate's levels (declared, else sorted)
+            "covariate_levels": {
+                c: ctx.levels(c, covs[c]) for c in s.covariates if not ctx.is_numeric(c)
+            },
             "stabilize": s.stabilize,
         }
     )
