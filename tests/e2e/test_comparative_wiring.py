@@ -302,3 +302,18 @@ def test_lung_imputation_is_deterministic(lung_mi):
     again = mmrwe.Study(doc, base_dir=LUNG).run().to_dict()
     assert again["cox"][0]["imputed"] == r["cox"][0]["imputed"]
     assert again["imputation"] == r["imputation"]
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({"iptw": [{"treatment": "treat", "covariates": ["age", "nosuch"]}]}, "iptw[0].covariates"),
+        ({"maic": [{"endpoint": "OS", "covariates": ["nosuch"],
+                    "target": {"nosuch": {"mean": 1.0}}}]}, "maic[0].covariates"),
+        ({"imputation": {"variables": ["nosuch"]}}, "imputation.variables"),
+    ],
+)  # fmt: skip
+def test_a_column_the_table_lacks_is_a_validation_error(table, key):
+    with pytest.raises(mmrwe.ValidationError) as exc:
+        _run(table, _cohort())
+    assert any(i.code == "MMV014" and i.where.spec_key == key for i in exc.value.issues)
