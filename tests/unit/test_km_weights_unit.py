@@ -85,3 +85,13 @@ def test_weight_errors() -> None:
         kaplan_meier([1, 2], [1, 1], weights=[1.0, -1.0])
     with pytest.raises(InputError, match="length"):
         kaplan_meier([1, 2], [1, 1], weights=[1.0])
+
+
+def test_weighted_n_risk_at_sums_the_weights_with_time_at_least_t() -> None:
+    # times 1, 2, 2, 4 with weights 0.5, 1.5, 2, 1: at t = 0 all (5), at 2 the three with
+    # time >= 2 (4.5), at 3 only the last (1), after 4 nobody (0)
+    km = kaplan_meier([1, 2, 2, 4], [True, False, True, True], weights=[0.5, 1.5, 2.0, 1.0])
+    npt.assert_allclose(km.weighted_n_risk_at([0, 2, 3, 4, 5]), [5.0, 4.5, 1.0, 1.0, 0.0])
+    npt.assert_array_equal(km.n_risk_at([0, 2, 3, 4, 5]), [4, 3, 1, 1, 0])
+    plain = kaplan_meier([1, 2, 2, 4], [True, False, True, True])
+    npt.assert_allclose(plain.weighted_n_risk_at([0, 2]), [4.0, 3.0])

@@ -167,3 +167,31 @@ def test_maic_survival_needs_weighted_km() -> None:
     else:
         with pytest.raises(EstimationError, match=r"kaplan_meier\(weights=\)"):
             maic_survival(t, e, w, landmarks=[2.5])
+
+
+def test_quantile7_lets_a_median_not_reached_be_the_highest_value() -> None:
+    from mmrwe.stats.maic import _quantile7
+
+    # type 7 on 1..4: h = 3 q; q = 0.5 -> 2.5 (as R quantile(1:4, 0.5))
+    assert _quantile7(np.array([4.0, 1.0, 3.0, 2.0]), 0.5) == 2.5
+    # an upper limit that interpolates towards +inf is "not reached"; the lower one is finite
+    x = np.array([1.0, 2.0, 3.0, math.inf])
+    assert _quantile7(x, 0.9) == math.inf
+    assert _quantile7(x, 0.1) == pytest.approx(1.3)
+
+
+def test_bootstrap_keeps_not_reached_medians_as_high_values() -> None:
+    # the outcome is "not reached" (inf) for resamples whose first patient is patient 0: those
+    # are kept (not failures), so the upper limit is not reached and the SE is not given
+    X = np.array([[0.0], [1.0], [0.0], [1.0], [0.0], [1.0], [1.0], [0.0]])
+
+    def outcome(rows: np.ndarray, w: np.ndarray) -> float:
+        return math.inf if int(rows.size) and (rows == 0).sum() >= 2 else float(w.sum())
+
+    b = maic_bootstrap(X, [0.5], outcome, names=["x"], n_boot=200, seed=3)
+    # failures are only resamples without weights (x constant), not the unreached medians
+    n_inf = int(np.isinf(b.replicates).sum())
+    assert n_inf > 0.025 * 200 and b.n_failed == int(np.isnan(b.replicates).sum()) < 10
+    assert b.upper is not None and math.isinf(b.upper)
+    d = b.to_dict()["outcome"]
+    assert d["upper"] is None and d["se"] is None and d["lower"] is not None

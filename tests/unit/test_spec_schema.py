@@ -24,7 +24,8 @@ DEMO_SPEC = ROOT / "src" / "mmrwe" / "data" / "demo" / "study.toml"
 
 # Keys that cannot share one array entry: the maximal spec gets one entry per key of a group.
 EXCLUSIVE = {"derive": {"below", "at_least", "above", "in"}, "cutpoint": {"endpoint", "proportion"},
-             "sites": {"center", "centers"}, "published": {"quantity", "path"}}  # fmt: skip
+             "sites": {"center", "centers"}, "published": {"quantity", "path"},
+             "iptw": {"trim_bounds", "trim_quantile"}, "maic": {"outcome", "endpoint"}}  # fmt: skip
 # A REDCap project replaces these keys of its table: the maximal spec has them and no
 # `redcap`; the maximal REDCap spec has `redcap` and not them.
 REDCAP_REPLACES = {"data": {"patients", "labs", "therapy", "date_format", "sheet", "table", "format"},
@@ -33,6 +34,13 @@ REDCAP_REPLACES = {"data": {"patients", "labs", "therapy", "date_format", "sheet
 
 def _map_entries(path: str) -> dict[str, Any]:
     t = K.table(path)
+    if path == "maic.target":  # one numeric and one binary target (mean xor proportion)
+        item = K.table("maic.target.*")
+        num, prop = ("mean", "sd"), ("proportion", "level")
+        return {
+            "age": {k.name: k.example for k in item.keys if k.name in num},
+            "tcr": {k.name: k.example for k in item.keys if k.name in prop},
+        }
     if t.suggested:
         return {k.name: k.example for k in t.suggested}
     assert t.value is not None
@@ -40,7 +48,8 @@ def _map_entries(path: str) -> dict[str, Any]:
             "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1",
             "data.redcap.checkboxes": "comorbidities",
             "sites.redcap.checkboxes": "comorbidities",
-            "finegray.reference": "sex"}[path]  # fmt: skip
+            "finegray.reference": "sex",
+            "iptw.reference": "sex"}[path]  # fmt: skip
     if t.value.type in ("table", "map"):
         return {name: _build(f"{path}.*")}
     return {name: t.value.example}

@@ -203,3 +203,22 @@ def test_ess_bounded_by_group_size(ps, data, estimand) -> None:
     for summ in (w.treated_summary, w.control_summary):
         assert 1.0 - 1e-12 <= summ.ess <= summ.n * (1 + 1e-12)
     assert np.all(w.weights > 0)
+
+
+def test_treated_level_chooses_which_group_is_treated() -> None:
+    rng = np.random.default_rng(5)
+    n = 200
+    x = rng.normal(size=n)
+    t = np.where(rng.random(n) < 1 / (1 + np.exp(-x)), "b", "a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MmrweWarning)
+        default = iptw(t, {"x": x})
+        swapped = iptw(t, {"x": x}, treated_level="a")
+    assert (default.model.treated, default.model.control) == ("b", "a")
+    assert (swapped.model.treated, swapped.model.control) == ("a", "b")
+    # the same logistic model with the outcome coded the other way: scores mirror
+    npt.assert_allclose(swapped.model.ps, 1 - default.model.ps, rtol=1e-9)
+    # ATE weights do not depend on which group is called treated
+    npt.assert_allclose(swapped.weights.weights, default.weights.weights, rtol=1e-9)
+    with pytest.raises(InputError, match="not a level"):
+        iptw(t, {"x": x}, treated_level="c")

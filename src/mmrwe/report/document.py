@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from matplotlib.figure import Figure
 
+from mmrwe.figures.balance import BalanceRow, love_plot
 from mmrwe.figures.cuminc import CIFSeries, cif_figure
 from mmrwe.figures.cutpoint import cutpoint_figure
 from mmrwe.figures.flow import flow_figure
@@ -32,6 +33,7 @@ from mmrwe.tables.build import (
     source_of,
     var_label,
 )
+from mmrwe.tables.comparative import balance_order, comparative_tables
 from mmrwe.tables.format import DASH, fmt_count, fmt_level, render_value
 from mmrwe.tables.model import (
     Cell,
@@ -593,6 +595,84 @@ def _flow(src: Source, opt: FigureOptions) -> Callable[[], Figure]:
 # --- the document -----------------------------------------------------------------------------
 
 
+def _iptw_words(src: Source, i: int) -> Text:
+    """``Hormonal therapy yes vs no (ATE weights)`` for captions."""
+    e = src.get("iptw", i)
+    return (
+        *var_label(src, e["treatment"]),
+        " ",
+        src.ref("label", "iptw", i, "treated_level"),
+        " vs ",
+        src.ref("label", "iptw", i, "control_level"),
+        " (",
+        src.ref("str", "iptw", i, "estimand"),
+        " weights)",
+    )
+
+
+def _love(src: Source, i: int, opt: FigureOptions) -> Callable[[], Figure]:
+    """Love plot of one [[iptw]] entry from its stored balance rows."""
+
+    def draw() -> Figure:
+        rows = []
+        for cov in balance_order(src, i):
+            r = src.get("iptw", i, "balance", cov)
+            name = _plain(var_label(src, str(r.get("variable") or cov)))
+            if r.get("level") is not None:
+                name += f": {fmt_level(r['level'])}"
+            rows.append(BalanceRow(name, r.get("smd_before"), r.get("smd_after")))
+        return love_plot(
+            rows,
+            threshold=float(src.get("iptw", i, "diagnostics", "smd_threshold") or 0.1),
+            threshold_text=_t(src, "g", "iptw", i, "diagnostics", "smd_threshold"),
+            width=opt.width_in,
+            palette=opt.palette,
+        )
+
+    return draw
+
+
+def _km_iptw(src: Source, i: int, opt: FigureOptions) -> Callable[[], Figure]:
+    """Weighted KM per arm; the at-risk row prints patients, not weights (the table has those)."""
+
+    def draw() -> Figure:
+        e = src.get("iptw", i)
+        unit = str(src.get("conventions", "time_unit") or "")
+        series = []
+        ticks: Sequence[float] = ()
+        for lv in e.get("km_order") or []:
+            arm = (e.get("km") or {}).get(lv)
+            if not arm:
+                continue
+            ticks = arm["risk_table"]["times"]
+            series.append(
+                KMSeries(
+                    fmt_level(lv),
+                    arm["curve"],
+                    [fmt_count(v, src.k) for v in arm["risk_table"]["n_risk"]],
+                    (arm.get("median") or {}).get("estimate"),
+                )
+            )
+        ann = None
+        if opt.km_annotations and e.get("cox"):
+            ann = "Weighted HR " + _ci_text(
+                src, ("iptw", i, "cox"), "num:2", ("hr", "lower", "upper")
+            )
+        return km_figure(
+            series,
+            ticks=ticks,
+            xlabel=f"Time ({unit})",
+            ylabel=f"{ENDPOINT_TITLES.get(e['endpoint'], e['endpoint'])}, weighted (%)",
+            legend_title=_plain(var_label(src, e["treatment"])),
+            annotation=ann,
+            show_ci=True,
+            width=opt.width_in,
+            palette=opt.palette,
+        )
+
+    return draw
+
+
 def figure_options(results: Mapping[str, Any]) -> FigureOptions:
     """Figure options from ``results["report_options"]`` (``figure_width_mm``, ``palette``,
     ``km_annotations``), the defaults where absent."""
@@ -653,6 +733,7 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
     src = source_of(results)
     opt = options or figure_options(results)
     tables = build_tables(results)
+    tables.update(comparative_tables(results))
     blocks: list[Block | _TextSlot] = []
     names: set[str] = set()
     n_tab = 0
@@ -965,6 +1046,57 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
         blocks.append(Heading("Restricted mean survival time", 3, "rmst"))
         blocks.append(_TextSlot("results", "Restricted mean survival time"))
         add_table("rmst")
+    if "iptw" in tables:
+        blocks.append(Heading("Propensity-score weighting", 3, "iptw"))
+        blocks.append(_TextSlot("results", "Propensity-score weighting"))
+        add_table("iptw")
+        add_table("balance")
+        for i in src.ok("iptw"):
+            e = src.get("iptw", i)
+            if not e.get("balance"):
+                continue
+            cap = (
+                "Covariate balance, ",
+                *_iptw_words(src, i),
+                ": absolute standardized mean differences before (open circles) and after "
+                "(filled) weighting; dashed line: the threshold ",
+                src.ref("g", "iptw", i, "diagnostics", "smd_threshold"),
+                *((" (", XRef("balance"), ")") if "balance" in tables else ()),
+                ".",
+            )
+            add_figure(f"fig-love-{i}", cap, _love(src, i, opt), "love",
+                       slug("love", e.get("treatment"), e.get("estimand"), e.get("endpoint")),
+                       iptw=str(i))  # fmt: skip
+        add_table("iptw_km")
+        for i in src.ok("iptw"):
+            e = src.get("iptw", i)
+            if not e.get("km"):
+                continue
+            cap = (
+                "Weighted Kaplan-Meier estimates of ",
+                src.ref("str", "iptw", i, "endpoint"),
+                ", ",
+                *_iptw_words(src, i),
+                "; numbers at risk under the axis: patients, unweighted",
+                *(
+                    ("; the weighted numbers at risk are in ", XRef("iptw_km"))
+                    if "iptw_km" in tables
+                    else ()
+                ),
+                ".",
+            )
+            add_figure(f"fig-km-iptw-{i}", cap, _km_iptw(src, i, opt), "km-weighted",
+                       slug("km_weighted", e.get("endpoint"), "by", e.get("treatment"),
+                            e.get("estimand")),
+                       iptw=str(i), endpoint=str(e.get("endpoint")))  # fmt: skip
+    if "maic" in tables:
+        blocks.append(Heading("Comparison with a published trial arm", 3, "maic"))
+        blocks.append(_TextSlot("results", "Comparison with a published trial arm"))
+        add_table("maic")
+    if "imputation" in tables:
+        blocks.append(Heading("Multiple imputation", 3, "imputation"))
+        blocks.append(_TextSlot("results", "Multiple imputation"))
+        add_table("imputation")
 
     if "not_computed" in tables:
         blocks.append(Heading("Analyses not computed", 3, "not-computed"))
@@ -1001,6 +1133,7 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
         "response": "Results: Response",
         "cox": "Results: Survival, Cox models, cut-offs",
     }
+    add_table("target")
     n_tab += 1
     checklist = checklist_table(src, sections_map).numbered(n_tab)
     tables[checklist.id] = checklist

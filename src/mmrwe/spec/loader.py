@@ -30,6 +30,7 @@ from mmrwe.spec import keys as K
 from mmrwe.spec.errors import InvalidSpecError
 from mmrwe.spec.keys import COMPETING_EVENTS
 from mmrwe.spec.model import (
+    TARGET_ITEMS,
     CompareProportionSpec,
     CoxSpec,
     CumincSpec,
@@ -39,8 +40,13 @@ from mmrwe.spec.model import (
     DuplicateDecision,
     ExclusionSpec,
     FinegraySpec,
+    ImputationSection,
+    IptwSpec,
     KmSection,
     LogrankSpec,
+    MaicComparator,
+    MaicSpec,
+    MaicTarget,
     PoolingSection,
     ProportionSpec,
     PseudonymizeSection,
@@ -55,6 +61,7 @@ from mmrwe.spec.model import (
     StudySpec,
     SubgroupSpec,
     Table1Spec,
+    TargetSection,
     ValidationSection,
     VariableSpec,
 )
@@ -403,6 +410,38 @@ class _Section:
         )
         return default
 
+    def maybe_bool(self, key: _Str) -> _Bool | None:
+        """A boolean key without a default: ``None`` when absent (the caller decides)."""
+        self._trace(key, "boolean", None)
+        if key not in self.table:
+            return None
+        v = self.table[key]
+        if not isinstance(v, bool):
+            self.issue(
+                "MMS002",
+                f"{self.label(key)} must be true or false, got {toml_value(v)}",
+                f"write {toml_key(key)} = true or {toml_key(key)} = false",
+                key,
+            )
+            return None
+        return v
+
+    def pair(self, key: _Str, default: Any = None, *, lo: float = 0.0, hi: float = 1.0) -> Any:
+        """A list of two increasing numbers within [lo, hi] (``[lower, upper]``)."""
+        v = self.num_list(key, default, lo=lo)
+        if v is None or key not in self.table:
+            return v
+        if len(v) != 2 or not (v[0] < v[1]) or v[1] > hi:
+            self.issue(
+                "MMS004",
+                f"{self.label(key)} = {toml_value(list(v))} must be two increasing numbers "
+                f"within [{lo:g}, {hi:g}]",
+                f"write {self._example(key, [lo, hi])}",
+                key,
+            )
+            return default
+        return (v[0], v[1])
+
     def str_list(
         self, key: _Str, default: Any = None, *, required: _Bool = False, nonempty: _Bool = False
     ) -> Any:
@@ -672,6 +711,7 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         alpha=s.num("alpha", 0.05, lo=1e-6, hi=0.5),
         description=s.str("description", ""),
         synthetic=s.bool("synthetic", False),
+        rare_outcome=s.maybe_bool("rare_outcome"),
     )
 
     if "data" not in doc and "sites" not in doc:
@@ -696,6 +736,10 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
     cuminc = _cuminc(root, km, study)
     finegray = _finegray(root, study)
     rmst = _rmst(root, study)
+    iptw = _iptw(root)
+    maic = _maic(root, prop_names)
+    imputation = _imputation(root)
+    target = _target(root)
 
     t1 = root.sub("table1")
     t1.reject_unknown()
@@ -779,6 +823,10 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         cuminc=tuple(cuminc),
         finegray=tuple(finegray),
         rmst=tuple(rmst),
+        iptw=tuple(iptw),
+        maic=tuple(maic),
+        imputation=imputation,
+        target=target,
         table1=table1,
         validation=validation,
         exclusions=tuple(exclusions),
@@ -1165,6 +1213,7 @@ def _cox(root: _Section) -> list[CoxSpec]:
                 firth=e.str("firth", "auto", choices=("auto", "always", "never")),
                 name=e.str("name"),
                 term_tests=e.str_or_false("term_tests", "II", choices=("II", "sequential")),
+                rare_outcome=e.maybe_bool("rare_outcome"),
             )
         )
     return cox
@@ -1365,6 +1414,222 @@ def _rmst(root: _Section, study: StudySection) -> list[RmstSpec]:
             )
         )
     return out
+
+
+def _level_map(
+    sec: _Section, key: _Str, names: Sequence[_Str] | None, what: _Str
+) -> tuple[tuple[_Str, _Str], ...]:
+    """A ``{name = level}`` inline table whose names must be among ``names``."""
+    ref = sec.sub(key)
+    out = []
+    for name, level in ref.table.items():
+        ref._trace(name, "scalar", None)
+        if isinstance(level, Mapping | list) or level is None:
+            ref.issue(
+                "MMS002",
+                f"{ref.label(name)} must be one level of {name!r}, got {toml_value(level)}",
+                f'write {key} = {{ {toml_key(name)} = "level" }}',
+                name,
+            )
+            continue
+        if names is not None and name not in names:
+            near = difflib.get_close_matches(name, list(names), n=1)
+            ref.issue(
+                "MMS006",
+                f"{ref.label(name)}: {name!r} is not one of the {what} ({', '.join(names)})",
+                (f"did you mean {near[0]!r}? " if near else "")
+                + f'add "{name}" to the {what}, or remove it here',
+                name,
+            )
+        out.append((name, _Str(level).lower() if isinstance(level, bool) else _Str(level)))
+    return tuple(out)
+
+
+def _iptw(root: _Section) -> list[IptwSpec]:
+    """``[[iptw]]``: treatment, covariates, estimand, endpoint and the weighting options."""
+    out = []
+    for e in root.array("iptw"):
+        e.reject_unknown()
+        treatment = e.str("treatment", required=True)
+        covariates = e.str_list("covariates", required=True, nonempty=True)
+        if treatment is not None and covariates is not None and treatment in covariates:
+            e.issue(
+                "MMS007",
+                f"{e.label('covariates')} holds the treatment {treatment!r} itself",
+                "remove it: the propensity model predicts the treatment from the confounders",
+                "covariates",
+            )
+        estimand = e.str("estimand", "ATE", choices=("ATE", "ATT", "ATO"))
+        stabilize = e.bool("stabilize", False)
+        if stabilize and estimand != "ATE":
+            e.issue(
+                "MMS007",
+                f"{e.label('stabilize')} = true is defined for the ATE only (estimand = {estimand!r})",
+                'remove stabilize, or use estimand = "ATE" (WeightIt stabilizes ATE weights only)',
+                "stabilize",
+            )
+            stabilize = False
+        trim_bounds = e.pair("trim_bounds")
+        trim_quantile = e.num("trim_quantile", None, lo=0, hi=0.49)
+        if trim_bounds is not None and trim_quantile is not None:
+            e.issue(
+                "MMS007",
+                f"{e.label()} gives both trim_bounds and trim_quantile",
+                "keep one trimming rule",
+                "trim_quantile",
+            )
+        out.append(
+            IptwSpec(
+                treatment=treatment or "",
+                covariates=covariates or (),
+                estimand=estimand,
+                endpoint=_endpoint(e, required=False),
+                treated=e.str("treated"),
+                reference=_level_map(e, "reference", covariates, "covariates"),
+                stabilize=stabilize,
+                trim_bounds=trim_bounds,
+                trim_quantile=trim_quantile,
+                smd_threshold=e.num("smd_threshold", 0.1, lo=0, hi=2),
+                ps_bounds=e.pair("ps_bounds", (0.025, 0.975)),
+                min_ess_fraction=e.num("min_ess_fraction", 0.25, lo=0, hi=1),
+                rare_outcome=e.maybe_bool("rare_outcome"),
+                name=e.str("name"),
+            )
+        )
+    return out
+
+
+def _maic(root: _Section, prop_names: set[_Str]) -> list[MaicSpec]:
+    """``[[maic]]``: covariates with their published targets, the outcome and comparator."""
+    out = []
+    for e in root.array("maic"):
+        e.reject_unknown()
+        covariates = e.str_list("covariates", required=True, nonempty=True) or ()
+        if "target" not in e.table:
+            e._missing("target", {"age": {"mean": 67.2, "sd": 9.1}})
+        tsec = e.sub("target")
+        targets: list[MaicTarget] = []
+        for name in tsec.table:
+            t = tsec.sub(name)
+            t.reject_unknown()
+            mean, sd = t.num("mean"), t.num("sd", None, lo=0)
+            prop, level = t.num("proportion", None, lo=0, hi=1), t.str("level")
+            if (mean is None) == (prop is None):
+                t.issue(
+                    "MMS007",
+                    f"{t.label()} needs exactly one of mean and proportion",
+                    f"write {toml_key(name)} = {{ mean = 67.2, sd = 9.1 }} for a number, or "
+                    f'{toml_key(name)} = {{ proportion = 0.3, level = "yes" }} for a binary column',
+                )
+            elif prop is not None and sd is not None:
+                t.issue("MMS007", f"{t.label('sd')}: a proportion has no SD to match",
+                        "remove sd (the variance of a binary column follows from its share)", "sd")  # fmt: skip
+            elif mean is not None and level is not None:
+                t.issue("MMS007", f"{t.label('level')}: level goes with proportion, not mean",
+                        "remove level, or give proportion instead of mean", "level")  # fmt: skip
+            if name not in covariates:
+                t.issue(
+                    "MMS006",
+                    f"{tsec.label(name)}: {name!r} is not among the covariates ({', '.join(covariates)})",
+                    f'add "{name}" to covariates, or remove its target',
+                )
+            targets.append(MaicTarget(name, mean, sd if mean is not None else None, prop, level))
+        for name in covariates:
+            if "target" in e.table and name not in tsec.table:
+                e.issue(
+                    "MMS005",
+                    f"{e.label('target')} has no value for the covariate {name!r}",
+                    f"add {toml_key(name)} = {{ mean = ..., sd = ... }} or "
+                    f"{{ proportion = ... }} to target",
+                    "target",
+                )
+        outcome = e.str("outcome")
+        endpoint = _endpoint(e, required=False)
+        if (outcome is None) == (endpoint is None):
+            e.issue(
+                "MMS007",
+                f"{e.label()} needs exactly one of outcome and endpoint; it has "
+                + ("both" if outcome is not None else "neither"),
+                'write outcome = "ORR" (a [[proportion]]) or endpoint = "PFS"',
+                "endpoint" if outcome is not None else None,
+            )
+        if outcome is not None:
+            _proportion_ref(e, "outcome", outcome, prop_names)
+        statistic = e.str("statistic", "median", choices=("median", "survival"))
+        at = e.num("at", None, lo=0)
+        if endpoint is not None and statistic == "survival" and at is None:
+            e._missing("at", 12)
+        comparator = None
+        if e.has("comparator"):
+            c = e.sub("comparator")
+            c.reject_unknown()
+            est = c.num("estimate")
+            lo_, hi_ = c.num("lower"), c.num("upper")
+            for k in ("estimate", "lower", "upper"):
+                if not c.has(k):
+                    c._missing(k, 1.0)
+            scale = c.str("scale", None, choices=("log", "logit", "identity"))
+            if scale is None:
+                scale = "logit" if outcome is not None else "log"
+            if est is not None and lo_ is not None and hi_ is not None:
+                if not (lo_ <= est <= hi_) or lo_ == hi_:
+                    c.issue("MMS004", f"{c.label()}: estimate {est:g} must lie within (lower {lo_:g}, upper {hi_:g}), an interval of positive width",
+                            "check the published value and its confidence limits")  # fmt: skip
+                elif scale == "log" and lo_ <= 0:
+                    c.issue("MMS004", f"{c.label('lower')} = {lo_:g}: the log scale needs a positive lower limit",
+                            'use scale = "identity"', "lower")  # fmt: skip
+                elif scale == "logit" and not (lo_ > 0 and hi_ < 1):
+                    c.issue("MMS004", f"{c.label()}: the logit scale needs limits within (0, 1)",
+                            "give proportions as shares (0.604, not 60.4)", "upper")  # fmt: skip
+                else:
+                    comparator = MaicComparator(
+                        est, lo_, hi_, scale, c.num("conf_level", 0.95, lo=0.5, hi=0.999),
+                        c.str("name", ""),
+                    )  # fmt: skip
+        out.append(
+            MaicSpec(
+                covariates=covariates,
+                target=tuple(targets),
+                outcome=outcome,
+                endpoint=endpoint,
+                statistic=statistic,
+                at=at,
+                landmarks=e.num_list("landmarks", (), lo=0.0),
+                comparator=comparator,
+                contrast=e.str("contrast", None, choices=("ratio", "difference")),
+                n_boot=e.num("n_boot", 1000, lo=2, hi=100000, integer=True),
+                seed=e.num("seed", 20250101, lo=0, integer=True),
+                name=e.str("name"),
+                source=e.str("source", ""),
+            )
+        )
+    return out
+
+
+def _imputation(root: _Section) -> ImputationSection | None:
+    """``[imputation]``: present (even empty) = impute and pool."""
+    present = "imputation" in root.table
+    i = root.sub("imputation")
+    i.reject_unknown()
+    sec = ImputationSection(
+        m=i.num("m", 20, lo=2, hi=1000, integer=True),
+        maxit=i.num("maxit", 10, lo=1, hi=200, integer=True),
+        seed=i.num("seed", 20250101, lo=0, integer=True),
+        donors=i.num("donors", 5, lo=1, hi=100, integer=True),
+        variables=i.str_list("variables", ()),
+        auxiliary_endpoint=i.str(
+            "auxiliary_endpoint", "auto", choices=("auto", "PFS", "OS", "both", "none")
+        ),
+        cumhaz_interactions=i.bool("cumhaz_interactions", True),
+    )
+    return sec if present else None
+
+
+def _target(root: _Section) -> TargetSection:
+    """``[target]``: the emulated target trial in the authors' words."""
+    t = root.sub("target")
+    t.reject_unknown()
+    return TargetSection(**{k: t.str(k, "") for k in TARGET_ITEMS})
 
 
 def _sites(root: _Section, base: Path, variables: list[VariableSpec]) -> tuple[SiteSpec, ...]:

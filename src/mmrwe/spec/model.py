@@ -21,6 +21,9 @@ class StudySection:
     alpha: float = 0.05
     description: str = ""
     synthetic: bool = False  # the embedded demo says so wherever it is shown
+    # E-values of hazard ratios: is the outcome rare (< 15 % had the event)? None: decided
+    # per model from its event share (EValue's rule of thumb, docs/clinical.md)
+    rare_outcome: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,7 @@ class CoxSpec:
     name: str | None = None
     # one overall test per term: "II" (R car::Anova), "sequential" (R anova), None = off
     term_tests: Literal["II", "sequential"] | None = "II"
+    rare_outcome: bool | None = None  # E-values: None = from the event share (>= 15 % common)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +278,118 @@ class RmstSpec:
     by: str | None = None
     reference: str | None = None
     conf_level: float = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class IptwSpec:
+    """``[[iptw]]``: inverse probability of treatment weighting of a binary treatment."""
+
+    treatment: str
+    covariates: tuple[str, ...]
+    estimand: Literal["ATE", "ATT", "ATO"] = "ATE"
+    endpoint: str | None = None  # weighted KM and weighted Cox; None = balance only
+    treated: str | None = None  # the treated level; default: the second level
+    reference: tuple[tuple[str, str], ...] = ()  # reference level per categorical covariate
+    stabilize: bool = False
+    trim_bounds: tuple[float, float] | None = None
+    trim_quantile: float | None = None
+    smd_threshold: float = 0.1
+    ps_bounds: tuple[float, float] = (0.025, 0.975)
+    min_ess_fraction: float = 0.25
+    rare_outcome: bool | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaicTarget:
+    """One published baseline value of a MAIC target: a mean (and SD) or a proportion."""
+
+    name: str
+    mean: float | None = None
+    sd: float | None = None
+    proportion: float | None = None
+    level: str | None = None  # the level whose share ``proportion`` is (default: second)
+
+
+@dataclass(frozen=True, slots=True)
+class MaicComparator:
+    """The published outcome of the comparator arm, with its confidence interval."""
+
+    estimate: float
+    lower: float
+    upper: float
+    scale: Literal["log", "logit", "identity"] = "log"
+    conf_level: float = 0.95
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MaicSpec:
+    """``[[maic]]``: matching-adjusted indirect comparison with a published trial arm."""
+
+    covariates: tuple[str, ...]
+    target: tuple[MaicTarget, ...]
+    outcome: str | None = None  # a [[proportion]] name
+    endpoint: str | None = None  # or a survival endpoint
+    statistic: Literal["median", "survival"] = "median"  # endpoint: what is compared
+    at: float | None = None  # statistic = "survival": the landmark time
+    landmarks: tuple[float, ...] = ()
+    comparator: MaicComparator | None = None
+    contrast: Literal["ratio", "difference"] | None = None  # None: ratio (median), difference
+    n_boot: int = 1000
+    seed: int = 20250101
+    name: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImputationSection:
+    """``[imputation]``: multiple imputation by chained equations, pooled by Rubin's rules."""
+
+    m: int = 20
+    maxit: int = 10
+    seed: int = 20250101
+    donors: int = 5
+    variables: tuple[str, ...] = ()  # () = the columns the pooled analyses use
+    auxiliary_endpoint: Literal["auto", "PFS", "OS", "both", "none"] = "auto"
+    cumhaz_interactions: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSection:
+    """``[target]``: free text describing the emulated target trial (TARGET guideline)."""
+
+    question: str = ""
+    eligibility: str = ""
+    treatment_strategies: str = ""
+    assignment: str = ""
+    time_zero: str = ""
+    follow_up: str = ""
+    outcomes: str = ""
+    estimand: str = ""
+    confounders: str = ""
+    analysis: str = ""
+    missing_data: str = ""
+
+    def items(self) -> dict[str, str]:
+        """The texts given, by key (empty ones left out)."""
+        return {k: getattr(self, k) for k in TARGET_ITEMS if getattr(self, k)}
+
+
+#: ``[target]`` keys in the order of the TARGET table.
+TARGET_ITEMS = (
+    "question",
+    "eligibility",
+    "treatment_strategies",
+    "assignment",
+    "time_zero",
+    "follow_up",
+    "outcomes",
+    "estimand",
+    "confounders",
+    "analysis",
+    "missing_data",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +530,10 @@ class StudySpec:
     cuminc: tuple[CumincSpec, ...] = ()
     finegray: tuple[FinegraySpec, ...] = ()
     rmst: tuple[RmstSpec, ...] = ()
+    iptw: tuple[IptwSpec, ...] = ()
+    maic: tuple[MaicSpec, ...] = ()
+    imputation: ImputationSection | None = None  # None: no [imputation] table
+    target: TargetSection = field(default_factory=TargetSection)
     table1: Table1Spec = field(default_factory=Table1Spec)
     validation: ValidationSection = field(default_factory=ValidationSection)
     exclusions: tuple[ExclusionSpec, ...] = ()

@@ -361,6 +361,28 @@ class KaplanMeier:
         padded = np.append(self.n_risk, 0)
         return padded[j].astype(np.int64)
 
+    def weighted_n_risk_at(self, times: ArrayLike) -> FloatArray:
+        """Sum of the case weights of the patients with time >= t, for each t.
+
+        Parameters
+        ----------
+        times : array_like of float
+            Tick times (any order).
+
+        Returns
+        -------
+        ndarray of float
+            What R ``summary(survfit(..., weights = w), times = t)$n.risk`` reports for a
+            weighted curve at times within its range (0 after the last time); for an
+            unweighted curve, :meth:`n_risk_at` as floats.
+        """
+        tt = np.asarray(times, dtype=np.float64)
+        if self.weighted_n_risk is None:
+            return self.n_risk_at(tt).astype(np.float64)
+        j = np.searchsorted(self.time, tt, side="left")
+        out: FloatArray = np.append(self.weighted_n_risk, 0.0)[j]
+        return out
+
     def rmst(self, tau: float) -> RMST:
         """Restricted mean survival time: the area under the curve from 0 to ``tau``.
 

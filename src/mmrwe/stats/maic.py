@@ -11,9 +11,13 @@ covariate moments equal the published aggregate values of a trial (the target):
   Newton-Raphson (analytic gradient and Hessian ``sum_i w_i x_i x_i'``) with backtracking, on
   columns scaled to unit SD;
 * the minimum exists only if the target lies in the interior of the convex hull of the IPD
-  covariate vectors. This is checked first by linear programming (is there a direction
-  ``a`` with ``x_i' a <= 0`` for every patient?); if not, an :class:`EstimationError` names
-  the covariates whose targets lie outside the observed range;
+  covariate vectors. A target outside its own covariate's range is refused at once; else
+  Newton runs, and only if it does not reach the targets does a linear program (is there a
+  direction ``a`` with ``x_i' a <= 0`` for every patient?) decide whether the targets are
+  outside the hull (an :class:`EstimationError` naming the covariates whose targets lie
+  outside the observed range) or the fit failed for another reason. A matched solution
+  proves the targets are inside, so the program is not run for it (it is what costs time
+  in a bootstrap);
 * effective sample size ``(sum w)^2 / sum w^2``; rescaled weights ``w n / sum w`` (sum n);
 * the weighted moments are checked against the targets (``|diff| <= 1e-8 max(1, |target|)``).
 
@@ -205,7 +209,7 @@ def _newton(z: FloatArray) -> tuple[FloatArray, int]:
         if not accepted:
             break
         a, w, q = new, w_new, q_new
-    if float(np.max(np.abs(z.T @ w))) / q > 1e-9:
+    if not float(np.max(np.abs(z.T @ w))) / q <= 1e-9:  # also catches NaN / inf
         raise EstimationError(
             f"the MAIC weights did not converge in {_MAX_ITER} Newton iterations",
             fix="check for extreme covariate values or near-collinear moments",
@@ -281,24 +285,40 @@ def maic_weights(
         raise EstimationError(
             "the matched moments are collinear", fix="drop a redundant covariate or moment"
         )
-    if _outside_hull(z):
-        raise EstimationError(
-            "no MAIC weights exist: the targets lie on or outside the convex hull of the "
-            "cohort's covariates; " + _hull_message(m, target, labels),
-            fix="check the units and coding of the published values, or drop the covariate",
-        )
-    a_z, iterations = _newton(z)
-    alpha = a_z / scale
-    eta = centred @ alpha
-    w = np.exp(eta)
-    wm = (w @ m) / w.sum()
-    dev = float(np.max(np.abs(wm - target)))
-    tol = _CHECK_TOL * np.maximum(1.0, np.abs(target))
-    if np.any(np.abs(wm - target) > tol):
-        raise EstimationError(
-            f"the weighted moments miss their targets by up to {dev:.3g} (tolerance 1e-8)",
-            fix="the weights are unreliable: check for extreme covariate values",
-        )
+    hull_error = EstimationError(
+        "no MAIC weights exist: the targets lie on or outside the convex hull of the "
+        "cohort's covariates; " + _hull_message(m, target, labels),
+        fix="check the units and coding of the published values, or drop the covariate",
+    )
+    lo, hi = z.min(axis=0), z.max(axis=0)
+    if np.any((lo >= 0.0) | (hi <= 0.0)):
+        # a target at or beyond its own covariate's range: outside the hull, no LP needed
+        raise hull_error
+    # Newton first: a minimum of Q exists only for targets inside the hull, so a matched
+    # solution proves feasibility and the linear program (milliseconds each, which adds up
+    # over bootstrap resamples) runs only to explain a failure
+    failure: EstimationError | None = None
+    try:
+        a_z, iterations = _newton(z)
+    except EstimationError as exc:
+        failure = exc
+    if failure is None:
+        alpha = a_z / scale
+        eta = centred @ alpha
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = np.exp(eta)
+            wm = (w @ m) / w.sum()
+        dev = float(np.max(np.abs(wm - target)))
+        tol = _CHECK_TOL * np.maximum(1.0, np.abs(target))
+        if not (np.all(np.isfinite(w)) and np.all(np.abs(wm - target) <= tol)):
+            failure = EstimationError(
+                f"the weighted moments miss their targets by up to {dev:.3g} (tolerance 1e-8)",
+                fix="the weights are unreliable: check for extreme covariate values",
+            )
+    if failure is not None:
+        if _outside_hull(z):
+            raise hull_error
+        raise failure
     return MaicWeights(
         names=labels,
         target=target,
@@ -531,6 +551,17 @@ def survival_outcome(
     return f
 
 
+def _quantile7(x: FloatArray, q: float) -> float:
+    """R ``quantile(type = 7)`` that allows +inf values: ``inf`` when the interpolation
+    touches one (the limit is "not reached"; ``to_dict`` writes it as null)."""
+    v = np.sort(x)
+    h = (v.size - 1) * q
+    lo, hi = math.floor(h), math.ceil(h)
+    if not (math.isfinite(v[lo]) and math.isfinite(v[hi])):
+        return math.inf if v[hi] == math.inf else float(v[lo])
+    return float(v[lo] + (h - lo) * (v[hi] - v[lo]))
+
+
 def maic_bootstrap(
     X: ArrayLike,
     target_means: ArrayLike,
@@ -551,7 +582,10 @@ def maic_bootstrap(
     ``comparator`` it also draws the comparator's value (normal on its ``scale``, SD from
     its CI) and forms the ``contrast`` (``"ratio"``: outcome / comparator; or
     ``"difference"``). Replicates whose weights do not exist or whose outcome is not
-    estimable (``None``) are counted in ``n_failed`` and left out.
+    estimable (``None`` or NaN) are counted in ``n_failed`` and left out. An outcome of
+    ``math.inf`` (e.g. a median the weighted curve does not reach) is a valid, highest
+    replicate: a percentile limit that falls on it is ``inf`` (``None`` in ``to_dict``),
+    "not reached", and the SE is then ``None``.
 
     Parameters
     ----------
@@ -592,9 +626,11 @@ def maic_bootstrap(
         except EstimationError:
             continue
         val = outcome(rows, wb.weights)
-        if val is not None and math.isfinite(val):
+        if val is not None and (math.isfinite(val) or val == math.inf):
             reps[b] = val
-    ok = np.isfinite(reps)
+    # +inf is a valid replicate (a median not reached lies above every finite one); only
+    # NaN (no weights, or a statistic that does not exist) is a failure
+    ok = ~np.isnan(reps)
     n_failed = int((~ok).sum())
     if ok.sum() < 2:
         raise EstimationError(
@@ -603,7 +639,7 @@ def maic_bootstrap(
         )
     a = (1.0 - conf_level) / 2.0
     good = reps[ok]
-    lo, hi = (float(v) for v in np.quantile(good, [a, 1.0 - a]))
+    lo, hi = _quantile7(good, a), _quantile7(good, 1.0 - a)
     c_est = c_lo = c_hi = None
     if comparator is not None:
         comp = comparator.draw(rng, n_boot)[ok]
@@ -613,12 +649,12 @@ def maic_bootstrap(
         else:
             c_est = est - comparator.estimate
             crep = good - comp
-        c_lo, c_hi = (float(v) for v in np.quantile(crep, [a, 1.0 - a]))
+        c_lo, c_hi = _quantile7(crep, a), _quantile7(crep, 1.0 - a)
     return MaicBootstrap(
         estimate=float(est),
         lower=lo,
         upper=hi,
-        se=float(np.std(good, ddof=1)),
+        se=float(np.std(good, ddof=1)) if np.all(np.isfinite(good)) else None,
         contrast=contrast if comparator is not None else None,
         contrast_estimate=c_est,
         contrast_lower=c_lo,

@@ -162,7 +162,7 @@ def _design(
     return model, balance
 
 
-def _treatment(treatment: ArrayLike) -> tuple[BoolArray, str, str]:
+def _treatment(treatment: ArrayLike, treated: str | None = None) -> tuple[BoolArray, str, str]:
     a = np.asarray(treatment)
     if a.ndim != 1:
         raise InputError(f"treatment must be a 1-d array, got shape {a.shape}")
@@ -178,7 +178,15 @@ def _treatment(treatment: ArrayLike) -> tuple[BoolArray, str, str]:
             f"treatment must have exactly two levels, found {len(labels)}: {labels}",
             fix="recode the treatment as binary (the second level in sorted order is 'treated')",
         )
-    return codes == 1, labels[1], labels[0]
+    if treated is None:
+        return codes == 1, labels[1], labels[0]
+    if str(treated) not in labels:
+        raise InputError(
+            f"treated level {treated!r} is not a level of the treatment {labels}",
+            fix=f"use one of: {', '.join(labels)}",
+        )
+    k = labels.index(str(treated))
+    return codes == k, labels[k], labels[1 - k]
 
 
 # --------------------------------------------------------------------------------------
@@ -805,6 +813,7 @@ def iptw(
     trim_quantile: float | None = None,
     reference: Mapping[str, str] | None = None,
     treatment_name: str = "treatment",
+    treated_level: str | None = None,
     smd_threshold: float = 0.1,
     ps_bounds: tuple[float, float] = (0.025, 0.975),
     min_ess_fraction: float = 0.25,
@@ -819,6 +828,8 @@ def iptw(
         As :func:`ipt_weights`.
     treatment_name : str
         Name of the treatment variable, echoed in ``to_dict()["treatment"]``.
+    treated_level : str, optional
+        The level of ``treatment`` that is "treated" (default: the second in sorted order).
     smd_threshold : float
         Warn when any ``|SMD|`` after weighting exceeds it (0.1, Austin 2009).
     ps_bounds : (float, float)
@@ -841,7 +852,7 @@ def iptw(
     ``col_w_smd`` / ``col_w_vr`` (balance); see the module docstring for the formulas and
     ``tests/reference/r/weighting.R`` for the R transcription tested against.
     """
-    treated, t_lab, c_lab = _treatment(treatment)
+    treated, t_lab, c_lab = _treatment(treatment, treated_level)
     model_cols, balance_cols = _design(covariates, treated.size, reference)
     model = _fit_ps(treated, model_cols, t_lab, c_lab)
     w = ipt_weights(

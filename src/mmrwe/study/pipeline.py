@@ -721,6 +721,9 @@ def _run(
         "figure_formats": list(rep.figure_formats),
         "figure_dpi": rep.figure_dpi,
     }
+    if spec.target.items():
+        # the authors' words on the emulated target trial, for the report's TARGET table
+        out["target"] = spec.target.items()
     out["variables"] = {
         c: {
             "type": kind,

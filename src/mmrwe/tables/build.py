@@ -673,6 +673,7 @@ def cox_table(src: Source) -> TableModel | None:
             head("HR (95% CI)"),
             head("p"),
             head("PH test p"),
+            head("E-value (CI)"),
         ]
     )
     term_marks: dict[str, str] = {}
@@ -699,7 +700,7 @@ def cox_table(src: Source) -> TableModel | None:
         if m.get("strata"):
             sec += ("; stratified by ", src.ref("str", *base, "strata"))
         sec += (")",)
-        t = t.with_row([label(*sec, bold=True, colspan=5)], kind="section")
+        t = t.with_row([label(*sec, bold=True, colspan=6)], kind="section")
         info = m.get("term_info") or {}
         coefs = m.get("coefficients") or {}
         for term in m.get("terms") or []:
@@ -720,9 +721,10 @@ def cox_table(src: Source) -> TableModel | None:
                     term_mark_paths.setdefault(mark, (*base, "term_tests", term, "test"))
                     overall = value(src.ref("p", *base, "term_tests", term, "p"), marks=(mark,))
                 t = t.with_row(
-                    [label(*var_label(src, term), indent=1), EMPTY, EMPTY, overall, value(*ph)],
+                    [label(*var_label(src, term), indent=1), EMPTY, EMPTY, overall, value(*ph),
+                     EMPTY],
                     kind="subhead",
-                )
+                )  # fmt: skip
                 for j in level_order(src, term, lvls):
                     lv = lvls[j]
                     n_parts: Text = (
@@ -733,15 +735,16 @@ def cox_table(src: Source) -> TableModel | None:
                     lab = label(src.ref("level", *base, "term_info", term, "levels", j), indent=2)
                     if lv == ti.get("reference"):
                         t = t.with_row(
-                            [lab, value(*n_parts), value("reference"), EMPTY, EMPTY],
+                            [lab, value(*n_parts), value("reference"), EMPTY, EMPTY, EMPTY],
                             plot={"reference": 1.0},
                         )
                         continue
                     key = f"{term}={lv}"
                     t = t.with_row(
-                        [lab, value(*n_parts), *_hr_cells(src, base, key, coefs.get(key)), EMPTY],
+                        [lab, value(*n_parts), *_hr_cells(src, base, key, coefs.get(key)), EMPTY,
+                         _evalue_cell(src, base, key, coefs.get(key))],
                         plot=_plot(coefs.get(key)),
-                    )
+                    )  # fmt: skip
             else:
                 key = term
                 lab_parts: Text = (*var_label(src, term),)
@@ -760,6 +763,7 @@ def cox_table(src: Source) -> TableModel | None:
                         value(src.ref("count", *base, "n")),
                         *_hr_cells(src, base, key, coefs.get(key)),
                         value(*ph),
+                        _evalue_cell(src, base, key, coefs.get(key)),
                     ],
                     plot=_plot(coefs.get(key)),
                 )
@@ -806,6 +810,18 @@ def cox_table(src: Source) -> TableModel | None:
             " transform)",
         )
     t = t.with_footnote(*fn2, ". Continuous variables: HR per unit increase.")
+    ev = next(
+        (("cox", i) for i in ok if (models[i].get("evalue_outcome") or {}).get("source")), None
+    )
+    if ev is not None:
+        t = t.with_footnote(
+            "E-value: the minimum risk ratio an unmeasured confounder would need with both the "
+            "variable and the outcome to explain the HR away (in parentheses: its confidence "
+            "limit nearer to no effect; 1 when the interval includes no effect); the HR is "
+            "converted for a common outcome unless the outcome is rare (",
+            src.ref("str", *ev, "evalue_outcome", "source"),
+            ").",
+        )
     for mark, path in term_mark_paths.items():
         t = t.with_footnote(
             "Overall p of the factor (all its levels together): ",
@@ -825,6 +841,15 @@ def _hr_cells(
         value(*est_ci(src, (*base, "coefficients", key), "num:2", ("hr", "lower", "upper"))),
         value(src.ref("p", *base, "coefficients", key, "p")),
     ]
+
+
+def _evalue_cell(
+    src: Source, base: tuple[PathKey, ...], key: str, c: Mapping[str, Any] | None
+) -> Cell:
+    if not c or not c.get("evalue"):
+        return EMPTY
+    ev = (*base, "coefficients", key, "evalue")
+    return value(src.ref("num:2", *ev, "point"), " (", src.ref("num:2", *ev, "ci"), ")")
 
 
 def _plot(c: Mapping[str, Any] | None) -> dict[str, float | None]:
@@ -1791,7 +1816,7 @@ def not_computed_table(src: Source) -> TableModel | None:
     for ep, e in (src.get("endpoints") or {}).items():
         if isinstance(e, Mapping) and e.get("status") not in (None, "ok"):
             rows.append((("endpoints", ep), e))
-    for key in ("table1", "response", "center_effects"):
+    for key in ("table1", "response", "center_effects", "imputation"):
         e = src.get(key)
         if isinstance(e, Mapping) and e.get("status") not in (None, "ok"):
             rows.append(((key,), e))

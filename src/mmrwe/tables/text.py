@@ -30,6 +30,7 @@ from mmrwe.tables.build import (
     level_order,
     var_label,
 )
+from mmrwe.tables.comparative import cox_evalue_sentence, methods_sentences, results_paragraphs
 from mmrwe.tables.format import DASH
 from mmrwe.tables.model import Part, PathKey, Ref, Source, Text, XRef
 
@@ -511,6 +512,7 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
                 ".",
             )
         )
+    s.extend(methods_sentences(src))
     if "alpha" in conv:
         s.append(("Tests are two-sided at \u03b1 = ", c("g", "alpha"), "."))
     return _join(s, " ", " ")
@@ -814,7 +816,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
                     ". ",
                 )
         if p:
-            p = (*_strip(p), *xr("cox", " Hazard ratios are in ", "."))
+            p = (*_strip(p), *xr("cox", " Hazard ratios are in ", "."), *cox_evalue_sentence(src))
             out.append(("Cox models", p))
 
     # subgroups
@@ -915,6 +917,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
         pub = xr("published", "Each published estimate is set beside its reproduction in ", ".")
         if pub:
             out.append(("Comparison with the publication", pub))
+    out.extend(results_paragraphs(src, xr).items())
     return out
 
 

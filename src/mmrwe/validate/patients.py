@@ -1016,6 +1016,13 @@ def _spec_names(spec: StudySpec) -> list[tuple[str, str]]:
     for k, rm in enumerate(spec.rmst):
         if rm.by:
             out.append((rm.by, f"rmst[{k}].by"))
+    for k, w in enumerate(spec.iptw):
+        out.append((w.treatment, f"iptw[{k}].treatment"))
+        out += [(c, f"iptw[{k}].covariates") for c in w.covariates]
+    for k, m in enumerate(spec.maic):
+        out += [(c, f"maic[{k}].covariates") for c in m.covariates]
+    if spec.imputation is not None:
+        out += [(c, "imputation.variables") for c in spec.imputation.variables]
     out += [(t, "table1.variables") for t in spec.table1.variables]
     if spec.table1.by:
         out.append((spec.table1.by, "table1.by"))

@@ -24,7 +24,10 @@ from mmrwe.study.analyses import (
     cutpoints,
     endpoints,
     finegray,
+    imputation,
+    iptw,
     logrank,
+    maic,
     proportions,
     response,
     rmst,
@@ -95,6 +98,9 @@ REGISTRY: tuple[Analysis, ...] = tuple(
         rmst,
         table1,
         center_effects,
+        iptw,
+        maic,
+        imputation,
     )
 )
 

@@ -286,3 +286,46 @@ def entries(
 def _short(exc: BaseException, n: int = 200) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+# --- E-values ------------------------------------------------------------------------------
+
+#: EValue's rule of thumb: an outcome is "rare" when fewer than 15 % had it by the end of
+#: follow-up (VanderWeele & Ding 2017); then an HR approximates a risk ratio.
+RARE_OUTCOME_SHARE = 0.15
+
+
+def rare_outcome(
+    ctx: AnalysisContext, override: bool | None, events: int, n: int, where: str
+) -> dict[str, Any]:
+    """Whether an outcome counts as rare for the E-values of its hazard ratios.
+
+    The model's own ``rare_outcome`` key wins, then ``[study] rare_outcome``; otherwise the
+    share of the analysed patients who had the event decides (rare below 15 %).
+    """
+    share = events / n if n else None
+    if override is not None:
+        rare, source = bool(override), f"{where} rare_outcome"
+    elif ctx.spec.study.rare_outcome is not None:
+        rare, source = bool(ctx.spec.study.rare_outcome), "[study] rare_outcome"
+    else:
+        rare = share is not None and share < RARE_OUTCOME_SHARE
+        source = "the event share, common when >= 15%"
+    return {"rare": rare, "event_share": share, "events": events, "n": n, "source": source}
+
+
+def add_evalue(coef: dict[str, Any], rare: bool) -> None:
+    """Set ``evalue`` {point, ci, ...} of one HR entry (``hr``, ``lower``, ``upper``), or
+    ``evalue: null`` with ``evalue_reason`` when the HR or its limits are not estimable."""
+    from mmrwe.stats.evalue import evalue
+
+    hr, lo, hi = coef.get("hr"), coef.get("lower"), coef.get("upper")
+    if hr is None or lo is None or hi is None:
+        coef["evalue"] = None
+        coef["evalue_reason"] = "the hazard ratio or a confidence limit is not estimable"
+        return
+    try:
+        coef["evalue"] = evalue(hr, lo, hi, measure="HR", rare=rare).to_dict()
+    except MmrweError as exc:
+        coef["evalue"] = None
+        coef["evalue_reason"] = exc.what

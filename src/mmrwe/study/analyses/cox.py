@@ -21,7 +21,7 @@ import numpy as np
 
 from mmrwe.core.errors import EstimationError, MmrweError, SpecError
 from mmrwe.spec.model import CoxSpec, StudySpec
-from mmrwe.study.analyses.common import design_matrix, entries
+from mmrwe.study.analyses.common import add_evalue, design_matrix, entries, rare_outcome
 from mmrwe.study.context import AnalysisContext
 
 KEY = "cox"
@@ -66,7 +66,19 @@ def cox_entry(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
             (w for w in entry["warnings"] if "singular" in w or "NA" in w),
             "no coefficient could be estimated",
         )
+    _evalues(ctx, cx, entry)
     return entry
+
+
+def _evalues(ctx: AnalysisContext, cx: CoxSpec, entry: dict[str, Any]) -> None:
+    """E-value of every hazard ratio and of its confidence limit nearer to 1."""
+    coefs = entry.get("coefficients") or {}
+    if not coefs or entry.get("n") is None:
+        return
+    info = rare_outcome(ctx, cx.rare_outcome, int(entry["events"]), int(entry["n"]), "[[cox]]")
+    entry["evalue_outcome"] = info
+    for c in coefs.values():
+        add_evalue(c, info["rare"])
 
 
 def _base(cx: CoxSpec, n_excluded: int, info: dict[str, Any]) -> dict[str, Any]:
