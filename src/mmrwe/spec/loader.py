@@ -44,10 +44,12 @@ from mmrwe.spec.model import (
     PublishedSpec,
     ReportSection,
     ResponseSection,
+    RiskScoresSection,
     SiteSpec,
     StudySection,
     StudySpec,
     Table1Spec,
+    TvCoxSpec,
     ValidationSection,
     VariableSpec,
 )
@@ -652,6 +654,8 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
     logrank = _logrank(root)
     cox = _cox(root)
     cutpoints = _cutpoints(root, prop_names)
+    tv_cox = _tv_cox(root)
+    risk_scores = _risk_scores(root, variables)
 
     t1 = root.sub("table1")
     t1.reject_unknown()
@@ -731,6 +735,8 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         logrank=tuple(logrank),
         cox=tuple(cox),
         cutpoints=tuple(cutpoints),
+        tv_cox=tuple(tv_cox),
+        risk_scores=risk_scores,
         table1=table1,
         validation=validation,
         exclusions=tuple(exclusions),
@@ -872,6 +878,8 @@ def _response(root: _Section, data: DataSection) -> ResponseSection:
         scr_without_clonality=r.str("scr_without_clonality", "CR", choices=("CR", "flc_ratio")),
         steroid_change_opens_line=r.bool("steroid_change_opens_line", False),
         regimen_merge_days=r.num("regimen_merge_days", 30, lo=0, hi=365, integer=True),
+        profile=r.str("profile", "strict", choices=("strict", "relaxed", "simultaneous_pd")),
+        isotype_column=r.str("isotype_column", "isotype"),
     )
     if response.source == "labs" and data.labs is None:
         r.issue(
@@ -892,6 +900,143 @@ def _km(root: _Section, study: StudySection) -> KmSection:
         landmarks=k.num_list("landmarks", KmSection().landmarks, lo=0.0),
         median_ci=k.str("median_ci", "band", choices=("band", "symmetric")),
         risk_table_step=k.num("risk_table_step", None, lo=1e-9),
+        endpoints=_km_endpoints(k),
+        landmark_from=k.num("landmark_from", None, lo=1e-9),
+    )
+
+
+def _km_endpoints(k: _Section) -> tuple[_Str, ...]:
+    from mmrwe.spec.model import ENDPOINTS
+
+    eps = k.str_list("endpoints", ("PFS", "OS"), nonempty=True)
+    out = []
+    for ep in eps:
+        if ep not in ENDPOINTS:
+            near = [c for c in ENDPOINTS if c.lower() == ep.lower()] or difflib.get_close_matches(
+                ep, list(ENDPOINTS), n=1
+            )
+            k.issue(
+                "MMS003",
+                f"{k.label('endpoints')}: {ep!r} is not an endpoint ({', '.join(ENDPOINTS)})",
+                f"did you mean {near[0]!r}?" if near else f"use some of: {', '.join(ENDPOINTS)}",
+                "endpoints",
+            )
+        elif ep not in out:
+            out.append(ep)
+    return tuple(out) or ("PFS", "OS")
+
+
+def _terms_reference(e: _Section, terms: Sequence[_Str] | None) -> tuple[tuple[_Str, _Str], ...]:
+    ref = e.sub("reference")
+    reference = []
+    for term, level in ref.table.items():
+        ref._trace(term, "scalar", None)
+        if isinstance(level, Mapping | list) or level is None:
+            ref.issue(
+                "MMS002",
+                f"{ref.label(term)} must be one level of {term!r}, got {toml_value(level)}",
+                f'write reference = {{ {toml_key(term)} = "level" }}',
+                term,
+            )
+            continue
+        if terms is not None and term not in terms:
+            near = difflib.get_close_matches(term, list(terms), n=1)
+            ref.issue(
+                "MMS006",
+                f"{ref.label(term)}: {term!r} is not one of the model's terms ({', '.join(terms)})",
+                (f"did you mean {near[0]!r}? " if near else "")
+                + f'add "{term}" to terms, or remove the reference for it',
+                term,
+            )
+        reference.append((term, _Str(level).lower() if isinstance(level, bool) else _Str(level)))
+    return tuple(reference)
+
+
+def _tv_cox(root: _Section) -> list[TvCoxSpec]:
+    out = []
+    for e in root.array("tv_cox"):
+        e.reject_unknown()
+        endpoint = _endpoint(e) or ""
+        if endpoint == "DoR":
+            e.issue(
+                "MMS003",
+                f"{e.label('endpoint')} = \"DoR\": the origin of DoR is the response itself, so "
+                "response cannot vary over its follow-up",
+                'use endpoint = "PFS" or "OS" (or TTP, TTNT, PFS2)',
+                "endpoint",
+            )
+        terms = e.str_list("terms", ()) or ()
+        tv = e.str_list("time_varying", ("response",), nonempty=True) or ("response",)
+        both = sorted(set(tv) & set(terms))
+        if both:
+            e.issue(
+                "MMS007",
+                f"{e.label()}: {both[0]!r} is both a baseline term and time-varying",
+                "keep it in one of terms and time_varying",
+                "terms",
+            )
+        out.append(
+            TvCoxSpec(
+                endpoint=endpoint,
+                time_varying=tv,
+                terms=terms,
+                reference=_terms_reference(e, terms),
+                ties=e.str("ties", "efron", choices=("efron", "breslow")),
+                name=e.str("name"),
+            )
+        )
+    return out
+
+
+_RISK_INPUTS = ("beta2m", "albumin", "ldh", "del17p", "del17p_pct", "t4_14", "t14_16",
+                "t14_20", "gain1q", "del1p32", "tp53", "creatinine")  # fmt: skip
+
+
+def _risk_scores(root: _Section, variables: list[VariableSpec]) -> RiskScoresSection:
+    r = root.sub("risk_scores")
+    r.reject_unknown()
+    cols = {k: r.str(k) for k in _RISK_INPUTS}
+    units = {v.name: v.unit for v in variables}
+    alb_unit = r.str("albumin_unit", None, choices=("g/dL", "g/L"))
+    cr_unit = r.str("creatinine_unit", None, choices=("mg/dL", "umol/L"))
+    for key, col, unit, allowed in (
+        ("albumin_unit", cols["albumin"], alb_unit, ("g/dL", "g/L")),
+        ("creatinine_unit", cols["creatinine"], cr_unit, ("mg/dL", "umol/L")),
+    ):
+        if col is None or unit is not None:
+            continue
+        declared = units.get(col)
+        if declared is None or declared not in allowed:
+            r.issue(
+                "MMS005",
+                f"{r.label(key)} is missing and [variables.{col}] declares "
+                + (f"unit {declared!r}" if declared else "no unit")
+                + f": the unit of {col!r} is never guessed",
+                f'add {key} = "{allowed[0]}" (or "{allowed[1]}") under [risk_scores]',
+                key,
+            )
+    uln: Any = None
+    if r.has("ldh_uln"):
+        r._trace("ldh_uln", "scalar", None)
+        v = r.table["ldh_uln"]
+        if isinstance(v, bool) or not isinstance(v, int | float | _Str) or (
+            isinstance(v, int | float) and v <= 0
+        ):
+            r.issue(
+                "MMS002",
+                f"{r.label('ldh_uln')} must be a positive number or a column name, got {toml_value(v)}",
+                "write ldh_uln = 250 (one upper limit for all) or ldh_uln = \"ldh_uln\" (a column)",
+                "ldh_uln",
+            )
+        else:
+            uln = float(v) if isinstance(v, int | float) else v
+    return RiskScoresSection(
+        **cols,
+        albumin_unit=alb_unit or (units.get(cols["albumin"] or "") if cols["albumin"] else None),
+        creatinine_unit=cr_unit
+        or (units.get(cols["creatinine"] or "") if cols["creatinine"] else None),
+        ldh_uln=uln,
+        del17p_cutoff=r.num("del17p_cutoff", 20.0, lo=0, hi=100),
     )
 
 
@@ -1021,35 +1166,12 @@ def _cox(root: _Section) -> list[CoxSpec]:
     for e in root.array("cox"):
         e.reject_unknown()
         terms = e.str_list("terms", required=True, nonempty=True)
-        ref = e.sub("reference")
-        reference = []
-        for term, level in ref.table.items():
-            ref._trace(term, "scalar", None)
-            if isinstance(level, Mapping | list) or level is None:
-                ref.issue(
-                    "MMS002",
-                    f"{ref.label(term)} must be one level of {term!r}, got {toml_value(level)}",
-                    f'write reference = {{ {toml_key(term)} = "level" }}',
-                    term,
-                )
-                continue
-            if terms is not None and term not in terms:
-                near = difflib.get_close_matches(term, list(terms), n=1)
-                ref.issue(
-                    "MMS006",
-                    f"{ref.label(term)}: {term!r} is not one of the model's terms ({', '.join(terms)})",
-                    (f"did you mean {near[0]!r}? " if near else "")
-                    + f'add "{term}" to terms, or remove the reference for it',
-                    term,
-                )
-            reference.append(
-                (term, _Str(level).lower() if isinstance(level, bool) else _Str(level))
-            )
+        reference = _terms_reference(e, terms)
         cox.append(
             CoxSpec(
                 endpoint=_endpoint(e) or "",
                 terms=terms or (),
-                reference=tuple(reference),
+                reference=reference,
                 ties=e.str("ties", "efron", choices=("efron", "breslow")),
                 ph_test=e.bool("ph_test", True),
                 ph_transform=e.str("ph_transform", "km", choices=("km", "rank", "identity")),

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (rule messages are lambdas with default arguments binding the loop variables)
-"""The patient-table rules MMV001-MMV020: one rule table, evaluated by the engine.
+"""The patient-table rules MMV001-MMV021: one rule table, evaluated by the engine.
 
 Every study, 51 patients or 10 million, is validated here, as relational expressions over
 the raw table on the study's engine (in-process DuckDB by default): one aggregate query
@@ -66,10 +66,14 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("MMV018", "warning", "column mixes numbers and text; treated as categorical", "column"),
     RuleInfo("MMV019", "error", "[[cohort.exclude]] names a patient_id not in the table", "spec key"),
     RuleInfo("MMV020", "warning", "the spec declares a unit the validator has no range for", "column, spec key"),
+    RuleInfo("MMV021", "error", "first_response_date after progression, death or last follow-up; a next-line date after last follow-up", "row, column, patient"),
 )  # fmt: skip
 
 REQUIRED = ("patient_id", "start_date", "progression_date", "death_date", "last_followup_date")
 DATE_COLUMNS = ("start_date", "progression_date", "death_date", "last_followup_date")
+#: Optional dates of the endpoints beyond PFS and OS (DoR, TTNT, PFS2): read as dates when
+#: the patient table has them, without a [variables] declaration.
+ENDPOINT_DATE_COLUMNS = ("first_response_date", "next_line_date", "next_line_progression_date")
 #: Columns the engine adds to every raw table (never user columns).
 ROW_COLUMNS = ("_src_row", "_ord")
 KIND_PREFIX = "__kind__"
@@ -475,7 +479,9 @@ def validate_patients(
         return clean[f"{KIND_PREFIX}{c}"] if c in kind_cols else None
 
     is_date_col = {
-        c: c in DATE_COLUMNS or (declared.get(c) is not None and declared[c].type == "date")
+        c: c in DATE_COLUMNS
+        or c in ENDPOINT_DATE_COLUMNS
+        or (declared.get(c) is not None and declared[c].type == "date")
         for c in cols
     }
     cov_text = [
@@ -659,6 +665,20 @@ def validate_patients(
              lambda r, c=c: f"{c} {_iso(r[c])} is before start_date {_iso(r['start_date'])}",
              lambda r: "correct the source; if this center writes day/month/year, declare date_format under [data]",
              (3, 0, 2 + j))  # fmt: skip
+    extra = [c for c in ENDPOINT_DATE_COLUMNS if column_types.get(c) == "date"]
+    for j, c in enumerate(extra):
+        add_rule("MMV006", c, (typed[c] < start).fill_null(False), (c, "start_date"),
+             lambda r, c=c: f"{c} {_iso(r[c])} is before start_date {_iso(r['start_date'])}",
+             lambda r: "correct the source; if this center writes day/month/year, declare date_format under [data]",
+             (3, 1, j))  # fmt: skip
+        later = [("last_followup_date", lfu)]
+        if c == "first_response_date":  # a response is documented before progression or death
+            later = [("progression_date", prog), ("death_date", death), *later]
+        for k, (other, d) in enumerate(later):
+            add_rule("MMV021", c, (typed[c] > d).fill_null(False), (c, other),
+                 lambda r, c=c, other=other: f"{c} {_iso(r[c])} is after {other} {_iso(r[other])}",
+                 lambda r, c=c, other=other: f"{c} must be on or before {other}; check both dates",
+                 (3, 2 + j, k))  # fmt: skip
     add_rule("MMV007", "progression_date", (prog > lfu).fill_null(False), ("progression_date", "last_followup_date"),
          lambda r: f"progression_date {_iso(r['progression_date'])} is after last_followup_date {_iso(r['last_followup_date'])}",
          lambda r: "last_followup_date must be the last date the patient was known alive and assessed, on or after every other date",
