@@ -733,7 +733,9 @@ def _run(
 
     risk: dict[str, Any] | None = None
     if spec.risk_scores.given:
-        from mmrwe.study.risk import add_risk_scores
+        from mmrwe.study.risk import add_risk_scores, risk_variables
+
+        spec = risk_variables(spec)  # declared levels and labels of the score columns
 
         progress("Deriving risk scores")
         t1 = time.perf_counter()
@@ -795,10 +797,13 @@ def _run(
         # one query for every column the row-level analyses read
         wanted: set[str] = set()
         for a in REGISTRY:
-            wanted |= a.columns(spec)
+            if a.is_wanted(spec):
+                wanted |= a.columns(spec)
         ctx.prefetch(sorted(wanted))
     done: dict[str, Any] = {}
     for a in REGISTRY:
+        if not a.is_wanted(spec):
+            continue
         progress(a.label)
         t = time.perf_counter()
         done[a.key] = a.run_safely(ctx, done)
@@ -817,6 +822,77 @@ def _run(
     derived = _derived_frame(ctx, spec, deriv)
     timings["collect_derived"] = time.perf_counter() - t
     return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures)
+
+
+def _derivation_additions(
+    spec: StudySpec, deriv: Any, v: Validated, be: Backend
+) -> dict[str, Any]:
+    """response_derivation additions: profile, anti-CD38 interference counts, agreement."""
+    from mmrwe.derive.response import ANTI_CD38_RULE
+
+    per = deriv.per_patient
+    out: dict[str, Any] = {"profile": spec.response.profile}
+    flag = per.get("anti_cd38_interference")
+    if flag is not None and bool((flag != "").any()):
+        counts = {k: int((flag == k).sum()) for k in ("yes", "possible", "no")}
+        out["anti_cd38_interference"] = {
+            "counts": counts,
+            "n_flagged": counts["yes"] + counts["possible"],
+            "n_anti_cd38_in_line": int((per["anti_cd38_in_line"] == "yes").sum()),
+            "rule": ANTI_CD38_RULE,
+        }
+    if v.column_types.get("best_response") == "categorical":
+        res = v.table.order_by("_ord").select("best_response").to_pyarrow()
+        recorded = res["best_response"].to_pylist()
+        out["agreement"] = response_agreement(per["best_response"].tolist(), recorded)
+    return out
+
+
+def response_agreement(derived: Sequence[Any], recorded: Sequence[Any]) -> dict[str, Any]:
+    """Agreement of the derived best response with the site's recorded one (Cohen's kappa).
+
+    ``orr``: PR or better yes/no (NE counts as no, as in the ORR); ``depth``: the eight
+    categories sCR ... PD, NE (unweighted); ``depth_weighted``: quadratic weights on the
+    ordered scale sCR ... PD (pairs with an NE left out). Patients without a recorded
+    response are left out (``n_excluded_missing``).
+    """
+    from mmrwe.core.errors import EstimationError
+    from mmrwe.spec.model import RESPONSE_CATEGORIES
+    from mmrwe.stats.agreement import cohen_kappa
+
+    canon = {c.lower(): c for c in RESPONSE_CATEGORIES}
+
+    def norm(x: Sequence[Any]) -> np.ndarray:
+        s = pd.Series(list(x), dtype=object)
+        m = s.where(s.notna(), None).astype("string").str.strip().str.lower().map(canon)
+        return m.astype(object).where(m.notna(), None).to_numpy(dtype=object)
+
+    a, b = norm(derived), norm(recorded)
+
+    def orr(x: np.ndarray) -> np.ndarray:
+        yes = np.isin(x, ["sCR", "CR", "VGPR", "PR"])
+        out = np.where(yes, "yes", "no").astype(object)
+        out[x == None] = None  # noqa: E711 (elementwise)
+        return out
+
+    def no_ne(x: np.ndarray) -> np.ndarray:
+        return np.where(x == "NE", None, x)
+
+    out: dict[str, Any] = {
+        "first": "best_response derived from the lab table by rule",
+        "second": "best_response recorded in the patient table",
+    }
+    for key, fa, fb, cats, weights in (
+        ("orr", orr(a), orr(b), ("yes", "no"), "none"),
+        ("depth", a, b, RESPONSE_CATEGORIES, "none"),
+        ("depth_weighted", no_ne(a), no_ne(b), RESPONSE_CATEGORIES[:-1], "quadratic"),
+    ):
+        try:
+            out[key] = cohen_kappa(fa, fb, cats, weights=weights).to_dict()  # type: ignore[arg-type]
+            out[key]["status"] = "ok"
+        except EstimationError as exc:
+            out[key] = {"status": "not_estimable", "reason": exc.what}
+    return out
 
 
 #: Columns that hold a response reached during follow-up (and derived ones, see below).

@@ -1001,6 +1001,15 @@ def _spec_names(spec: StudySpec) -> list[tuple[str, str]]:
             out.append((cx.cluster, f"cox[{k}].cluster"))
     for k, cp in enumerate(spec.cutpoints):
         out.append((cp.variable, f"cutpoint[{k}].variable"))
+    for k, tv in enumerate(spec.tv_cox):
+        out += [(t, f"tv_cox[{k}].terms") for t in tv.terms]
+    rs = spec.risk_scores
+    for key in ("beta2m", "albumin", "ldh", "del17p", "del17p_pct", "t4_14", "t14_16",
+                "t14_20", "gain1q", "del1p32", "tp53", "creatinine"):  # fmt: skip
+        if getattr(rs, key) is not None:
+            out.append((getattr(rs, key), f"risk_scores.{key}"))
+    if isinstance(rs.ldh_uln, str):
+        out.append((rs.ldh_uln, "risk_scores.ldh_uln"))
     out += [(t, "table1.variables") for t in spec.table1.variables]
     if spec.table1.by:
         out.append((spec.table1.by, "table1.by"))
@@ -1020,8 +1029,14 @@ DERIVED_FROM_LABS_NAMES = frozenset(
 )
 
 
+#: Columns ``[risk_scores]`` adds (when it names their inputs).
+RISK_SCORE_NAMES = frozenset({"iss", "r_iss", "r2_iss", "r2_iss_points", "ims2025_risk"})
+
+
 def _check_spec_names(spec: StudySpec, available: set[str], add: Callable[..., None]) -> None:
     derived = DERIVED_FROM_LABS_NAMES if spec.response.source == "labs" else frozenset()
+    if spec.risk_scores.given:
+        derived = derived | RISK_SCORE_NAMES
     seen: set[tuple[str, str]] = set()
     for k, (name, key) in enumerate(_spec_names(spec)):
         if name in available or name in derived or (name, key) in seen:
