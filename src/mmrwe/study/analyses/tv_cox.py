@@ -132,7 +132,9 @@ def tv_cox_entry(ctx: AnalysisContext, tv: TvCoxSpec) -> dict[str, Any]:
         "time_varying": tv_names,
         "terms": list(tv.terms),
         "ties": tv.ties,
-        "n_patients": n_kept,
+        "n_patients": int(np.unique(pid).size),
+        # no (start, stop] interval when the follow-up is 0 days (R's coxph refuses stop <= start)
+        "n_zero_followup": n_kept - int(np.unique(pid).size),
         "n_excluded_missing": int((pop & ~keep).sum()),
         "term_info": info,
         "split": {
