@@ -75,7 +75,8 @@ ANTI_CD38_RULE = (
     "daratumumab or isatuximab in the line under study (IgG1-kappa antibodies that migrate "
     "on SPEP and IFE), a serum M-spike > 0 and < 0.25 g/dL on treatment, and a best response "
     "below CR: the band may be the drug and hide a CR. yes: the patient's M-protein is "
-    "IgG-kappa; possible: its isotype is not recorded; no: otherwise; empty: no therapy table"
+    "IgG-kappa; possible: its isotype is not recorded; no: otherwise; empty: no therapy row "
+    "for the patient"
 )
 
 
@@ -350,13 +351,11 @@ def _line_extras(
     iso = _isotype_igg_kappa(pts, params.isotype_column)
     below_cr = P["bor"].to_numpy() < _imwg.CR
     hit = cd38 & ~np.isnan(band) & below_cr
-    if tt is None:  # the agents of the line are unknown: not assessable
-        flag = np.full(n, "", dtype=object)
-        in_line = np.full(n, "", dtype=object)
-    else:
-        flag = np.where(hit & (iso == 1), "yes", np.where(hit & (iso < 0), "possible", "no"))
-        flag = flag.astype(object)
-        in_line = np.where(cd38, "yes", "no").astype(object)
+    # without therapy rows the agents of the line are unknown: not assessable ("")
+    known = (tt.patients["n_rows"].to_numpy() > 0) if tt is not None else np.zeros(n, bool)
+    flag = np.where(hit & (iso == 1), "yes", np.where(hit & (iso < 0), "possible", "no"))
+    flag = np.where(known, flag, "").astype(object)
+    in_line = np.where(known, np.where(cd38, "yes", "no"), "").astype(object)
     return {
         "next_line_progression_date": next_pd,
         "anti_cd38_in_line": in_line,
