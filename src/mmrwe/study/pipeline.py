@@ -614,6 +614,7 @@ def _derived_frame(ctx: AnalysisContext, spec: StudySpec, deriv: Any) -> pd.Data
     for ep in ctx.endpoints:
         ep_cols += [f"{ep}_time_days", f"{ep}_time", f"{ep}_event", f"{ep}_end_source"]
     derive_cols = [d.name for d in spec.derive if d.name not in cols]
+    derive_cols += [c for c in RISK_COLUMNS if c in ctx.types and c not in derive_cols]
     fetch = [
         c
         for c in cols + ep_cols + derive_cols
@@ -894,6 +895,9 @@ def response_agreement(derived: Sequence[Any], recorded: Sequence[Any]) -> dict[
             out[key] = {"status": "not_estimable", "reason": exc.what}
     return out
 
+
+#: Columns ``[risk_scores]`` adds to the analysis table (and the per-patient listing).
+RISK_COLUMNS = ("iss", "r_iss", "r2_iss", "r2_iss_points", "ims2025_risk")
 
 #: Columns that hold a response reached during follow-up (and derived ones, see below).
 RESPONSE_COLUMNS = ("best_response", "best_response_recorded", "first_response_date")
