@@ -582,8 +582,10 @@ CASES: list[dict[str, Any]] = [
         # index line progresses on 90 (reason progression); next line starts 120, its own
         # progression on 250 -> the PFS2 event date
         labs=[s(-5, 2.0), s(30, 1.0), s(60, 1.0)],
-        therapy=[("isatuximab;pomalidomide;dexamethasone", 0, 100, "progression", 90),
-                 ("carfilzomib;dexamethasone", 120, 260, "progression", 250)],
+        therapy=[
+            ("isatuximab;pomalidomide;dexamethasone", 0, 100, "progression", 90),
+            ("carfilzomib;dexamethasone", 120, 260, "progression", 250),
+        ],
         expect=dict(next_line_date=120, next_line_progression_date=250),
     ),
     dict(

@@ -1,3 +1,4 @@
+# ruff: noqa: C408  (dict(...) keeps the case table readable)
 """Truth table of the endpoints beyond PFS and OS: TTP, DoR, TTNT and PFS2 (clinical.md 6).
 
 Part 1: small hand-built patients, one per rule, run through ``mmrwe.Study`` with the dates in

@@ -96,7 +96,7 @@ def test_scores_per_patient(run: mmrwe.StudyResult, pid: str) -> None:
     row = run.derived_patients.set_index("patient_id").loc[pid]
     iss, riss, r2, points, ims = EXPECTED[pid]
     assert (row["iss"], row["r_iss"], row["r2_iss"], row["ims2025_risk"]) == (iss, riss, r2, ims)
-    assert (pd.isna(row["r2_iss_points"]) if points is None else row["r2_iss_points"] == points)
+    assert pd.isna(row["r2_iss_points"]) if points is None else row["r2_iss_points"] == points
 
 
 def test_scores_feed_table1_derive_and_analyses(run: mmrwe.StudyResult) -> None:
@@ -125,7 +125,10 @@ def test_a_score_whose_inputs_are_not_all_named_is_not_derived() -> None:
 
 
 def test_albumin_without_a_unit_is_refused() -> None:
-    spec = {"data": {"patients": "in-memory"}, "risk_scores": {"beta2m": "b2m", "albumin": "albumin"}}
+    spec = {
+        "data": {"patients": "in-memory"},
+        "risk_scores": {"beta2m": "b2m", "albumin": "albumin"},
+    }
     with pytest.raises(mmrwe.SpecError) as err:
         mmrwe.Study(spec, patients=_frame()).run()
     assert "never guessed" in str(err.value)

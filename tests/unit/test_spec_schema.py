@@ -33,6 +33,7 @@ def _map_entries(path: str) -> dict[str, Any]:
         return {k.name: k.example for k in t.suggested}
     assert t.value is not None
     name = {"variables": "hgb", "validation.accept": "MMV011", "cox.reference": "sex",
+            "tv_cox.reference": "sex",
             "sites.units": "hgb", "sites.recode": "sex", "sites.recode.*": "1"}[path]  # fmt: skip
     if t.value.type in ("table", "map"):
         return {name: _build(f"{path}.*")}

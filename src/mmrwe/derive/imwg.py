@@ -184,8 +184,11 @@ class ResponseParams:
                 "progression: two consecutive assessments (marrow, imaging: none); date = first"
                 if self.profile == "relaxed"
                 else "two consecutive assessments (marrow, imaging: none); date = first"
-                + ("; or two markers progressing at one assessment"
-                   if self.profile == "simultaneous_pd" else "")
+                + (
+                    "; or two markers progressing at one assessment"
+                    if self.profile == "simultaneous_pd"
+                    else ""
+                )
             ),
             measurable_urine_mg_24h=URINE_MEASURABLE_MG,
             measurable_iflc_mg_dl=IFLC_MEASURABLE_MG_DL,
@@ -827,8 +830,8 @@ FROM w0
 WINDOW wa AS (PARTITION BY pid ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"""
     lv_cte = _levels_sql(params, cap, clon_missing, clon_missing_bit)
     simul = (
-        f"(s1.is_assess AND ((s1.pd_bits & 1) + ((s1.pd_bits >> 1) & 1) + "
-        f"((s1.pd_bits >> 2) & 1)) >= 2)"
+        "(s1.is_assess AND ((s1.pd_bits & 1) + ((s1.pd_bits >> 1) & 1) + "
+        "((s1.pd_bits >> 2) & 1)) >= 2)"
         if params.profile == "simultaneous_pd"
         else "false"
     )

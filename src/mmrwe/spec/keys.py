@@ -603,6 +603,8 @@ def resolve(query: str) -> tuple[str, Table | None, Key | None]:
     if len(parts) == 1 and _BY_PATH[""].key(parts[0]) is None:
         # A bare key name ("ties") that exists in exactly one table.
         homes = [t.path for t in TABLES if t.kind != "map" and t.key(parts[0]) is not None]
+        if len(homes) > 1:  # the contract's key first ("ties" is [[cox]]'s, not [[tv_cox]]'s)
+            homes = [h for h in homes if (k := _BY_PATH[h].key(parts[0])) and k.contract] or homes
         if len(homes) == 1:
             parts = [*homes[0].split("."), parts[0]]
     path = ""

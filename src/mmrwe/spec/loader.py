@@ -960,7 +960,7 @@ def _tv_cox(root: _Section) -> list[TvCoxSpec]:
         if endpoint == "DoR":
             e.issue(
                 "MMS003",
-                f"{e.label('endpoint')} = \"DoR\": the origin of DoR is the response itself, so "
+                f'{e.label("endpoint")} = "DoR": the origin of DoR is the response itself, so '
                 "response cannot vary over its follow-up",
                 'use endpoint = "PFS" or "OS" (or TTP, TTNT, PFS2)',
                 "endpoint",
@@ -1019,13 +1019,15 @@ def _risk_scores(root: _Section, variables: list[VariableSpec]) -> RiskScoresSec
     if r.has("ldh_uln"):
         r._trace("ldh_uln", "scalar", None)
         v = r.table["ldh_uln"]
-        if isinstance(v, bool) or not isinstance(v, int | float | _Str) or (
-            isinstance(v, int | float) and v <= 0
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, int | float | _Str)
+            or (isinstance(v, int | float) and v <= 0)
         ):
             r.issue(
                 "MMS002",
                 f"{r.label('ldh_uln')} must be a positive number or a column name, got {toml_value(v)}",
-                "write ldh_uln = 250 (one upper limit for all) or ldh_uln = \"ldh_uln\" (a column)",
+                'write ldh_uln = 250 (one upper limit for all) or ldh_uln = "ldh_uln" (a column)',
                 "ldh_uln",
             )
         else:

@@ -376,7 +376,8 @@ class StudySpec:
     def requested_endpoints(self) -> tuple[str, ...]:
         """PFS, OS and every endpoint an analysis of the spec names, in display order."""
         named = {"PFS", "OS", *self.km.endpoints}
-        named |= {x.endpoint for x in (*self.logrank, *self.cox, *self.tv_cox)}
+        named |= {x.endpoint for x in self.logrank} | {x.endpoint for x in self.cox}
+        named |= {x.endpoint for x in self.tv_cox}
         named |= {c.endpoint for c in self.cutpoints if c.endpoint is not None}
         return tuple(ep for ep in ENDPOINTS if ep in named)
 

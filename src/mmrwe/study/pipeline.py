@@ -375,8 +375,10 @@ def resolve_dates(spec: StudySpec, types: Mapping[str, str], deriv: Any) -> dict
     out: dict[str, str] = {}
     labs = deriv is not None and spec.response.source == "labs"
     for col, (what, key) in needed_dates(spec).items():
-        derivable = col in DERIVED_DATES and labs and (
-            col == "first_response_date" or spec.data.therapy is not None
+        derivable = (
+            col in DERIVED_DATES
+            and labs
+            and (col == "first_response_date" or spec.data.therapy is not None)
         )
         if derivable:
             out[col] = "derived"
@@ -825,9 +827,7 @@ def _run(
     return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures)
 
 
-def _derivation_additions(
-    spec: StudySpec, deriv: Any, v: Validated, be: Backend
-) -> dict[str, Any]:
+def _derivation_additions(spec: StudySpec, deriv: Any, v: Validated, be: Backend) -> dict[str, Any]:
     """response_derivation additions: profile, anti-CD38 interference counts, agreement."""
     from mmrwe.derive.response import ANTI_CD38_RULE
 
@@ -877,7 +877,9 @@ def response_agreement(derived: Sequence[Any], recorded: Sequence[Any]) -> dict[
         return out
 
     def no_ne(x: np.ndarray) -> np.ndarray:
-        return np.where(x == "NE", None, x)
+        out = x.copy()
+        out[x == "NE"] = None
+        return out
 
     out: dict[str, Any] = {
         "first": "best_response derived from the lab table by rule",
@@ -941,9 +943,7 @@ def _immortal_time(spec: StudySpec, done: Mapping[str, Any]) -> dict[str, Any] |
         isinstance(e, Mapping) and e.get("status") == "ok"
         for e in done.get("landmark_analysis") or []
     )
-    tv = any(
-        isinstance(e, Mapping) and e.get("status") == "ok" for e in done.get("tv_cox") or []
-    )
+    tv = any(isinstance(e, Mapping) and e.get("status") == "ok" for e in done.get("tv_cox") or [])
     warning = None
     if not (landmark or tv):
         warning = (
@@ -951,7 +951,7 @@ def _immortal_time(spec: StudySpec, done: Mapping[str, Any]) -> dict[str, Any] |
             + ", ".join(f"{f['spec_key']}: {f['variable']}" for f in found)
             + ") without a landmark analysis or a time-varying Cox model: responders are "
             "credited with the time they had to survive to respond (immortal time bias); add "
-            "[km] landmark_from or a [[tv_cox]] with time_varying = [\"response\"]"
+            '[km] landmark_from or a [[tv_cox]] with time_varying = ["response"]'
         )
     return {"analyses": found, "landmark_analysis": landmark, "time_varying_cox": tv,
             "warning": warning}  # fmt: skip

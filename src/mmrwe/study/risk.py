@@ -9,7 +9,7 @@ change the answer, never guessed) and are joined back on the engine, before the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -110,25 +110,25 @@ def add_risk_scores(
               if getattr(rs, k) is not None}  # fmt: skip
     uln_col = rs.ldh_uln if isinstance(rs.ldh_uln, str) else None
     cols = list(dict.fromkeys([*inputs.values(), *([uln_col] if uln_col else [])]))
-    for key, col in [*inputs.items(), *([("ldh_uln", uln_col)] if uln_col else [])]:
-        if col not in types:
+    for key, name in [*inputs.items(), *([("ldh_uln", uln_col)] if uln_col else [])]:
+        if name not in types:
             raise SpecError(
-                f"[risk_scores] {key} = {col!r}: the patient table has no such column",
+                f"[risk_scores] {key} = {name!r}: the patient table has no such column",
                 where=Location(spec_key=f"risk_scores.{key}"),
                 fix="name the column holding it (after [data.columns] mapping)",
             )
-        if (key in _NUMERIC or key == "ldh_uln") and types[col] != "numeric":
+        if (key in _NUMERIC or key == "ldh_uln") and types[name] != "numeric":
             raise SpecError(
-                f"[risk_scores] {key} = {col!r} holds text, not numbers",
+                f"[risk_scores] {key} = {name!r} holds text, not numbers",
                 where=Location(spec_key=f"risk_scores.{key}"),
-                fix=f"check the {col!r} column for text cells",
+                fix=f"check the {name!r} column for text cells",
             )
     for key, unit in (("albumin", rs.albumin_unit), ("creatinine", rs.creatinine_unit)):
         if key in inputs and unit is None:
             raise SpecError(
                 f"[risk_scores] the unit of {key} ({inputs[key]!r}) is not given",
                 where=Location(spec_key=f"risk_scores.{key}_unit"),
-                fix=f'add {key}_unit under [risk_scores] (never guessed)',
+                fix=f"add {key}_unit under [risk_scores] (never guessed)",
             )
     res = table.order_by("_ord").select("patient_id", *cols).to_pyarrow()
     n = res.num_rows
@@ -145,18 +145,21 @@ def add_risk_scores(
         else rs.ldh_uln
     )
     made = risk_columns(spec)
+    # checked above: a named albumin or creatinine has its unit
+    alb_unit = cast(Literal["g/dL", "g/L"], rs.albumin_unit or "g/dL")
+    cr_unit = cast(Literal["mg/dL", "umol/L"], rs.creatinine_unit or "mg/dL")
     out: dict[str, Any] = {}
     if "iss" in made:
-        out["iss"] = rsk.iss_stage(col("beta2m"), col("albumin"), albumin_unit=rs.albumin_unit)
+        out["iss"] = rsk.iss_stage(col("beta2m"), col("albumin"), albumin_unit=alb_unit)
     if "r_iss" in made:
         out["r_iss"] = rsk.riss_stage(
             col("beta2m"), col("albumin"), col("ldh"), col("del17p"), col("t4_14"),
-            col("t14_16"), albumin_unit=rs.albumin_unit, ldh_uln=uln,
+            col("t14_16"), albumin_unit=alb_unit, ldh_uln=uln,
         )  # fmt: skip
     if "r2_iss" in made:
         r2 = rsk.r2iss_stage(
             col("beta2m"), col("albumin"), col("ldh"), col("del17p"), col("t4_14"),
-            col("gain1q"), albumin_unit=rs.albumin_unit, ldh_uln=uln,
+            col("gain1q"), albumin_unit=alb_unit, ldh_uln=uln,
         )  # fmt: skip
         out["r2_iss"], out["r2_iss_points"] = r2.stage, r2.points
     if "ims2025_risk" in made:
@@ -165,7 +168,7 @@ def add_risk_scores(
             t14_16=col("t14_16"), t14_20=col("t14_20"), gain1q=col("gain1q"),
             del1p32=col("del1p32"), beta2m=col("beta2m"), creatinine=col("creatinine"),
             del17p_pct=col("del17p_pct") if "del17p_pct" in inputs else None,
-            creatinine_unit=rs.creatinine_unit, del17p_cutoff=rs.del17p_cutoff,
+            creatinine_unit=cr_unit, del17p_cutoff=rs.del17p_cutoff,
         )  # fmt: skip
         out["ims2025_risk"] = hr.call
     arrow: dict[str, Any] = {"_pid": res["patient_id"].cast(pa.string())}
@@ -182,10 +185,10 @@ def add_risk_scores(
     sel = {c: joined[c] for c in table.columns if c not in out}
     for name in out:
         sel[name] = joined[f"_r_{name}"]
+    units = (("beta2m", "mg/L"), ("albumin", rs.albumin_unit), ("creatinine", rs.creatinine_unit))
     section: dict[str, Any] = {
         "inputs": dict(inputs) | ({"ldh_uln": rs.ldh_uln} if rs.ldh_uln is not None else {}),
-        "units": {k: u for k, u in (("beta2m", "mg/L"), ("albumin", rs.albumin_unit),
-                                     ("creatinine", rs.creatinine_unit)) if k in inputs},  # fmt: skip
+        "units": {k: u for k, u in units if k in inputs},
         "at": "index (start of the regimen under study); the systems were built at diagnosis",
         "not_assessable_rule": "a score is not assessable when a missing input could change "
         "it; not tested is never read as absent",

@@ -1156,7 +1156,9 @@ def landmark_analysis_table(src: Source) -> TableModel | None:
             src.ref("count", *base, "n_at_landmark"),
             ")",
         )
-        p_cell = value(src.ref("p", *base, "logrank", "p")) if src.has(*base, "logrank", "p") else EMPTY
+        p_cell = (
+            value(src.ref("p", *base, "logrank", "p")) if src.has(*base, "logrank", "p") else EMPTY
+        )
         t = t.with_row([label(*sec, bold=True), EMPTY, EMPTY, EMPTY, p_cell], kind="subhead")
         for j, g in enumerate(e.get("levels") or []):
             t = t.with_row(
@@ -1240,8 +1242,12 @@ def agreement_table(src: Source) -> TableModel | None:
     t = TableModel(
         "response_agreement", ("Agreement of the derived with the recorded best response",)
     ).with_header(
-        [head("Comparison", align="left"), head("Patients, n"), head("Agreement, %"),
-         head("Cohen's kappa (95% CI)")]  # fmt: skip
+        [
+            head("Comparison", align="left"),
+            head("Patients, n"),
+            head("Agreement, %"),
+            head("Cohen's kappa (95% CI)"),
+        ]
     )
     for key, text in rows:
         base = ("response_derivation", "agreement", key)

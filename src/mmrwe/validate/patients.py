@@ -674,10 +674,10 @@ def validate_patients(
         later = [("last_followup_date", lfu)]
         if c == "first_response_date":  # a response is documented before progression or death
             later = [("progression_date", prog), ("death_date", death), *later]
-        for k, (other, d) in enumerate(later):
-            add_rule("MMV021", c, (typed[c] > d).fill_null(False), (c, other),
-                 lambda r, c=c, other=other: f"{c} {_iso(r[c])} is after {other} {_iso(r[other])}",
-                 lambda r, c=c, other=other: f"{c} must be on or before {other}; check both dates",
+        for k, (bound, d) in enumerate(later):
+            add_rule("MMV021", c, (typed[c] > d).fill_null(False), (c, bound),
+                 lambda r, c=c, b=bound: f"{c} {_iso(r[c])} is after {b} {_iso(r[b])}",
+                 lambda r, c=c, b=bound: f"{c} must be on or before {b}; check both dates",
                  (3, 2 + j, k))  # fmt: skip
     add_rule("MMV007", "progression_date", (prog > lfu).fill_null(False), ("progression_date", "last_followup_date"),
          lambda r: f"progression_date {_iso(r['progression_date'])} is after last_followup_date {_iso(r['last_followup_date'])}",

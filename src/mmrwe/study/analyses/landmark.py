@@ -71,12 +71,16 @@ def landmark_one(ctx: AnalysisContext, ep: str, landmark: float) -> dict[str, An
     after = time > l_days
     resp_days = t.first_response_date.delta(t.start_date, unit="day")
     responder = resp_days.notnull() & (resp_days <= l_days)
-    agg = t.aggregate(
-        n=ibis._.count(),
-        at_risk=after.ifelse(1, 0).sum(),
-        ev_before=(~after & t[f"{ep}_event"]).ifelse(1, 0).sum(),
-        resp_before=(~after & responder).ifelse(1, 0).sum(),
-    ).to_pyarrow().to_pylist()[0]
+    agg = (
+        t.aggregate(
+            n=ibis._.count(),
+            at_risk=after.ifelse(1, 0).sum(),
+            ev_before=(~after & t[f"{ep}_event"]).ifelse(1, 0).sum(),
+            resp_before=(~after & responder).ifelse(1, 0).sum(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     n_risk = int(agg["at_risk"] or 0)
     entry: dict[str, Any] = {
         "endpoint": ep,

@@ -73,7 +73,7 @@ def split_at_dates(
         last interval only) and the k covariate values (1 where the switch is on or before
         the interval's start). Zero-length intervals (two switches on one day) are dropped.
     """
-    n, k = change_days.shape
+    n = change_days.shape[0]
     T = time_days.astype(np.float64)
     inside = (change_days > 0) & (change_days < T[:, None])  # splits within (0, T)
     cuts = np.sort(np.where(inside, change_days, np.nan), axis=1)  # NaN last
@@ -115,7 +115,7 @@ def tv_cox_entry(ctx: AnalysisContext, tv: TvCoxSpec) -> dict[str, Any]:
     if int(event[keep].sum()) == 0:
         raise EstimationError(f"no {tv.endpoint} events among the {n_kept} patients analysed")
     pid, start, stop, is_event, Z = split_at_dates(t_days[keep], event[keep], change[keep])
-    if np.all(Z == Z[:1]):
+    if Z.size == 0 or bool((Z.min(axis=0) == Z.max(axis=0)).all()):
         raise EstimationError(
             f"{', '.join(tv.time_varying)} never changes during follow-up (every patient "
             f"{'has' if Z.size and Z[0, 0] else 'lacks'} it throughout): it cannot be compared"
@@ -148,9 +148,9 @@ def tv_cox_entry(ctx: AnalysisContext, tv: TvCoxSpec) -> dict[str, Any]:
     }  # fmt: skip
     if tv.name:
         entry["name"] = tv.name
-    d = fit.to_dict()
-    d["n_intervals"] = d.pop("n")
-    entry.update(d)
+    fd = fit.to_dict()
+    fd["n_intervals"] = fd.pop("n")
+    entry.update(fd)
     seen = [str(w.message) for w in caught]
     entry["warnings"] = seen + [w for w in fit.warnings if w not in seen]
     for w in entry["warnings"]:
