@@ -137,6 +137,7 @@ def test_ttnt_without_therapy_is_refused_even_with_labs() -> None:
     d = demo_dir()
     spec = tomllib.loads((d / "study.toml").read_text())
     spec["data"].pop("therapy")
+    spec["km"]["endpoints"] = ["PFS", "OS"]  # the demo's own asks for TTNT too
     spec["logrank"] = [{"endpoint": "TTNT", "by": "sex"}]
     with pytest.raises(SpecError) as err:
         mmrwe.Study(spec, base_dir=d).run()
