@@ -230,7 +230,7 @@ def methods_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             )
         if src.has("response_derivation", "anti_cd38_interference", "rule"):
             p += (
-                " Possible interference of the anti-CD38 antibody with the M-protein "
+                " Possible interference of daratumumab or isatuximab with the M-protein "
                 "measurement was flagged per patient (",
                 src.ref("str", "response_derivation", "anti_cd38_interference", "rule"),
                 ").",
@@ -972,8 +972,8 @@ def _derivation_results(src: Source, xr: XrFn) -> Text:
     cd = ("response_derivation", "anti_cd38_interference")
     if src.has(*cd, "n_flagged"):
         p += (
-            " A small serum M-spike on an anti-CD38 antibody that may hide a complete response "
-            "was flagged in ",
+            " A small serum M-spike on daratumumab or isatuximab that may hide a complete "
+            "response was flagged in ",
             src.ref("count", *cd, "n_flagged"),
             " of ",
             src.ref("count", *cd, "n_anti_cd38_in_line"),
