@@ -316,6 +316,8 @@ def derive_from_labs(
         scr_without_clonality=r.scr_without_clonality,
         steroid_change_opens_line=r.steroid_change_opens_line,
         regimen_merge_days=r.regimen_merge_days,
+        profile=r.profile,
+        isotype_column=r.isotype_column,
     )
     deriv = derive_response(
         patients, labs, therapy, params, date_format=d.date_format, decimal=d.decimal
