@@ -7,7 +7,8 @@ transplant as the response; the test runs the same study through ``mmrwe.Study``
 
 Measured agreement (R writes 15 significant digits): coefficients, SEs, robust SEs, z, p and
 the tests within 8e-14 relative; landmark curves, medians and log-rank within 2e-14; DoR
-curve, median, log-rank and Cox model within 4e-15.
+curve, median, log-rank and Cox model within 4e-15; the maxstat cut-off of age on DoR
+(responders only) within 1e-15 of maxstat.test.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SPEC: dict[str, Any] = {
     ],
     "logrank": [{"endpoint": "DoR", "by": "surgery"}],
     "cox": [{"endpoint": "DoR", "terms": ["age"], "ph_test": False}],
+    "cutpoint": [{"endpoint": "DoR", "variable": "age", "bootstrap": 0}],
 }
 
 
@@ -116,6 +118,17 @@ def test_duration_of_response_matches_survfit_in_responders(res: dict[str, Any])
         ref["cox_age"]["n"], ref["cox_age"]["nevent"], 34)  # fmt: skip
     for key in ("coef", "se", "z", "p"):
         _close(cx["coefficients"]["age"][key], ref["cox_age"][key])
+
+
+@pytest.mark.reference
+def test_maxstat_cut_off_on_dor_uses_the_responders_only(res: dict[str, Any]):
+    ref = REF["dor"]["maxstat_age"]
+    [cp] = res["cutpoints"]
+    assert cp["status"] == "ok"
+    assert (cp["n_outside_population"], cp["n_excluded_missing"]) == (34, 0)
+    _close(cp["cutpoint"], ref["cutpoint"])
+    _close(cp["statistic"], ref["statistic"])
+    _close(cp["p_adjusted"], ref["p"])
 
 
 @pytest.mark.reference

@@ -15,8 +15,8 @@
 # * landmark (30 days): patients with futime > 30; responder = transplant on or before day 30;
 #   survfit/survdiff of Surv(futime - 30, fustat) by group, conf.type = "log-log".
 # * DoR: transplanted patients, Surv(futime - txtime, fustat): survfit, survdiff by surgery,
-#   coxph ~ age.
-suppressMessages({library(survival); library(jsonlite)})
+#   coxph ~ age, maxstat.test ~ age (LogRank, Lau94, minprop 0.1, maxprop 0.9; maxstat 0.7).
+suppressMessages({library(survival); library(maxstat); library(jsonlite)})
 out_json <- "tests/reference/expected/tv_landmark.json"
 data_dir <- "tests/reference/data"
 
@@ -95,13 +95,17 @@ dfit <- survfit(Surv(t, fustat) ~ 1, data = dr, conf.type = "log-log")
 dq <- quantile(dfit, probs = 0.5)
 ddiff <- survdiff(Surv(t, fustat) ~ surgery, data = dr)
 dcox <- coxph(Surv(t, fustat) ~ age, data = dr)
+dmax <- maxstat.test(Surv(t, fustat) ~ age, data = dr, smethod = "LogRank", pmethod = "Lau94",
+                     minprop = 0.1, maxprop = 0.9)
 dor <- list(
   n = nrow(dr), events = sum(dr$fustat), n_outside = nrow(j) - nrow(dr),
   time = dfit$time, surv = dfit$surv, lower = dfit$lower, upper = dfit$upper,
   median = unname(dq$quantile), median_lower = unname(dq$lower), median_upper = unname(dq$upper),
   logrank_surgery = list(chisq = ddiff$chisq, observed = ddiff$obs, expected = ddiff$exp,
                          p = pchisq(ddiff$chisq, 1, lower.tail = FALSE)),
-  cox_age = c(coefs(dcox)$age, list(n = dcox$n, nevent = dcox$nevent))
+  cox_age = c(coefs(dcox)$age, list(n = dcox$n, nevent = dcox$nevent)),
+  maxstat_age = list(cutpoint = unname(dmax$estimate), statistic = unname(dmax$statistic),
+                     p = dmax$p.value, maxstat = format(packageVersion("maxstat")))
 )
 
 write_json(list(
