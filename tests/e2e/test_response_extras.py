@@ -108,3 +108,18 @@ def test_a_landmark_analysis_guards_the_comparison(folder) -> None:
 def test_no_comparison_by_response_writes_no_section(folder) -> None:
     res = mmrwe.Study(_spec({"logrank": [{"endpoint": "OS", "by": "tcr"}]}), base_dir=folder).run()
     assert "immortal_time_bias" not in res.to_dict()
+
+
+def test_a_next_line_after_the_last_follow_up_is_refused_for_ttnt(tmp_path: Path) -> None:
+    for f in demo_dir().iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    th = pd.read_csv(tmp_path / "therapy.csv", dtype=str, keep_default_na=False)
+    # SYN-002 was last seen on 2024-06-30; a next line recorded as starting after it
+    th.loc[(th["patient_id"] == "SYN-002") & (th["regimen"] == "Talq"), "start_date"] = "2024-08-01"
+    th.to_csv(tmp_path / "therapy.csv", index=False)
+    spec = _spec({})
+    spec["km"]["endpoints"] = ["PFS", "OS", "TTNT"]
+    with pytest.raises(mmrwe.MmrweError) as err:
+        mmrwe.Study(spec, base_dir=tmp_path).run()
+    assert "TTNT" in err.value.what and "SYN-002" in err.value.what
+    assert "after their last_followup_date" in err.value.what

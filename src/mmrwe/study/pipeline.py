@@ -475,28 +475,37 @@ def build_analysis_table(
 
 
 def _check_endpoint_times(table: Any, endpoints: Sequence[str]) -> None:
-    """A negative time means dates out of order (validated for recorded columns; a guard)."""
+    """Dates out of order for an endpoint beyond PFS/OS: an error naming the patients.
+
+    Recorded dates are validated (MMV006, MMV021); dates derived from the therapy table are
+    not, and a next line that starts after the patient's last follow-up would make an event
+    of a date after the last known one.
+    """
     if not endpoints:
         return
-    aggs = {f"n{k}": (table[f"{ep}_time_days"] < 0).ifelse(1, 0).sum()
-            for k, ep in enumerate(endpoints)}  # fmt: skip
+    conds: dict[str, tuple[Any, str]] = {}
+    for ep in endpoints:
+        rule = ALL_RULES[ep]
+        t = table[f"{ep}_time_days"]
+        span = table.last_followup_date.delta(table[rule.origin_column], unit="day")
+        conds[f"{ep}_neg"] = (t < 0, f"reach the end of follow-up before the origin "
+                              f"({rule.origin_column})")  # fmt: skip
+        conds[f"{ep}_late"] = (t > span, "have an event after their last_followup_date")
+    aggs = {k: c.ifelse(1, 0).sum() for k, (c, _) in conds.items()}
     row = table.aggregate(**aggs).to_pyarrow().to_pylist()[0]
-    for k, ep in enumerate(endpoints):
-        bad = int(row[f"n{k}"] or 0)
+    for key, (cond, what) in conds.items():
+        bad = int(row[key] or 0)
         if bad:
-            rule = ALL_RULES[ep]
+            ep = key.rsplit("_", 1)[0]
             ids = (
-                table.filter(table[f"{ep}_time_days"] < 0)
-                .order_by("_ord")
-                .limit(5)
-                .select("patient_id")
-                .to_pyarrow()["patient_id"]
-                .to_pylist()
-            )
+                table.filter(cond).order_by("_ord").limit(5).select("patient_id")
+                .to_pyarrow()["patient_id"].to_pylist()
+            )  # fmt: skip
             raise DerivationError(
-                f"{ep}: {bad} patient(s) reach the end of follow-up before the origin "
-                f"({rule.origin_column}): {', '.join(map(str, ids))}{', ...' if bad > 5 else ''}",
-                fix=f"check {', '.join(rule.date_columns)} of these patients",
+                f"{ep}: {bad} patient(s) {what}: "
+                f"{', '.join(map(str, ids))}{', ...' if bad > 5 else ''}",
+                fix=f"check {', '.join(ALL_RULES[ep].date_columns)} of these patients (and their "
+                "therapy rows): last_followup_date is on or after every other date",
             )
 
 
