@@ -789,7 +789,7 @@ def _run(
             else {str(k): int(c) for k, c in agree.value_counts().sort_index().items()},
             "n_issues": len(deriv_issues),
         }
-        out["response_derivation"].update(_derivation_additions(spec, deriv, v, be))
+        out["response_derivation"].update(_derivation_additions(spec, deriv, v))
     out["conventions"] = conventions_of(spec, endpoints, dates)
     out["cohort"] = _cohort(ctx, v)
     all_issues = [*v.issues, *deriv_issues]
@@ -838,7 +838,7 @@ def _run(
     return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures)
 
 
-def _derivation_additions(spec: StudySpec, deriv: Any, v: Validated, be: Backend) -> dict[str, Any]:
+def _derivation_additions(spec: StudySpec, deriv: Any, v: Validated) -> dict[str, Any]:
     """response_derivation additions: profile, anti-CD38 interference counts, agreement."""
     from mmrwe.derive.response import ANTI_CD38_RULE
 
