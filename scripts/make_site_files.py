@@ -99,14 +99,16 @@ def _without_lab_tables(spec: str) -> str:
     """The demo spec on the patient table alone: site exports carry recorded response columns.
 
     The demo derives response from its lab and therapy tables; the site files here are the
-    patient table split by center, so the spec drops ``labs``/``therapy`` and ``[response]``.
+    patient table split by center, so the spec drops ``labs``/``therapy`` and ``[response]``,
+    and the endpoints and landmark analysis that need the derived response and next-line
+    dates (``[km] endpoints``, ``landmark_from``).
     """
     out, skip = [], False
     for line in spec.splitlines(keepends=True):
         head = line.strip()
         if head.startswith("["):
             skip = head == "[response]"
-        if skip or head.startswith(("labs =", "therapy =")):
+        if skip or head.startswith(("labs =", "therapy =", "endpoints =", "landmark_from =")):
             continue
         out.append(line)
     return "".join(out)

@@ -35,8 +35,9 @@ def _study(tmp: Path, *, parquet: bool) -> Path:
             df[c] = pd.to_datetime(df[c]).dt.date
         df.to_parquet(tmp / "patients.parquet", index=False)
         text = text.replace('patients = "patients.csv"', 'patients = "patients.parquet"')
-        # the Parquet copy has the recorded responses only
-        text = re.sub(r"(?m)^(labs|therapy) = .*$", "", text)
+        # the Parquet copy has the recorded responses only (so no response or next-line
+        # dates: DoR, TTNT and the landmark analysis would be refused)
+        text = re.sub(r"(?m)^(labs|therapy|endpoints|landmark_from) = .*$", "", text)
         text = re.sub(r'(?m)^source = "labs".*$', 'source = "recorded"', text)
     (tmp / "study.toml").write_text(text)
     return tmp / "study.toml"

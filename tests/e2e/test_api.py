@@ -49,7 +49,7 @@ def test_write_gives_the_same_bytes(
 ) -> None:
     written = result.write(tmp_path)
     assert {p.name for p in written.values()} == {
-        p.name for p in cli_out.iterdir() if p.name != "run.json"
+        p.name for p in cli_out.iterdir() if p.name != "run.json" and not p.name.startswith(".")
     } - {"demo-input"}
     for name in ("results.json", "derived_patients.csv", "response_audit.jsonl", "validation.json"):
         assert (tmp_path / name).read_bytes() == (cli_out / name).read_bytes(), name

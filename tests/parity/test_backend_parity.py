@@ -39,8 +39,9 @@ def _copy_study(src: Path, dest: Path, data_lines: str, patients: str | None = N
 
 
 def _recorded_response(text: str) -> str:
-    """The spec with recorded responses (as a registry export holds them)."""
-    text = re.sub(r"(?m)^(labs|therapy) = .*$", "", text)
+    """The spec with recorded responses (as a registry export holds them): without response
+    and next-line dates, so without DoR, TTNT and the landmark analysis."""
+    text = re.sub(r"(?m)^(labs|therapy|endpoints|landmark_from) = .*$", "", text)
     return re.sub(r'(?m)^source = "labs".*$', 'source = "recorded"', text)
 
 

@@ -114,6 +114,13 @@ def test_three_formats_give_the_clean_results(full_sites, tmp_path):
             {k: v for k, v in c.items() if k not in resampled} for c in pooled["cutpoints"]
         ],
     }
+    # Multiple imputation and the MAIC bootstrap draw random numbers per row too: left out
+    # for the same reason
+    for doc in (other, pooled):
+        for key in ("imputation", "maic"):
+            doc.pop(key, None)
+        for key in ("cox", "proportions", "proportion_comparisons"):
+            doc[key] = [{k: v for k, v in e.items() if k != "imputed"} for e in doc.get(key, [])]
     assert max_rel_diff(other, pooled) < 1e-12
     # Same canonical table as the clean file (numbers may be written 14 instead of 14.0).
     a = pd.read_csv(full_sites["clean"], dtype=str, keep_default_na=False)

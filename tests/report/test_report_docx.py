@@ -73,7 +73,9 @@ def test_docx_numbers_equal_results_json(word, results):
         == f"{fmt_num(pfs['median']['estimate'])} ({fmt_num(pfs['median']['lower'])}\u2013{fmt_num(pfs['median']['upper'])})"
     )
     assert med[1].startswith(fmt_num(os_["median"]["estimate"]))
-    assert surv["Events, n"] == [str(pfs["events"]), str(os_["events"])]
+    # one column per endpoint, in display order (the demo adds DoR and TTNT)
+    eps = [e for e in ("PFS", "OS", "TTP", "DoR", "TTNT", "PFS2") if e in results["endpoints"]]
+    assert surv["Events, n"] == [str(results["endpoints"][e]["events"]) for e in eps]
     assert surv["12-month rate, % (95% CI)"][0].startswith(
         fmt_num(100 * pfs["landmarks"]["12"]["surv"])
     )

@@ -43,6 +43,8 @@ def test_every_report_figure_is_written_under_a_stable_descriptive_name(written,
         "best_response",
         "km_pfs",
         "km_os",
+        "km_dor",  # the demo also shows DoR and TTNT
+        "km_ttnt",
         "km_pfs_by_hgb_lt_11",
         "km_os_by_hgb_lt_11",
         "km_pfs_by_fish_risk",

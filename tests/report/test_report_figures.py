@@ -31,8 +31,9 @@ def demo(demo_run):
 
 
 def _km_n_risk(data: pd.DataFrame, endpoint: str, ticks: list[float]) -> list[int]:
+    d = data[data[f"{endpoint}_time"].notna()]  # DoR: responders only
     km = kaplan_meier(
-        data[f"{endpoint}_time"].to_numpy(float), data[f"{endpoint}_event"].astype(bool).to_numpy()
+        d[f"{endpoint}_time"].to_numpy(float), d[f"{endpoint}_event"].astype(bool).to_numpy()
     )
     return [int(v) for v in km.n_risk_at(np.asarray(ticks))]
 
@@ -52,7 +53,8 @@ def _check_risk_table(fig_id, svg, expected_rows):
 
 def test_overall_numbers_at_risk_match_the_estimator(demo):
     kms = {fid: (a, svg) for fid, (a, svg) in demo["figs"].items() if a.get("role") == "km"}
-    assert {a["endpoint"] for a, _ in kms.values()} == {"PFS", "OS"}
+    assert {a["endpoint"] for a, _ in kms.values()} == set(demo["results"]["endpoints"])
+    assert {"PFS", "OS"} < set(demo["results"]["endpoints"])
     for fid, (attrs, svg) in kms.items():
         ep = attrs["endpoint"]
 

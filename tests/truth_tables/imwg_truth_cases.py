@@ -9,7 +9,9 @@ the reason and becomes the test id. Values are in g/dL (serum M), mg/24h (urine 
 
 ``expect`` keys: ``best_response``, ``best_response_date``, ``first_response_date``,
 ``progression_date``, ``unconfirmed_pd_date``, ``measurable_by``, ``measurable_compartments``,
-``next_line_date`` (days or None), ``issues`` (codes that must be reported for this case).
+``next_line_date``, ``next_line_progression_date`` (days or None), ``anti_cd38_interference``,
+``anti_cd38_in_line``, ``issues`` (codes that must be reported for this case). ``isotype``
+(optional) is the patient's M-protein isotype; ``params`` the ``[response]`` parameters.
 """
 
 from __future__ import annotations
@@ -513,6 +515,134 @@ CASES: list[dict[str, Any]] = [
         labs=[],
         expect=dict(best_response="NE", measurable_by="none", issues=["MML015"]),
     ),
+    # ------------------------------------------------- derivation profiles (clinical.md 1.5)
+    dict(
+        id="strict: a PR reading at the last assessment is not confirmed (SD)",
+        # 30: (2.0 - 1.0) / 2.0 = 50 % -> PR reading; no second assessment -> counts as SD
+        labs=[s(-5, 2.0), s(30, 1.0)],
+        expect=dict(best_response="SD", first_response_date=None),
+    ),
+    dict(
+        id="relaxed: one PR reading suffices (real-world derived response)",
+        labs=[s(-5, 2.0), s(30, 1.0)],
+        params=dict(profile="relaxed"),
+        expect=dict(best_response="PR", best_response_date=30, first_response_date=30),
+    ),
+    dict(
+        id="relaxed: CR without a marrow result (strict gives VGPR)",
+        # M 0 and IFE -/- on 30 and 60, FLC ratio normal, no marrow: strict caps at VGPR
+        # (BM_MISSING); relaxed lifts that cap; no clonality result -> CR, not sCR
+        labs=[s(-5, 3.0), *cr_visit(30), *cr_visit(60)],
+        params=dict(profile="relaxed"),
+        expect=dict(best_response="CR", best_response_date=30),
+    ),
+    dict(
+        id="relaxed: marrow 10 % still blocks CR",
+        labs=[s(-5, 3.0), bm(20, 10), *cr_visit(30), *cr_visit(60)],
+        params=dict(profile="relaxed"),
+        expect=dict(best_response="VGPR", best_response_date=30),
+    ),
+    dict(
+        id="relaxed: progression still needs confirmation",
+        # 30: rise 2.6 - 2.0 = 0.6 >= 0.5 and >= 25 %, the last assessment, alive: unconfirmed
+        labs=[s(-5, 2.0), s(30, 2.6)],
+        params=dict(profile="relaxed"),
+        expect=dict(progression_date=None, unconfirmed_pd_date=30),
+    ),
+    dict(
+        id="relaxed: the best single reading, dated at its own assessment",
+        # 30: 60 % PR; 60: 95 % VGPR (last) -> relaxed VGPR on day 60, first response 30
+        labs=[s(-5, 2.0), s(30, 0.8), s(60, 0.1)],
+        params=dict(profile="relaxed"),
+        expect=dict(best_response="VGPR", best_response_date=60, first_response_date=30),
+    ),
+    dict(
+        id="strict: serum and urine progression at one (last) assessment is unconfirmed",
+        # serum rise 2.6 - 2.0 = 0.6 (>= 0.5, >= 0.5 = 25 % of 2.0); urine rise 800 - 500 =
+        # 300 mg/24h (>= 200, >= 125); the last assessment, alive
+        labs=[s(-5, 2.0), u(-5, 500), s(30, 2.6), u(30, 800)],
+        expect=dict(progression_date=None, unconfirmed_pd_date=30),
+    ),
+    dict(
+        id="simultaneous_pd: serum and urine progression at one assessment confirm each other",
+        labs=[s(-5, 2.0), u(-5, 500), s(30, 2.6), u(30, 800)],
+        params=dict(profile="simultaneous_pd"),
+        expect=dict(best_response="PD", progression_date=30, unconfirmed_pd_date=None),
+    ),
+    dict(
+        id="simultaneous_pd: one marker progressing at the last assessment stays unconfirmed",
+        # urine 550: rise 50 < 200 mg/24h -> only serum progresses
+        labs=[s(-5, 2.0), u(-5, 500), s(30, 2.6), u(30, 550)],
+        params=dict(profile="simultaneous_pd"),
+        expect=dict(progression_date=None, unconfirmed_pd_date=30),
+    ),
+    # ---------------------------------------------- next line (PFS2) and anti-CD38 (1.4)
+    dict(
+        id="next line with a recorded progression: next_line_progression_date (PFS2)",
+        # index line progresses on 90 (reason progression); next line starts 120, its own
+        # progression on 250 -> the PFS2 event date
+        labs=[s(-5, 2.0), s(30, 1.0), s(60, 1.0)],
+        therapy=[
+            ("isatuximab;pomalidomide;dexamethasone", 0, 100, "progression", 90),
+            ("carfilzomib;dexamethasone", 120, 260, "progression", 250),
+        ],
+        expect=dict(next_line_date=120, next_line_progression_date=250),
+    ),
+    dict(
+        id="next line without a progression: no PFS2 progression date",
+        labs=[s(-5, 2.0), s(30, 1.0), s(60, 1.0)],
+        therapy=[INDEX, ("carfilzomib;dexamethasone", 120, None, None, None)],
+        expect=dict(next_line_date=120, next_line_progression_date=None),
+    ),
+    dict(
+        id="anti-CD38: IgG-kappa band 0.2 g/dL on isatuximab, VGPR -> interference yes",
+        # (3.0 - 0.2) / 3.0 = 93 % -> VGPR twice; 0 < 0.2 < 0.25 on treatment; below CR
+        labs=[s(-5, 3.0), s(30, 0.2), s(60, 0.2)],
+        therapy=[INDEX],
+        isotype="IgG kappa",
+        expect=dict(best_response="VGPR", anti_cd38_interference="yes", anti_cd38_in_line="yes"),
+    ),
+    dict(
+        id="anti-CD38: same band, isotype not recorded -> possible",
+        labs=[s(-5, 3.0), s(30, 0.2), s(60, 0.2)],
+        therapy=[INDEX],
+        expect=dict(best_response="VGPR", anti_cd38_interference="possible"),
+    ),
+    dict(
+        id="anti-CD38: same band in an IgA-lambda patient -> no",
+        labs=[s(-5, 3.0), s(30, 0.2), s(60, 0.2)],
+        therapy=[INDEX],
+        isotype="IgA lambda",
+        expect=dict(anti_cd38_interference="no"),
+    ),
+    dict(
+        id="anti-CD38: a band of exactly 0.25 g/dL is not small enough (exclusive)",
+        # (3.0 - 0.25) / 3.0 = 91.7 % -> VGPR
+        labs=[s(-5, 3.0), s(30, 0.25), s(60, 0.25)],
+        therapy=[INDEX],
+        isotype="IgG-k",
+        expect=dict(best_response="VGPR", anti_cd38_interference="no"),
+    ),
+    dict(
+        id="anti-CD38: no daratumumab or isatuximab in the line -> no",
+        labs=[s(-5, 3.0), s(30, 0.2), s(60, 0.2)],
+        therapy=[("pomalidomide;dexamethasone", 0, None, None, None)],
+        isotype="IgG kappa",
+        expect=dict(anti_cd38_interference="no", anti_cd38_in_line="no"),
+    ),
+    dict(
+        id="anti-CD38: CR reached, nothing hidden -> no",
+        labs=[s(-5, 3.0), bm(20, 2), *cr_visit(30), *cr_visit(60)],
+        therapy=[INDEX],
+        isotype="IgG kappa",
+        expect=dict(best_response="CR", anti_cd38_interference="no"),
+    ),
+    dict(
+        id="anti-CD38: no therapy row for the patient -> not assessable",
+        labs=[s(-5, 3.0), s(30, 0.2), s(60, 0.2)],
+        isotype="IgG kappa",
+        expect=dict(anti_cd38_interference=""),
+    ),
 ]
 
 
@@ -529,6 +659,7 @@ def build(cases: list[dict[str, Any]]) -> tuple[pd.DataFrame, SourceTable, Sourc
             "start_date": pd.Timestamp(DAY0),
             "death_date": pd.Timestamp(day(death)) if death is not None else pd.NaT,
             "last_followup_date": pd.Timestamp(day(lfu)),
+            "isotype": c.get("isotype"),
         })  # fmt: skip
         for d, test, v, unit in c["labs"]:
             date = d if isinstance(d, str) else day(d)

@@ -49,7 +49,8 @@ def _map_entries(path: str) -> dict[str, Any]:
             "data.redcap.checkboxes": "comorbidities",
             "sites.redcap.checkboxes": "comorbidities",
             "finegray.reference": "sex",
-            "iptw.reference": "sex"}[path]  # fmt: skip
+            "iptw.reference": "sex",
+            "tv_cox.reference": "sex"}[path]  # fmt: skip
     if t.value.type in ("table", "map"):
         return {name: _build(f"{path}.*")}
     return {name: t.value.example}

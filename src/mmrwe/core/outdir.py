@@ -14,7 +14,8 @@ the inputs are checked unchanged:
   run finished") is removed first and moved in last, and the next run completes a
   journal it finds.
 
-A lock (``flock``) refuses a second run into the same folder while one is running; the
+A lock (``flock`` on ``.mmrwe.lock`` in the folder, kept from run to run and hard-linked
+into each new folder) refuses a second run into the same folder while one is running; the
 leftovers of killed runs are removed by the next run. A killed, interrupted or failed run
 leaves the previous outputs exactly as they were.
 """
@@ -101,14 +102,12 @@ class _Lock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "another process"
             os.close(fd)
             raise OutputError(
-                f"another mmrwe run is writing to {self.folder} (process {holder})",
+                f"another mmrwe run is writing to {self.folder}",
                 fix="wait for it to finish, or choose another --out folder",
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        # nothing is written into the lock file: taking the lock changes nothing in the folder
         self._fd = fd
 
     def release(self) -> None:
@@ -202,6 +201,7 @@ class OutputFolder:
         self._lock: _Lock | None = None
         self._id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.committed = False
+        self._created = False
 
     # -- opening
 
@@ -225,14 +225,15 @@ class OutputFolder:
         except OSError as exc:
             raise os_error_words(exc, out.parent) from None
         self.mode = "beside" if self._can_swap() else "inside"
-        if self.mode == "inside":
-            try:
-                out.mkdir(exist_ok=True)
-            except OSError as exc:
-                raise os_error_words(exc, out) from None
-        lock_dir = out.parent if self.mode == "beside" else out
-        lock_name = f".{out.name}{LOCK}" if self.mode == "beside" else LOCK
-        self._lock = _Lock(lock_dir / lock_name, out)
+        self._created = not out.exists()
+        try:
+            out.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise os_error_words(exc, out) from None
+        # the lock lives in the folder itself, so nothing is left beside it; a run that
+        # opens it after a swap locks the new folder's own lock file, which is fine: the
+        # swapping run no longer touches the folder
+        self._lock = _Lock(out / LOCK, out)
         self._lock.acquire()
         try:
             self._recover()
@@ -283,13 +284,11 @@ class OutputFolder:
             prefix = f".{out.name}"
             staged = sorted(out.parent.glob(f"{prefix}{STAGING}*"))
             olds = sorted(out.parent.glob(f"{prefix}{OLD}*"))
-            if not out.exists():
-                done = [s for s in staged if (s / COMPLETE).exists()]
-                if done:  # killed between the two renames: the new outputs were complete
-                    done[-1].rename(out)
-                    (out / COMPLETE).unlink(missing_ok=True)
-                elif olds:  # killed before the new ones were complete: back to the old
-                    olds[-1].rename(out)
+            done = [s for s in staged if (s / COMPLETE).exists()]
+            if self._created and (done or olds):
+                # killed between the two renames of a swap (the folder was missing): the new
+                # outputs if they were complete, else the old ones come back
+                self._restore(done[-1] if done else olds[-1])
             for p in [*staged, *olds]:
                 if p.exists():
                     shutil.rmtree(p, ignore_errors=True)
@@ -302,6 +301,22 @@ class OutputFolder:
                 shutil.rmtree(p, ignore_errors=True)
             for p in out.glob(f"{OLD}*"):
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+
+    def _restore(self, target: Path) -> None:
+        out = self.out
+        (target / COMPLETE).unlink(missing_ok=True)
+        if exchange(target, out):
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            (out / LOCK).unlink(missing_ok=True)
+            out.rmdir()
+            target.rename(out)
+        # the lock was in the empty folder just replaced: take it again in the restored one
+        assert self._lock is not None
+        self._lock.release()
+        self._lock = _Lock(out / LOCK, out)
+        self._lock.acquire()
+        self._created = False
 
     # -- committing
 
@@ -323,8 +338,10 @@ class OutputFolder:
             return
         mine = self.owned(self.out)
         for entry in self.out.iterdir():
-            if entry.name in mine or entry.name.startswith((STAGING, OLD, LOCK, JOURNAL)):
+            if entry.name in mine or entry.name.startswith((STAGING, OLD, JOURNAL)):
                 continue
+            # the lock file too: the same file (a hard link) in the new folder, so a run
+            # waiting on it after the swap still finds it held
             dest = self.staging / entry.name
             if dest.exists():
                 continue  # mmrwe writes this name now: the new file wins
@@ -336,9 +353,6 @@ class OutputFolder:
     def _commit_beside(self) -> None:
         out = self.out
         self._carry_over()
-        if not out.exists():
-            self.staging.rename(out)
-            return
         if exchange(self.staging, out):
             shutil.rmtree(self.staging, ignore_errors=True)  # now the previous outputs
             return
@@ -386,12 +400,17 @@ class OutputFolder:
     # -- closing
 
     def close(self) -> None:
-        """Remove the staging folder if it was not committed; release the lock."""
+        """Remove the staging folder if it was not committed; release the lock. A folder this
+        run created and left empty (a failed first run) is removed too."""
         if not self.committed and self.staging != self.out and self.staging.exists():
             shutil.rmtree(self.staging, ignore_errors=True)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+            if not self.committed and self._created:
+                with contextlib.suppress(OSError):
+                    (self.out / LOCK).unlink()
+                    self.out.rmdir()
 
     def final(self, paths: Iterable[tuple[str, Path]]) -> dict[str, Path]:
         """Paths in the staging folder mapped to where they are after the commit."""

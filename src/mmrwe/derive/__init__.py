@@ -1,6 +1,7 @@
 """Derivations: time-to-event endpoints, spec-declared columns, IMWG calls."""
 
 from mmrwe.derive.endpoints import (
+    ALL_RULES,
     OS_RULE,
     PFS_RULE,
     RULES,
@@ -10,6 +11,7 @@ from mmrwe.derive.endpoints import (
 )
 
 __all__ = [
+    "ALL_RULES",
     "OS_RULE",
     "PFS_RULE",
     "RULES",

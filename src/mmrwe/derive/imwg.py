@@ -86,6 +86,21 @@ FLC_RATIO_LOW, FLC_RATIO_HIGH = 0.26, 1.65
 BMPC_MEASURABLE = 30.0
 BMPC_CR_BELOW = 5.0
 
+Profile = Literal["strict", "relaxed", "simultaneous_pd"]
+PROFILES: tuple[str, ...] = ("strict", "relaxed", "simultaneous_pd")
+#: What each derivation profile changes, in words (results.json and the audit).
+PROFILE_RULES: dict[str, str] = {
+    "strict": "IMWG 2016 as written: every category but SD confirmed by two consecutive "
+    "assessments; CR needs a bone-marrow result < 5 %; biochemical progression confirmed by "
+    "the next assessment or death",
+    "relaxed": "real-world derived response: a response category (MR to sCR) is called from "
+    "one assessment on the serum, urine and FLC routes (no confirming second assessment), "
+    "and a missing bone-marrow result no longer blocks CR (a result >= 5 % still does); "
+    "every other rule, progression included, as strict",
+    "simultaneous_pd": "strict, and a biochemical progression met by two markers at one "
+    "assessment (serum and urine M-protein) is confirmed by that assessment",
+}
+
 ROUTES = ("none", "serum/urine", "flc", "marrow", "plasmacytoma")
 R_NONE, R_SU, R_FLC, R_MARROW, R_SPD = range(5)
 
@@ -119,6 +134,15 @@ class ResponseParams:
         Adding or dropping dexamethasone/prednisone alone opens a new line (default no).
     regimen_merge_days : int
         Overlapping therapy rows starting within this many days are one regimen.
+    profile : {"strict", "relaxed", "simultaneous_pd"}
+        Derivation profile (``PROFILE_RULES``): "strict" applies IMWG as written;
+        "relaxed" is the real-world "derived response" when confirmations or marrow results
+        are missing (one assessment suffices for a response category on the serum, urine and
+        FLC routes; a missing marrow result no longer blocks CR, a marrow result >= 5 %
+        still does); "simultaneous_pd" is strict, and a biochemical progression met by two
+        markers (serum and urine M-protein) at one assessment is confirmed by it.
+    isotype_column : str
+        Patient-table column with the M-protein isotype, for the anti-CD38 interference flag.
     """
 
     baseline_window_days: int = 30
@@ -130,6 +154,8 @@ class ResponseParams:
     scr_without_clonality: Literal["CR", "flc_ratio"] = "CR"
     steroid_change_opens_line: bool = False
     regimen_merge_days: int = 30
+    profile: Profile = "strict"
+    isotype_column: str = "isotype"
 
     def __post_init__(self) -> None:
         checks = [
@@ -141,6 +167,7 @@ class ResponseParams:
             (self.scr_without_clonality in ("CR", "flc_ratio"),
              "scr_without_clonality is CR or flc_ratio"),
             (self.regimen_merge_days >= 0, "regimen_merge_days must be >= 0"),
+            (self.profile in PROFILES, f"profile is one of {', '.join(PROFILES)}"),
         ]  # fmt: skip
         for ok, msg in checks:
             if not ok:
@@ -151,7 +178,18 @@ class ResponseParams:
         d: dict[str, Any] = asdict(self)
         d.update(
             criteria=CRITERIA,
-            confirmation="two consecutive assessments (marrow, imaging: none); date = first",
+            profile_rules=PROFILE_RULES[self.profile],
+            confirmation=(
+                "one assessment suffices for a response category (profile relaxed); "
+                "progression: two consecutive assessments (marrow, imaging: none); date = first"
+                if self.profile == "relaxed"
+                else "two consecutive assessments (marrow, imaging: none); date = first"
+                + (
+                    "; or two markers progressing at one assessment"
+                    if self.profile == "simultaneous_pd"
+                    else ""
+                )
+            ),
             measurable_urine_mg_24h=URINE_MEASURABLE_MG,
             measurable_iflc_mg_dl=IFLC_MEASURABLE_MG_DL,
             flc_ratio_normal=[FLC_RATIO_LOW, FLC_RATIO_HIGH],
@@ -217,7 +255,7 @@ PDBIT = {name: 1 << i for i, (name, _) in enumerate(PD_BITS)}
 PD_BIO_MASK = PDBIT["PD_SERUM"] | PDBIT["PD_URINE"] | PDBIT["PD_FLC"]
 
 # PD kinds (how a progression was established)
-PDK_NEXT, PDK_DEATH, PDK_NOCONF = 1, 2, 3
+PDK_NEXT, PDK_DEATH, PDK_NOCONF, PDK_SIMUL = 1, 2, 3, 4
 
 #: Columns of the wide per-date table, in test-code order.
 WIDE = ("sm", "um", "kap", "lam", "sife", "uife", "bm", "spd", "newl", "clon")
@@ -521,7 +559,8 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     cap(b_lvl, su & ~has_flc, CR, "SCR_FLC_MISSING")
     cap(b_lvl, su & has_flc & ~ratio_ok, CR, "SCR_FLC_ABN")
     # carried requirements: marrow < 5 %, plasmacytoma, clonality
-    cap(c_lvl, sf & np.isnan(bm_cf), VGPR, "BM_MISSING")
+    if params.profile != "relaxed":  # relaxed: a missing marrow does not block CR
+        cap(c_lvl, sf & np.isnan(bm_cf), VGPR, "BM_MISSING")
     cap(c_lvl, sf & _ge(bm_cf, BMPC_CR_BELOW), VGPR, "BM_GE5")
     bsp = b_spd[p]
     has_bsp = sf & (bsp > 0)
@@ -598,8 +637,13 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     last = ia & np.isnan(next_day)
     conf_next = ia & pd_bio & next_bio
     conf_death = ia & pd_bio & last & death_conf
-    unconf = ia & pd_bio & last & ~death_conf
-    ev = conf_next | conf_death | pd_nc
+    if params.profile == "simultaneous_pd":
+        bio = A["pd_bits"].to_numpy().astype(np.int64) & PD_BIO_MASK
+        conf_simul = ia & (((bio & 1) + ((bio >> 1) & 1) + ((bio >> 2) & 1)) >= 2)
+    else:
+        conf_simul = np.zeros(len(A), dtype=bool)
+    unconf = ia & pd_bio & last & ~death_conf & ~conf_simul
+    ev = conf_next | conf_death | pd_nc | conf_simul
     ev_day = np.where(ev, Ad, np.nan)
     pd_day = _group_min(Ap, ev_day, n_pat)
     un_day = _group_min(Ap, np.where(unconf, Ad, np.nan), n_pat)
@@ -609,7 +653,9 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
     # progression details at the event row
     pe = pd_eff[Ap]
     at_ev = (Ad == pe) & (ev | (unconf & params.unconfirmed_pd_is_event))
-    kind = np.select([pd_nc, conf_next, conf_death], [PDK_NOCONF, PDK_NEXT, PDK_DEATH], 0)
+    kind = np.select(
+        [pd_nc, conf_next, conf_death, conf_simul], [PDK_NOCONF, PDK_NEXT, PDK_DEATH, PDK_SIMUL], 0
+    )
     ev_rows = np.flatnonzero(at_ev)
     pd_kind = np.full(n_pat, np.nan)
     pd_bits_p = np.full(n_pat, np.nan)
@@ -628,7 +674,9 @@ def _imwg_pandas(labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams) -
         np.fmin(np.fmin(A["b_lvl"].to_numpy(), next_b), next_c),
         np.nan,
     )
-    single = np.where(conf_route, np.where(lvl >= SD, SD, NE), np.where(lvl >= SD, lvl, NE))
+    # a single reading counts as SD on the confirmed routes (relaxed: as read)
+    needs_pair = conf_route & (params.profile != "relaxed")
+    single = np.where(needs_pair, np.where(lvl >= SD, SD, NE), np.where(lvl >= SD, lvl, NE))
     conf = np.where(in_bor, np.fmax(single, pair), np.nan)
     A["next_day"] = next_day
     A["pair_lvl"] = pair
@@ -781,6 +829,13 @@ SELECT *,
 FROM w0
 WINDOW wa AS (PARTITION BY pid ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"""
     lv_cte = _levels_sql(params, cap, clon_missing, clon_missing_bit)
+    simul = (
+        "(s1.is_assess AND ((s1.pd_bits & 1) + ((s1.pd_bits >> 1) & 1) + "
+        "((s1.pd_bits >> 2) & 1)) >= 2)"
+        if params.profile == "simultaneous_pd"
+        else "false"
+    )
+    needs_pair = "false" if params.profile == "relaxed" else "true"
     seq_sql = f"""CREATE OR REPLACE TEMP TABLE seq AS
 WITH {win_cte},
 {lv_cte},
@@ -808,7 +863,8 @@ SELECT CAST(s1.pid AS INTEGER) AS pid, CAST(s1.day AS INTEGER) AS day, s1.is_ass
   s1.is_assess AND s1.pd_bio AND s1.next_day IS NULL AND pr.death IS NOT NULL
     AND (pr.next_start IS NULL OR pr.death < pr.next_start) AS conf_death,
   s1.is_assess AND s1.pd_bio AND s1.next_day IS NULL AND NOT (pr.death IS NOT NULL
-    AND (pr.next_start IS NULL OR pr.death < pr.next_start)) AS unconf
+    AND (pr.next_start IS NULL OR pr.death < pr.next_start)) AND NOT {simul} AS unconf,
+  {simul} AS conf_simul
 FROM s1 JOIN pr ON s1.pid = pr.pid"""
     cs_cte = f"""c0 AS (
   SELECT s.*, pdp.pd_eff,
@@ -816,7 +872,7 @@ FROM s1 JOIN pr ON s1.pid = pr.pid"""
     CASE WHEN s.p_route IN ({R_SU}, {R_FLC}) AND s.next_day IS NOT NULL
               AND (pdp.pd_eff IS NULL OR s.next_day <= pdp.pd_eff)
          THEN least(s.b_lvl, s.next_b, s.next_c) END AS pair_lvl,
-    CASE WHEN s.p_route IN ({R_SU}, {R_FLC})
+    CASE WHEN s.p_route IN ({R_SU}, {R_FLC}) AND {needs_pair}
          THEN (CASE WHEN s.level >= {SD} THEN {SD} ELSE {NE} END)
          ELSE (CASE WHEN s.level >= {SD} THEN s.level ELSE {NE} END) END AS single
   FROM seq s JOIN pdp ON s.pid = pdp.pid),
@@ -880,7 +936,7 @@ FROM r3""",
         f"""CREATE OR REPLACE TEMP TABLE pdp AS
 WITH e AS (
   SELECT pid,
-    min(day) FILTER (WHERE conf_next OR conf_death OR pd_nc) AS pd_day,
+    min(day) FILTER (WHERE conf_next OR conf_death OR pd_nc OR conf_simul) AS pd_day,
     min(day) FILTER (WHERE unconf) AS un_day0
   FROM seq GROUP BY pid)
 SELECT pid, pd_day,
@@ -894,11 +950,12 @@ FROM e""",
         f"""CREATE OR REPLACE TEMP TABLE ev AS
 SELECT s.pid,
   CASE WHEN s.pd_nc THEN {PDK_NOCONF} WHEN s.conf_next THEN {PDK_NEXT}
-       WHEN s.conf_death THEN {PDK_DEATH} ELSE 0 END AS pd_kind,
+       WHEN s.conf_death THEN {PDK_DEATH} WHEN s.conf_simul THEN {PDK_SIMUL} ELSE 0 END
+    AS pd_kind,
   s.pd_bits,
   CASE WHEN NOT s.pd_nc AND s.conf_next THEN s.next_day END AS pd_confirm_day
 FROM seq s JOIN pdp ON s.pid = pdp.pid
-WHERE s.day = pdp.pd_eff AND (s.conf_next OR s.conf_death OR s.pd_nc
+WHERE s.day = pdp.pd_eff AND (s.conf_next OR s.conf_death OR s.pd_nc OR s.conf_simul
   {"OR s.unconf" if params.unconfirmed_pd_is_event else ""})""",
         f"""CREATE OR REPLACE TEMP TABLE pp AS
 WITH {cs_cte},
@@ -985,7 +1042,8 @@ def _levels_sql(params: ResponseParams, cap: Any, clon_missing: str, clon_missin
         ("b", "sf AND uife = 1", VGPR, "UIFE_POS"),
         ("b", "su AND NOT has_flc", CR, "SCR_FLC_MISSING"),
         ("b", "su AND has_flc AND NOT ratio_ok", CR, "SCR_FLC_ABN"),
-        ("c", "sf AND bm_cf IS NULL", VGPR, "BM_MISSING"),
+        ("c", "sf AND bm_cf IS NULL" + (" AND false" if params.profile == "relaxed" else ""),
+         VGPR, "BM_MISSING"),
         ("c", f"sf AND {g('bm_cf', _f(BMPC_CR_BELOW))}", VGPR, "BM_GE5"),
         ("c", "has_bsp AND spd_cf IS NULL", SD, "SPD_MISSING"),
         ("c", "has_bsp AND spd_cf IS NOT NULL AND NOT x25", SD, "SPD_LT25"),

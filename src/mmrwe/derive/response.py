@@ -17,6 +17,7 @@ MML015 warning  patient without any usable lab row: NE
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from mmrwe.derive.imwg import (
     PDK_DEATH,
     PDK_NEXT,
     PDK_NOCONF,
+    PDK_SIMUL,
+    PROFILE_RULES,
     R_FLC,
     R_MARROW,
     R_NONE,
@@ -45,7 +48,7 @@ from mmrwe.derive.imwg import (
     R_SU,
     ResponseParams,
 )
-from mmrwe.derive.labs import TESTS, HarmonizedLabs, harmonize_labs
+from mmrwe.derive.labs import SERUM_M, TESTS, HarmonizedLabs, harmonize_labs
 
 __all__ = ["ResponseDerivation", "ResponseParams", "derive_response"]
 
@@ -61,9 +64,20 @@ PER_PATIENT_COLUMNS = (
     "dara_refractory_date", "months_from_dara_refractory", "last_dara_dose_date",
     "months_from_last_dara_dose", "unconfirmed_pd_date", "best_response_pd_unconfirmed",
     "pd_criteria", "pd_confirmation", "pd_date_recorded", "pd_date_agreement",
-    "pd_date_difference_days", "next_line_date", "response_window_end", "n_assessments",
-    "prior_lines_derived", "prior_lines_entered",
+    "pd_date_difference_days", "next_line_date", "next_line_progression_date",
+    "response_window_end", "n_assessments", "prior_lines_derived", "prior_lines_entered",
+    "anti_cd38_in_line", "anti_cd38_band_g_dl", "anti_cd38_interference",
 )  # fmt: skip
+
+#: Largest serum M-spike (g/dL, exclusive) that may be the anti-CD38 antibody itself.
+ANTI_CD38_BAND_G_DL = 0.25
+ANTI_CD38_RULE = (
+    "daratumumab or isatuximab in the line under study (IgG1-kappa antibodies that migrate "
+    "on SPEP and IFE), a serum M-spike > 0 and < 0.25 g/dL on treatment, and a best response "
+    "below CR: the band may be the drug and hide a CR. yes: the patient's M-protein is "
+    "IgG-kappa; possible: its isotype is not recorded; no: otherwise; empty: no therapy row "
+    "for the patient"
+)
 
 
 @dataclass(frozen=True)
@@ -215,7 +229,8 @@ def derive_response(
     it = _imwg.derive_imwg(hl.rows, pt, params, engine=engine)
     lap("imwg")
 
-    per = _assemble(pts, day0, it.patients, tt, params)
+    extra = _line_extras(pts, day0, hl, it.patients, ht, tt, params)
+    per = _assemble(pts, day0, it.patients, tt, params, extra)
     pissues = _patient_issues(pts, hl, it.patients, params, labs)
     if tt is not None and therapy is not None:
         pissues += _line_issues(pts, tt, therapy)
@@ -227,6 +242,8 @@ def derive_response(
         units_seen=hl.units_seen,
         lab_rows={"read": hl.n_input, "used": hl.n_used},
         audit_fail_codes={name: f"{cat}: {text}" for name, cat, text in FAIL_BITS},
+        anti_cd38_interference=ANTI_CD38_RULE,
+        next_line_progression="earliest progression_date of the rows of the next line",
         line_rules={str(k): v for k, v in _th.LINE_REASONS.items()},
         refractory_rules={str(k): v for k, v in _th.REF_RULES.items()},
         scr_note=(
@@ -277,12 +294,98 @@ def _yes_no(x: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present, np.where(x, "yes", "no"), "")
 
 
+def _line_extras(
+    pts: pd.DataFrame,
+    day0: np.ndarray,
+    hl: HarmonizedLabs,
+    P: pd.DataFrame,
+    ht: _th.HarmonizedTherapy | None,
+    tt: _th.TherapyTables | None,
+    params: ResponseParams,
+) -> dict[str, np.ndarray]:
+    """Progression on the next line (PFS2) and the anti-CD38 interference flag, per patient.
+
+    * ``next_line_progression_date``: the earliest own progression date of the rows of the
+      next line (the line after the one running at day 0), as the therapy table records it
+      (a row's progression is on or after its start and before the following line).
+    * ``anti_cd38_interference``: see ``ANTI_CD38_RULE``; the smallest on-treatment serum
+      M-spike in (0, 0.25) g/dL is kept for the audit.
+    """
+    n = len(pts)
+    next_pd = np.full(n, np.nan)
+    cd38 = np.zeros(n, dtype=bool)
+    if ht is not None and tt is not None and len(ht.rows):
+        R = ht.rows[["tid", "pid", "start", "pd", "supportive_only"]].merge(
+            tt.rows[["tid", "line_eff"]], on="tid"
+        )
+        pid = R["pid"].to_numpy()
+        start = R["start"].to_numpy()
+        line = R["line_eff"].to_numpy()
+        lines = ~R["supportive_only"].to_numpy() & ~np.isnan(line)
+        d0 = day0[pid]
+        cur = _th._gmax(pid[lines & (start <= d0)], line[lines & (start <= d0)], n)
+        later = lines & (start > d0) & ~(line <= cur[pid])
+        nxt = _th._gmin(pid[later], line[later], n)
+        on_next = lines & (line == nxt[pid])
+        next_pd = _th._gmin(pid[on_next], R["pd"].to_numpy()[on_next], n)
+        # anti-CD38 agents in a row of the line running at day 0, from day 0 on
+        idx = lines & (line == cur[pid]) & (start >= d0)
+        A = ht.agents
+        tid = R["tid"].to_numpy(dtype=np.int64)
+        by_tid = np.zeros(int(tid.max()) + 1 if len(tid) else 0, dtype=bool)
+        by_tid[tid] = idx
+        a_tid = A["tid"].to_numpy(dtype=np.int64)
+        a_idx = by_tid[a_tid] & (A["cls"].to_numpy() == "anti-CD38")
+        cd38[A["pid"].to_numpy()[a_idx]] = True
+    # smallest serum M-spike in (0, 0.25) g/dL after day 0 within the response window
+    L = hl.rows
+    lp = L["pid"].to_numpy(dtype=np.int64)
+    lv = L["value"].to_numpy(dtype=np.float64)
+    ld = L["day"].to_numpy(dtype=np.float64)
+    end = P["end_day"].to_numpy()
+    small = (
+        (L["test"].to_numpy() == SERUM_M) & (lv > 0) & (lv < ANTI_CD38_BAND_G_DL)
+        & (ld > day0[lp]) & (ld <= end[lp])
+    )  # fmt: skip
+    band = _th._gmin(lp[small], lv[small], n)
+    iso = _isotype_igg_kappa(pts, params.isotype_column)
+    below_cr = P["bor"].to_numpy() < _imwg.CR
+    hit = cd38 & ~np.isnan(band) & below_cr
+    # without therapy rows the agents of the line are unknown: not assessable ("")
+    known = (tt.patients["n_rows"].to_numpy() > 0) if tt is not None else np.zeros(n, bool)
+    flag = np.where(hit & (iso == 1), "yes", np.where(hit & (iso < 0), "possible", "no"))
+    flag = np.where(known, flag, "").astype(object)
+    in_line = np.where(known, np.where(cd38, "yes", "no"), "").astype(object)
+    return {
+        "next_line_progression_date": next_pd,
+        "anti_cd38_in_line": in_line,
+        "anti_cd38_band_g_dl": np.where(cd38, band, np.nan),
+        "anti_cd38_interference": flag,
+    }
+
+
+def _isotype_igg_kappa(pts: pd.DataFrame, column: str) -> np.ndarray:
+    """1 where the M-protein isotype is IgG kappa, 0 where it is another, -1 where unknown."""
+    n = len(pts)
+    if column not in pts.columns:
+        return np.full(n, -1, dtype=np.int64)
+    codes, uniq = pd.factorize(pd.Series(pts[column].to_numpy(), dtype=object))
+    table = []
+    for v in uniq.tolist():  # one parse per distinct text
+        t = re.sub(r"[^a-zκλ]", "", str(v).lower())
+        table.append(-1 if t in ("", "nan", "none", "unknown", "na") else
+                     int(t in ("iggkappa", "iggk", "iggκ")))  # fmt: skip
+    lookup = np.array([*table, -1], dtype=np.int64)  # code -1 (missing) -> unknown
+    return lookup[codes]
+
+
 def _assemble(
     pts: pd.DataFrame,
     day0: np.ndarray,
     P: pd.DataFrame,
     tt: _th.TherapyTables | None,
     params: ResponseParams,
+    extra: dict[str, np.ndarray],
 ) -> pd.DataFrame:
     n = len(pts)
     bor = P["bor"].to_numpy()
@@ -304,9 +407,9 @@ def _assemble(
         crit = np.where(has, np.where(crit == "", short, crit + ";" + short), crit)
     kind = P["pd_kind"].to_numpy()
     conf = np.select(
-        [kind == PDK_NEXT, kind == PDK_DEATH, kind == PDK_NOCONF, kind == 0],
+        [kind == PDK_NEXT, kind == PDK_DEATH, kind == PDK_NOCONF, kind == PDK_SIMUL, kind == 0],
         ["next assessment", "death", "not needed (imaging or marrow)",
-         "unconfirmed, counted as event"],
+         "two markers at one assessment", "unconfirmed, counted as event"],
         "",
     ).astype(object)  # fmt: skip
     pdd = P["pd_day"].to_numpy()
@@ -371,6 +474,9 @@ def _assemble(
     end_day = P["end_day"].to_numpy()
     out["response_window_end"] = _to_dt(np.where(end_day >= _FAR_FUTURE, np.nan, end_day))
     out["n_assessments"] = P["n_assess"].to_numpy(dtype=np.int64)
+    out["next_line_progression_date"] = _to_dt(extra["next_line_progression_date"])
+    for c in ("anti_cd38_in_line", "anti_cd38_band_g_dl", "anti_cd38_interference"):
+        out[c] = extra[c]
     return out[list(PER_PATIENT_COLUMNS)]
 
 
@@ -617,6 +723,8 @@ def _audit_sql(params: ResponseParams, with_therapy: bool) -> str:
     bor_rule = f"""CASE
       WHEN i.bor >= 1 AND i.route IN ({R_SU}, {R_FLC}) AND i.bor_confirm_day IS NOT NULL AND i.bor_confirm_day <> i.bor_day
         THEN {_level("i.bor")} || ' confirmed by two consecutive assessments (' || {_date("i.bor_day")} || ', ' || {_date("i.bor_confirm_day")} || '); the confirmed category is the lower of the two readings'
+      WHEN i.bor >= 2 AND i.route IN ({R_SU}, {R_FLC}) AND {"true" if params.profile == "relaxed" else "false"}
+        THEN {_level("i.bor")} || ' on ' || {_date("i.bor_day")} || ' (profile relaxed: one assessment suffices)'
       WHEN i.bor = 1 THEN 'SD: an assessment without progression; SD needs no confirmation'
       WHEN i.bor >= 2 THEN {_level("i.bor")} || ' on ' || {_date("i.bor_day")} || ' (marrow or plasmacytoma route: no confirmation needed)'
       WHEN i.bor = 0 AND i.bor_pd_unconfirmed THEN 'PD: the only evaluable reading is an unconfirmed PD (unconfirmed_pd_bor = PD); not a progression event'
@@ -628,6 +736,7 @@ def _audit_sql(params: ResponseParams, with_therapy: bool) -> str:
       WHEN {PDK_NEXT} THEN 'confirmed by the next assessment on ' || {_date("i.pd_confirm_day")} || '; dated at the first of the two'
       WHEN {PDK_DEATH} THEN 'confirmed by death before any further assessment'
       WHEN {PDK_NOCONF} THEN 'imaging or marrow progression: no confirmation needed'
+      WHEN {PDK_SIMUL} THEN 'confirmed by two markers progressing at the same assessment (profile simultaneous_pd)'
       WHEN 0 THEN 'unconfirmed PD at the last assessment, counted because unconfirmed_pd_is_event = true'
       END"""
     therapy_cte = ""
@@ -658,7 +767,8 @@ th AS (
       'months_from_anti_cd38_refractory': p.months_from_dara_refractory,
       'last_anti_cd38_dose': p.last_dara_dose_date,
       'months_from_last_anti_cd38_dose': p.months_from_last_dara_dose,
-      'next_line_starts': p.next_line_date} END"""
+      'next_line_starts': p.next_line_date,
+      'next_line_progression': p.next_line_progression_date} END"""
     return f"""
 WITH x AS (SELECT * FROM a_asm WHERE pid >= $1 AND pid < $2),
 asm AS (
@@ -693,6 +803,7 @@ k AS (SELECT * FROM asm)
 SELECT to_json({{
   'patient_id': p.patient_id,
   'criteria': {_q(CRITERIA)},
+  'profile': {{'name': {_q(params.profile)}, 'rules': {_q(PROFILE_RULES[params.profile])}}},
   'day0': {_date("i.day0")},
   'baseline': {{
     'window': [{_date(f"i.day0 - {int(params.baseline_window_days)}")}, {_date("i.day0")}],
@@ -731,7 +842,11 @@ SELECT to_json({{
     'recorded_date': p.pd_date_recorded,
     'agreement_with_recorded': p.pd_date_agreement,
     'rule': 'nadir = lowest value from baseline to the assessment; biochemical PD needs two consecutive assessments (or death before any further one) and is dated at the first; progression after the next line starts belongs to that line'}},
-  'therapy': {therapy_json}
+  'therapy': {therapy_json},
+  'anti_cd38_interference': CASE WHEN p.anti_cd38_interference = '' THEN NULL ELSE {{
+      'flag': p.anti_cd38_interference, 'anti_cd38_in_line': p.anti_cd38_in_line,
+      'smallest_band_g_dl': p.anti_cd38_band_g_dl, 'best_response': p.best_response,
+      'rule': {_q(ANTI_CD38_RULE)}}} END
 }}) AS j
 FROM a_per p JOIN a_int i ON i.pid = p.pid
 LEFT JOIN k ON k.pid = p.pid

@@ -39,6 +39,10 @@ class _Rule(Protocol):
     def events(self) -> Sequence[_DateSource]: ...
     @property
     def censor(self) -> _DateSource: ...
+    @property
+    def censor_first(self) -> Sequence[_DateSource]: ...
+    @property
+    def restricted(self) -> bool: ...
 
 
 def _ibis() -> Any:
@@ -65,12 +69,18 @@ def derive_time_to_event(table: Any, rule: _Rule, *, prefix: str | None = None) 
     ibis.Table
         ``table`` with the three columns added. ``time_days`` is an integer number of days
         from ``rule.origin_column`` to the first event date, or to the censoring date when
-        no event date is filled (an event on the censoring date is an event).
+        no event date is filled (an event on the censoring date is an event). The
+        ``censor_first`` sources name the censoring when filled (TTP: a death without
+        progression). For a ``restricted`` rule, a patient whose origin is empty is outside
+        the endpoint's population: ``time_days`` and ``end_source`` are null and
+        ``event`` is false.
     """
     ibis = _ibis()
     p = prefix or rule.endpoint
     best: Any = None
     source: Any = ibis.literal(rule.censor.name)
+    for src in reversed(tuple(getattr(rule, "censor_first", ()))):
+        source = table[src.date_column].notnull().ifelse(ibis.literal(src.name), source)
     has_event: Any = ibis.literal(False)
     # Walk events in reverse priority so that, on equal dates, the first-listed one wins
     # (as derive_time_to_event of the in-memory path).
@@ -80,8 +90,17 @@ def derive_time_to_event(table: Any, rule: _Rule, *, prefix: str | None = None) 
         best = better.ifelse(d, best) if best is not None else d
         source = better.ifelse(ibis.literal(src.name), source)
         has_event = has_event | d.notnull()
-    end = has_event.ifelse(best, table[rule.censor.date_column])
-    time_days = end.delta(table[rule.origin_column], unit="day").cast("int64")
+    censor: Any = table[rule.censor.date_column]
+    for src in reversed(tuple(getattr(rule, "censor_first", ()))):
+        censor = table[src.date_column].notnull().ifelse(table[src.date_column], censor)
+    end = has_event.ifelse(best, censor)
+    origin = table[rule.origin_column]
+    time_days = end.delta(origin, unit="day").cast("int64")
+    if getattr(rule, "restricted", False):
+        inside = origin.notnull()
+        time_days = inside.ifelse(time_days, ibis.null().cast("int64"))
+        has_event = inside & has_event
+        source = inside.ifelse(source, ibis.null().cast("string"))
     return table.mutate(
         **{
             f"{p}_time_days": time_days,

@@ -109,7 +109,8 @@ class Table:
         return frozenset(k.name for k in self.keys)
 
 
-ENDPOINT_CHOICES = ("PFS", "OS")
+ENDPOINT_CHOICES = ("PFS", "OS", "TTP", "DoR", "TTNT", "PFS2")
+_ENDPOINT_DOC = "PFS or OS; TTP, DoR, TTNT or PFS2 (docs/clinical.md section 6; DoR, TTNT and PFS2 need the lab/therapy derivation or the matching dates in the patient table)."
 COMPETING_EVENTS = ("progression", "death")  # the two ways a PFS ends ([[cuminc]], [[finegray]])
 _READ_OPTIONS = "Reading options of the patient table (also used for the lab and therapy tables)."
 
@@ -204,6 +205,8 @@ TABLES: tuple[Table, ...] = (
             Key("maic", "array", "Matching-adjusted indirect comparison with a published trial arm."),
             Key("imputation", "table", "Multiple imputation of missing covariates (chained equations), pooled by Rubin's rules."),
             Key("target", "table", "The emulated target trial in words (TARGET reporting guideline)."),
+            Key("tv_cox", "array", "Cox models with a time-varying covariate (response as it is reached), in start/stop form."),
+            Key("risk_scores", "table", "Myeloma staging and risk (ISS, R-ISS, R2-ISS, IMS/IMWG 2025) derived from named columns."),
             Key("table1", "table", "Baseline characteristics table."),
             Key("validation", "table", "Issues accepted knowingly and what to do with invalid rows."),
             Key("cohort", "table", "Patients excluded by the study team."),
@@ -325,6 +328,8 @@ TABLES: tuple[Table, ...] = (
             Key("scr_without_clonality", "string", "Without a marrow clonality result: CR (sCR downgraded, the IMWG missing-data rule) or flc_ratio (the FLC ratio alone decides sCR).", default="CR", choices=("CR", "flc_ratio"), example="CR"),
             Key("steroid_change_opens_line", "boolean", "Adding or dropping dexamethasone alone opens a new line of therapy.", default=False, example=False),
             Key("regimen_merge_days", "integer", "Therapy rows starting within this many days of each other form one regimen.", default=30, minimum=0, maximum=365, example=30),
+            Key("profile", "string", "strict: IMWG as written; relaxed: the real-world derived response (one assessment suffices for a response category, a missing marrow does not block CR); simultaneous_pd: strict, and a biochemical progression in two markers at one assessment needs no second assessment (docs/clinical.md section 1.5).", default="strict", choices=("strict", "relaxed", "simultaneous_pd"), example="relaxed"),
+            Key("isotype_column", "string", "Patient-table column holding the M-protein isotype (e.g. IgG kappa), for the anti-CD38 interference flag; absent or empty means unknown.", default="isotype", example="isotype"),
         ),
     ),
     Table(
@@ -337,6 +342,8 @@ TABLES: tuple[Table, ...] = (
             Key("landmarks", "numbers", "Landmark times (in the study's time unit) at which survival is reported.", default=[12.0, 24.0], minimum=0, example=[12, 24], contract=True),
             Key("median_ci", "string", "Which median CI results.json calls `median`: band (R: where the band crosses 0.5) or symmetric (SPSS-style median +- z x SE). Both are always written.", default="band", choices=("band", "symmetric"), example="band"),
             Key("risk_table_step", "number", "Spacing of the numbers-at-risk ticks, in the time unit. Default: automatic.", minimum=1e-9, example=6),
+            Key("endpoints", "strings", "Endpoints of the Kaplan-Meier section, in order: PFS, OS, TTP, DoR, TTNT, PFS2 (docs/clinical.md section 6).", default=["PFS", "OS"], example=["PFS", "OS", "DoR", "TTNT"]),
+            Key("landmark_from", "number", "Landmark analysis of response (avoids immortal time bias): patients alive and event-free at this time (in the study's time unit), grouped by whether they reached PR or better by then, followed from the landmark (results.json landmark_analysis).", minimum=1e-9, example=6),
         ),
         example='[km]\nconf_type = "log-log"\nlandmarks = [12, 24]',
     ),
@@ -383,7 +390,7 @@ TABLES: tuple[Table, ...] = (
         "array",
         "Log-rank test (R survdiff) of an endpoint by a factor.",
         keys=(
-            Key("endpoint", "string", "PFS or OS.", required=True, choices=ENDPOINT_CHOICES, example="PFS", contract=True),
+            Key("endpoint", "string", _ENDPOINT_DOC, required=True, choices=ENDPOINT_CHOICES, example="PFS", contract=True),
             Key("by", "string", "The grouping column; rows missing it are dropped.", required=True, example="sex", contract=True),
             Key("strata", "string", "Stratify the test by this column (e.g. center).", example="center"),
             Key("trend", "boolean", "Also test for trend over the ordered levels (scores 1..k).", default=False, example=True),
@@ -396,7 +403,7 @@ TABLES: tuple[Table, ...] = (
         "array",
         "Cox proportional hazards model (R coxph) of an endpoint.",
         keys=(
-            Key("endpoint", "string", "PFS or OS.", required=True, choices=ENDPOINT_CHOICES, example="OS", contract=True),
+            Key("endpoint", "string", _ENDPOINT_DOC, required=True, choices=ENDPOINT_CHOICES, example="OS", contract=True),
             Key("terms", "strings", "Covariates: numeric (HR per unit) or categorical (dummies vs the reference).", required=True, example=["age", "sex", "hgb"], contract=True),
             Key("reference", "map", "Reference level per categorical term; default: the first of [variables.X] levels, else the first in sorted order.", contract=True),
             Key("ties", "string", "Tie handling: efron (R's default) or breslow (SAS PHREG's default).", default="efron", choices=("efron", "breslow"), example="efron", contract=True),
@@ -424,7 +431,7 @@ TABLES: tuple[Table, ...] = (
         "array",
         "Data-driven cut-off of a numeric variable for an endpoint (maxstat or Youden) or a binary outcome (Youden). Exactly one of endpoint, proportion.",
         keys=(
-            Key("endpoint", "string", "PFS or OS (survival outcome).", choices=ENDPOINT_CHOICES, example="PFS", contract=True),
+            Key("endpoint", "string", "The survival outcome: " + _ENDPOINT_DOC, choices=ENDPOINT_CHOICES, example="PFS", contract=True),
             Key("proportion", "string", "A [[proportion]] name (binary outcome).", example="ORR"),
             Key("variable", "string", "The numeric variable to cut.", required=True, example="hgb", contract=True),
             Key("method", "string", "maxstat (maximally selected log-rank statistic, p adjusted for the search) or youden (ROC).", default="maxstat", choices=("maxstat", "youden"), example="maxstat", contract=True),
@@ -482,6 +489,27 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "finegray.reference",
+        "map",
+        "Reference level per categorical term of the model: term = level.",
+        value=Key("*", "scalar", "The reference level (a value of the term's column).", example="F"),
+        example='reference = { sex = "F" }',
+    ),
+    Table(
+        "tv_cox",
+        "array",
+        "Cox model with covariates that switch from 0 to 1 at a date (R coxph(Surv(start, stop, event) ~ ..., cluster = patient) on the follow-up split at that date): response as a time-varying covariate avoids immortal time bias.",
+        keys=(
+            Key("endpoint", "string", "The endpoint (not DoR, whose origin is the response itself). " + _ENDPOINT_DOC, required=True, choices=ENDPOINT_CHOICES, example="OS"),
+            Key("time_varying", "strings", "Covariates that are 0 before and 1 from their date on: response (PR or better reached: first_response_date) or the name of any date column.", default=["response"], example=["response"]),
+            Key("terms", "strings", "Baseline covariates adjusted for (numeric, or categorical as dummies vs the reference).", default=[], example=["age", "sex"]),
+            Key("reference", "map", "Reference level per categorical term."),
+            Key("ties", "string", "Tie handling: efron (R's default) or breslow.", default="efron", choices=("efron", "breslow"), example="efron"),
+            Key("name", "string", "A name for the model in the reports.", example="Response as a time-varying covariate"),
+        ),
+        example='[[tv_cox]]\nendpoint = "OS"\ntime_varying = ["response"]\nterms = ["age"]',
+    ),
+    Table(
+        "tv_cox.reference",
         "map",
         "Reference level per categorical term of the model: term = level.",
         value=Key("*", "scalar", "The reference level (a value of the term's column).", example="F"),
@@ -614,6 +642,30 @@ TABLES: tuple[Table, ...] = (
             Key("missing_data", "string", "How missing data were handled.", default="", example="Multiple imputation (m = 50)"),
         ),
         example='[target]\ntime_zero = "First dose of IsaPd"\nestimand = "Intention-to-treat effect in the treated"',
+    ),
+    Table(
+        "risk_scores",
+        "table",
+        "Myeloma staging and risk as derived columns iss, r_iss, r2_iss (with r2_iss_points) and ims2025_risk (docs/clinical.md section 5). Each names the patient-table column holding an input; a score is derived when all its inputs are named, and is \"not assessable\" for a patient whose missing inputs could change it (never guessed). FISH findings: present / absent / empty when not tested.",
+        keys=(
+            Key("beta2m", "string", "Column of serum beta2-microglobulin in mg/L (ISS, R-ISS, R2-ISS, IMS/IMWG 2025).", example="b2m"),
+            Key("albumin", "string", "Column of serum albumin (ISS, R-ISS, R2-ISS).", example="albumin"),
+            Key("albumin_unit", "string", "Unit of the albumin column; default: its [variables.NAME] unit (required one way or the other).", choices=("g/dL", "g/L"), example="g/L"),
+            Key("ldh", "string", "Column of LDH: high / normal, or a value in U/L with ldh_uln (R-ISS, R2-ISS).", example="ldh"),
+            Key("ldh_uln", "scalar", "Upper limit of normal of a numeric LDH: a number (one for all) or the name of a column holding each patient's.", example=250),
+            Key("del17p", "string", "Column of del(17p) by FISH (R-ISS, R2-ISS, IMS/IMWG 2025).", example="del17p"),
+            Key("del17p_pct", "string", "Column of the percentage of clonal plasma cells with del(17p) (IMS/IMWG 2025: high risk above del17p_cutoff).", example="del17p_pct"),
+            Key("del17p_cutoff", "number", "IMS/IMWG 2025: del(17p) counts when its clonal fraction is above this percentage.", default=20.0, minimum=0, maximum=100, example=20),
+            Key("t4_14", "string", "Column of t(4;14) by FISH (R-ISS, R2-ISS, IMS/IMWG 2025).", example="t4_14"),
+            Key("t14_16", "string", "Column of t(14;16) by FISH (R-ISS, IMS/IMWG 2025).", example="t14_16"),
+            Key("t14_20", "string", "Column of t(14;20) by FISH (IMS/IMWG 2025).", example="t14_20"),
+            Key("gain1q", "string", "Column of 1q+ (gain or amplification) by FISH (R2-ISS, IMS/IMWG 2025).", example="gain1q"),
+            Key("del1p32", "string", "Column of del(1p32): absent, monoallelic, biallelic, or present when the allelic status is unknown (IMS/IMWG 2025).", example="del1p32"),
+            Key("tp53", "string", "Column of TP53 mutation (IMS/IMWG 2025).", example="tp53"),
+            Key("creatinine", "string", "Column of serum creatinine (IMS/IMWG 2025).", example="creatinine"),
+            Key("creatinine_unit", "string", "Unit of the creatinine column; default: its [variables.NAME] unit (required one way or the other).", choices=("mg/dL", "umol/L"), example="mg/dL"),
+        ),
+        example='[risk_scores]\nbeta2m = "b2m"\nalbumin = "albumin"\nalbumin_unit = "g/dL"\nldh = "ldh_status"\ndel17p = "del17p"\nt4_14 = "t4_14"\nt14_16 = "t14_16"\ngain1q = "gain1q"',
     ),
     Table(
         "table1",
@@ -833,6 +885,8 @@ def resolve(query: str) -> tuple[str, Table | None, Key | None]:
     if len(parts) == 1 and _BY_PATH[""].key(parts[0]) is None:
         # A bare key name ("ties") that exists in exactly one table.
         homes = [t.path for t in TABLES if t.kind != "map" and t.key(parts[0]) is not None]
+        if len(homes) > 1:  # the contract's key first ("ties" is [[cox]]'s, not [[tv_cox]]'s)
+            homes = [h for h in homes if (k := _BY_PATH[h].key(parts[0])) and k.contract] or homes
         if len(homes) == 1:
             parts = [*homes[0].split("."), parts[0]]
     path = ""

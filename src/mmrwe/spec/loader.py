@@ -55,6 +55,7 @@ from mmrwe.spec.model import (
     RedcapSection,
     ReportSection,
     ResponseSection,
+    RiskScoresSection,
     RmstSpec,
     SiteSpec,
     StudySection,
@@ -62,6 +63,7 @@ from mmrwe.spec.model import (
     SubgroupSpec,
     Table1Spec,
     TargetSection,
+    TvCoxSpec,
     ValidationSection,
     VariableSpec,
 )
@@ -740,6 +742,8 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
     maic = _maic(root, prop_names)
     imputation = _imputation(root)
     target = _target(root)
+    tv_cox = _tv_cox(root)
+    risk_scores = _risk_scores(root, variables)
 
     t1 = root.sub("table1")
     t1.reject_unknown()
@@ -827,6 +831,8 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         maic=tuple(maic),
         imputation=imputation,
         target=target,
+        tv_cox=tuple(tv_cox),
+        risk_scores=risk_scores,
         table1=table1,
         validation=validation,
         exclusions=tuple(exclusions),
@@ -1026,6 +1032,8 @@ def _response(root: _Section, data: DataSection) -> ResponseSection:
         scr_without_clonality=r.str("scr_without_clonality", "CR", choices=("CR", "flc_ratio")),
         steroid_change_opens_line=r.bool("steroid_change_opens_line", False),
         regimen_merge_days=r.num("regimen_merge_days", 30, lo=0, hi=365, integer=True),
+        profile=r.str("profile", "strict", choices=("strict", "relaxed", "simultaneous_pd")),
+        isotype_column=r.str("isotype_column", "isotype"),
     )
     if response.source == "labs" and not data.has_labs:
         r.issue(
@@ -1046,6 +1054,145 @@ def _km(root: _Section, study: StudySection) -> KmSection:
         landmarks=k.num_list("landmarks", KmSection().landmarks, lo=0.0),
         median_ci=k.str("median_ci", "band", choices=("band", "symmetric")),
         risk_table_step=k.num("risk_table_step", None, lo=1e-9),
+        endpoints=_km_endpoints(k),
+        landmark_from=k.num("landmark_from", None, lo=1e-9),
+    )
+
+
+def _km_endpoints(k: _Section) -> tuple[_Str, ...]:
+    from mmrwe.spec.model import ENDPOINTS
+
+    eps = k.str_list("endpoints", ("PFS", "OS"), nonempty=True)
+    out = []
+    for ep in eps:
+        if ep not in ENDPOINTS:
+            near = [c for c in ENDPOINTS if c.lower() == ep.lower()] or difflib.get_close_matches(
+                ep, list(ENDPOINTS), n=1
+            )
+            k.issue(
+                "MMS003",
+                f"{k.label('endpoints')}: {ep!r} is not an endpoint ({', '.join(ENDPOINTS)})",
+                f"did you mean {near[0]!r}?" if near else f"use some of: {', '.join(ENDPOINTS)}",
+                "endpoints",
+            )
+        elif ep not in out:
+            out.append(ep)
+    return tuple(out) or ("PFS", "OS")
+
+
+def _terms_reference(e: _Section, terms: Sequence[_Str] | None) -> tuple[tuple[_Str, _Str], ...]:
+    ref = e.sub("reference")
+    reference = []
+    for term, level in ref.table.items():
+        ref._trace(term, "scalar", None)
+        if isinstance(level, Mapping | list) or level is None:
+            ref.issue(
+                "MMS002",
+                f"{ref.label(term)} must be one level of {term!r}, got {toml_value(level)}",
+                f'write reference = {{ {toml_key(term)} = "level" }}',
+                term,
+            )
+            continue
+        if terms is not None and term not in terms:
+            near = difflib.get_close_matches(term, list(terms), n=1)
+            ref.issue(
+                "MMS006",
+                f"{ref.label(term)}: {term!r} is not one of the model's terms ({', '.join(terms)})",
+                (f"did you mean {near[0]!r}? " if near else "")
+                + f'add "{term}" to terms, or remove the reference for it',
+                term,
+            )
+        reference.append((term, _Str(level).lower() if isinstance(level, bool) else _Str(level)))
+    return tuple(reference)
+
+
+def _tv_cox(root: _Section) -> list[TvCoxSpec]:
+    out = []
+    for e in root.array("tv_cox"):
+        e.reject_unknown()
+        endpoint = _endpoint(e) or ""
+        if endpoint == "DoR":
+            e.issue(
+                "MMS003",
+                f'{e.label("endpoint")} = "DoR": the origin of DoR is the response itself, so '
+                "response cannot vary over its follow-up",
+                'use endpoint = "PFS" or "OS" (or TTP, TTNT, PFS2)',
+                "endpoint",
+            )
+        terms = e.str_list("terms", ()) or ()
+        tv = e.str_list("time_varying", ("response",), nonempty=True) or ("response",)
+        both = sorted(set(tv) & set(terms))
+        if both:
+            e.issue(
+                "MMS007",
+                f"{e.label()}: {both[0]!r} is both a baseline term and time-varying",
+                "keep it in one of terms and time_varying",
+                "terms",
+            )
+        out.append(
+            TvCoxSpec(
+                endpoint=endpoint,
+                time_varying=tv,
+                terms=terms,
+                reference=_terms_reference(e, terms),
+                ties=e.str("ties", "efron", choices=("efron", "breslow")),
+                name=e.str("name"),
+            )
+        )
+    return out
+
+
+_RISK_INPUTS = ("beta2m", "albumin", "ldh", "del17p", "del17p_pct", "t4_14", "t14_16",
+                "t14_20", "gain1q", "del1p32", "tp53", "creatinine")  # fmt: skip
+
+
+def _risk_scores(root: _Section, variables: list[VariableSpec]) -> RiskScoresSection:
+    r = root.sub("risk_scores")
+    r.reject_unknown()
+    cols = {k: r.str(k) for k in _RISK_INPUTS}
+    units = {v.name: v.unit for v in variables}
+    alb_unit = r.str("albumin_unit", None, choices=("g/dL", "g/L"))
+    cr_unit = r.str("creatinine_unit", None, choices=("mg/dL", "umol/L"))
+    for key, col, unit, allowed in (
+        ("albumin_unit", cols["albumin"], alb_unit, ("g/dL", "g/L")),
+        ("creatinine_unit", cols["creatinine"], cr_unit, ("mg/dL", "umol/L")),
+    ):
+        if col is None or unit is not None:
+            continue
+        declared = units.get(col)
+        if declared is None or declared not in allowed:
+            r.issue(
+                "MMS005",
+                f"{r.label(key)} is missing and [variables.{col}] declares "
+                + (f"unit {declared!r}" if declared else "no unit")
+                + f": the unit of {col!r} is never guessed",
+                f'add {key} = "{allowed[0]}" (or "{allowed[1]}") under [risk_scores]',
+                key,
+            )
+    uln: Any = None
+    if r.has("ldh_uln"):
+        r._trace("ldh_uln", "scalar", None)
+        v = r.table["ldh_uln"]
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, int | float | _Str)
+            or (isinstance(v, int | float) and v <= 0)
+        ):
+            r.issue(
+                "MMS002",
+                f"{r.label('ldh_uln')} must be a positive number or a column name, got {toml_value(v)}",
+                'write ldh_uln = 250 (one upper limit for all) or ldh_uln = "ldh_uln" (a column)',
+                "ldh_uln",
+            )
+        else:
+            uln = float(v) if isinstance(v, int | float) else v
+    return RiskScoresSection(
+        **cols,
+        albumin_unit=alb_unit or (units.get(cols["albumin"] or "") if cols["albumin"] else None),
+        creatinine_unit=cr_unit
+        or (units.get(cols["creatinine"] or "") if cols["creatinine"] else None),
+        ldh_uln=uln,
+        del17p_cutoff=r.num("del17p_cutoff", 20.0, lo=0, hi=100),
     )
 
 
@@ -1175,35 +1322,12 @@ def _cox(root: _Section) -> list[CoxSpec]:
     for e in root.array("cox"):
         e.reject_unknown()
         terms = e.str_list("terms", required=True, nonempty=True)
-        ref = e.sub("reference")
-        reference = []
-        for term, level in ref.table.items():
-            ref._trace(term, "scalar", None)
-            if isinstance(level, Mapping | list) or level is None:
-                ref.issue(
-                    "MMS002",
-                    f"{ref.label(term)} must be one level of {term!r}, got {toml_value(level)}",
-                    f'write reference = {{ {toml_key(term)} = "level" }}',
-                    term,
-                )
-                continue
-            if terms is not None and term not in terms:
-                near = difflib.get_close_matches(term, list(terms), n=1)
-                ref.issue(
-                    "MMS006",
-                    f"{ref.label(term)}: {term!r} is not one of the model's terms ({', '.join(terms)})",
-                    (f"did you mean {near[0]!r}? " if near else "")
-                    + f'add "{term}" to terms, or remove the reference for it',
-                    term,
-                )
-            reference.append(
-                (term, _Str(level).lower() if isinstance(level, bool) else _Str(level))
-            )
+        reference = _terms_reference(e, terms)
         cox.append(
             CoxSpec(
                 endpoint=_endpoint(e) or "",
                 terms=terms or (),
-                reference=tuple(reference),
+                reference=reference,
                 ties=e.str("ties", "efron", choices=("efron", "breslow")),
                 ph_test=e.bool("ph_test", True),
                 ph_transform=e.str("ph_transform", "km", choices=("km", "rank", "identity")),
@@ -1483,7 +1607,7 @@ def _iptw(root: _Section) -> list[IptwSpec]:
                 treatment=treatment or "",
                 covariates=covariates or (),
                 estimand=estimand,
-                endpoint=_endpoint(e, required=False),
+                endpoint=_endpoint(e, required=False, whole_cohort=True),
                 treated=e.str("treated"),
                 reference=_level_map(e, "reference", covariates, "covariates"),
                 stabilize=stabilize,
@@ -1544,7 +1668,7 @@ def _maic(root: _Section, prop_names: set[_Str]) -> list[MaicSpec]:
                     "target",
                 )
         outcome = e.str("outcome")
-        endpoint = _endpoint(e, required=False)
+        endpoint = _endpoint(e, required=False, whole_cohort=True)
         if (outcome is None) == (endpoint is None):
             e.issue(
                 "MMS007",
@@ -1569,6 +1693,8 @@ def _maic(root: _Section, prop_names: set[_Str]) -> list[MaicSpec]:
                 if not c.has(k):
                     c._missing(k, 1.0)
             scale = c.str("scale", None, choices=("log", "logit", "identity"))
+            level = c.num("conf_level", 0.95, lo=0.5, hi=0.999)
+            arm = c.str("name", "")
             if scale is None:
                 scale = "logit" if outcome is not None else "log"
             if est is not None and lo_ is not None and hi_ is not None:
@@ -1582,10 +1708,7 @@ def _maic(root: _Section, prop_names: set[_Str]) -> list[MaicSpec]:
                     c.issue("MMS004", f"{c.label()}: the logit scale needs limits within (0, 1)",
                             "give proportions as shares (0.604, not 60.4)", "upper")  # fmt: skip
                 else:
-                    comparator = MaicComparator(
-                        est, lo_, hi_, scale, c.num("conf_level", 0.95, lo=0.5, hi=0.999),
-                        c.str("name", ""),
-                    )  # fmt: skip
+                    comparator = MaicComparator(est, lo_, hi_, scale, level, arm)
         out.append(
             MaicSpec(
                 covariates=covariates,
@@ -1734,12 +1857,24 @@ def _pooling(root: _Section) -> PoolingSection:
     )
 
 
-def _endpoint(e: _Section, *, required: _Bool = True) -> Any:
+def _endpoint(e: _Section, *, required: _Bool = True, whole_cohort: _Bool = False) -> Any:
+    """The ``endpoint`` key. ``whole_cohort``: the analysis weights the whole cohort, so an
+    endpoint defined on part of it (DoR: responders, chosen after baseline) is refused."""
     from mmrwe.spec.model import ENDPOINTS
 
     if not required and not e.has("endpoint"):
         return None
-    return e.str("endpoint", required=required, choices=ENDPOINTS)
+    ep = e.str("endpoint", required=required, choices=ENDPOINTS)
+    if whole_cohort and ep == "DoR":
+        e.issue(
+            "MMS003",
+            f"{e.label('endpoint')} = 'DoR' is defined for responders only: weights fitted on "
+            "the whole cohort do not balance them (response happens after baseline)",
+            'use endpoint = "PFS", "OS", "TTP", "TTNT" or "PFS2"; for DoR compare groups '
+            "with [[logrank]] or [[cox]]",
+            "endpoint",
+        )
+    return ep
 
 
 def sha256_file(path: Path) -> _Str:

@@ -8,7 +8,8 @@ from typing import Literal
 
 from mmrwe.core.conventions import ConfType, SurvivalConventions, Ties, TimeUnit
 
-ENDPOINTS = ("PFS", "OS")
+#: Every endpoint a spec may name (PFS and OS are always derived; the others on request).
+ENDPOINTS = ("PFS", "OS", "TTP", "DoR", "TTNT", "PFS2")
 RESPONSE_CATEGORIES = ("sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE")
 
 
@@ -136,6 +137,11 @@ class ResponseSection:
     scr_without_clonality: Literal["CR", "flc_ratio"] = "CR"
     steroid_change_opens_line: bool = False
     regimen_merge_days: int = 30
+    # "strict" (IMWG as written), "relaxed" (real-world derived response: one assessment
+    # suffices, a missing marrow does not block CR) or "simultaneous_pd" (strict, and a
+    # biochemical progression seen in two markers at one assessment needs no second one)
+    profile: Literal["strict", "relaxed", "simultaneous_pd"] = "strict"
+    isotype_column: str = "isotype"  # heavy/light chain of the M-protein (anti-CD38 flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +153,52 @@ class KmSection:
     landmarks: tuple[float, ...] = (12.0, 24.0)
     median_ci: Literal["band", "symmetric"] = "band"
     risk_table_step: float | None = None
+    endpoints: tuple[str, ...] = ("PFS", "OS")  # Kaplan-Meier section, in this order
+    landmark_from: float | None = None  # landmark analysis by response at this time
+
+
+@dataclass(frozen=True, slots=True)
+class TvCoxSpec:
+    """``[[tv_cox]]``: a Cox model with covariates that switch on at a date (start/stop)."""
+
+    endpoint: str
+    time_varying: tuple[str, ...] = ("response",)
+    terms: tuple[str, ...] = ()
+    reference: tuple[tuple[str, str], ...] = ()
+    ties: Ties = "efron"
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskScoresSection:
+    """``[risk_scores]``: patient-table columns holding the inputs of ISS, R-ISS, R2-ISS and
+    the IMS/IMWG 2025 high-risk definition (None: not given)."""
+
+    beta2m: str | None = None
+    albumin: str | None = None
+    albumin_unit: str | None = None
+    ldh: str | None = None
+    ldh_uln: float | str | None = None  # one ULN for all, or a column name
+    del17p: str | None = None
+    del17p_pct: str | None = None
+    t4_14: str | None = None
+    t14_16: str | None = None
+    t14_20: str | None = None
+    gain1q: str | None = None
+    del1p32: str | None = None
+    tp53: str | None = None
+    creatinine: str | None = None
+    creatinine_unit: str | None = None
+    del17p_cutoff: float = 20.0
+
+    @property
+    def given(self) -> bool:
+        """True when the spec names at least one input."""
+        return any(
+            getattr(self, k) is not None
+            for k in ("beta2m", "albumin", "ldh", "del17p", "t4_14", "t14_16", "t14_20",
+                      "gain1q", "del1p32", "tp53", "creatinine")
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +586,8 @@ class StudySpec:
     maic: tuple[MaicSpec, ...] = ()
     imputation: ImputationSection | None = None  # None: no [imputation] table
     target: TargetSection = field(default_factory=TargetSection)
+    tv_cox: tuple[TvCoxSpec, ...] = ()
+    risk_scores: RiskScoresSection = field(default_factory=RiskScoresSection)
     table1: Table1Spec = field(default_factory=Table1Spec)
     validation: ValidationSection = field(default_factory=ValidationSection)
     exclusions: tuple[ExclusionSpec, ...] = ()
@@ -551,6 +605,18 @@ class StudySpec:
             conf_level=self.km.conf_level,
             time_unit=self.study.time_unit,
         )
+
+    @property
+    def requested_endpoints(self) -> tuple[str, ...]:
+        """PFS, OS and every endpoint an analysis of the spec names, in display order."""
+        named = {"PFS", "OS", *self.km.endpoints}
+        named |= {x.endpoint for x in self.logrank} | {x.endpoint for x in self.cox}
+        named |= {x.endpoint for x in self.tv_cox}
+        named |= {c.endpoint for c in self.cutpoints if c.endpoint is not None}
+        named |= {x.endpoint for x in self.subgroups} | {x.endpoint for x in self.rmst}
+        named |= {x.endpoint for x in self.iptw if x.endpoint is not None}
+        named |= {x.endpoint for x in self.maic if x.endpoint is not None}
+        return tuple(ep for ep in ENDPOINTS if ep in named)
 
     def variable(self, name: str) -> VariableSpec | None:
         """Return the ``[variables.NAME]`` entry, if any."""

@@ -27,6 +27,7 @@ import pandas as pd
 from mmrwe.core.conventions import SurvivalConventions, days_per_unit
 from mmrwe.spec.model import StudySpec
 
+#: Endpoints every analysis table has (the others are derived when the spec names them).
 ENDPOINTS = ("PFS", "OS")
 
 
@@ -49,6 +50,10 @@ class AnalysisContext:
         Declared unit per numeric column.
     n : int
         Number of analysed patients.
+    endpoints : tuple of str
+        Endpoints of the analysis table (PFS, OS and those the spec names).
+    restricted : frozenset of str
+        Endpoints with a population (DoR: responders); outside it a patient's time is null.
     warnings : list of str
         Warnings for run.json and the reports; analyses append to it.
     """
@@ -59,6 +64,8 @@ class AnalysisContext:
     types: dict[str, str]
     units: dict[str, str]
     n: int
+    endpoints: tuple[str, ...] = ENDPOINTS
+    restricted: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (spec key, traceback)
     _columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -122,7 +129,10 @@ class AnalysisContext:
             from mmrwe.engine.pushdown import survival_counts
 
             labels = {f"_k{j}": self.label(c) for j, c in enumerate(keys)}
-            t = self.table.mutate(**labels) if labels else self.table
+            t = self.table
+            if endpoint in self.restricted:  # only the endpoint's population (DoR: responders)
+                t = t.filter(t[f"{endpoint}_time_days"].notnull())
+            t = t.mutate(**labels) if labels else t
             res = survival_counts(t, f"{endpoint}_time_days", f"{endpoint}_event", list(labels))
             self._counts[key] = res.to_pandas()
         return self._counts[key]
@@ -147,9 +157,17 @@ class AnalysisContext:
         return self._columns[name]
 
     def survival(self, endpoint: str) -> tuple[np.ndarray, np.ndarray]:
-        """(time in the study's unit, is_event) of every analysed patient."""
+        """(time in the study's unit, is_event) of every analysed patient.
+
+        Outside the endpoint's population (DoR: non-responders) the time is NaN and the event
+        False: row-level analyses keep ``population(endpoint)`` only.
+        """
         days = self.column(f"{endpoint}_time_days")
         return self.times(days), self.column(f"{endpoint}_event")
+
+    def population(self, endpoint: str) -> np.ndarray:
+        """Mask of the patients in the endpoint's population (everyone but for DoR)."""
+        return ~np.isnan(np.asarray(self.column(f"{endpoint}_time_days"), dtype=np.float64))
 
     def values(self, column: str) -> np.ndarray:
         """A numeric column as float64 (NaN for missing)."""
@@ -195,6 +213,8 @@ def _to_memory(col: Any, kind: str | None, name: str) -> np.ndarray:
     if name.endswith("_event"):
         return np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
     if name.endswith("_time_days"):
+        if col.null_count:  # an endpoint with a population (DoR): NaN outside it
+            return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
         return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)
     if kind == "date" or pa.types.is_date(t) or pa.types.is_timestamp(t):
         return pd.to_datetime(col.to_pandas()).astype("datetime64[ns]").to_numpy()

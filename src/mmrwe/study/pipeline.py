@@ -14,7 +14,7 @@ import contextlib
 import os
 import platform
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,17 @@ import numpy as np
 import pandas as pd
 
 from mmrwe.core.conventions import DAYS_PER_MONTH
-from mmrwe.core.errors import InputError, Issue, Location, SpecError, ValidationError
+from mmrwe.core.errors import (
+    DerivationError,
+    InputError,
+    Issue,
+    Location,
+    SpecError,
+    ValidationError,
+)
 from mmrwe.core.sources import SourceInfo
 from mmrwe.core.version import __version__
-from mmrwe.derive.endpoints import RULES
+from mmrwe.derive.endpoints import ALL_RULES, NEEDS
 from mmrwe.engine import Backend, connect
 from mmrwe.engine.pushdown import apply_derive, as_temp_view, derive_time_to_event
 from mmrwe.results.model import StudyResults
@@ -53,6 +60,14 @@ DERIVED_FROM_LABS: dict[str, str] = {
     "refractory_classes": "categorical",
     "measurable_by": "categorical",
     "months_from_dara_refractory": "numeric",
+}
+#: Dates of the endpoints beyond PFS and OS (and of the landmark and time-varying analyses)
+#: that the lab/therapy derivation provides; joined only when the spec needs them, and only
+#: with ``[response] source = "labs"`` (next-line dates: with a therapy table).
+DERIVED_DATES: dict[str, str] = {
+    "first_response_date": "date",
+    "next_line_date": "date",
+    "next_line_progression_date": "date",
 }
 
 
@@ -381,6 +396,8 @@ def derive_from_labs(
         scr_without_clonality=r.scr_without_clonality,
         steroid_change_opens_line=r.steroid_change_opens_line,
         regimen_merge_days=r.regimen_merge_days,
+        profile=r.profile,
+        isotype_column=r.isotype_column,
     )
     deriv = derive_response(
         patients, labs, therapy, params, date_format=d.date_format, decimal=d.decimal
@@ -411,19 +428,100 @@ def derivation_issues(spec: StudySpec, deriv: Any) -> list[Issue]:
     return out
 
 
+def needed_dates(spec: StudySpec) -> dict[str, tuple[str, str]]:
+    """Date columns the spec's endpoints and analyses need: column -> (what needs it, spec key)."""
+    out: dict[str, tuple[str, str]] = {}
+    for ep in spec.requested_endpoints:
+        for col in NEEDS.get(ep, {}):
+            out.setdefault(col, (f"the {ep} endpoint", _endpoint_key(spec, ep)))
+    if spec.km.landmark_from is not None:
+        out.setdefault("first_response_date", ("the landmark analysis", "km.landmark_from"))
+    for k, tv in enumerate(spec.tv_cox, 1):
+        for name in tv.time_varying:
+            col = "first_response_date" if name == "response" else name
+            out.setdefault(col, (f"the time-varying covariate {name!r}", f"[[tv_cox]] {k}"))
+    return out
+
+
+def _endpoint_key(spec: StudySpec, ep: str) -> str:
+    if ep in spec.km.endpoints:
+        return "km.endpoints"
+    for name, entries_ in (("logrank", spec.logrank), ("cox", spec.cox), ("tv_cox", spec.tv_cox),
+                           ("cutpoint", spec.cutpoints)):  # fmt: skip
+        for k, e in enumerate(entries_, 1):
+            if getattr(e, "endpoint", None) == ep:
+                return f"[[{name}]] {k} -> endpoint"
+    return "km.endpoints"
+
+
+def resolve_dates(spec: StudySpec, types: Mapping[str, str], deriv: Any) -> dict[str, str]:
+    """Where each needed date comes from ("derived" or "patient table"); refuse what is missing.
+
+    Raises
+    ------
+    SpecError
+        An endpoint or analysis needs a date that neither the lab/therapy derivation nor the
+        patient table provides.
+    """
+    out: dict[str, str] = {}
+    labs = deriv is not None and spec.response.source == "labs"
+    for col, (what, key) in needed_dates(spec).items():
+        derivable = (
+            col in DERIVED_DATES
+            and labs
+            and (col == "first_response_date" or spec.data.therapy is not None)
+        )
+        if derivable:
+            out[col] = "derived"
+            continue
+        if types.get(col) == "date":
+            out[col] = "patient table"
+            continue
+        if col in DERIVED_DATES:
+            table = "lab table" if col == "first_response_date" else "therapy table"
+            has = (spec.data.labs is not None) if col == "first_response_date" else (
+                spec.data.therapy is not None)  # fmt: skip
+            why = (
+                f"[response] source is {spec.response.source!r}, so the derived dates are not used"
+                if has
+                else f"the spec has no {table}"
+            )
+            add = (
+                'add labs = "labs.csv" under [data] and source = "labs" under [response]'
+                if col == "first_response_date"
+                else 'add therapy = "therapy.csv" (and labs) under [data] with source = "labs" '
+                "under [response]"
+            )
+            raise SpecError(
+                f"{what} needs {col}: {why}, and the patient table has no {col} column",
+                where=Location(spec_key=key),
+                fix=f"{add}, or add a {col} column (a date) to the patient table",
+            )
+        raise SpecError(
+            f"{what} needs the date column {col!r}, which the patient table does not have"
+            + (f" (it is {types[col]})" if col in types else ""),
+            where=Location(spec_key=key),
+            fix=f'name a date column of the patient table, or declare [variables.{col}] type = "date"',
+        )
+    return out
+
+
 def _with_derived(
-    be: Backend, table: Any, types: dict[str, str], deriv: Any
+    be: Backend, table: Any, types: dict[str, str], deriv: Any, dates: Sequence[str] = ()
 ) -> tuple[Any, dict[str, str]]:
-    """The patient table with the lab-derived columns in place of the recorded ones."""
+    """The patient table with the lab-derived columns (and the ``dates`` of DERIVED_DATES
+    needed by the analyses) in place of the recorded ones."""
     import pyarrow as pa
 
     from mmrwe.engine.sources import open_arrow
 
     per = deriv.per_patient
     derived = [c for c in DERIVED_FROM_LABS if c in per.columns]
+    derived += [c for c in dates if c in DERIVED_DATES and c in per.columns]
+    kinds = DERIVED_FROM_LABS | DERIVED_DATES
     cols: dict[str, Any] = {"_pid": pa.array([str(x) for x in per["patient_id"]])}
     for c in derived:
-        kind = DERIVED_FROM_LABS[c]
+        kind = kinds[c]
         s = per[c]
         if kind == "date":
             d = pd.to_datetime(pd.Series(s.to_numpy()), errors="coerce")
@@ -442,27 +540,90 @@ def _with_derived(
             sel[f"{c}_recorded"] = joined[c]
             types[f"{c}_recorded"] = types[c]
         sel[c] = joined[f"_d_{c}"]
-        types[c] = DERIVED_FROM_LABS[c]
+        types[c] = kinds[c]
     return joined.select(**sel), types
 
 
 def build_analysis_table(
-    spec: StudySpec, be: Backend, table: Any, types: dict[str, str], n: int
+    spec: StudySpec,
+    be: Backend,
+    table: Any,
+    types: dict[str, str],
+    n: int,
+    endpoints: Sequence[str] = ENDPOINTS,
 ) -> tuple[Any, dict[str, str]]:
     """``[[derive]]`` columns and the endpoints, materialized once on the engine."""
     table, types = apply_derive(table, spec.derive, types)
-    for rule in RULES.values():
-        table = derive_time_to_event(table, rule)
+    for ep in endpoints:
+        table = derive_time_to_event(table, ALL_RULES[ep])
     # every analysis below reads this relation: computed once into a temporary table (the
     # engine spills to disk what does not fit in memory), it is not re-derived per query
-    return as_temp_view(be, table, "analysis", materialize=True), types
+    out = as_temp_view(be, table, "analysis", materialize=True)
+    _check_endpoint_times(out, [ep for ep in endpoints if ep not in ENDPOINTS])
+    return out, types
+
+
+def _check_endpoint_times(table: Any, endpoints: Sequence[str]) -> None:
+    """Dates out of order for an endpoint beyond PFS/OS: an error naming the patients.
+
+    Recorded dates are validated (MMV006, MMV021); dates derived from the therapy table are
+    not, and a next line that starts after the patient's last follow-up would make an event
+    of a date after the last known one.
+    """
+    if not endpoints:
+        return
+    conds: dict[str, tuple[Any, str]] = {}
+    for ep in endpoints:
+        rule = ALL_RULES[ep]
+        t = table[f"{ep}_time_days"]
+        span = table.last_followup_date.delta(table[rule.origin_column], unit="day")
+        conds[f"{ep}_neg"] = (t < 0, f"reach the end of follow-up before the origin "
+                              f"({rule.origin_column})")  # fmt: skip
+        conds[f"{ep}_late"] = (t > span, "have an event after their last_followup_date")
+    aggs = {k: c.ifelse(1, 0).sum() for k, (c, _) in conds.items()}
+    row = table.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+    for key, (cond, what) in conds.items():
+        bad = int(row[key] or 0)
+        if bad:
+            ep = key.rsplit("_", 1)[0]
+            ids = (
+                table.filter(cond).order_by("_ord").limit(5).select("patient_id")
+                .to_pyarrow()["patient_id"].to_pylist()
+            )  # fmt: skip
+            raise DerivationError(
+                f"{ep}: {bad} patient(s) {what}: "
+                f"{', '.join(map(str, ids))}{', ...' if bad > 5 else ''}",
+                fix=f"check {', '.join(ALL_RULES[ep].date_columns)} of these patients (and their "
+                "therapy rows): last_followup_date is on or after every other date",
+            )
 
 
 # --------------------------------------------------------------------------- results
 
 
-def conventions_of(spec: StudySpec) -> dict[str, Any]:
+def conventions_of(
+    spec: StudySpec, endpoints: Sequence[str] = ENDPOINTS, dates: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The conventions every result was computed with (results.json ``conventions``)."""
+    out = _base_conventions(spec)
+    for ep in endpoints:
+        if ep not in ENDPOINTS:
+            out[f"{ep.lower()}_definition"] = ALL_RULES[ep].definition
+    if dates:
+        out["endpoint_dates"] = {
+            c: "derived from the lab and therapy tables" if s == "derived" else "patient table"
+            for c, s in sorted(dates.items())
+        }
+    if spec.km.landmark_from is not None:
+        out["landmark_rule"] = (
+            "patients with time > landmark (alive and event-free at the landmark); groups by "
+            "first_response_date <= landmark (PR or better reached by then); times from the "
+            "landmark"
+        )
+    return out
+
+
+def _base_conventions(spec: StudySpec) -> dict[str, Any]:
     return {
         "time_unit": spec.study.time_unit,
         "days_per_month": DAYS_PER_MONTH,
@@ -552,9 +713,10 @@ def _derived_frame(ctx: AnalysisContext, spec: StudySpec, deriv: Any) -> pd.Data
     """derived_patients.csv: per patient the endpoints, ``[[derive]]`` and lab-derived columns."""
     cols = ["patient_id"] + (["center"] if "center" in ctx.types else [])
     ep_cols: list[str] = []
-    for ep in ENDPOINTS:
+    for ep in ctx.endpoints:
         ep_cols += [f"{ep}_time_days", f"{ep}_time", f"{ep}_event", f"{ep}_end_source"]
     derive_cols = [d.name for d in spec.derive if d.name not in cols]
+    derive_cols += [c for c in RISK_COLUMNS if c in ctx.types and c not in derive_cols]
     fetch = [
         c
         for c in cols + ep_cols + derive_cols
@@ -565,6 +727,8 @@ def _derived_frame(ctx: AnalysisContext, spec: StudySpec, deriv: Any) -> pd.Data
     for c in cols + ep_cols + derive_cols:
         if c.endswith("_time") and not c.endswith("_time_days"):
             data[c] = ctx.times(res[f"{c}_days"].to_numpy(zero_copy_only=False))
+        elif c.endswith("_time_days") and res[c].null_count:  # DoR: empty for non-responders
+            data[c] = pd.array(res[c].to_pylist(), dtype="Int64")
         elif c.endswith("_time_days"):
             data[c] = np.asarray(res[c].to_numpy(zero_copy_only=False), dtype=np.int64)
         elif c.endswith("_event"):
@@ -666,17 +830,33 @@ def _run(
         deriv_issues = derivation_issues(spec, deriv) if deriv is not None else []
         if any(i.severity == "error" for i in deriv_issues):
             raise ValidationError([*v.issues, *deriv_issues])
-        if spec.response.source == "labs" and deriv is not None:
-            table, types = _with_derived(be, table, types, deriv)
+    dates = resolve_dates(spec, types, deriv)
+    if deriv is not None and spec.response.source == "labs":
+        used = [c for c, src in dates.items() if src == "derived"]
+        table, types = _with_derived(be, table, types, deriv, used)
     timings["derive_response"] = time.perf_counter() - t1
+
+    risk: dict[str, Any] | None = None
+    if spec.risk_scores.given:
+        from mmrwe.study.risk import add_risk_scores, risk_variables
+
+        spec = risk_variables(spec)  # declared levels and labels of the score columns
+
+        progress("Deriving risk scores")
+        t1 = time.perf_counter()
+        table, types, risk = add_risk_scores(spec, be, table, types)
+        timings["risk_scores"] = time.perf_counter() - t1
 
     progress("Deriving endpoints")
     t1 = time.perf_counter()
     n = v.n_analysed
-    table, types = build_analysis_table(spec, be, table, types, n)
+    endpoints = spec.requested_endpoints
+    table, types = build_analysis_table(spec, be, table, types, n, endpoints)
     timings["derive"] = time.perf_counter() - t1
 
-    ctx = AnalysisContext(spec=spec, backend=be, table=table, types=types, units=dict(v.units), n=n)
+    ctx = AnalysisContext(spec=spec, backend=be, table=table, types=types, units=dict(v.units), n=n,
+                          endpoints=endpoints,
+                          restricted=frozenset(ep for ep in endpoints if ALL_RULES[ep].restricted))  # fmt: skip
     out: dict[str, Any] = {"schema_version": 1}
     out["study"] = {
         "title": spec.study.title,
@@ -702,7 +882,8 @@ def _run(
             else {str(k): int(c) for k, c in agree.value_counts().sort_index().items()},
             "n_issues": len(deriv_issues),
         }
-    out["conventions"] = conventions_of(spec)
+        out["response_derivation"].update(_derivation_additions(spec, deriv, v))
+    out["conventions"] = conventions_of(spec, endpoints, dates)
     out["cohort"] = _cohort(ctx, v)
     all_issues = [*v.issues, *deriv_issues]
     out["validation"] = {
@@ -738,10 +919,13 @@ def _run(
         # one query for every column the row-level analyses read
         wanted: set[str] = set()
         for a in REGISTRY:
-            wanted |= a.columns(spec)
+            if a.is_wanted(spec):
+                wanted |= a.columns(spec)
         ctx.prefetch(sorted(wanted))
     done: dict[str, Any] = {}
     for a in REGISTRY:
+        if not a.is_wanted(spec):
+            continue
         progress(a.label)
         t = time.perf_counter()
         done[a.key] = a.run_safely(ctx, done)
@@ -755,12 +939,149 @@ def _run(
         for e in out["published"]:
             if e["status"] == "failed":
                 ctx.warnings.append(f"{e['spec_key']}: {e['reason']}")
+    if risk is not None:
+        out["risk_scores"] = risk
+    guard = _immortal_time(spec, done)
+    if guard is not None:
+        out["immortal_time_bias"] = guard
+        if guard["warning"]:
+            ctx.warnings.append(guard["warning"])
     results = StudyResults(out)
     progress("Collecting per-patient outputs")
     t = time.perf_counter()
     derived = _derived_frame(ctx, spec, deriv)
     timings["collect_derived"] = time.perf_counter() - t
     return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures)
+
+
+def _derivation_additions(spec: StudySpec, deriv: Any, v: Validated) -> dict[str, Any]:
+    """response_derivation additions: profile, anti-CD38 interference counts, agreement."""
+    from mmrwe.derive.response import ANTI_CD38_RULE
+
+    per = deriv.per_patient
+    out: dict[str, Any] = {"profile": spec.response.profile}
+    flag = per.get("anti_cd38_interference")
+    if flag is not None and bool((flag != "").any()):
+        counts = {k: int((flag == k).sum()) for k in ("yes", "possible", "no")}
+        out["anti_cd38_interference"] = {
+            "counts": counts,
+            "n_flagged": counts["yes"] + counts["possible"],
+            "n_anti_cd38_in_line": int((per["anti_cd38_in_line"] == "yes").sum()),
+            "rule": ANTI_CD38_RULE,
+        }
+    if v.column_types.get("best_response") == "categorical":
+        res = v.table.order_by("_ord").select("best_response").to_pyarrow()
+        recorded = res["best_response"].to_pylist()
+        out["agreement"] = response_agreement(per["best_response"].tolist(), recorded)
+    return out
+
+
+def response_agreement(derived: Sequence[Any], recorded: Sequence[Any]) -> dict[str, Any]:
+    """Agreement of the derived best response with the site's recorded one (Cohen's kappa).
+
+    ``orr``: PR or better yes/no (NE counts as no, as in the ORR); ``depth``: the eight
+    categories sCR ... PD, NE (unweighted); ``depth_weighted``: quadratic weights on the
+    ordered scale sCR ... PD (pairs with an NE left out). Patients without a recorded
+    response are left out (``n_excluded_missing``).
+    """
+    from mmrwe.core.errors import EstimationError
+    from mmrwe.spec.model import RESPONSE_CATEGORIES
+    from mmrwe.stats.agreement import cohen_kappa
+
+    canon = {c.lower(): c for c in RESPONSE_CATEGORIES}
+
+    def norm(x: Sequence[Any]) -> np.ndarray:
+        s = pd.Series(list(x), dtype=object)
+        m = s.where(s.notna(), None).astype("string").str.strip().str.lower().map(canon)
+        return m.astype(object).where(m.notna(), None).to_numpy(dtype=object)
+
+    a, b = norm(derived), norm(recorded)
+
+    def orr(x: np.ndarray) -> np.ndarray:
+        yes = np.isin(x, ["sCR", "CR", "VGPR", "PR"])
+        out = np.where(yes, "yes", "no").astype(object)
+        out[x == None] = None  # noqa: E711 (elementwise)
+        return out
+
+    def no_ne(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        out[x == "NE"] = None
+        return out
+
+    out: dict[str, Any] = {
+        "first": "best_response derived from the lab table by rule",
+        "second": "best_response recorded in the patient table",
+    }
+    for key, fa, fb, cats, weights in (
+        ("orr", orr(a), orr(b), ("yes", "no"), "none"),
+        ("depth", a, b, RESPONSE_CATEGORIES, "none"),
+        ("depth_weighted", no_ne(a), no_ne(b), RESPONSE_CATEGORIES[:-1], "quadratic"),
+    ):
+        try:
+            out[key] = cohen_kappa(fa, fb, cats, weights=weights).to_dict()  # type: ignore[arg-type]
+            out[key]["status"] = "ok"
+        except EstimationError as exc:
+            out[key] = {"status": "not_estimable", "reason": exc.what}
+    return out
+
+
+#: Columns ``[risk_scores]`` adds to the analysis table (and the per-patient listing).
+RISK_COLUMNS = ("iss", "r_iss", "r2_iss", "r2_iss_points", "ims2025_risk")
+
+#: Columns that hold a response reached during follow-up (and derived ones, see below).
+RESPONSE_COLUMNS = ("best_response", "best_response_recorded", "first_response_date")
+
+
+def response_variables(spec: StudySpec) -> set[str]:
+    """Response columns and every ``[[derive]]`` column built from one (transitively)."""
+    out = set(RESPONSE_COLUMNS)
+    grew = True
+    while grew:
+        grew = False
+        for d in spec.derive:
+            if d.from_ in out and d.name not in out:
+                out.add(d.name)
+                grew = True
+    return out
+
+
+def _immortal_time(spec: StudySpec, done: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Survival compared by response without a landmark or time-varying analysis: a warning.
+
+    Responders must survive long enough to respond: comparing survival from day 0 by response
+    credits them with "immortal" time (Anderson, Cain and Gelber, J Clin Oncol 1983). Only
+    written when such a comparison is in the spec.
+    """
+    resp = response_variables(spec)
+    found: list[dict[str, Any]] = []
+    for k, lr in enumerate(spec.logrank, 1):
+        for var in (lr.by, lr.strata):
+            if var in resp:
+                found.append({"spec_key": f"[[logrank]] {k}", "endpoint": lr.endpoint,
+                              "variable": var})  # fmt: skip
+    for k, cx in enumerate(spec.cox, 1):
+        for var in cx.terms:
+            if var in resp:
+                found.append({"spec_key": f"[[cox]] {k}", "endpoint": cx.endpoint,
+                              "variable": var})  # fmt: skip
+    if not found:
+        return None
+    landmark = any(
+        isinstance(e, Mapping) and e.get("status") == "ok"
+        for e in done.get("landmark_analysis") or []
+    )
+    tv = any(isinstance(e, Mapping) and e.get("status") == "ok" for e in done.get("tv_cox") or [])
+    warning = None
+    if not (landmark or tv):
+        warning = (
+            "survival is compared by response ("
+            + ", ".join(f"{f['spec_key']}: {f['variable']}" for f in found)
+            + ") without a landmark analysis or a time-varying Cox model: responders are "
+            "credited with the time they had to survive to respond (immortal time bias); add "
+            '[km] landmark_from or a [[tv_cox]] with time_varying = ["response"]'
+        )
+    return {"analyses": found, "landmark_analysis": landmark, "time_varying_cox": tv,
+            "warning": warning}  # fmt: skip
 
 
 def _label_of(spec: StudySpec, column: str) -> str | None:

@@ -498,10 +498,14 @@ def _landmark_keys(src: Source) -> list[str]:
     return sorted(keys, key=lambda k: keys[k])
 
 
+#: Display order of the endpoints (results.json sorts keys).
+ENDPOINT_ORDER = ("PFS", "OS", "TTP", "DoR", "TTNT", "PFS2")
+
+
 def endpoint_order(src: Source) -> list[str]:
-    """PFS, then OS, then any other endpoint in name order (results.json sorts keys)."""
+    """PFS, OS, TTP, DoR, TTNT, PFS2, then any other endpoint in name order."""
     eps = list(src.get("endpoints") or {})
-    first = [e for e in ("PFS", "OS") if e in eps]
+    first = [e for e in ENDPOINT_ORDER if e in eps]
     return first + sorted(e for e in eps if e not in first)
 
 
@@ -1145,6 +1149,149 @@ def landmark_by_group_table(src: Source) -> TableModel | None:
             f"{NOT_AVAILABLE}, not estimable: no patient of the group was followed to t."
         )
     return t
+
+
+# --- response and survival without immortal time -------------------------------------------
+
+
+def landmark_analysis_table(src: Source) -> TableModel | None:
+    """Survival from the landmark by response reached by then (``landmark_analysis[]``)."""
+    entries = src.get("landmark_analysis") or []
+    ok = src.ok("landmark_analysis")
+    if not ok:
+        return None
+    unit = str(src.get("conventions", "time_unit") or "")
+    t = TableModel("landmark_analysis", ("Landmark analysis by response",)).with_header(
+        [
+            head("Endpoint and response at the landmark", align="left"),
+            head("Patients, n"),
+            head("Events, n"),
+            head(f"Median from the landmark, {unit} (95% CI)"),
+            head("Log-rank p"),
+        ]
+    )
+    for i in ok:
+        e = entries[i]
+        base = ("landmark_analysis", i)
+        sec: Text = (
+            src.ref("str", *base, "endpoint"),
+            ", patients event-free at ",
+            src.ref("g", *base, "landmark"),
+            f" {unit} (",
+            src.ref("count", *base, "n_at_landmark"),
+            ")",
+        )
+        p_cell = (
+            value(src.ref("p", *base, "logrank", "p")) if src.has(*base, "logrank", "p") else EMPTY
+        )
+        t = t.with_row([label(*sec, bold=True), EMPTY, EMPTY, EMPTY, p_cell], kind="subhead")
+        for j, g in enumerate(e.get("levels") or []):
+            t = t.with_row(
+                [
+                    label(src.ref("level", *base, "levels", j), indent=1),
+                    value(src.ref("count", *base, "n_per_group", g)),
+                    value(src.ref("count", *base, "events", g)),
+                    value(*est_ci(src, (*base, "curves", g, "median"), "num:1:NR")),
+                    EMPTY,
+                ]
+            )
+    return t.with_footnote(
+        "Patients alive and free of the endpoint's event at the landmark, grouped by a first "
+        "documented partial response or better on or before it (responder) or not, and "
+        "followed from the landmark (Anderson, Cain and Gelber 1983): no patient is credited "
+        "with the time before the response. Kaplan-Meier medians; two-sided log-rank test. "
+        "NR, not reached."
+    )
+
+
+def tv_cox_table(src: Source) -> TableModel | None:
+    """Cox models with time-varying covariates (``tv_cox[]``): HR (95% CI) and p per term."""
+    entries = src.get("tv_cox") or []
+    ok = src.ok("tv_cox")
+    if not ok:
+        return None
+    t = TableModel("tv_cox", ("Cox models with response as a time-varying covariate",))
+    t = t.with_header([head("Model and variable", align="left"), head("HR (95% CI)"), head("p")])
+    for i in ok:
+        e = entries[i]
+        base = ("tv_cox", i)
+        sec: Text = (
+            f"Model {i + 1}: ",
+            src.ref("str", *base, "endpoint"),
+            " (",
+            src.ref("count", *base, "n_patients"),
+            " patients, ",
+            src.ref("count", *base, "events"),
+            " events)",
+        )
+        t = t.with_row([label(*sec, bold=True), EMPTY, EMPTY], kind="subhead")
+        for name in [*(e.get("time_varying") or []), *sorted(
+            n for n in (e.get("coefficients") or {}) if n not in (e.get("time_varying") or [])
+        )]:  # fmt: skip
+            c = (*base, "coefficients", name)
+            if not src.has(*c):
+                continue
+            lab: Text = (
+                ("Response (PR or better reached), time-varying",)
+                if name == "response"
+                else (*var_label(src, name.split("=")[0]), *(
+                    (" ", name.split("=", 1)[1]) if "=" in name else ()))
+            )  # fmt: skip
+            t = t.with_row(
+                [
+                    label(*lab, indent=1),
+                    value(*est_ci(src, c, "num:2", ("hr", "lower", "upper"))),
+                    value(src.ref("p", *c, "p")),
+                ]
+            )
+    return t.with_footnote(
+        "Each patient's follow-up is split at the date the covariate switches on (0 before, 1 "
+        "from then on; R tmerge); Cox model on the (start, stop] intervals with robust "
+        "variance clustered by patient (R coxph with cluster = id). Unlike a comparison by best "
+        "response, no patient is credited with the time before the response."
+    )
+
+
+def agreement_table(src: Source) -> TableModel | None:
+    """Derived vs recorded best response: Cohen's kappa (``response_derivation.agreement``)."""
+    ag = src.get("response_derivation", "agreement")
+    if not ag:
+        return None
+    rows = [
+        ("orr", "Partial response or better (yes/no)"),
+        ("depth", "Best response category (8 categories, unweighted)"),
+        ("depth_weighted", "Best response category (ordered, quadratic weights)"),
+    ]
+    if not any((ag.get(k) or {}).get("status") == "ok" for k, _ in rows):
+        return None
+    t = TableModel(
+        "response_agreement", ("Agreement of the derived with the recorded best response",)
+    ).with_header(
+        [
+            head("Comparison", align="left"),
+            head("Patients, n"),
+            head("Agreement, %"),
+            head("Cohen's kappa (95% CI)"),
+        ]
+    )
+    for key, text in rows:
+        base = ("response_derivation", "agreement", key)
+        if src.get(*base, "status") != "ok":
+            continue
+        t = t.with_row(
+            [
+                label(text),
+                value(src.ref("count", *base, "n")),
+                value(src.ref("pct:1", *base, "observed_agreement")),
+                value(*est_ci(src, base, "num:2", ("kappa", "lower", "upper"))),
+            ]
+        )
+    return t.with_footnote(
+        "Best response derived from the laboratory table by rule against the response recorded "
+        "by the sites; patients without a recorded response are left out. Kappa with the "
+        "large-sample variance of Fleiss, Cohen and Everitt (R psych::cohen.kappa); the "
+        "ordered comparison leaves out patients not evaluable (NE)."
+    )
 
 
 # --- subgroups (contract 5.4) -----------------------------------------------------------------
@@ -1798,9 +1945,11 @@ def rmst_table(src: Source) -> TableModel | None:
 
 #: results.json lists whose entries carry a status (one entry per spec entry).
 STATUS_LISTS = ("proportions", "proportion_comparisons", "logrank", "cox", "cutpoints",
-                "subgroups", "cuminc", "finegray", "rmst", "iptw", "maic")  # fmt: skip
+                "subgroups", "cuminc", "finegray", "rmst", "iptw", "maic",
+                "landmark_analysis", "tv_cox")  # fmt: skip
 _IDENTITY = ("endpoint", "terms", "by", "strata", "variable", "method", "proportion",
-             "outcome", "name", "event", "competing", "treatment", "effect", "tau")  # fmt: skip
+             "outcome", "name", "event", "competing", "treatment", "effect", "tau",
+             "time_varying", "landmark")  # fmt: skip
 
 
 def not_computed_table(src: Source) -> TableModel | None:
@@ -1849,10 +1998,13 @@ def build_tables(results: Mapping[str, Any]) -> dict[str, TableModel]:
         table1,
         response_table,
         response_by_table,
+        agreement_table,
         survival_table,
         logrank_table,
         landmark_by_group_table,
+        landmark_analysis_table,
         cox_table,
+        tv_cox_table,
         subgroup_table,
         cutpoint_table,
         cuminc_table,

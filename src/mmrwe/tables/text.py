@@ -34,7 +34,14 @@ from mmrwe.tables.comparative import cox_evalue_sentence, methods_sentences, res
 from mmrwe.tables.format import DASH
 from mmrwe.tables.model import Part, PathKey, Ref, Source, Text, XRef
 
-ENDPOINT_NAMES = {"PFS": "progression-free survival (PFS)", "OS": "overall survival (OS)"}
+ENDPOINT_NAMES = {
+    "PFS": "progression-free survival (PFS)",
+    "OS": "overall survival (OS)",
+    "TTP": "time to progression (TTP)",
+    "DoR": "duration of response (DoR)",
+    "TTNT": "time to next treatment (TTNT)",
+    "PFS2": "progression-free survival on the next line (PFS2)",
+}
 NE = "not estimable"
 NR = "not reached"
 
@@ -183,6 +190,11 @@ def methods_text(src: Source, targets: Collection[str] | None = None) -> list[tu
         p += (" Progression-free survival (PFS): ", c("str", "pfs_definition"), ".")
     if "os_definition" in conv:
         p += (" Overall survival (OS): ", c("str", "os_definition"), ".")
+    for ep in endpoint_order(src):
+        key = f"{ep.lower()}_definition"
+        if ep not in ("PFS", "OS") and key in conv:
+            name = ENDPOINT_NAMES.get(ep, ep)
+            p += (f" {name[0].upper()}{name[1:]}: ", c("str", key), ".")
     if "time_unit" in conv:
         p += (" Times are in ", c("str", "time_unit"))
         if conv.get("time_unit") == "months" and "days_per_month" in conv:
@@ -217,6 +229,26 @@ def methods_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             ". Units were harmonized before any rule was applied; every call and the values "
             "behind it are listed in the response audit file.",
         )
+        if src.has(*par, "profile_rules") and src.get(*par, "profile") != "strict":
+            p += (
+                " Derivation profile ",
+                src.ref("str", *par, "profile"),
+                ": ",
+                src.ref("str", *par, "profile_rules"),
+                ".",
+            )
+        if src.has("response_derivation", "anti_cd38_interference", "rule"):
+            p += (
+                " Possible interference of daratumumab or isatuximab with the M-protein "
+                "measurement was flagged per patient (",
+                src.ref("str", "response_derivation", "anti_cd38_interference", "rule"),
+                ").",
+            )
+        if src.get("response_derivation", "agreement"):
+            p += (
+                " Agreement of the derived with the recorded best response was measured by "
+                "Cohen's kappa with large-sample confidence intervals (R psych::cohen.kappa).",
+            )
         out.append(("Response and progression", p))
 
     out.append(("Statistical analysis", _statistics(src, conv, c, xr)))
@@ -494,6 +526,31 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
             )
         )
     s += _competing_methods(src, xr)
+    if src.ok("landmark_analysis"):
+        i = src.ok("landmark_analysis")[0]
+        s.append(
+            (
+                "To avoid immortal time bias, survival by response was compared from a landmark "
+                "at ",
+                src.ref("g", "landmark_analysis", i, "landmark"),
+                f" {conv.get('time_unit', '')}: patients alive and event-free then were grouped "
+                "by a partial response or better reached by the landmark and followed from it "
+                "(Kaplan-Meier, log-rank test)",
+                *xr("landmark_analysis", " (", ")"),
+                ".",
+            )
+        )
+    if src.ok("tv_cox"):
+        s.append(
+            (
+                "Response was also modelled as a time-varying covariate in Cox models: each "
+                "patient's follow-up was split at the date of the first partial response or "
+                "better (R survival::tmerge and coxph on the start/stop intervals, robust "
+                "variance clustered by patient)",
+                *xr("tv_cox", " (", ")"),
+                ".",
+            )
+        )
     if src.get("center_effects", "endpoints"):
         s.append(
             (
@@ -605,6 +662,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
     # response
     resp = src.get("response")
     props = src.get("proportions") or []
+    extra = _derivation_results(src, xr)
     if resp or props:
         p = ()
         if resp:
@@ -686,6 +744,7 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
                 *_join(items, "; ", "; "),
                 ".",
             )
+        p += extra
         out.append(("Response", (p[1:] if p and p[0] == " " else p)))
 
     # survival
@@ -786,7 +845,19 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             if lr.get("curves"):
                 p += xr(f"fig-km-group-{i}", " (", ")")
             p += (". ",)
+        warn = src.get("immortal_time_bias", "warning")
+        if warn:
+            p += (
+                "These comparisons by response are subject to immortal time bias: responders "
+                "had to survive until they responded, and no landmark or time-varying analysis "
+                "corrects for it. ",
+            )
         out.append(("Survival by group", _strip(p)))
+
+    # response and survival without immortal time
+    p = _immortal_time_results(src, unit, xr)
+    if p:
+        out.append(("Response and survival", p))
 
     # Cox
     models = src.get("cox") or []
@@ -919,6 +990,88 @@ def results_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             out.append(("Comparison with the publication", pub))
     out.extend(results_paragraphs(src, xr).items())
     return out
+
+
+def _derivation_results(src: Source, xr: XrFn) -> Text:
+    """Anti-CD38 interference count and agreement with the recorded response."""
+    p: Text = ()
+    cd = ("response_derivation", "anti_cd38_interference")
+    if src.has(*cd, "n_flagged"):
+        p += (
+            " A small serum M-spike on daratumumab or isatuximab that may hide a complete "
+            "response was flagged in ",
+            src.ref("count", *cd, "n_flagged"),
+            " of ",
+            src.ref("count", *cd, "n_anti_cd38_in_line"),
+            " patients treated with daratumumab or isatuximab (",
+            src.ref("count", *cd, "counts", "yes"),
+            " IgG-kappa, ",
+            src.ref("count", *cd, "counts", "possible"),
+            " of unrecorded isotype).",
+        )
+    ag = ("response_derivation", "agreement")
+    if src.get(*ag, "orr", "status") == "ok":
+        p += (
+            " The derived and recorded best responses agreed in ",
+            src.ref("pct:1", *ag, "depth", "observed_agreement"),
+            "% of ",
+            src.ref("count", *ag, "depth", "n"),
+            " patients (kappa ",
+            *_ci_at(src, (*ag, "depth"), "num:2", ("kappa", "lower", "upper")),
+            "); for partial response or better, kappa ",
+            *_ci_at(src, (*ag, "orr"), "num:2", ("kappa", "lower", "upper")),
+            *xr("response_agreement", " (", ")"),
+            ".",
+        )
+    return p
+
+
+def _immortal_time_results(src: Source, unit: str, xr: XrFn) -> Text:
+    """Landmark analysis and time-varying Cox results, in words."""
+    p: Text = ()
+    for i in src.ok("landmark_analysis"):
+        e = src.get("landmark_analysis", i)
+        base = ("landmark_analysis", i)
+        meds = [
+            (src.ref("level", *base, "levels", j), " ",
+             src.ref(f"num:1:{NR}", *base, "curves", g, "median", "estimate"))
+            for j, g in enumerate(e.get("levels") or [])
+        ]  # fmt: skip
+        p += (
+            "From the landmark at ",
+            src.ref("g", *base, "landmark"),
+            f" {unit}, ",
+            src.ref("count", *base, "n_at_landmark"),
+            " patients were free of the ",
+            src.ref("str", *base, "endpoint"),
+            " event",
+        )
+        if meds:
+            p += (f" (median {unit} after the landmark: ", *_join(meds, ", ", " vs "), ")")
+        if src.has(*base, "logrank", "p"):
+            p += ("; log-rank ", *_p_eq(src, *base, "logrank", "p"))
+        p += (". ",)
+    for i in src.ok("tv_cox"):
+        e = src.get("tv_cox", i)
+        base = ("tv_cox", i)
+        for name in e.get("time_varying") or []:
+            c = (*base, "coefficients", name)
+            if src.get(*c, "hr") is None:
+                continue
+            p += (
+                "With ",
+                "response" if name == "response" else name,
+                " as a time-varying covariate, the hazard ratio for ",
+                src.ref("str", *base, "endpoint"),
+                " was ",
+                *_ci_at(src, c, "num:2", ("hr", "lower", "upper")),
+                ", ",
+                *_p_eq(src, *c, "p"),
+                ". ",
+            )
+    if p:
+        p = (*_strip(p), *xr("landmark_analysis", "tv_cox", " See ", "."))
+    return p
 
 
 def _cox_items(src: Source, i: int, m: Mapping[str, Any]) -> list[Text]:

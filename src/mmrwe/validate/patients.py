@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (rule messages are lambdas with default arguments binding the loop variables)
-"""The patient-table rules MMV001-MMV020: one rule table, evaluated by the engine.
+"""The patient-table rules MMV001-MMV021: one rule table, evaluated by the engine.
 
 Every study, 51 patients or 10 million, is validated here, as relational expressions over
 the raw table on the study's engine (in-process DuckDB by default): one aggregate query
@@ -66,10 +66,14 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("MMV018", "warning", "column mixes numbers and text; treated as categorical", "column"),
     RuleInfo("MMV019", "error", "[[cohort.exclude]] names a patient_id not in the table", "spec key"),
     RuleInfo("MMV020", "warning", "the spec declares a unit the validator has no range for", "column, spec key"),
+    RuleInfo("MMV021", "error", "first_response_date after progression, death or last follow-up; a next-line date after last follow-up", "row, column, patient"),
 )  # fmt: skip
 
 REQUIRED = ("patient_id", "start_date", "progression_date", "death_date", "last_followup_date")
 DATE_COLUMNS = ("start_date", "progression_date", "death_date", "last_followup_date")
+#: Optional dates of the endpoints beyond PFS and OS (DoR, TTNT, PFS2): read as dates when
+#: the patient table has them, without a [variables] declaration.
+ENDPOINT_DATE_COLUMNS = ("first_response_date", "next_line_date", "next_line_progression_date")
 #: Columns the engine adds to every raw table (never user columns).
 ROW_COLUMNS = ("_src_row", "_ord")
 KIND_PREFIX = "__kind__"
@@ -480,7 +484,9 @@ def validate_patients(
         return clean[f"{KIND_PREFIX}{c}"] if c in kind_cols else None
 
     is_date_col = {
-        c: c in DATE_COLUMNS or (declared.get(c) is not None and declared[c].type == "date")
+        c: c in DATE_COLUMNS
+        or c in ENDPOINT_DATE_COLUMNS
+        or (declared.get(c) is not None and declared[c].type == "date")
         for c in cols
     }
     cov_text = [
@@ -664,6 +670,20 @@ def validate_patients(
              lambda r, c=c: f"{c} {_iso(r[c])} is before start_date {_iso(r['start_date'])}",
              lambda r: "correct the source; if this center writes day/month/year, declare date_format under [data]",
              (3, 0, 2 + j))  # fmt: skip
+    extra = [c for c in ENDPOINT_DATE_COLUMNS if column_types.get(c) == "date"]
+    for j, c in enumerate(extra):
+        add_rule("MMV006", c, (typed[c] < start).fill_null(False), (c, "start_date"),
+             lambda r, c=c: f"{c} {_iso(r[c])} is before start_date {_iso(r['start_date'])}",
+             lambda r: "correct the source; if this center writes day/month/year, declare date_format under [data]",
+             (3, 1, j))  # fmt: skip
+        later = [("last_followup_date", lfu)]
+        if c == "first_response_date":  # a response is documented before progression or death
+            later = [("progression_date", prog), ("death_date", death), *later]
+        for k, (bound, d) in enumerate(later):
+            add_rule("MMV021", c, (typed[c] > d).fill_null(False), (c, bound),
+                 lambda r, c=c, b=bound: f"{c} {_iso(r[c])} is after {b} {_iso(r[b])}",
+                 lambda r, c=c, b=bound: f"{c} must be on or before {b}; check both dates",
+                 (3, 2 + j, k))  # fmt: skip
     add_rule("MMV007", "progression_date", (prog > lfu).fill_null(False), ("progression_date", "last_followup_date"),
          lambda r: f"progression_date {_iso(r['progression_date'])} is after last_followup_date {_iso(r['last_followup_date'])}",
          lambda r: "last_followup_date must be the last date the patient was known alive and assessed, on or after every other date",
@@ -1023,6 +1043,15 @@ def _spec_names(spec: StudySpec) -> list[tuple[str, str]]:
         out += [(c, f"maic[{k}].covariates") for c in m.covariates]
     if spec.imputation is not None:
         out += [(c, "imputation.variables") for c in spec.imputation.variables]
+    for k, tv in enumerate(spec.tv_cox):
+        out += [(t, f"tv_cox[{k}].terms") for t in tv.terms]
+    rs = spec.risk_scores
+    for key in ("beta2m", "albumin", "ldh", "del17p", "del17p_pct", "t4_14", "t14_16",
+                "t14_20", "gain1q", "del1p32", "tp53", "creatinine"):  # fmt: skip
+        if getattr(rs, key) is not None:
+            out.append((getattr(rs, key), f"risk_scores.{key}"))
+    if isinstance(rs.ldh_uln, str):
+        out.append((rs.ldh_uln, "risk_scores.ldh_uln"))
     out += [(t, "table1.variables") for t in spec.table1.variables]
     if spec.table1.by:
         out.append((spec.table1.by, "table1.by"))
@@ -1042,8 +1071,14 @@ DERIVED_FROM_LABS_NAMES = frozenset(
 )
 
 
+#: Columns ``[risk_scores]`` adds (when it names their inputs).
+RISK_SCORE_NAMES = frozenset({"iss", "r_iss", "r2_iss", "r2_iss_points", "ims2025_risk"})
+
+
 def _check_spec_names(spec: StudySpec, available: set[str], add: Callable[..., None]) -> None:
     derived = DERIVED_FROM_LABS_NAMES if spec.response.source == "labs" else frozenset()
+    if spec.risk_scores.given:
+        derived = derived | RISK_SCORE_NAMES
     seen: set[tuple[str, str]] = set()
     for k, (name, key) in enumerate(_spec_names(spec)):
         if name in available or name in derived or (name, key) in seen:

@@ -26,6 +26,7 @@ from mmrwe.study.analyses import (
     finegray,
     imputation,
     iptw,
+    landmark,
     logrank,
     maic,
     proportions,
@@ -33,6 +34,7 @@ from mmrwe.study.analyses import (
     rmst,
     subgroups,
     table1,
+    tv_cox,
 )
 from mmrwe.study.analyses.common import FAILED, boundary
 from mmrwe.study.context import AnalysisContext
@@ -47,12 +49,19 @@ class Analysis:
     run: Callable[[AnalysisContext, dict[str, Any]], Any]
     columns: Callable[[StudySpec], set[str]]
     is_list: bool = False  # a list section: one entry per spec entry
+    # an optional section (added after results format v1.2): absent from results.json
+    # unless the spec asks for it, so existing studies' results do not change
+    wanted: Callable[[StudySpec], bool] | None = None
 
     @classmethod
     def of(cls, module: ModuleType) -> Analysis:
         """The entry of an analysis module."""
         return cls(module.KEY, module.LABEL, module.run, module.columns,
-                   getattr(module, "IS_LIST", False))  # fmt: skip
+                   getattr(module, "IS_LIST", False), getattr(module, "wanted", None))  # fmt: skip
+
+    def is_wanted(self, spec: StudySpec) -> bool:
+        """False for an optional section the spec does not ask for."""
+        return self.wanted is None or self.wanted(spec)
 
     def run_safely(self, ctx: AnalysisContext, done: dict[str, Any]) -> Any:
         """Run the section in a failure boundary: a crash fails this section only."""
@@ -90,8 +99,10 @@ REGISTRY: tuple[Analysis, ...] = tuple(
         proportions,
         compare,
         logrank,
+        landmark,
         cox,
         subgroups,
+        tv_cox,
         cutpoints,
         cuminc,
         finegray,

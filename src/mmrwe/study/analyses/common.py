@@ -161,14 +161,20 @@ def group_curve(
 
 
 def design_matrix(
-    ctx: AnalysisContext, terms: tuple[str, ...], reference: dict[str, str], extra: list[str]
+    ctx: AnalysisContext,
+    terms: tuple[str, ...],
+    reference: dict[str, str],
+    extra: list[str],
+    population: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str], np.ndarray, dict[str, Any]]:
     """X for a Cox or logistic model: numeric as is, categorical as dummies vs reference.
 
     Returns (X of the kept rows, column names, keep mask, information about the terms).
-    Rows missing any term (or an ``extra`` column) are dropped.
+    Rows missing any term (or an ``extra`` column) are dropped; with ``population`` (a mask:
+    the endpoint's population, e.g. DoR's responders) only those rows are considered, so the
+    levels and the reference are those of the patients analysed.
     """
-    keep = np.ones(ctx.n, dtype=bool)
+    keep = np.ones(ctx.n, dtype=bool) if population is None else population.copy()
     for c in (*terms, *extra):
         keep &= (
             ctx.labels(c).notna().to_numpy() if not ctx.is_numeric(c) else ~np.isnan(_num(ctx, c))

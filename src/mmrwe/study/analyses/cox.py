@@ -115,11 +115,15 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
 
     t, e = ctx.survival(cx.endpoint)
     extra = [c for c in (cx.strata, cx.cluster) if c]
-    X, names, keep, info = design_matrix(ctx, cx.terms, dict(cx.reference), extra)
+    pop = ctx.population(cx.endpoint) if cx.endpoint in ctx.restricted else None
+    X, names, keep, info = design_matrix(ctx, cx.terms, dict(cx.reference), extra, pop)
     _check_estimable(cx, int(keep.sum()), int(e[keep].sum()), info)
     strata = ctx.labels(cx.strata).to_numpy()[keep] if cx.strata else None
     cluster = ctx.labels(cx.cluster).to_numpy()[keep] if cx.cluster else None
-    entry = _base(cx, int((~keep).sum()), info)
+    n_out = 0 if pop is None else int((~pop).sum())
+    entry = _base(cx, int((~keep).sum()) - n_out, info)
+    if pop is not None:
+        entry["n_outside_population"] = n_out
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = cox_fit(
@@ -227,6 +231,9 @@ def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
     from mmrwe.stats.cox_scaled import cox_fit_chunked, cox_zph_chunked
 
     t = ctx.table
+    if cx.endpoint in ctx.restricted:
+        t = t.filter(t[f"{cx.endpoint}_time_days"].notnull())
+    n_pop = int(t.count().to_pyarrow().as_py()) if cx.endpoint in ctx.restricted else ctx.n
     keep = ibis.literal(True)
     for c in (*cx.terms, *[c for c in (cx.strata, cx.cluster) if c]):
         keep = keep & t[c].notnull()
@@ -283,7 +290,9 @@ def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
         ctx.backend, design, len(names), with_strata=cx.strata is not None, dpu=ctx.days_per_unit
     )
     try:
-        entry = _base(cx, ctx.n - spill.n, info)
+        entry = _base(cx, n_pop - spill.n, info)
+        if cx.endpoint in ctx.restricted:
+            entry["n_outside_population"] = ctx.n - n_pop
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             chunked = cox_fit_chunked(

@@ -55,6 +55,11 @@ def cutpoint_one(ctx: AnalysisContext, cp: Any) -> dict[str, Any]:
     x_all = ctx.values(cp.variable)
     unit = ctx.units.get(cp.variable)
     keep = ~np.isnan(x_all)
+    n_out = 0
+    if cp.endpoint is not None and cp.endpoint in ctx.restricted:
+        pop = ctx.population(cp.endpoint)  # DoR: responders only
+        n_out = int((~pop).sum())
+        keep &= pop
     x = x_all[keep]
     if x.size == 0:
         raise EstimationError(f"{cp.variable} is missing for every patient: no cut-off to choose")
@@ -73,9 +78,11 @@ def cutpoint_one(ctx: AnalysisContext, cp: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "variable": cp.variable,
         "method": cp.method,
-        "n_excluded_missing": int((~keep).sum()),
+        "n_excluded_missing": int((~keep).sum()) - n_out,
         "unit": unit,
     }
+    if n_out:
+        entry["n_outside_population"] = n_out
     if cp.endpoint is not None:
         entry["endpoint"] = cp.endpoint
     else:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from mmrwe.core.errors import EstimationError
 from mmrwe.spec.model import StudySpec
 from mmrwe.study.analyses.common import boundary, km_block
-from mmrwe.study.context import ENDPOINTS, AnalysisContext
+from mmrwe.study.context import AnalysisContext
 
 KEY = "endpoints"
 LABEL = "Kaplan-Meier and follow-up"
@@ -23,12 +24,24 @@ def columns(spec: StudySpec) -> set[str]:
 
 
 def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any]:
-    """results.json ``endpoints``."""
+    """results.json ``endpoints``: one block per ``[km] endpoints`` (PFS and OS by default)."""
     return {
         ep: boundary(ctx, None, {"endpoint": ep}, functools.partial(_block, ctx, ep), ok_keys=False)
-        for ep in ENDPOINTS
+        for ep in ctx.spec.km.endpoints
     }
 
 
 def _block(ctx: AnalysisContext, ep: str) -> dict[str, Any]:
-    return km_block(ctx, ctx.counts(ep))
+    counts = ctx.counts(ep)
+    if ep in ctx.restricted and counts.empty:
+        raise EstimationError(f"no patient is in the {ep} population (no responder)")
+    block = km_block(ctx, counts)
+    if ep in ctx.restricted:
+        # DoR: responders only; the others are outside the endpoint, not censored
+        block["population"] = POPULATION.get(ep, "")
+        block["n_outside_population"] = ctx.n - block["n"]
+    return block
+
+
+#: Who an endpoint with a population is estimated in.
+POPULATION = {"DoR": "responders: patients with a first documented PR or better"}

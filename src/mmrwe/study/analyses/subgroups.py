@@ -72,8 +72,11 @@ def subgroup_entry(ctx: AnalysisContext, sg: SubgroupSpec) -> dict[str, Any]:
     """The results entry of one ``[[subgroup]]``: overall HR, HR per level, interactions."""
     from mmrwe.stats.cox_terms import subgroup_hrs
 
+    # only the endpoint's population (DoR: the responders; everyone for the others)
+    pop = ctx.population(sg.endpoint)
     t, e = ctx.survival(sg.endpoint)
-    eff_labels = ctx.labels(sg.effect)
+    t, e = t[pop], e[pop]
+    eff_labels = ctx.labels(sg.effect)[pop].reset_index(drop=True)
     eff = eff_labels.to_numpy(dtype=object)
     eff_missing = eff_labels.isna().to_numpy()
     ref, cmp_ = _effect_levels(ctx, sg, eff_labels)
@@ -103,13 +106,14 @@ def subgroup_entry(ctx: AnalysisContext, sg: SubgroupSpec) -> dict[str, Any]:
         "conf_level": CONF_LEVEL,
         "n": n_kept,
         "n_excluded_missing": int(eff_missing.sum()),
+        **({"n_outside_population": int((~pop).sum())} if not pop.all() else {}),
         "overall": o,
         "levels": [],
         "interaction": [],
     }
     warnings: list[str] = list(overall.warnings)
     for by in sg.by:
-        by_labels = ctx.labels(by)
+        by_labels = ctx.labels(by)[pop].reset_index(drop=True)
         lab = by_labels.to_numpy(dtype=object)
         levels = ctx.levels(by, by_labels[~eff_missing].dropna().unique())
         reason = None
