@@ -1182,7 +1182,7 @@ def _cox_fit_1d(
         from mmrwe.stats.cox import cox_fit  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return _fit_single_fallback(t, e, z, ties)
-    res = cox_fit(t, e, z[:, None], names=["x"], ties=ties)
+    res = cox_fit(t, e, z[:, None], names=["x"], ties=ties, concordance=False)
     return float(np.asarray(res.coef)[0]), float(np.asarray(res.se)[0])
 
 

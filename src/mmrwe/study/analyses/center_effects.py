@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mmrwe.core.errors import MmrweError
 from mmrwe.spec.model import LogrankSpec, StudySpec
@@ -88,11 +89,12 @@ def _cox_heterogeneity(
     try:
         t, e = ctx.survival(cx.endpoint)
         X, names, keep, _info = design_matrix(ctx, cx.terms, dict(cx.reference), ["center"])
-        center = ctx.labels("center").to_numpy()[keep]
+        center = _coded(ctx.labels("center").to_numpy()[keep])
         tk, ek = t[keep], e[keep]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            strat = cox_fit(tk, ek, X, names=names, ties=cx.ties, strata=center, concordance=False)
+            strat = cox_fit(tk, ek, X, names=names, ties=cx.ties, strata=np.asarray(center),
+                            concordance=False)  # fmt: skip
         fits = _center_fits(tk, ek, X, names, center, cx.ties)
         entry["stratified_by_center"] = {n: _coef(strat, j) for j, n in enumerate(names)}
         said = [str(w.message) for w in caught]
@@ -108,17 +110,37 @@ def _cox_heterogeneity(
     return entry
 
 
+class _Coded(np.ndarray):
+    """Center labels as integer codes (in the sorted order of the names, as np.unique gives
+    them), with the names: strata and per-center splits then work on integers, not on a
+    million strings (1.7 s of the center effects at 1e6 patients)."""
+
+    names: list[str]
+
+
+def _coded(center: np.ndarray) -> _Coded:
+    if isinstance(center, _Coded):
+        return center
+    codes, names = pd.factorize(np.asarray(center, dtype=object), sort=True)
+    out = np.asarray(codes, dtype=np.int64).view(_Coded)
+    out.names = [str(x) for x in names]
+    return out
+
+
 def _center_fits(
     t: np.ndarray, e: np.ndarray, X: np.ndarray, names: list[str], center: np.ndarray, ties: Any
 ) -> dict[str, Any]:
     """One Cox fit per center: the fit itself, or ``(n, events, note)`` where there is none."""
     from mmrwe.stats.cox import cox_fit
 
-    order = np.argsort(center, kind="stable")
-    levels, starts = np.unique(center[order], return_index=True)
-    bounds = [*starts[1:], center.size]
+    coded = _coded(center)
+    codes = np.asarray(coded)
+    order = np.argsort(codes, kind="stable")
+    levels, starts = np.unique(codes[order], return_index=True)
+    bounds = [*starts[1:], codes.size]
     out: dict[str, Any] = {}
-    for lv, a, b in zip(levels.tolist(), starts.tolist(), bounds, strict=True):
+    for k, a, b in zip(levels.tolist(), starts.tolist(), bounds, strict=True):
+        lv = coded.names[k]
         m = order[a:b]
         n_ev = int(e[m].sum())
         if n_ev == 0:
@@ -149,13 +171,15 @@ def _interaction_joint(
 
     from mmrwe.stats.cox import cox_fit
 
-    levels = sorted(set(center))
-    inter = [X[:, j] * (center == lv) for lv in levels[1:] for j in range(X.shape[1])]
-    inames = [f"{n}:center={lv}" for lv in levels[1:] for n in names]
+    coded = _coded(center)
+    codes = np.asarray(coded)
+    present = np.unique(codes).tolist()
+    inter = [X[:, j] * (codes == k) for k in present[1:] for j in range(X.shape[1])]
+    inames = [f"{n}:center={coded.names[k]}" for k in present[1:] for n in names]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         full = cox_fit(t, e, np.column_stack([X, *inter]), names=[*names, *inames], ties=ties,
-                       strata=center, concordance=False)  # fmt: skip
+                       strata=codes, concordance=False)  # fmt: skip
     df = full.df - strat.df
     lr = 2.0 * (full.loglik[1] - strat.loglik[1])
     return {

@@ -299,7 +299,7 @@ def _pool_cox(
             full = {c: data[c] if c in data else _data(ctx, c) for c in cx.terms}
             X, names = _design(full, list(cx.terms), entry.get("term_info") or {}, rows)
             fit = cox_fit(t, e, X, names=names, ties=cx.ties, strata=strata, cluster=cluster,
-                          robust=cx.robust or cluster is not None)  # fmt: skip
+                          robust=cx.robust or cluster is not None, concordance=False)  # fmt: skip
             fits.append(fit)
     if any(not np.all(np.isfinite(f.coef)) for f in fits):
         raise EstimationError("a coefficient is not estimable in some imputed data set")
