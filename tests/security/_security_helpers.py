@@ -191,13 +191,25 @@ def run_bounded(code: str, *, timeout: float = 60.0, env: dict[str, str] | None 
     resident memory on exit.
     """
     src = str(Path(mmrwe.__file__).resolve().parents[1])
+    # VmHWM, not ru_maxrss: the child is started by vfork+exec, and Linux carries the
+    # parent's (pytest's) high-water mark across exec into ru_maxrss, so late in a long
+    # suite every child would "peak" at the size of the test process itself.
     wrapped = (
         "import resource, sys\n"
+        "def _peak_kib():\n"
+        "    try:\n"
+        "        with open('/proc/self/status') as fh:\n"
+        "            for line in fh:\n"
+        "                if line.startswith('VmHWM:'):\n"
+        "                    return int(line.split()[1])\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n"
         + "".join(f"    {line}\n" for line in code.strip().splitlines())
         + "except Exception as exc:\n"
         "    print('ERROR', type(exc).__name__, str(exc).replace(chr(10), ' | '))\n"
-        "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print('PEAK_KIB', _peak_kib())\n"
     )
     full_env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     full_env.update(env or {})
