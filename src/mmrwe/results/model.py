@@ -37,6 +37,9 @@ def _thaw(x: Any) -> Any:
     if isinstance(x, Mapping):
         return {k: _thaw(v) for k, v in x.items()}
     if isinstance(x, tuple | list):
+        # curves: long tuples of numbers, copied in one step (as _freeze does)
+        if all(type(v) in _SCALARS for v in x):
+            return list(x)
         return [_thaw(v) for v in x]
     return x
 

@@ -109,9 +109,16 @@ def write_outputs(
     atomic_write(results_path, run.results.to_json())
     written["results"] = results_path
 
-    derived_path = out_dir / "derived_patients.csv"
-    text = run.derived.to_csv(index=False, float_format="%.17g", lineterminator="\n")
-    atomic_write(derived_path, text)
+    from mmrwe.io.write import derived_csv_max_rows, write_csv, write_parquet
+
+    if len(run.derived) > derived_csv_max_rows():
+        progress("Writing derived_patients.parquet")
+        derived_path = out_dir / "derived_patients.parquet"
+        write_parquet(run.derived, derived_path)
+    else:
+        progress("Writing derived_patients.csv")
+        derived_path = out_dir / "derived_patients.csv"
+        write_csv(run.derived, derived_path)
     written["derived_patients"] = derived_path
 
     if run.response is not None:

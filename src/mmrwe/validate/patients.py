@@ -478,10 +478,15 @@ def validate_patients(
     materialize = n_rows <= CHECKS_IN_MEMORY_MAX_ROWS
 
     def named(rel: Any, stem: str) -> Any:
-        # Each level is named on the engine (a temporary table, or a view for very large
-        # inputs), so the next level's SQL refers to plain columns: inlined, the cleaning
-        # and parsing expressions would repeat in every rule and the SQL would balloon.
-        return rel if name_relation is None else name_relation(rel, stem, materialize)
+        # Each level is named on the engine, so the next level's SQL refers to plain columns:
+        # inlined, the cleaning and parsing expressions would repeat in every rule and the SQL
+        # would balloon. Only the cleaned text is stored (a temporary table): its regular
+        # expressions are the costly part and every later level reads it; the typed and check
+        # levels stay views, evaluated by the one counting query and once more when the
+        # analysis table is built. Stored, each would hold another copy of every row (at 1e6
+        # rows: 1.3 GiB with all three stored, 0.6 GiB with this one, and 0.5 s faster).
+        store = materialize and stem == "clean"
+        return rel if name_relation is None else name_relation(rel, stem, store)
 
     # 2. Level 1: cleaned text of every text column (stripped; missing tokens -> NULL), and
     # the year, month and day of every date written as text.
