@@ -70,5 +70,15 @@ def test_large_cohort_paths_give_the_same_results(
     for c in (*a["cox"], *b["cox"]):
         for key in ("computation", "term_tests", "term_tests_method"):
             c.pop(key)
+    # center effects of a large study: stratified and per-center fits from the spilled
+    # design (equal to the in-memory ones, compared below); the interaction test is the
+    # sum of the per-center fits, which equals the joint fit only where every center's
+    # fit converges (tests/parity/test_center_effects_chunked.py), not on the demo's
+    # small centers with monotone likelihoods
+    assert {c.pop("computation") for c in b["center_effects"]["cox"]} == {"chunked"}
+    for c in (*a["center_effects"]["cox"], *b["center_effects"]["cox"]):
+        c.pop("interaction")
+    a["center_effects"].pop("statement")
+    b["center_effects"].pop("statement")
     assert diff_results(a, b, rtol=1e-9) == []
     pd.testing.assert_frame_equal(ref.derived, big.derived)

@@ -121,6 +121,13 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
+def copy_file(src: Path, path: Path) -> None:
+    """Copy ``src`` to ``path`` atomically (temporary file + rename)."""
+    import shutil
+
+    _atomic(path, lambda tmp: shutil.copyfile(src, tmp))
+
+
 def _atomic(path: Path, write: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -129,7 +129,11 @@ class StudyResult:
     @property
     def derived_patients(self) -> Any:
         """Per patient: endpoints, ``[[derive]]`` columns, lab-derived calls (a DataFrame)."""
-        return self._run.derived.copy()
+        import pandas as pd
+
+        derived = self._run.derived
+        # a large study's table was streamed to Parquet during the run: read it back
+        return derived.copy() if isinstance(derived, pd.DataFrame) else derived.to_frame()
 
     def write(
         self, out_dir: str | Path, *, report: bool = True, progress: Progress = _noop

@@ -109,9 +109,15 @@ def write_outputs(
     atomic_write(results_path, run.results.to_json())
     written["results"] = results_path
 
-    from mmrwe.io.write import derived_csv_max_rows, write_csv, write_parquet
+    import pandas as pd
 
-    if len(run.derived) > derived_csv_max_rows():
+    from mmrwe.io.write import copy_file, derived_csv_max_rows, write_csv, write_parquet
+
+    if not isinstance(run.derived, pd.DataFrame):  # streamed to Parquet during the run
+        progress("Writing derived_patients.parquet")
+        derived_path = out_dir / "derived_patients.parquet"
+        copy_file(run.derived.path, derived_path)
+    elif len(run.derived) > derived_csv_max_rows():
         progress("Writing derived_patients.parquet")
         derived_path = out_dir / "derived_patients.parquet"
         write_parquet(run.derived, derived_path)

@@ -13,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,7 +42,7 @@ from mmrwe.engine.pushdown import apply_derive, as_temp_view, derive_time_to_eve
 from mmrwe.results.model import StudyResults
 from mmrwe.spec.model import StudySpec
 from mmrwe.study.analyses import REGISTRY
-from mmrwe.study.context import ENDPOINTS, AnalysisContext
+from mmrwe.study.context import ENDPOINTS, AnalysisContext, object_values
 from mmrwe.validate.patients import Exclusion, Validated, validate_patients
 
 Progress = Callable[[str], None]
@@ -104,7 +107,9 @@ class StudyRun:
     results: StudyResults
     validated: Validated
     source: SourceInfo
-    derived: pd.DataFrame  # one row per analysed patient: derived_patients.csv
+    # one row per analysed patient: derived_patients.csv, or for a large study (above
+    # MMRWE_DERIVED_CSV_MAX_ROWS) a Parquet file streamed from the engine
+    derived: pd.DataFrame | DerivedFile
     response: Any = None  # ResponseDerivation with [data] labs
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -709,22 +714,95 @@ def _cohort(ctx: AnalysisContext, v: Validated) -> dict[str, Any]:
     }
 
 
-def _derived_frame(ctx: AnalysisContext, spec: StudySpec, deriv: Any) -> pd.DataFrame:
-    """derived_patients.csv: per patient the endpoints, ``[[derive]]`` and lab-derived columns."""
+class DerivedFile:
+    """``derived_patients`` of a large study: a Parquet file streamed from the engine.
+
+    Above :data:`mmrwe.io.write.DERIVED_CSV_MAX_ROWS` patients the table is never held in
+    memory as a whole (at 10 million patients the pandas frame alone took 5 GiB): the
+    engine's result is written batch by batch into a temporary Parquet file, which
+    :meth:`mmrwe.StudyResult.write` copies into the output folder. The temporary folder
+    goes when the object does.
+    """
+
+    def __init__(self, path: Path, n_rows: int) -> None:
+        self.path = path
+        self.n_rows = n_rows
+        weakref.finalize(self, shutil.rmtree, path.parent, True)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def to_frame(self) -> pd.DataFrame:
+        """The whole table in memory (as the small-study path gives it)."""
+        return pd.read_parquet(self.path)
+
+
+def _derived_columns(ctx: AnalysisContext, spec: StudySpec) -> tuple[list[str], list[str]]:
+    """The columns of derived_patients (in order), and those fetched from the engine."""
     cols = ["patient_id"] + (["center"] if "center" in ctx.types else [])
     ep_cols: list[str] = []
     for ep in ctx.endpoints:
         ep_cols += [f"{ep}_time_days", f"{ep}_time", f"{ep}_event", f"{ep}_end_source"]
     derive_cols = [d.name for d in spec.derive if d.name not in cols]
     derive_cols += [c for c in RISK_COLUMNS if c in ctx.types and c not in derive_cols]
-    fetch = [
-        c
-        for c in cols + ep_cols + derive_cols
-        if not c.endswith("_time") or c.endswith("_time_days")
-    ]
+    out = cols + ep_cols + derive_cols
+    return out, [c for c in out if not c.endswith("_time") or c.endswith("_time_days")]
+
+
+def _derived_file(ctx: AnalysisContext, spec: StudySpec) -> DerivedFile:
+    """derived_patients streamed from the engine into Parquet, with the same columns and
+    values as :func:`_derived_frame` (times in the study unit: days / days per unit)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from mmrwe.engine.pushdown import iter_batches
+
+    names, fetch = _derived_columns(ctx, spec)
+    expr = ctx.table.order_by("_ord").select(*fetch)
+    folder = Path(tempfile.mkdtemp(prefix="mmrwe-derived-"))
+    path = folder / "derived_patients.parquet"
+    n = 0
+    writer: Any = None
+    try:
+        for batch in iter_batches(ctx.backend, expr, 1_000_000):
+            arrays = []
+            for c in names:
+                if c.endswith("_time") and not c.endswith("_time_days"):
+                    days = batch.column(f"{c}_days").cast(pa.float64())
+                    a = pc.divide(days, pa.scalar(ctx.days_per_unit, pa.float64()))
+                elif c.endswith("_event"):
+                    a = batch.column(c).cast(pa.bool_())
+                elif c.endswith("_time_days"):
+                    a = batch.column(c).cast(pa.int64())
+                elif ctx.types.get(c) == "numeric":
+                    a = batch.column(c).cast(pa.float64())
+                else:
+                    a = batch.column(c)
+                    if not pa.types.is_string(a.type) and not pa.types.is_large_string(a.type):
+                        a = a.cast(pa.string())
+                arrays.append(a)
+            table = pa.Table.from_arrays(arrays, names=names)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table)
+            n += table.num_rows
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    # (ctx.n is above the threshold, so the query returned rows and a writer exists)
+    writer.close()
+    return DerivedFile(path, n)
+
+
+def _derived_frame(ctx: AnalysisContext, spec: StudySpec, deriv: Any) -> pd.DataFrame:
+    """derived_patients.csv: per patient the endpoints, ``[[derive]]`` and lab-derived columns."""
+    names, fetch = _derived_columns(ctx, spec)
     res = ctx.table.order_by("_ord").select(*fetch).to_pyarrow()
     data: dict[str, Any] = {}
-    for c in cols + ep_cols + derive_cols:
+    for c in names:
         if c.endswith("_time") and not c.endswith("_time_days"):
             data[c] = ctx.times(res[f"{c}_days"].to_numpy(zero_copy_only=False))
         elif c.endswith("_time_days") and res[c].null_count:  # DoR: empty for non-responders
@@ -736,7 +814,7 @@ def _derived_frame(ctx: AnalysisContext, spec: StudySpec, deriv: Any) -> pd.Data
         elif ctx.types.get(c) == "numeric":
             data[c] = np.asarray(res[c].to_numpy(zero_copy_only=False), dtype=np.float64)
         else:
-            data[c] = pd.Series(res[c].to_pylist(), dtype=object)
+            data[c] = pd.Series(object_values(res[c]), dtype=object)
     derived = pd.DataFrame(data)
     if deriv is not None:
         # the lab/therapy derivation's per-patient columns (IMWG calls, lines,
@@ -949,7 +1027,12 @@ def _run(
     results = StudyResults(out)
     progress("Collecting per-patient outputs")
     t = time.perf_counter()
-    derived = _derived_frame(ctx, spec, deriv)
+    from mmrwe.io.write import derived_csv_max_rows
+
+    if deriv is None and ctx.n > derived_csv_max_rows():
+        derived: pd.DataFrame | DerivedFile = _derived_file(ctx, spec)
+    else:
+        derived = _derived_frame(ctx, spec, deriv)
     timings["collect_derived"] = time.perf_counter() - t
     return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures)
 

@@ -87,6 +87,11 @@ def _cox_heterogeneity(
         entry["note"] = "the model already adjusts for center"
         return entry
     try:
+        from mmrwe.study.analyses.cox import COX_IN_MEMORY_MAX_ROWS
+
+        if ctx.n > COX_IN_MEMORY_MAX_ROWS:
+            _heterogeneity_chunked(ctx, cx, entry)
+            return entry
         t, e = ctx.survival(cx.endpoint)
         X, names, keep, _info = design_matrix(ctx, cx.terms, dict(cx.reference), ["center"])
         center = _coded(ctx.labels("center").to_numpy()[keep])
@@ -131,7 +136,6 @@ def _center_fits(
     t: np.ndarray, e: np.ndarray, X: np.ndarray, names: list[str], center: np.ndarray, ties: Any
 ) -> dict[str, Any]:
     """One Cox fit per center: the fit itself, or ``(n, events, note)`` where there is none."""
-    from mmrwe.stats.cox import cox_fit
 
     coded = _coded(center)
     codes = np.asarray(coded)
@@ -140,19 +144,58 @@ def _center_fits(
     bounds = [*starts[1:], codes.size]
     out: dict[str, Any] = {}
     for k, a, b in zip(levels.tolist(), starts.tolist(), bounds, strict=True):
-        lv = coded.names[k]
         m = order[a:b]
-        n_ev = int(e[m].sum())
-        if n_ev == 0:
-            out[lv] = (m.size, 0, "fewer than 2 events")
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out[lv] = cox_fit(t[m], e[m], X[m], names=names, ties=ties, concordance=False)
-        except (MmrweError, ArithmeticError, np.linalg.LinAlgError) as exc:
-            out[lv] = (m.size, n_ev, f"not estimable: {getattr(exc, 'what', type(exc).__name__)}")
+        out[coded.names[k]] = _center_fit(t[m], e[m], X[m], names, ties)
     return out
+
+
+def _center_fit(t: np.ndarray, e: np.ndarray, X: np.ndarray, names: list[str], ties: Any) -> Any:
+    """One center's Cox fit, or ``(n, events, note)`` where there is none."""
+    from mmrwe.stats.cox import cox_fit
+
+    n_ev = int(e.sum())
+    if n_ev == 0:
+        return (t.size, 0, "fewer than 2 events")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cox_fit(t, e, X, names=names, ties=ties, concordance=False)
+    except (MmrweError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        return (t.size, n_ev, f"not estimable: {getattr(exc, 'what', type(exc).__name__)}")
+
+
+def _heterogeneity_chunked(ctx: AnalysisContext, cx: Any, entry: dict[str, Any]) -> None:
+    """The center-stratified fit and the per-center fits of a large study, memory-bounded.
+
+    Above ``MMRWE_COX_IN_MEMORY_MAX_ROWS`` patients the design (with the center as the
+    stratum) is built on the engine and spilled to disk once, as for the chunked
+    ``[[cox]]`` fit: the stratified model is fitted in chunks, and the per-center models
+    from one center's rows at a time. The interaction test is then the sum of the
+    per-center fits (:func:`_interaction`), as for any study above the joint-fit size.
+    """
+    from dataclasses import replace
+
+    from mmrwe.stats.cox_scaled import cox_fit_chunked
+    from mmrwe.study.analyses.cox import chunked_design
+
+    d = chunked_design(ctx, replace(cx, strata="center", cluster=None))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            strat = cox_fit_chunked(
+                d.spill.source, names=d.names, ties=cx.ties, n_strata=d.n_strata,
+                terms=d.terms_of,
+            ).result  # fmt: skip
+        said = [str(w.message) for w in caught]
+        fits: dict[str, Any] = {}
+        for k, t, e, X in d.spill.by_stratum(int(d.n_strata or 0)):
+            fits[str(d.strata_levels[k])] = _center_fit(t, e, X, d.names, cx.ties)
+    finally:
+        d.spill.close()
+    entry["stratified_by_center"] = {n: _coef(strat, j) for j, n in enumerate(d.names)}
+    entry["interaction"] = _interaction(strat, fits, said)
+    entry["per_center"], entry["q"] = _per_center(fits, d.names)
+    entry["computation"] = "chunked"
 
 
 #: Largest rows x columns^2 of the joint interaction fit (about 0.1 s); above it the test

@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -224,11 +225,28 @@ def _firth(
     return res
 
 
-def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
+@dataclass
+class ChunkedDesign:
+    """A Cox design spilled to disk for the chunked fit (see :class:`_Spill`)."""
+
+    spill: _Spill
+    names: list[str]
+    terms_of: list[str]
+    info: dict[str, Any]
+    n_pop: int
+    n_strata: int | None
+    strata_levels: list[str]
+
+
+def chunked_design(ctx: AnalysisContext, cx: CoxSpec) -> ChunkedDesign:
+    """Build ``cx``'s design on the engine (dummies, strata codes) and spill it to disk.
+
+    The caller closes ``.spill``. Strata are coded 0..K-1 in the order of
+    ``strata_levels`` (labels sorted as text).
+    """
     import ibis
 
     from mmrwe.engine.pushdown import label_expr
-    from mmrwe.stats.cox_scaled import cox_fit_chunked, cox_zph_chunked
 
     t = ctx.table
     if cx.endpoint in ctx.restricted:
@@ -274,6 +292,7 @@ def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
             names.append(f"{term}={lv}")
             terms_of.append(term)
     n_strata: int | None = None
+    s_levels: list[str] = []
     if cx.strata:
         slab = label_expr(kept[cx.strata], ctx.types.get(cx.strata) == "numeric")
         s_levels = sorted(kept.select(_v=slab).distinct().to_pyarrow()["_v"].to_pylist(), key=str)
@@ -289,6 +308,16 @@ def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
     spill = _Spill(
         ctx.backend, design, len(names), with_strata=cx.strata is not None, dpu=ctx.days_per_unit
     )
+    return ChunkedDesign(spill, names, terms_of, info, n_pop, n_strata, s_levels)
+
+
+def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
+    from mmrwe.stats.cox_scaled import cox_fit_chunked, cox_zph_chunked
+
+    d = chunked_design(ctx, cx)
+    spill, names, terms_of, info, n_pop, n_strata = (
+        d.spill, d.names, d.terms_of, d.info, d.n_pop, d.n_strata,
+    )  # fmt: skip
     try:
         entry = _base(cx, n_pop - spill.n, info)
         if cx.endpoint in ctx.restricted:
@@ -373,6 +402,36 @@ class _Spill:
                 off = 3 if self.with_strata else 2
                 strata = block[:, 2].astype(np.int64) if self.with_strata else None
                 yield block[:, 0] / self.dpu, block[:, 1] > 0, block[:, off:], strata
+
+    def by_stratum(self, n_strata: int) -> Iterator[tuple[int, Any, Any, Any]]:
+        """Each stratum's (time, event, X) in memory, one stratum at a time.
+
+        One pass over the file splits its rows into a file per stratum (in the file's
+        order); each is then read back whole, so memory holds one stratum's rows.
+        """
+        if not self.with_strata:
+            raise ValueError("the design has no strata")
+        paths = [self.dir / f"stratum{k}.f64" for k in range(n_strata)]
+        with self.path.open("rb") as fh:
+            while True:
+                block = np.fromfile(fh, dtype=np.float64, count=COX_CHUNK_ROWS * self.width)
+                if block.size == 0:
+                    break
+                block = block.reshape(-1, self.width)
+                codes = block[:, 2].astype(np.int64)
+                order = np.argsort(codes, kind="stable")
+                present, starts = np.unique(codes[order], return_index=True)
+                ends = [*starts[1:], codes.size]
+                for k, a, b in zip(present.tolist(), starts.tolist(), ends, strict=True):
+                    if 0 <= k < n_strata:
+                        with paths[k].open("ab") as out:
+                            block[order[a:b]].tofile(out)
+        for k, path in enumerate(paths):
+            if not path.exists():
+                continue
+            block = np.fromfile(path, dtype=np.float64).reshape(-1, self.width)
+            path.unlink()
+            yield k, block[:, 0] / self.dpu, block[:, 1] > 0, np.ascontiguousarray(block[:, 3:])
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
