@@ -276,3 +276,14 @@ def test_run_level_entries_ok_empty_missing_and_suppressed():
     assert set(small["therapy_flow"]) == {"status", "reason", "spec_key"}
     only_flow = therapy_figure_data(_report(swimmer=False), deriv=_deriv(therapy()), **kw)
     assert set(only_flow) == {"therapy_flow"}
+
+
+def test_flow_line_without_regimen_name_is_named_by_its_agents():
+    th = therapy()
+    th["regimen"] = th["regimen"].astype(object)
+    th.loc[th.pid == 3, "regimen"] = None
+    th.loc[(th.pid == 0) & (th.line_eff == 1), "regimen"] = "  "
+    fl = therapy_flow_data(therapy=th, day0=DAY0, death=DEATH)
+    names = {nd["name"] for nd in fl["columns"][0]["nodes"]}
+    assert names == {"VRd", "daratumumab + lenalidomide + dexamethasone",
+                     "bortezomib + lenalidomide + dexamethasone"}  # fmt: skip

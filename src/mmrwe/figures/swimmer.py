@@ -82,7 +82,7 @@ def swimmer_figure(
     is printed under the legend."""
     n = len(rows)
     row_h = min(0.22, max(0.1, 3.2 / max(n, 1)))
-    plot_h = max(n * row_h, 0.8)
+    plot_h = max(n * row_h, 1.2)
     used = [c for c in categories if any(c == r for row in rows for _, r in row.responses)]
     entries = len(used) + 5
     per_line = max(1, int((width - 0.6) // 1.25))

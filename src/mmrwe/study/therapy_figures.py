@@ -60,13 +60,22 @@ def _num(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def study_lines(therapy: pd.DataFrame, day0: np.ndarray) -> dict[int, float]:
-    """Patient (position) -> line number of the regimen under study (its row starts on day 0)."""
+def _study_line_array(therapy: pd.DataFrame, day0: np.ndarray) -> np.ndarray:
+    """Per patient position: line of the regimen under study (its row starts on day 0), NaN
+    when no row starts on day 0."""
     t = therapy[therapy["line_eff"].notna()]
     pid = t["pid"].to_numpy(dtype=np.int64)
+    line = t["line_eff"].to_numpy(dtype=np.float64)
     at0 = t["start"].to_numpy(dtype=np.float64) == day0[pid]
-    idx = t[at0].groupby("pid")["line_eff"].min()
-    return {int(p): float(v) for p, v in idx.items()}
+    out = np.full(len(day0), np.nan)
+    np.fmin.at(out, pid[at0], line[at0])  # fmin: NaN (no line yet) gives way to a number
+    return out
+
+
+def study_lines(therapy: pd.DataFrame, day0: np.ndarray) -> dict[int, float]:
+    """Patient (position) -> line number of the regimen under study (its row starts on day 0)."""
+    a = _study_line_array(therapy, day0)
+    return {int(p): float(a[p]) for p in np.flatnonzero(~np.isnan(a))}
 
 
 # --- swimmer -----------------------------------------------------------------------------------
@@ -114,61 +123,70 @@ def swimmer_data(
     """
     n = len(day0)
     per_unit = days_per_unit(time_unit)  # type: ignore[arg-type]
-    lines = study_lines(therapy, day0)
+    study = _study_line_array(therapy, day0)
     t = therapy[therapy["line_eff"].notna()]
-    ends: dict[int, float] = {}
-    for key, g in t.groupby(["pid", "line_eff"], sort=False):
-        p, line = int(key[0]), float(key[1])  # type: ignore[call-overload, arg-type]
-        if lines.get(p) == line:
-            e = g["end"].to_numpy(dtype=np.float64)
-            ends[p] = np.nan if np.isnan(e).any() else float(e.max())
-    resp: dict[int, list[tuple[float, str]]] = {}
-    if assessments is not None and len(assessments):
-        a = assessments
-        if "is_assess" in a.columns:
-            a = a[a["is_assess"].astype(bool)]
-        a = a[a["level"].notna()].sort_values(["pid", "day"], kind="stable")
-        for p, d, lv in zip(a["pid"], a["day"], a["level"], strict=True):
-            p, lv = int(p), int(lv)
-            if p not in lines or not 0 <= lv < len(_IMWG_LEVELS) or float(d) < day0[p]:
-                continue
-            cat = _IMWG_LEVELS[lv]
-            seq = resp.setdefault(p, [])
-            if not seq or seq[-1][1] != cat:
-                seq.append(((float(d) - day0[p]) / per_unit, cat))
-    rows: list[dict[str, Any]] = []
-    for p in sorted(lines):
-        fu = (last_followup[p] - day0[p]) / per_unit
-        end = ends.get(p, np.nan)
-        alive = np.isnan(death[p])
-        on = fu if np.isnan(end) else min((end - day0[p]) / per_unit, fu)
-        br = None if best_response is None else best_response[p]
-        rows.append(
-            {
-                "time_on_treatment": _num(max(on, 0.0)),
-                "treatment_ongoing": bool(np.isnan(end) and alive),
-                "followup": _num(fu),
-                "progression": _num((progression[p] - day0[p]) / per_unit),
-                "death": _num((death[p] - day0[p]) / per_unit),
-                "best_response": None if br is None or pd.isna(br) or br == "" else str(br),
-                "responses": [{"time": float(x), "response": c} for x, c in resp.get(p, [])],
-                "_key": p,
-            }
-        )
-    rows.sort(key=lambda r: (-(r["time_on_treatment"] or 0.0), -(r["followup"] or 0.0), r["_key"]))
-    n_all = len(rows)
+    pid_t = t["pid"].to_numpy(dtype=np.int64)
+    in_line = t["line_eff"].to_numpy(dtype=np.float64) == study[pid_t]
+    end_t = t["end"].to_numpy(dtype=np.float64)[in_line]
+    end = np.full(n, -np.inf)
+    np.maximum.at(end, pid_t[in_line], np.where(np.isnan(end_t), np.inf, end_t))
+    end[np.isinf(end)] = np.nan  # a row of the line without end: ongoing
+    eligible = np.flatnonzero(~np.isnan(study))
+    fu = (last_followup - day0) / per_unit
+    on = np.where(np.isnan(end), fu, np.fmin((end - day0) / per_unit, fu))
+    on = np.maximum(on, 0.0)
+    # longest time on the regimen first, then longest follow-up, then input position
+    e = eligible
+    order = e[np.lexsort((e, -np.nan_to_num(fu[e]), -np.nan_to_num(on[e])))]
+    n_all = len(order)
     if n_all > max_patients:
         keep = sorted({round(float(x)) for x in np.linspace(0, n_all - 1, max_patients)})
-        rows = [rows[i] for i in keep]
+        order = order[keep]
         selection = (
-            f"{len(rows)} of {n_all} patients, evenly spaced in the order of time on the "
+            f"{len(order)} of {n_all} patients, evenly spaced in the order of time on the "
             "regimen (the longest and the shortest included)"
         )
     else:
         selection = "all patients"
-    for i, r in enumerate(rows, 1):
-        del r["_key"]
-        r["row"] = i
+    # response markers: the first assessment on or after day 0 and each change of category
+    a_pid = np.zeros(0, dtype=np.int64)
+    a_time = np.zeros(0)
+    a_lvl = np.zeros(0, dtype=np.int64)
+    if assessments is not None and len(assessments):
+        a = assessments
+        if "is_assess" in a.columns:
+            a = a[a["is_assess"].astype(bool).to_numpy()]
+        a = a[a["level"].notna().to_numpy()]
+        ap = a["pid"].to_numpy(dtype=np.int64)
+        ad = a["day"].to_numpy(dtype=np.float64)
+        al = a["level"].to_numpy(dtype=np.float64).astype(np.int64)
+        ok = (al >= 0) & (al < len(_IMWG_LEVELS)) & ~np.isnan(study[ap]) & (ad >= day0[ap])
+        ap, ad, al = ap[ok], ad[ok], al[ok]
+        srt = np.lexsort((ad, ap))
+        ap, ad, al = ap[srt], ad[srt], al[srt]
+        change = np.ones(len(ap), dtype=bool)
+        change[1:] = (ap[1:] != ap[:-1]) | (al[1:] != al[:-1])
+        a_pid, a_time, a_lvl = ap[change], (ad[change] - day0[ap[change]]) / per_unit, al[change]
+    lo = np.searchsorted(a_pid, order, side="left")
+    hi = np.searchsorted(a_pid, order, side="right")
+    patients = []
+    for row, (p, i0, i1) in enumerate(zip(order.tolist(), lo.tolist(), hi.tolist(), strict=True)):
+        br = None if best_response is None else best_response[p]
+        patients.append(
+            {
+                "row": row + 1,
+                "time_on_treatment": _num(on[p]),
+                "treatment_ongoing": bool(np.isnan(end[p]) and np.isnan(death[p])),
+                "followup": _num(fu[p]),
+                "progression": _num((progression[p] - day0[p]) / per_unit),
+                "death": _num((death[p] - day0[p]) / per_unit),
+                "best_response": None if br is None or pd.isna(br) or br == "" else str(br),
+                "responses": [
+                    {"time": float(a_time[j]), "response": _IMWG_LEVELS[int(a_lvl[j])]}
+                    for j in range(i0, i1)
+                ],
+            }
+        )
     return {
         "status": "ok",
         "reason": None,
@@ -176,11 +194,11 @@ def swimmer_data(
         "time_unit": time_unit,
         "n_patients": n_all,
         "n_without_study_line": n - n_all,
-        "n_shown": len(rows),
+        "n_shown": len(patients),
         "max_patients": max_patients,
         "selection": selection,
         "categories": list(RESPONSE_ORDER),
-        "patients": [{"row": r.pop("row"), **r} for r in rows],
+        "patients": patients,
     }
 
 
@@ -252,71 +270,113 @@ def therapy_flow_data(
     t = therapy[therapy["line_eff"].notna()].sort_values(
         ["pid", "line_eff", "start"], kind="stable"
     )
-    index = study_lines(therapy, day0)
-    paths: list[tuple[list[str], str]] = []
+    t = t.assign(pid=t["pid"].astype(np.int64), line_eff=t["line_eff"].astype(np.float64))
     n_without = 0
-    pids = sorted({int(p) for p in t["pid"]})
-    groups = {int(p): g for p, g in t.groupby("pid", sort=True)}  # type: ignore[arg-type]
-    for p in pids:
-        g = groups[p]
-        if start == "study_line":
-            if p not in index:
-                n_without += 1
-                continue
-            g = g[g["line_eff"] >= index[p]]
-        seq: list[str] = []
-        last_end_missing = False
-        for _line, lg in g.groupby("line_eff", sort=True):
-            first = lg.iloc[0]
-            seq.append(_line_label(first.get("regimen"), first.get("agents"), by))
-            last_end_missing = bool(lg["end"].isna().any())
-        if not seq:
-            n_without += 1
-            continue
-        if len(seq) > max_lines:
-            terminal = "later"
-        elif not np.isnan(death[p]):
-            terminal = "death"
-        elif last_end_missing:
-            terminal = "ongoing"
-        else:
-            terminal = "stopped"
-        paths.append((seq[:max_lines], terminal))
-    n_cols = max((len(s) for s, _ in paths), default=0)
-    # nodes per column: the most frequent regimens, "Other", then the terminal states
-    keep: list[set[str]] = []
-    for c in range(n_cols):
-        counts = Counter(s[c] for s, _ in paths if len(s) > c)
-        ranked = sorted(counts, key=lambda k: (-counts[k], k))
-        keep.append(set(ranked if len(ranked) <= FLOW_MAX_NODES else ranked[: FLOW_MAX_NODES - 1]))
-
-    def node(c: int, path: tuple[list[str], str]) -> tuple[str, str]:
-        seq, terminal = path
-        if c < len(seq):
-            return ("regimen", seq[c]) if seq[c] in keep[c] else ("other", "Other")
-        return terminal, dict(TERMINALS)[terminal]
-
+    if start == "study_line":
+        study = _study_line_array(therapy, day0)
+        has = ~np.isnan(study[t["pid"].to_numpy()])
+        n_without = int(t.loc[~has, "pid"].nunique())
+        t = t[has & (t["line_eff"].to_numpy() >= study[t["pid"].to_numpy()])]
+    # one row per line: its first regimen names it; a line is open when a row has no end
+    open_line = t["end"].isna().groupby([t["pid"], t["line_eff"]], sort=True).any()
+    first = t.drop_duplicates(["pid", "line_eff"], keep="first").copy()
+    first["open"] = open_line.to_numpy()
+    if by == "class":
+        names = {a: regimen_class(str(a or "")) for a in pd.unique(first["agents"])}
+        first["label"] = first["agents"].map(names)
+    else:
+        reg = first["regimen"] if "regimen" in first else pd.Series("", index=first.index)
+        reg = reg.astype(object).where(reg.notna(), "").astype(str).str.strip()
+        named = reg.astype(object)
+        empty = (reg == "").to_numpy()
+        if empty.any():  # no regimen name: the agents name the line
+            named[empty] = [
+                _line_label("", a, "regimen") for a in first["agents"].to_numpy()[empty]
+            ]
+        first["label"] = named
+    first["k"] = first.groupby("pid").cumcount()
+    per = first.groupby("pid", sort=True).agg(n_lines=("k", "size"), last_open=("open", "last"))
+    pids = per.index.to_numpy(dtype=np.int64)
+    n_lines_p = per["n_lines"].to_numpy(dtype=np.int64)
+    terminal = np.where(
+        n_lines_p > max_lines,
+        "later",
+        np.where(
+            ~np.isnan(death[pids]),
+            "death",
+            np.where(per["last_open"].to_numpy(dtype=bool), "ongoing", "stopped"),
+        ),
+    )
+    shown = np.minimum(n_lines_p, max_lines)
+    n_cols = int(shown.max()) if len(shown) else 0
+    grid = first[first["k"] < max_lines].pivot(index="pid", columns="k", values="label")
+    grid = grid.reindex(index=pids, columns=range(n_cols))
+    term_names = dict(TERMINALS)
+    kinds: list[np.ndarray] = []
+    names_c: list[np.ndarray] = []
+    for c in range(n_cols + 1):
+        kind = np.full(len(pids), "", dtype=object)
+        name = np.full(len(pids), "", dtype=object)
+        if c < n_cols:
+            lab = grid[c].to_numpy(dtype=object)
+            has = shown > c
+            counts = pd.Series(lab[has]).value_counts()
+            ranked = sorted(counts.index, key=lambda x: (-int(counts[x]), x))
+            keep = set(ranked if len(ranked) <= FLOW_MAX_NODES else ranked[: FLOW_MAX_NODES - 1])
+            pooled = pd.Series(lab).isin(keep).to_numpy(dtype=bool)
+            kind[has] = np.where(pooled[has], "regimen", "other")
+            name[has] = np.where(pooled[has], lab[has], "Other")
+        end = shown == c
+        kind[end] = terminal[end]
+        name[end] = [term_names[x] for x in terminal[end]]
+        kinds.append(kind)
+        names_c.append(name)
     columns = []
     ids: list[dict[tuple[str, str], int]] = []
     for c in range(n_cols + 1):
-        tally: Counter[tuple[str, str]] = Counter(node(c, pth) for pth in paths if len(pth[0]) >= c)
+        present = kinds[c] != ""
+        sizes = (
+            pd.DataFrame({"k": kinds[c][present], "n": names_c[c][present]}, dtype=object)
+            .groupby(["k", "n"], sort=False)
+            .size()
+        )
+        tally: Counter[tuple[str, str]] = Counter(
+            {
+                (str(key[0]), str(key[1])): int(v)
+                for key, v in zip(sizes.index.tolist(), sizes.to_numpy().tolist(), strict=True)
+            }
+        )
         order: list[tuple[str, str]] = sorted(
             (k for k in tally if k[0] == "regimen"), key=lambda k: (-tally[k], k[1])
         )
         order += [k for k in tally if k[0] == "other"]
         order += [k for kind, _ in TERMINALS for k in tally if k[0] == kind]
         ids.append({k: i for i, k in enumerate(order)})
-        label = f"Line {c + 1}" if start == "first_line" else (
-            "Study line" if c == 0 else f"Study line + {c}")  # fmt: skip
         if c == n_cols:
             label = "After the last line"
+        elif start == "first_line":
+            label = f"Line {c + 1}"
+        else:
+            label = "Study line" if c == 0 else f"Study line + {c}"
         columns.append(
             {"label": label, "nodes": [{"name": k[1], "kind": k[0], "n": tally[k]} for k in order]}
         )
     flows: Counter[tuple[int, int, int]] = Counter()
-    for pth in paths:
-        for c in range(len(pth[0])):
-            flows[(c, ids[c][node(c, pth)], ids[c + 1][node(c + 1, pth)])] += 1
+    for c in range(n_cols):
+        moving = shown > c
+        pairs = pd.DataFrame(
+            {
+                "k0": kinds[c][moving],
+                "n0": names_c[c][moving],
+                "k1": kinds[c + 1][moving],
+                "n1": names_c[c + 1][moving],
+            },
+            dtype=object,
+        )
+        sizes = pairs.groupby(["k0", "n0", "k1", "n1"], sort=False).size()
+        for key, b in zip(sizes.index.tolist(), sizes.to_numpy().tolist(), strict=True):
+            k0, n0, k1, n1 = (str(x) for x in key)
+            flows[(c, ids[c][(k0, n0)], ids[c + 1][(k1, n1)])] += int(b)
     return {
         "status": "ok",
         "reason": None,
@@ -324,7 +384,7 @@ def therapy_flow_data(
         "by": by,
         "start": start,
         "max_lines": max_lines,
-        "n_patients": len(paths),
+        "n_patients": len(pids),
         "n_without_lines": n_without,
         "columns": columns,
         "flows": [
