@@ -255,3 +255,32 @@ def test_methods_describe_both_figures_once_with_references(doc):
     assert len(methods) == 1
     text = "".join(getattr(x, "text", x) for x in methods[0].parts)
     assert "swimmer plot (Figure" in text and "Sankey" in text and "at most 60 patients" in text
+
+
+def test_swimmer_of_the_largest_cap_fits_a_portrait_page():
+    from mmrwe.figures.style import saved_size_in
+    from mmrwe.figures.swimmer import SwimmerRow, swimmer_figure
+
+    rows = [SwimmerRow(float(200 - i) / 10, float(210 - i) / 10, i % 2 == 0, None, None,
+                       ((0.5, "PR"), (1.5, "CR"))) for i in range(200)]  # fmt: skip
+    fig = swimmer_figure(rows, note="200 of 5,000 patients")
+    w, h = saved_size_in(fig)
+    assert h <= 9.0 and w == pytest.approx(170 / 25.4, abs=0.01)
+
+
+def test_an_error_fails_the_figure_only(monkeypatch):
+    import mmrwe.study.therapy_figures as tf
+    from mmrwe.study.analyses import failed_analyses
+
+    def boom(**_kw):
+        raise RuntimeError("drawing data broke")
+
+    monkeypatch.setattr(tf, "swimmer_data", boom)
+    r = _run(_spec(swimmer=True, therapy_flow=True))
+    assert r["swimmer"]["status"] == "failed" and "RuntimeError" in r["swimmer"]["reason"]
+    assert r["therapy_flow"]["status"] == "ok"
+    assert r["proportions"][0]["status"] == "ok"
+    assert ("[report] swimmer", r["swimmer"]["reason"]) in failed_analyses(r)
+    d = build_document(r)
+    assert [b.role for b in d.figure_blocks].count("therapy-flow") == 1
+    assert "swimmer" not in [b.role for b in d.figure_blocks]

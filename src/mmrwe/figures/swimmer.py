@@ -37,6 +37,8 @@ RESPONSE_STYLE: dict[str, tuple[str, str]] = {
     "SD": ("#999999", "v"),
     "PD": ("#D55E00", "P"),
 }
+#: Tallest plot area (inches): with the legend the figure fits a portrait page.
+MAX_PLOT_IN = 7.0
 _GREY_RESPONSE = {
     "sCR": "#000000",
     "CR": "#333333",
@@ -82,7 +84,10 @@ def swimmer_figure(
     is printed under the legend."""
     n = len(rows)
     row_h = min(0.22, max(0.1, 3.2 / max(n, 1)))
+    if n * row_h > MAX_PLOT_IN:  # a page holds it: many rows get thinner, markers smaller
+        row_h = MAX_PLOT_IN / n
     plot_h = max(n * row_h, 1.2)
+    sc = min(1.0, row_h / 0.1)  # marker scale
     used = [c for c in categories if any(c == r for row in rows for _, r in row.responses)]
     entries = len(used) + 5
     per_line = max(1, int((width - 0.6) // 1.25))
@@ -102,19 +107,19 @@ def swimmer_figure(
         bar = palette.accent
         for i, r in enumerate(rows):
             y = n - 1 - i  # first row on top
-            ax.plot([r.on_treatment, r.followup], [y, y], color=LIGHT_GREY, lw=1.0,
+            ax.plot([r.on_treatment, r.followup], [y, y], color=LIGHT_GREY, lw=1.0 * sc,
                     solid_capstyle="butt", zorder=1)  # fmt: skip
             ax.barh(y, r.on_treatment, height=0.62, left=0.0, color=bar, alpha=0.35, lw=0, zorder=2)
             for t, cat in r.responses:
                 color = response_color(cat, palette)
                 marker = RESPONSE_STYLE.get(cat, (GREY, "o"))[1]
-                ax.plot([t], [y], marker=marker, ms=4.2, color=color, mec=INK, mew=0.3,
+                ax.plot([t], [y], marker=marker, ms=4.2 * sc, color=color, mec=INK, mew=0.3,
                         ls="none", zorder=4)  # fmt: skip
             if r.progression is not None:
-                ax.plot([r.progression], [y], marker="|", ms=7, mew=1.6, color=INK, ls="none",
+                ax.plot([r.progression], [y], marker="|", ms=7 * sc, mew=1.6 * sc, color=INK, ls="none",
                         zorder=5)  # fmt: skip
             if r.death is not None:
-                ax.plot([r.death], [y], marker="X", ms=4.8, color=INK, mec="white", mew=0.3,
+                ax.plot([r.death], [y], marker="X", ms=4.8 * sc, color=INK, mec="white", mew=0.3,
                         ls="none", zorder=6)  # fmt: skip
             if r.ongoing:
                 ax.annotate("", xy=(r.followup + xmax * 0.035, y), xytext=(r.followup, y),

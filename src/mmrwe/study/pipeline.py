@@ -934,6 +934,7 @@ def _run(
         timings[a.key] = time.perf_counter() - t
     out.update(done)
     if rep.swimmer or rep.therapy_flow:
+        from mmrwe.study.analyses.common import boundary
         from mmrwe.study.therapy_figures import therapy_figure_data
 
         # optional therapy figures: anonymous per-patient rows / line counts for the reports
@@ -946,6 +947,7 @@ def _run(
                 patients=patients_mem,
                 progression_from_labs=spec.response.source == "labs",
                 time_unit=spec.study.time_unit,
+                guard=lambda key, compute: boundary(ctx, key, {}, compute),
             )
         )
     if spec.published:

@@ -16,7 +16,7 @@ every count, however small.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -417,9 +417,15 @@ def therapy_figure_data(
     patients: pd.DataFrame | None,
     progression_from_labs: bool,
     time_unit: str,
+    guard: Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """results.json ``swimmer`` and ``therapy_flow`` entries for the switched-on figures."""
+    """results.json ``swimmer`` and ``therapy_flow`` entries for the switched-on figures.
+
+    ``guard(spec_key, compute)``: the failure boundary each entry is computed in (the
+    pipeline's: an error fails the figure, never the study); by default ``compute()``.
+    """
     out: dict[str, Any] = {}
+    run = guard or (lambda _key, compute: compute())
     k = int(getattr(report, "small_cell_k", 0) or 0)
     therapy = None if deriv is None else getattr(deriv, "therapy", None)
     small = (
@@ -434,9 +440,9 @@ def therapy_figure_data(
     if report.swimmer:
         key = "[report] swimmer"
         if k > 0:
-            out["swimmer"] = _not(key, small)
+            out["swimmer"] = run(key, lambda: _not("[report] swimmer", small))
         elif therapy is None or patients is None:
-            out["swimmer"] = _not(key, no_therapy)
+            out["swimmer"] = run(key, lambda: _not("[report] swimmer", no_therapy))
         else:
             n = len(patients)
             per = deriv.per_patient
@@ -445,37 +451,45 @@ def therapy_figure_data(
                 if progression_from_labs
                 else patients.get("progression_date")
             )
-            out["swimmer"] = _or_empty(
+            out["swimmer"] = run(
                 key,
-                swimmer_data(
-                    day0=_days(patients["start_date"], n),
-                    death=_days(patients.get("death_date"), n),
-                    last_followup=_days(patients.get("last_followup_date"), n),
-                    progression=_days(prog, n),
-                    therapy=therapy,
-                    assessments=deriv.assessments,
-                    best_response=list(per["best_response"]) if "best_response" in per else None,
-                    time_unit=time_unit,
-                    max_patients=report.swimmer_max_patients,
+                lambda: _or_empty(
+                    "[report] swimmer",
+                    swimmer_data(
+                        day0=_days(patients["start_date"], n),
+                        death=_days(patients.get("death_date"), n),
+                        last_followup=_days(patients.get("last_followup_date"), n),
+                        progression=_days(prog, n),
+                        therapy=therapy,
+                        assessments=deriv.assessments,
+                        best_response=list(per["best_response"])
+                        if "best_response" in per
+                        else None,
+                        time_unit=time_unit,
+                        max_patients=report.swimmer_max_patients,
+                    ),
                 ),
             )
     if report.therapy_flow:
         key = "[report] therapy_flow"
         if k > 0:
-            out["therapy_flow"] = _not(key, small)
+            out["therapy_flow"] = run(key, lambda: _not("[report] therapy_flow", small))
         elif therapy is None or patients is None:
-            out["therapy_flow"] = _not(key, no_therapy)
+            out["therapy_flow"] = run(key, lambda: _not("[report] therapy_flow", no_therapy))
         else:
             n = len(patients)
-            out["therapy_flow"] = _or_empty(
+            out["therapy_flow"] = run(
                 key,
-                therapy_flow_data(
-                    therapy=therapy,
-                    day0=_days(patients["start_date"], n),
-                    death=_days(patients.get("death_date"), n),
-                    by=report.therapy_flow_by,
-                    start=report.therapy_flow_start,
-                    max_lines=report.therapy_flow_max_lines,
+                lambda: _or_empty(
+                    "[report] therapy_flow",
+                    therapy_flow_data(
+                        therapy=therapy,
+                        day0=_days(patients["start_date"], n),
+                        death=_days(patients.get("death_date"), n),
+                        by=report.therapy_flow_by,
+                        start=report.therapy_flow_start,
+                        max_lines=report.therapy_flow_max_lines,
+                    ),
                 ),
             )
     return out
