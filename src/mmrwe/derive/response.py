@@ -106,6 +106,10 @@ class ResponseDerivation:
         Per-assessment table (codes) behind the audit, for quality control.
     therapy_rows : pandas.DataFrame or None
         Per therapy row: derived line, rule, refractoriness.
+    therapy : pandas.DataFrame or None
+        Per therapy row, harmonized and joined with its derived line (the audit's therapy
+        table): ``pid``, ``regimen``, ``agents``, ``start``, ``end`` (days), ``line_eff``,
+        ``line_reason``, ... (the swimmer plot and the lines-of-therapy flow read it).
     stage_seconds : dict
         Wall time of each stage (harmonize_labs, therapy, imwg, assemble); informational,
         not for results.json (which must not hold timings).
@@ -117,6 +121,7 @@ class ResponseDerivation:
     parameters: dict[str, Any]
     assessments: pd.DataFrame = field(repr=False)
     therapy_rows: pd.DataFrame | None = field(default=None, repr=False)
+    therapy: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     stage_seconds: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -256,11 +261,12 @@ def derive_response(
             )
         ),
     )
+    therapy_table = _therapy_for_audit(ht, tt)
     audit = AuditTrail(
         per_patient=per,
         internal=it.patients,
         assessments=it.assessments,
-        therapy=_therapy_for_audit(ht, tt),
+        therapy=therapy_table,
         day0=day0,
         params=params,
     )
@@ -272,6 +278,7 @@ def derive_response(
         parameters=parameters,
         assessments=it.assessments,
         therapy_rows=None if tt is None else tt.rows,
+        therapy=therapy_table,
         stage_seconds=stage_seconds,
     )
 

@@ -23,6 +23,8 @@ from mmrwe.figures.forest import ForestRow, forest_figure
 from mmrwe.figures.km import KMSeries, km_figure
 from mmrwe.figures.response import response_figure
 from mmrwe.figures.style import FigureOptions, palette_named
+from mmrwe.figures.swimmer import SwimmerRow, swimmer_figure
+from mmrwe.figures.therapy_flow import FlowColumn, FlowNode, therapy_flow_figure
 from mmrwe.tables.build import (
     build_tables,
     checklist_table,
@@ -599,6 +601,69 @@ def _flow(src: Source, opt: FigureOptions) -> Callable[[], Figure]:
     return draw
 
 
+def _swimmer(src: Source, opt: FigureOptions) -> Callable[[], Figure]:
+    """Swimmer plot from results.json ``swimmer`` (anonymous rows, times from start)."""
+
+    def draw() -> Figure:
+        sw = src.get("swimmer")
+        unit = str(sw.get("time_unit") or src.get("conventions", "time_unit") or "")
+        rows = [
+            SwimmerRow(
+                on_treatment=float(p.get("time_on_treatment") or 0.0),
+                followup=float(p.get("followup") or 0.0),
+                ongoing=bool(p.get("treatment_ongoing")),
+                progression=p.get("progression"),
+                death=p.get("death"),
+                responses=tuple(
+                    (float(a["time"]), str(a["response"])) for a in p.get("responses") or []
+                ),
+            )
+            for p in sw.get("patients") or []
+        ]
+        note = None
+        if sw.get("n_shown") != sw.get("n_patients"):
+            note = f"Shown: {sw.get('selection')} (at most {sw.get('max_patients')}, [report] swimmer_max_patients)."
+        return swimmer_figure(
+            rows,
+            categories=list(sw.get("categories") or ()),
+            xlabel=f"Time from start of the regimen ({unit})",
+            ylabel=f"Patients ({_n_eq(_t(src, 'count', 'swimmer', 'n_shown'))})",
+            note=note,
+            width=opt.width_in,
+            palette=opt.palette,
+        )
+
+    return draw
+
+
+def _therapy_flow(src: Source, opt: FigureOptions) -> Callable[[], Figure]:
+    """Lines-of-therapy flow from results.json ``therapy_flow`` (counts per node and flow)."""
+
+    def draw() -> Figure:
+        fl = src.get("therapy_flow")
+        columns = []
+        for ci, c in enumerate(fl.get("columns") or []):
+            nodes = []
+            for ni, nd in enumerate(c.get("nodes") or []):
+                name = str(nd.get("name"))
+                nodes.append(
+                    FlowNode(
+                        name,
+                        str(nd.get("kind")),
+                        int(nd.get("n") or 0),
+                        f"{name} ({_t(src, 'count', 'therapy_flow', 'columns', ci, 'nodes', ni, 'n')})",
+                    )
+                )
+            columns.append(FlowColumn(str(c.get("label")), tuple(nodes)))
+        flows = [
+            (int(f["column"]), int(f["source"]), int(f["target"]), int(f["n"]))
+            for f in fl.get("flows") or []
+        ]
+        return therapy_flow_figure(columns, flows, width=opt.width_in, palette=opt.palette)
+
+    return draw
+
+
 # --- the document -----------------------------------------------------------------------------
 
 
@@ -804,6 +869,42 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
             add_figure("fig-response", cap, _response(src, opt), "response", "best_response")
         add_table("response_by")
         add_table("response_agreement")
+    # treatment course: the optional therapy figures ([report] swimmer, therapy_flow)
+    swim_ok = src.get("swimmer", "status") == "ok" and bool(src.get("swimmer", "patients"))
+    flow_ok = src.get("therapy_flow", "status") == "ok" and bool(src.get("therapy_flow", "flows"))
+    if swim_ok or flow_ok:
+        blocks.append(Heading("Treatment course", 3, "treatment-course"))
+    if swim_ok:
+        cap = (
+            "Swimmer plot of the regimen under study: one bar per patient (",
+            src.ref("count", "swimmer", "n_shown"),
+            " of ",
+            src.ref("count", "swimmer", "n_patients"),
+            " patients), sorted by time on the regimen; thick: on the regimen, thin: follow-up "
+            "after it. Markers: response category (IMWG) at the first assessment and at each "
+            "change; vertical bar: progression; cross: death; arrow: treatment ongoing at last "
+            "contact. Rows are anonymous; times from each patient's start.",
+        )
+        add_figure("fig-swimmer", cap, _swimmer(src, opt), "swimmer", "swimmer")
+    if flow_ok:
+        by = src.get("therapy_flow", "by")
+        cap = (
+            "Lines of therapy of ",
+            src.ref("count", "therapy_flow", "n_patients"),
+            " patients: ",
+            "drug classes" if by == "class" else "regimens",
+            " per line (",
+            "from the line of the regimen under study"
+            if src.get("therapy_flow", "start") == "study_line"
+            else "from each patient's first line",
+            ", at most ",
+            src.ref("int", "therapy_flow", "max_lines"),
+            " lines) and patients moving between consecutive lines; after the last line shown: "
+            "later lines, on treatment at last contact, alive without a further line, or died. "
+            "Labels: patients (n).",
+        )
+        add_figure("fig-therapy-flow", cap, _therapy_flow(src, opt), "therapy-flow",
+                   "therapy_flow")  # fmt: skip
     # survival
     eps = [
         ep

@@ -2,7 +2,8 @@
 
 Names are stable and say what the figure shows (``km_pfs``, ``km_os_by_hgb_lt_11``,
 ``forest_cox``, ``forest_cox_1``, ``cutpoint_pfs_hgb_maxstat``, ``km_pfs_by_center``,
-``forest_subgroups_pfs_hgb_lt_11``, ``best_response``, ``flow``). Formats (contract 5.3
+``forest_subgroups_pfs_hgb_lt_11``, ``best_response``, ``flow``; with ``[report] swimmer`` /
+``therapy_flow``: ``swimmer``, ``therapy_flow``). Formats (contract 5.3
 ``[report] figure_formats``):
 
 * ``pdf``: vector, TrueType font embedded (``pdf.fonttype`` 42), no timestamp;

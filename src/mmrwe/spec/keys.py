@@ -720,6 +720,12 @@ TABLES: tuple[Table, ...] = (
             Key("figure_width_mm", "number", "Printed width of the figure files in mm (85-90: one journal column; 170-180: two).", default=170.0, minimum=50, maximum=260, example=85),
             Key("palette", "string", "Colours of group curves: a colour-blind-safe palette, or greyscale (line styles vary too).", default="okabe-ito", choices=("okabe-ito", "greyscale"), example="greyscale"),
             Key("km_annotations", "boolean", "Print HR (95% CI) and the log-rank p on Kaplan-Meier group plots.", default=True, example=False),
+            Key("swimmer", "boolean", "Draw a swimmer plot (needs the therapy and lab tables): one bar per patient for the time on the regimen under study, response assessments, progression, death, ongoing treatment. Rows are anonymous (no id, no date); not drawn when small_cell_k > 0.", default=False, example=True),
+            Key("swimmer_max_patients", "integer", "Most patients shown by the swimmer plot; a larger cohort is shown by evenly spaced ranks of the order by time on the regimen.", default=60, minimum=1, maximum=200, example=40),
+            Key("therapy_flow", "boolean", "Draw the lines-of-therapy flow (Sankey; needs the therapy table): regimens per line and patients moving between consecutive lines, to death or no further line. Not drawn when small_cell_k > 0.", default=False, example=True),
+            Key("therapy_flow_by", "string", "Nodes of the flow: the first regimen of each line as written in the therapy table, or its drug classes (PI + IMiD + anti-CD38).", default="regimen", choices=("regimen", "class"), example="class"),
+            Key("therapy_flow_start", "string", "First column of the flow: each patient's first line, or the line of the regimen under study (earlier lines left out).", default="first_line", choices=("first_line", "study_line"), example="study_line"),
+            Key("therapy_flow_max_lines", "integer", "Lines shown by the flow; patients with more lines end in \"Later lines\".", default=5, minimum=1, maximum=12, example=4),
         ),
     ),
     Table(

@@ -792,6 +792,14 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         figure_width_mm=rep.num("figure_width_mm", 170.0, lo=50, hi=260),
         palette=rep.str("palette", "okabe-ito", choices=("okabe-ito", "greyscale")),
         km_annotations=rep.bool("km_annotations", True),
+        swimmer=rep.bool("swimmer", False),
+        swimmer_max_patients=rep.num("swimmer_max_patients", 60, lo=1, hi=200, integer=True),
+        therapy_flow=rep.bool("therapy_flow", False),
+        therapy_flow_by=rep.str("therapy_flow_by", "regimen", choices=("regimen", "class")),
+        therapy_flow_start=rep.str(
+            "therapy_flow_start", "first_line", choices=("first_line", "study_line")
+        ),
+        therapy_flow_max_lines=rep.num("therapy_flow_max_lines", 5, lo=1, hi=12, integer=True),
     )
     published = tuple(_published(e) for e in root.array("published"))
 

@@ -481,6 +481,13 @@ class ReportSection:
     figure_width_mm: float = 170.0
     palette: Literal["okabe-ito", "greyscale"] = "okabe-ito"
     km_annotations: bool = True  # HR (95% CI) and log-rank p on Kaplan-Meier group plots
+    # optional therapy figures (with the therapy table; the swimmer also needs the labs)
+    swimmer: bool = False
+    swimmer_max_patients: int = 60
+    therapy_flow: bool = False
+    therapy_flow_by: Literal["regimen", "class"] = "regimen"
+    therapy_flow_start: Literal["first_line", "study_line"] = "first_line"
+    therapy_flow_max_lines: int = 5
 
 
 @dataclass(frozen=True, slots=True)

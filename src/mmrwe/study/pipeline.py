@@ -894,6 +894,7 @@ def _run(
     deriv: Any = None
     deriv_sources: dict[str, Any] = {}
     deriv_issues: list[Issue] = []
+    patients_mem: pd.DataFrame | None = None
     if spec.data.has_labs:
         n = v.n_analysed
         if n > LABS_MAX_PATIENTS:
@@ -904,7 +905,8 @@ def _run(
                 fix="derive the responses per center or on a sample, then run the whole cohort "
                 'with source = "recorded"; or raise MMRWE_LABS_MAX_PATIENTS',
             )
-        deriv, deriv_sources = derive_from_labs(spec, collect_patients(v), progress, redcap)
+        patients_mem = collect_patients(v)
+        deriv, deriv_sources = derive_from_labs(spec, patients_mem, progress, redcap)
         deriv_issues = derivation_issues(spec, deriv) if deriv is not None else []
         if any(i.severity == "error" for i in deriv_issues):
             raise ValidationError([*v.issues, *deriv_issues])
@@ -1009,6 +1011,23 @@ def _run(
         done[a.key] = a.run_safely(ctx, done)
         timings[a.key] = time.perf_counter() - t
     out.update(done)
+    if rep.swimmer or rep.therapy_flow:
+        from mmrwe.study.analyses.common import boundary
+        from mmrwe.study.therapy_figures import therapy_figure_data
+
+        # optional therapy figures: anonymous per-patient rows / line counts for the reports
+        progress("Collecting the therapy figures")
+        out.update(
+            therapy_figure_data(
+                rep,
+                has_therapy=spec.data.has_therapy,
+                deriv=deriv,
+                patients=patients_mem,
+                progression_from_labs=spec.response.source == "labs",
+                time_unit=spec.study.time_unit,
+                guard=lambda key, compute: boundary(ctx, key, {}, compute),
+            )
+        )
     if spec.published:
         from mmrwe.tables.published import published_comparison
 

@@ -1965,7 +1965,7 @@ def not_computed_table(src: Source) -> TableModel | None:
     for ep, e in (src.get("endpoints") or {}).items():
         if isinstance(e, Mapping) and e.get("status") not in (None, "ok"):
             rows.append((("endpoints", ep), e))
-    for key in ("table1", "response", "center_effects", "imputation"):
+    for key in ("table1", "response", "center_effects", "imputation", "swimmer", "therapy_flow"):
         e = src.get(key)
         if isinstance(e, Mapping) and e.get("status") not in (None, "ok"):
             rows.append(((key,), e))

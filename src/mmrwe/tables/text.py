@@ -251,6 +251,34 @@ def methods_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             )
         out.append(("Response and progression", p))
 
+    # the optional therapy figures ([report] swimmer, therapy_flow): descriptive only
+    swim = src.get("swimmer", "status") == "ok" and bool(src.get("swimmer", "patients"))
+    flow = src.get("therapy_flow", "status") == "ok" and bool(src.get("therapy_flow", "flows"))
+    if swim or flow:
+        p = ("The course of treatment is described, without a test, by ",)
+        if swim:
+            p += (
+                "a swimmer plot",
+                *xr("fig-swimmer", " (", ")"),
+                ": the time on the regimen under study per patient, with the response category "
+                "at the first assessment and at each change, progression and death (rows "
+                "anonymous, at most ",
+                src.ref("int", "swimmer", "max_patients"),
+                " patients shown)",
+            )
+        if swim and flow:
+            p += (", and by ",)
+        if flow:
+            p += (
+                "a flow diagram (Sankey) of the ",
+                "drug classes" if src.get("therapy_flow", "by") == "class" else "regimens",
+                " of consecutive lines of therapy",
+                *xr("fig-therapy-flow", " (", ")"),
+                ", lines as recorded in or derived from the therapy table",
+            )
+        p += (".",)
+        out.append(("Treatment course", p))
+
     out.append(("Statistical analysis", _statistics(src, conv, c, xr)))
 
     # software and reproducibility

@@ -86,7 +86,7 @@ def failed_analyses(results: Mapping[str, Any]) -> list[tuple[str, str | None]]:
             for i, v in enumerate(x):
                 visit(f"{where}[{i}]", v, depth + 1)
 
-    for key in (a.key for a in REGISTRY):
+    for key in (*(a.key for a in REGISTRY), "swimmer", "therapy_flow"):
         visit(key, results.get(key), 0)
     return out
 
