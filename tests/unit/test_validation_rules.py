@@ -592,6 +592,8 @@ def test_five_mistakes_of_spec_and_data_in_one_validate_run(tmp_path):
     ]
     for _, key in found:
         assert key in res.output
+    # MMV014 keeps its key for tools and names it as the spec is written in the fix
+    assert "(change [[logrank]] 1 -> by)" in res.output
     assert "Nothing was analysed" in res.output
 
 

@@ -1222,9 +1222,22 @@ def _check_spec_names(spec: StudySpec, available: set[str], add: Callable[..., N
             continue
         seen.add((name, key))
         near = difflib.get_close_matches(name, sorted(available), n=1)
+        # the key stays as it always was (tools read it); the fix names it as the spec is
+        # written, 1-based: [[logrank]] 5 -> by
+        fix = f"did you mean {near[0]!r}?" if near else f"columns: {', '.join(sorted(available))}"
         add("MMV014", "error", f"the spec names column {name!r}, which is not in the patient table",
-            f"did you mean {near[0]!r}?" if near else f"columns: {', '.join(sorted(available))}",
-            order=(6, k, 0), column=name, spec_key=key)  # fmt: skip
+            f"{fix} (change {user_key(key)})", order=(6, k, 0), column=name, spec_key=key)  # fmt: skip
+
+
+def user_key(key: str) -> str:
+    """A validator key as the spec is written: ``cox[0].reference.sex`` -> ``[[cox]] 1 ->
+    reference.sex``; keys of plain tables (``table1.by``) as they are."""
+    m = re.match(r"^([A-Za-z_0-9.]+)\[(\d+)\](?:\.(.+))?$", key)
+    if m is None:
+        return key
+    *tables, name = m.group(1).split(".")
+    rest = m.group(3).split(".") if m.group(3) else []
+    return spec_key_label((*tables, (name, int(m.group(2)) + 1), *rest))
 
 
 #: Distinct values read per column to check the values a spec names in it; a column with
@@ -1362,6 +1375,7 @@ __all__ = [
     "any_equal",
     "level_fix",
     "response_fix",
+    "user_key",
     "unit_checks",
     "validate_patients",
 ]
