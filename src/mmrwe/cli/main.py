@@ -186,7 +186,10 @@ def validate(
 
     Every problem is reported at once: missing columns, duplicate ids, unreadable dates,
     impossible date order, implausible values for the declared unit, unknown response
-    categories, spec keys or column names that do not exist.
+    categories, values outside the declared levels, spec keys or column names that do not
+    exist, and levels the spec names that the data do not have. A spec with problems is
+    checked against the data too when its reading sections ([data], [variables], ...) are
+    sound, so one run lists the problems of both.
     """
     from mmrwe.spec.errors import InvalidSpecError
     from mmrwe.study import Study

@@ -1375,7 +1375,7 @@ __all__ = [
     "any_equal",
     "level_fix",
     "response_fix",
-    "user_key",
     "unit_checks",
+    "user_key",
     "validate_patients",
 ]
