@@ -604,3 +604,27 @@ def test_a_problem_in_data_keeps_the_data_unread(tmp_path):
     res = run_validate(spec)
     assert res.exit_code == 1 and "Nothing was read" in res.output
     assert "MMS009" in res.output and "MMV" not in res.output
+
+
+def test_mmv023_published_quantity_levels(tmp_path):
+    extra = """
+[[published]]
+name = "Female"
+value = 3
+quantity = "count:sex:Female"
+
+[[published]]
+name = "Near-complete responses"
+value = 1
+quantity = "response:nCR"
+
+[[published]]
+name = "Women"
+value = 3
+quantity = "count:sex:F"
+"""
+    spec = make_study(tmp_path, extra=extra)
+    found = {i.where.spec_key: i.fix for i in issues_of(spec, "MMV023")}
+    assert set(found) == {"[[published]] 1 -> quantity", "[[published]] 2 -> quantity"}
+    assert found["[[published]] 1 -> quantity"].startswith("did you mean 'F'?")
+    assert "'VGPR'" in found["[[published]] 2 -> quantity"]

@@ -1250,7 +1250,8 @@ def _value_refs(spec: StudySpec) -> list[tuple[str, str, tuple[str, ...], str]]:
 
     ``kind`` is "level" for a value an analysis needs among the rows (a reference level, a
     treated level, a MAIC target level) and "category" for values a column may hold (the
-    success categories of a [[proportion]], the ``in`` list of a [[derive]]).
+    success categories of a [[proportion]], the ``in`` list of a [[derive]], the level of a
+    [[published]] ``count:VAR:LEVEL`` quantity).
     """
     out: list[tuple[str, str, tuple[str, ...], str]] = []
 
@@ -1286,6 +1287,13 @@ def _value_refs(spec: StudySpec) -> list[tuple[str, str, tuple[str, ...], str]]:
     for k, d in enumerate(spec.derive):
         if d.in_ is not None:
             out.append((d.from_, key(("derive", k + 1), "in"), d.in_, "category"))
+    for k, pub in enumerate(spec.published):
+        # count:VAR:LEVEL, percent:VAR:LEVEL and response:CAT name a category of a column
+        parts = (pub.quantity or "").split(":")
+        if len(parts) == 3 and parts[0] in ("count", "percent"):
+            out.append((parts[1], key(("published", k + 1), "quantity"), (parts[2],), "category"))
+        elif len(parts) == 2 and parts[0] == "response":
+            out.append(("best_response", key(("published", k + 1), "quantity"), (parts[1],), "category"))  # fmt: skip
     return out
 
 
