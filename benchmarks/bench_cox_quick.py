@@ -4,7 +4,7 @@ Usage (from the repository root, R with survival installed)::
 
     python benchmarks/bench_cox_quick.py 1e4 1e5 1e6
 
-The data are generated exactly as ``shared/bench-peers/gen_data.py`` (seeded: 3
+The data are generated exactly as ``benchmarks/gen_data.py`` (seeded: 3
 covariates, times in months with 2 decimals, ~30 % censored); each size is written to a
 temporary CSV that R reads. Times are the median of 3 runs (one run past 20 s); the R time
 covers ``coxph(...)`` only, not reading the CSV, as in the peer benchmarks.
@@ -43,7 +43,7 @@ cat(sprintf('{"median_s": %.6f, "coef": [%s], "concordance": %.17g}\n', median(t
 
 
 def survival(n: int, seed: int = 20240601) -> pd.DataFrame:
-    """Identical to gen_data.survival (copied so the script runs without shared/)."""
+    """Identical to gen_data.survival (copied so the script runs on its own)."""
     rng = np.random.default_rng(seed)
     x1 = rng.normal(0.0, 1.0, n)
     x2 = rng.binomial(1, 0.5, n)

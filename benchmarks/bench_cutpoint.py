@@ -35,7 +35,7 @@ OUT = Path(__file__).parent / "results" / "cutpoint.json"
 
 
 def survival_data(n: int, seed: int = 20240601) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The peer benchmarks' survival recipe (shared/bench-peers/gen_data.py)."""
+    """The peer benchmarks' survival recipe (as benchmarks/gen_data.py)."""
     rng = np.random.default_rng(seed)
     x1 = rng.normal(0.0, 1.0, n)
     x2 = rng.binomial(1, 0.5, n)

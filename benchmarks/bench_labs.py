@@ -12,7 +12,7 @@ Compared, each in a fresh process (so peak memory is its own):
 * ``pandas``: the same entry point with ``engine="pandas"``;
 * ``apply``: a straightforward ``groupby("pid").apply`` with a Python loop over each
   patient's visits (``naive_patient`` below), on the harmonized rows, run on a subset and
-  projected linearly (as ``../shared/bench-peers/bench_labs.py`` does).
+  projected linearly (the time per patient is constant: each is processed on its own).
 
 The per-patient calls of the three are checked for identity (on the subset for ``apply``).
 Writing the audit (``response_audit.jsonl``) is timed separately.
@@ -46,7 +46,7 @@ WORK = ROOT / "benchmarks" / "_work"
 
 # --------------------------------------------------------------------------------------
 # The straightforward implementation: one patient at a time, one visit at a time.
-# Written directly from domain.md sections 1-2, independently of the set-based engines,
+# Written directly from docs/clinical.md sections 1-2, independently of the set-based engines,
 # so it doubles as a test oracle (tests/properties/test_imwg_properties.py).
 # --------------------------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ def naive_patient(
         nad_bm = _fmin(b_bm, run["bm"])
         nad_spd = _fmin(b_spd, run["spd"])
 
-        # progression readings (domain.md 2.1)
+        # progression readings (docs/clinical.md section 2)
         pd_bio = False
         pd_now = False
         if is_s and sm is not None:
@@ -184,7 +184,7 @@ def naive_patient(
         else:
             is_assess = False
 
-        # levels (domain.md 1.2): lowest level every assessed parameter satisfies
+        # levels (docs/clinical.md section 1.2): lowest level every assessed parameter satisfies
         B = SCR_
         C = SCR_
         ratio_ok = (

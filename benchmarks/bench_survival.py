@@ -16,7 +16,7 @@ Three workloads on the same seeded data (``benchmarks/gen_data.py``) at N = 1e3 
     lifelines ``CoxPHFitter``; sksurv ``CoxPHSurvivalAnalysis(ties="efron")``; statsmodels
     ``PHReg(ties="efron")``; R ``coxph(ties = "efron")``.
 
-Methodology (as the peer baselines, ``shared/docs/peer-benchmarks.md``): every cell
+Methodology (as the peer baselines, benchmarks/README.md): every cell
 (workload, tool, N) is a fresh process that imports only the tool measured, loads the data
 (parquet for Python, the CSV of the same values for R) and then times only the computation;
 the cell's time is the median of 3 wall-clock repeats, or a single run (marked ``*``) when

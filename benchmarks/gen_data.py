@@ -1,7 +1,7 @@
 """Seeded synthetic survival data for the survival benchmark suite.
 
-The recipe is the peer benchmarks' ``gen_data.py`` (``shared/bench-peers/``), copied so the
-suite runs without that directory: exponential event times with hazard
+The recipe is that of the peer baselines (benchmarks/README.md), written out here in full:
+exponential event times with hazard
 ``(ln 2 / 24) * exp(0.3 x1 + 0.5 x2 - 0.2 (x3 - 12))``, x1 ~ N(0, 1), x2 ~ Bernoulli(0.5),
 x3 ~ N(12, 1.5), exponential censoring (rate 0.0155, about 30 % censored), times in months
 rounded to 2 decimals (so there are ties) and at least 0.01. Same seed for every N.

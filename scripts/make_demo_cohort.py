@@ -1,8 +1,8 @@
 """Generate the SYNTHETIC 51-patient demo cohort shipped in ``src/mmrwe/data/demo/``.
 
 No real patient is behind any row. The cohort is calibrated to the published figures of
-Martino et al., Hematol Oncol 2025 (IsaPd after daratumumab; see
-``../shared/docs/reference-study.md``):
+Martino et al., Hematol Oncol 2025 (IsaPd after daratumumab; the figures are listed with
+their sources as ``[[published]]`` entries of the demo spec, ``src/mmrwe/data/demo/study.toml``):
 
 * counts exact: 51 patients; 31 under 70; 29 female; 38 triple-class refractory; 28 with FISH,
   9 high-risk; best response sCR/CR/VGPR/PR 3/4/7/15;

@@ -146,7 +146,14 @@ def test_iptw_entry_has_the_contract_keys_and_the_declared_treated_level():
 def test_iptw_the_data_decide_with_a_reason(entry, status, words):
     frame = _cohort()
     frame["treat_copy"] = np.where(frame["treat"] == "B", "1", "0")
-    [e] = _run({"iptw": [entry]}, frame)["iptw"]
+    spec: dict[str, Any] = {"iptw": [entry]}
+    if "treated" in entry:
+        # validation names the level first (MMV023); accepted, the entry fails on its own
+        doc = {"data": {"patients": "patients.csv"}, **spec}
+        issues = mmrwe.Study(doc, base_dir=".", patients=frame).validate().errors
+        assert [(i.code, i.where.spec_key) for i in issues] == [("MMV023", "[[iptw]] 1 -> treated")]
+        spec["validation"] = {"accept": {"MMV023": "the analysis boundary is tested"}}
+    [e] = _run(spec, frame)["iptw"]
     assert e["status"] == status, e
     assert words in e["reason"]
 

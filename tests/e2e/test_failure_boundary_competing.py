@@ -188,6 +188,12 @@ def test_an_unknown_reference_group_fails_that_entry_only(folder: Path) -> None:
         folder / "study.toml"
     ).read_text() + '\n[[rmst]]\nendpoint = "OS"\ntau = 300\nby = "arm"\nreference = "C"\n'
     (folder / "bad.toml").write_text(spec)
+    # validation names the level first (MMV023); accepted, the entry fails on its own
+    errors = mmrwe.Study.from_toml(folder / "bad.toml").validate().errors
+    assert [(i.code, i.where.spec_key) for i in errors] == [("MMV023", "[[rmst]] 3 -> reference")]
+    (folder / "bad.toml").write_text(
+        spec + '\n[validation.accept]\nMMV023 = "the analysis boundary is tested"\n'
+    )
     r = mmrwe.Study.from_toml(folder / "bad.toml").run()
     e = r.to_dict()["rmst"][-1]
     assert (e["status"], e["spec_key"]) == ("failed", "[[rmst]] 3")

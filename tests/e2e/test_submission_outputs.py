@@ -179,12 +179,14 @@ def test_cli_demo_table_is_built_from_results_json(demo_run: Path) -> None:
 # --- subgroups the data do not allow, and spec checks -------------------------------------------
 
 
-def _veteran(**entry: Any) -> dict[str, Any]:
-    spec = {
+def _veteran(accept: dict[str, str] | None = None, **entry: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
         "study": {"title": "veteran"},
         "data": {"patients": "e2e_veteran_patients.csv"},
         "subgroup": [{"endpoint": "OS", **entry}],
     }
+    if accept:
+        spec["validation"] = {"accept": accept}
     return mmrwe.Study(spec, base_dir=REFERENCE / "data").run().to_dict()
 
 
@@ -198,7 +200,24 @@ def test_subgroup_effect_with_four_levels_is_not_estimable() -> None:
 
 
 def test_subgroup_reference_that_is_not_a_level_fails_with_the_fix() -> None:
-    e = _veteran(effect="arm", by=["prior"], reference="placebo")["subgroups"][0]
+    entry: dict[str, Any] = {
+        "endpoint": "OS",
+        "effect": "arm",
+        "by": ["prior"],
+        "reference": "placebo",
+    }
+    spec = {"data": {"patients": "e2e_veteran_patients.csv"}, "subgroup": [entry]}
+    errors = mmrwe.Study(spec, base_dir=REFERENCE / "data").validate().errors
+    # validation names the level first (MMV023); accepted, the entry fails on its own
+    assert [(i.code, i.where.spec_key) for i in errors] == [
+        ("MMV023", "[[subgroup]] 1 -> reference")
+    ]
+    e = _veteran(
+        accept={"MMV023": "the analysis boundary is tested"},
+        effect="arm",
+        by=["prior"],
+        reference="placebo",
+    )["subgroups"][0]
     assert e["status"] == "failed" and "'placebo'" in e["reason"]
 
 

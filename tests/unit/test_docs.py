@@ -19,12 +19,18 @@ ROOT = Path(__file__).parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 # Written in pieces so that this file does not match itself.
-FORBIDDEN = ("contract" + ".md", "domain" + ".md", ".." + "/shared", "shared" + "/docs")
+FORBIDDEN = (
+    "contract" + ".md",
+    "domain" + ".md",
+    ".." + "/shared",
+    "shared" + "/docs",
+    "shared" + "/bench-peers",
+)
 
 
 def _text_files() -> list[Path]:
     files = [ROOT / "README.md", *DOCS]
-    for folder in ("src", "tests", "docs"):
+    for folder in ("src", "tests", "docs", "benchmarks", "scripts", ".ci"):
         for p in (ROOT / folder).rglob("*"):
             if p.is_file() and p.suffix in {
                 ".py",
@@ -36,6 +42,8 @@ def _text_files() -> list[Path]:
                 ".j2",
                 ".html",
                 ".csv",
+                ".sh",
+                "",  # scripts without a suffix (.ci/run)
             }:
                 files.append(p)
     return sorted(set(files))

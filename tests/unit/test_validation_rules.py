@@ -388,3 +388,243 @@ def test_brackets_in_messages_are_printed(tmp_path):
     res = runner.invoke(app, ["analyze", str(spec), "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "[data]" in res.output
+
+
+# --- issue 17: declared levels, the values the spec names, fixes that are correct -----------
+
+
+def test_mmv022_value_outside_declared_levels_is_an_error(tmp_path):
+    # sex "X" with levels F, M was accepted and became a third category in Table 1 and Cox
+    spec = make_study(tmp_path, with_row(1, sex="X"), extra='[variables.sex]\nlevels = ["F", "M"]')
+    res = run_validate(spec)
+    assert res.exit_code == 1 and "MMV022" in res.output
+    [issue] = issues_of(spec, "MMV022")
+    assert issue.severity == "error"
+    assert (issue.where.row, issue.where.column, issue.where.patient_id) == (3, "sex", "P2")
+    assert issue.where.spec_key == "variables.sex.levels"
+    assert "'X'" in issue.what and "(F, M)" in issue.what
+    assert "exclude_invalid_rows" in issue.fix
+
+
+def test_mmv022_suggests_the_level_a_value_means(tmp_path):
+    rows = with_row(0, sex="f")
+    rows[1] = with_row(1, sex="Male")[1]
+    spec = make_study(tmp_path, rows, extra='[variables.sex]\nlevels = ["F", "M"]')
+    fixes = [i.fix for i in issues_of(spec, "MMV022")]
+    assert fixes[0].startswith("did you mean 'F'?") and fixes[1].startswith("did you mean 'M'?")
+
+
+def test_mmv022_rows_excluded_with_the_reason_on_request(tmp_path):
+    spec = make_study(
+        tmp_path,
+        with_row(1, sex="X"),
+        extra='[variables.sex]\nlevels = ["F", "M"]\n[validation]\nexclude_invalid_rows = true',
+    )
+    v = Study(load_spec(spec)).validate()
+    assert not v.errors and v.n_analysed == 4
+    [ex] = v.exclusions
+    assert ex.patient_id == "P2" and "MMV022" in ex.reason and "'X'" in ex.reason
+
+
+def test_mmv022_never_a_silent_category_in_the_analysis(tmp_path):
+    spec = make_study(
+        tmp_path,
+        with_row(1, sex="X"),
+        extra='[variables.sex]\nlevels = ["F", "M"]\n[table1]\nvariables = ["sex"]',
+    )
+    res = runner.invoke(app, ["analyze", str(spec), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1 and "MMV022" in res.output
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_mmv022_numeric_codes_compare_as_labels(tmp_path):
+    rows = [(*r, code) for r, code in zip(BASE_ROWS, [0, 1, 0, 1, 2], strict=True)]
+    spec = make_study(
+        tmp_path, rows, columns=[*COLUMNS, "ecog"], extra='[variables.ecog]\nlevels = ["0", "1"]'
+    )
+    [issue] = issues_of(spec, "MMV022")
+    assert issue.where.patient_id == "P5" and "'2'" in issue.what
+
+
+def test_mmv023_spec_values_checked_against_the_data_all_at_once(tmp_path):
+    extra = """
+[variables.sex]
+levels = ["F", "M"]
+
+[[proportion]]
+name = "ORR"
+variable = "best_response"
+success = ["sCR", "CR", "nCR", "VGPR", "PR"]
+
+[[cox]]
+endpoint = "OS"
+terms = ["hgb"]
+
+[[cox]]
+endpoint = "PFS"
+terms = ["hgb", "sex"]
+reference = { sex = "Female" }
+
+[[rmst]]
+endpoint = "PFS"
+tau = 6
+by = "center"
+reference = "Z"
+"""
+    spec = make_study(tmp_path, extra=extra)
+    res = run_validate(spec)
+    assert res.exit_code == 1
+    found = {i.where.spec_key: i for i in issues_of(spec, "MMV023")}
+    assert set(found) == {
+        "[[proportion]] 1 -> success",
+        "[[cox]] 2 -> reference.sex",
+        "[[rmst]] 1 -> reference",
+    }
+    assert "did you mean 'F'?" in found["[[cox]] 2 -> reference.sex"].fix
+    assert "'VGPR'" in found["[[proportion]] 1 -> success"].fix  # IMWG counts nCR as VGPR
+    assert "A, B, C" in found["[[rmst]] 1 -> reference"].fix
+    for key in found:
+        assert key in res.output
+
+
+def test_mmv023_a_cut_of_a_text_column(tmp_path):
+    spec = make_study(
+        tmp_path, extra='[[derive]]\nname = "male"\nfrom = "sex"\nat_least = 1\nlabels = ["y", "n"]'
+    )
+    [issue] = issues_of(spec, "MMV023")
+    assert issue.where.spec_key == "[[derive]] 1 -> from" and "in = [" in issue.fix
+
+
+def test_mmv023_levels_of_derived_columns_are_known(tmp_path):
+    extra = """
+[[derive]]
+name = "anemia"
+from = "hgb"
+below = 11
+labels = ["yes", "no"]
+
+[[cox]]
+endpoint = "PFS"
+terms = ["anemia"]
+reference = { anemia = "No" }
+"""
+    spec = make_study(tmp_path, extra=extra)
+    [issue] = issues_of(spec, "MMV023")
+    assert issue.fix.startswith("did you mean 'no'?")
+
+
+@pytest.mark.parametrize(
+    ("value", "fix"),
+    [("nCR", "'VGPR'"), ("near CR", "'VGPR'"), ("complete response", "'CR'"), ("VGRP", "'VGPR'")],
+)
+def test_mmv012_fix_follows_imwg(tmp_path, value, fix):
+    # nCR (near-complete response) is counted as VGPR by IMWG, never as CR
+    spec = make_study(tmp_path, with_row(0, best_response=value))
+    [issue] = issues_of(spec, "MMV012")
+    assert fix in issue.fix.split(";")[0]
+    if value.lower().replace(" ", "").startswith("n"):
+        assert "'CR'" not in issue.fix.split(";")[0]
+
+
+def test_mmv012_no_single_category_is_not_guessed(tmp_path):
+    spec = make_study(tmp_path, with_row(0, best_response="uCR"))
+    [issue] = issues_of(spec, "MMV012")
+    assert "did you mean" not in issue.fix and "source record" in issue.fix
+
+
+def test_mmv001_missing_death_date_is_not_mapped_to_another_date(tmp_path):
+    rows = [r[:4] + r[5:] for r in BASE_ROWS]
+    spec = make_study(tmp_path, rows, columns=COLUMNS[:4] + COLUMNS[5:])
+    [issue] = [i for i in issues_of(spec, "MMV001") if "death_date" in i.what]
+    assert "start_date" not in issue.fix and "progression_date" not in issue.fix
+    assert '"<source name>"' in issue.fix
+
+
+def test_mmv001_missing_column_still_suggests_a_look_alike(tmp_path):
+    rows = [r[:4] + r[5:] for r in BASE_ROWS]
+    cols = [*COLUMNS[:4], *COLUMNS[5:]]
+    cols[cols.index("last_followup_date")] = "last_followup_dat"
+    spec = make_study(tmp_path, rows, columns=cols)
+    [issue] = [i for i in issues_of(spec, "MMV001") if "last_followup_date" in i.what]
+    assert 'last_followup_date = "last_followup_dat"' in issue.fix
+
+
+FIVE_MISTAKES_SPEC_AND_DATA = """
+[variables.sex]
+levels = ["F", "M"]
+
+[km]
+conf_typ = "log"
+
+[[proportion]]
+name = "ORR"
+variable = "best_response"
+success = ["CR", "nCR", "PR"]
+
+[[logrank]]
+endpoint = "PFS"
+by = "sexx"
+
+[[cox]]
+endpoint = "PFS"
+terms = ["hgb", "sex"]
+reference = { sex = "Female" }
+ties = "exactt"
+"""
+
+
+def test_five_mistakes_of_spec_and_data_in_one_validate_run(tmp_path):
+    import json
+
+    spec = make_study(tmp_path, extra=FIVE_MISTAKES_SPEC_AND_DATA)
+    out = tmp_path / "issues.json"
+    before = sha(spec.parent / "patients.csv")
+    res = runner.invoke(app, ["validate", str(spec), "--json", str(out)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert sha(spec.parent / "patients.csv") == before
+    found = [(i["code"], i["where"]["spec_key"]) for i in json.loads(out.read_text())["issues"]]
+    assert found == [
+        ("MMS001", "km.conf_typ"),
+        ("MMS003", "[[cox]] 1 -> ties"),
+        ("MMV014", "logrank[0].by"),
+        ("MMV023", "[[cox]] 1 -> reference.sex"),
+        ("MMV023", "[[proportion]] 1 -> success"),
+    ]
+    for _, key in found:
+        assert key in res.output
+    # MMV014 keeps its key for tools and names it as the spec is written in the fix
+    assert "(change [[logrank]] 1 -> by)" in res.output
+    assert "Nothing was analysed" in res.output
+
+
+def test_a_problem_in_data_keeps_the_data_unread(tmp_path):
+    spec = make_study(
+        tmp_path, data_extra='date_format = "dd/mm/yyyy"', extra=FIVE_MISTAKES_SPEC_AND_DATA
+    )
+    res = run_validate(spec)
+    assert res.exit_code == 1 and "Nothing was read" in res.output
+    assert "MMS009" in res.output and "MMV" not in res.output
+
+
+def test_mmv023_published_quantity_levels(tmp_path):
+    extra = """
+[[published]]
+name = "Female"
+value = 3
+quantity = "count:sex:Female"
+
+[[published]]
+name = "Near-complete responses"
+value = 1
+quantity = "response:nCR"
+
+[[published]]
+name = "Women"
+value = 3
+quantity = "count:sex:F"
+"""
+    spec = make_study(tmp_path, extra=extra)
+    found = {i.where.spec_key: i.fix for i in issues_of(spec, "MMV023")}
+    assert set(found) == {"[[published]] 1 -> quantity", "[[published]] 2 -> quantity"}
+    assert found["[[published]] 1 -> quantity"].startswith("did you mean 'F'?")
+    assert "'VGPR'" in found["[[published]] 2 -> quantity"]

@@ -186,7 +186,10 @@ def validate(
 
     Every problem is reported at once: missing columns, duplicate ids, unreadable dates,
     impossible date order, implausible values for the declared unit, unknown response
-    categories, spec keys or column names that do not exist.
+    categories, values outside the declared levels, spec keys or column names that do not
+    exist, and levels the spec names that the data do not have. A spec with problems is
+    checked against the data too when its reading sections ([data], [variables], ...) are
+    sound, so one run lists the problems of both.
     """
     from mmrwe.spec.errors import InvalidSpecError
     from mmrwe.study import Study
@@ -196,10 +199,23 @@ def validate(
     except BaseException as exc:
         if isinstance(exc, typer.Exit | KeyboardInterrupt):
             raise
-        report_error(exc, debug)
+        spec_error = exc if isinstance(exc, InvalidSpecError) else None
+        data_issues = _data_issues_of_partial_spec(spec_error) if spec_error else None
+        if spec_error is None or data_issues is None:
+            report_error(exc, debug)
+        else:
+            n = len(spec_error.issues)
+            err.print(
+                f"[bold red]Invalid study spec:[/] {n} problem{'s' if n != 1 else ''}; "
+                f"the data, checked against the rest of the spec: {len(data_issues)} issue(s). "
+                "Nothing was analysed."
+            )
+            for issue in (*spec_error.issues, *data_issues):
+                print_issue(issue)
         if json_out is not None and isinstance(exc, InvalidSpecError):
-            # The spec's own problems, for tools: the data were not read.
-            payload = {"issues": [i.to_dict() for i in exc.issues], "exclusions": []}
+            # The spec's own problems for tools, then those of the data (when they were read).
+            issues = [*exc.issues, *(data_issues or ())]
+            payload = {"issues": [i.to_dict() for i in issues], "exclusions": []}
             json_out.write_text(json.dumps(payload, indent=1) + "\n")
         raise typer.Exit(1) from None
     for issue in report.issues:
@@ -215,6 +231,36 @@ def validate(
         err.print(f"[bold red]invalid:[/] {escape(summary)}")
         raise typer.Exit(1)
     out.print(f"[green]valid:[/] {escape(summary)}")
+
+
+#: Spec sections that decide how the data are read and typed: with a problem in one of
+#: them, checking the data against the rest of the spec would report the wrong things.
+_READING_SECTIONS = frozenset({"data", "sites", "variables", "response", "derive", "validation", "cohort"})  # fmt: skip
+
+
+def _data_issues_of_partial_spec(exc: Any) -> list[Any] | None:
+    """The data's issues under the parts of an invalid spec that could be read, so that
+    one ``validate`` run lists every problem of the spec and of the data; None when the
+    data cannot be checked (a problem in a reading section, or the data cannot be read).
+
+    Issues that name a spec key the spec's own problems already name are left out.
+    """
+    import re
+
+    from mmrwe.study import Study
+
+    partial = getattr(exc, "partial", None)
+    if partial is None:
+        return None
+    keys = {i.where.spec_key or "" for i in exc.issues if i.where is not None}
+    roots = {re.split(r"[.\] ]", k.removeprefix("[["), maxsplit=1)[0] for k in keys}
+    if not keys or roots & _READING_SECTIONS or "" in keys:
+        return None
+    try:
+        report = Study(partial).validate()
+    except Exception:
+        return None  # a missing or unreadable file: the spec's problems are reported alone
+    return [i for i in report.issues if (i.where.spec_key or "") not in keys]
 
 
 @app.command()

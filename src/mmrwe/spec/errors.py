@@ -21,6 +21,7 @@ MMS010    wrong shape: a value where a table or an array of tables is expected
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mmrwe.core.errors import Issue, SpecError
 
@@ -29,13 +30,17 @@ class InvalidSpecError(SpecError):
     """A study spec with one or more problems; ``issues`` holds all of them.
 
     ``what``, ``where`` and ``fix`` are those of the first issue (so code written for a
-    single :class:`SpecError` keeps working); ``str()`` lists every issue.
+    single :class:`SpecError` keeps working); ``str()`` lists every issue. ``partial`` is
+    the spec as far as it could be read (each wrong value replaced by its default), or
+    None: ``mmrwe validate`` checks the data against it, so that one run lists the spec's
+    problems and the data's.
     """
 
-    def __init__(self, issues: Sequence[Issue]):
+    def __init__(self, issues: Sequence[Issue], partial: Any = None):
         if not issues:
             raise ValueError("InvalidSpecError needs at least one issue")
         self.issues = tuple(issues)
+        self.partial = partial
         first = self.issues[0]
         super().__init__(first.what, where=first.where, fix=first.fix or None)
 

@@ -308,7 +308,7 @@ TABLES: tuple[Table, ...] = (
             Key("unit", "string", "Unit of the values; numeric values are checked against plausible ranges for the unit (docs/validation.md).", example="g/dL", contract=True),
             Key("label", "string", "Display label in tables and figures.", example="Hemoglobin", contract=True),
             Key("type", "string", "numeric, categorical or date. Default: inferred (a column with a unit is numeric).", choices=("numeric", "categorical", "date"), example="categorical"),
-            Key("levels", "strings", "Level order for tables and figures; the first level is the default reference.", example=["F", "M"]),
+            Key("levels", "strings", "The values the column may hold, in the order of tables and figures; the first level is the default reference. Any other value is an error (MMV022), never a category of its own.", example=["F", "M"]),
             Key("analyte", "string", "Which analyte the unit refers to (hemoglobin, creatinine, calcium, albumin, beta2_microglobulin, ldh, age, ...); guessed from the name when absent.", example="hemoglobin"),
         ),
     ),

@@ -696,7 +696,7 @@ def parse_spec(
     ctx = _Context(path, text)
     spec = _parse(doc, path, sha256, ctx)
     if ctx.issues:
-        raise InvalidSpecError(ctx.issues)
+        raise InvalidSpecError(ctx.issues, partial=spec)
     return spec
 
 

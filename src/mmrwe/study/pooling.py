@@ -290,7 +290,9 @@ def load_site(
     v = validate_patients(raw, sspec, file_name=source.path.name, sheet=source.sheet,
                           engine=backend.engine, name_relation=_namer(backend),
                           invalid_rows={k: "; ".join(w) for k, w in project.invalid.items()}
-                          if project is not None else None)  # fmt: skip
+                          if project is not None else None,
+                          # levels are checked on the merged table, after the recodes (MMP005)
+                          check_levels=False)  # fmt: skip
     if project is not None:
         from mmrwe.study.pipeline import redcap_issues
 

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (rule messages are lambdas with default arguments binding the loop variables)
-"""The patient-table rules MMV001-MMV021: one rule table, evaluated by the engine.
+"""The patient-table rules MMV001-MMV023: one rule table, evaluated by the engine.
 
 Every study, 51 patients or 10 million, is validated here, as relational expressions over
 the raw table on the study's engine (in-process DuckDB by default): one aggregate query
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmrwe.core.errors import Issue, Location, SpecError
+from mmrwe.spec.loader import spec_key_label
 from mmrwe.spec.model import RESPONSE_CATEGORIES, StudySpec
 from mmrwe.validate.units import analyte_of, known_units, likely_unit, unit_range
 
@@ -67,6 +68,8 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("MMV019", "error", "[[cohort.exclude]] names a patient_id not in the table", "spec key"),
     RuleInfo("MMV020", "warning", "the spec declares a unit the validator has no range for", "column, spec key"),
     RuleInfo("MMV021", "error", "first_response_date after progression, death or last follow-up; a next-line date after last follow-up", "row, column, patient"),
+    RuleInfo("MMV022", "error", "a value that is not one of the variable's declared levels", "row, column, patient, spec key"),
+    RuleInfo("MMV023", "error", "the spec names a value the column cannot take (a reference or treated level, a success category, a MAIC target level) or cuts a column that is not numeric", "spec key"),
 )  # fmt: skip
 
 REQUIRED = ("patient_id", "start_date", "progression_date", "death_date", "last_followup_date")
@@ -171,6 +174,7 @@ class _RowRule:
     what: Callable[[Mapping[str, Any]], str]
     fix: Callable[[Mapping[str, Any]], str]
     order: tuple[int, int, int]  # (rule family, column position, sub-order): the issue order
+    spec_key: str | None = None  # the spec key behind the rule (e.g. the declared levels)
 
 
 def unit_checks(spec: StudySpec) -> dict[str, UnitCheck]:
@@ -373,6 +377,7 @@ def validate_patients(
     max_examples: int = 1000,
     max_exclusions: int = 100_000,
     invalid_rows: Mapping[int, str] | None = None,
+    check_levels: bool = True,
 ) -> Validated:
     """Validate a raw patient table in the engine and build the typed canonical table.
 
@@ -402,6 +407,10 @@ def validate_patients(
         Source row (``_src_row``) -> reason, for rows a reader found invalid (a REDCap
         cell that is no choice of the dictionary, an unreadable date): with
         ``exclude_invalid_rows`` they are excluded with that reason.
+    check_levels : bool
+        Check values against declared ``levels`` (MMV022) and the values the spec names
+        (MMV023). False for one site's file of a pool: a site may lack a level the pooled
+        table has, and the pool checks levels after its recodes (MMP005).
 
     Returns
     -------
@@ -456,9 +465,12 @@ def validate_patients(
     }
     table = raw.rename({**rename, **kind_rename}) if rename else raw
     cols = _renamed(user_cols, rename)
+    # A column that already has a canonical name is that column: it is never the missing one
+    # (death_date missing in a table with start_date must not be told death_date = "start_date").
+    taken = {*REQUIRED, *ENDPOINT_DATE_COLUMNS, "center", "best_response", *rename}
     for req in REQUIRED:
         if req not in cols:
-            near = difflib.get_close_matches(req, cols, n=1)
+            near = difflib.get_close_matches(req, [c for c in cols if c not in taken], n=1)
             fix = (f'map it under [data.columns]: {req} = "{near[0]}"' if near
                    else f'add the column, or map the source column under [data.columns]: {req} = "<source name>"')  # fmt: skip
             add("MMV001", "error", f"required column {req!r} is missing", fix, order=(0, 0, 0),
@@ -681,10 +693,11 @@ def validate_patients(
 
     def add_rule(code: str, column: str, cond: Any, fields: tuple[str, ...],
              what: Callable[[Mapping[str, Any]], str], fix: Callable[[Mapping[str, Any]], str],
-             order: tuple[int, int, int], severity: str = "error") -> None:  # fmt: skip
+             order: tuple[int, int, int], severity: str = "error",
+             spec_key: str | None = None) -> None:  # fmt: skip
         name = f"_c{len(conds)}"
         conds[name] = cond
-        rules.append(_RowRule(code, severity, column, name, fields, what, fix, order))
+        rules.append(_RowRule(code, severity, column, name, fields, what, fix, order, spec_key))
 
     # 4. Patient ids and date order.
     pid = typed["patient_id"]
@@ -760,6 +773,7 @@ def validate_patients(
         median_checks.append((j, chk))
 
     # 6. Response categories.
+    unknown: Any = ibis.literal(False)
     if "best_response" in typed and column_types.get("best_response") == "categorical":
         br = typed["best_response"]
         low = br.lower()
@@ -768,20 +782,36 @@ def validate_patients(
         typed["best_response"] = canon
         raw_cells["best_response"] = br
 
-        def _resp_fix(r: Mapping[str, Any]) -> str:
-            near = difflib.get_close_matches(
-                str(r["_raw_best_response"]), list(RESPONSE_CATEGORIES), n=1
-            )
-            return (
-                f"did you mean {near[0]!r}? " if near else ""
-            ) + f"use one of {', '.join(RESPONSE_CATEGORIES)}"
-
         add_rule("MMV012", "best_response", unknown, ("_raw_best_response",),
-             lambda r: f"best_response {r['_raw_best_response']!r} is not an IMWG category", _resp_fix,
-             (5, 0, 0))  # fmt: skip
+             lambda r: f"best_response {r['_raw_best_response']!r} is not an IMWG category",
+             lambda r: response_fix(r["_raw_best_response"]), (5, 0, 0))  # fmt: skip
 
-    # 7. Names the spec uses must exist.
+    # 6b. Declared levels are a contract: a value outside them would otherwise become a
+    # category of its own in Table 1 and in every model.
+    for v in spec.variables if check_levels else ():
+        c = v.name
+        if not v.levels or c not in typed or c in ("patient_id", "center"):
+            continue
+        if column_types.get(c) == "categorical":
+            text = typed[c]
+        elif column_types.get(c) == "numeric":
+            x = typed[c]  # levels of a numeric code are its labels: 1.0 is "1"
+            text = (x == x.floor()).ifelse(x.cast("int64").cast("string"), x.cast("string"))
+        else:
+            continue
+        off = text.notnull() & ~any_equal(text, list(v.levels))
+        if c == "best_response" and column_types.get(c) == "categorical":
+            off = off & ~unknown  # a value that is no IMWG category is MMV012 already
+        key = spec_key_label(("variables", c, "levels"))
+        add_rule("MMV022", c, off.fill_null(False), (c,),
+             lambda r, c=c, lv=v.levels: f"{c} {_number_text(r[c])!r} is not one of the declared levels ({', '.join(lv)})",
+             lambda r, c=c, lv=v.levels: level_fix(_number_text(r[c]), c, lv),
+             (2, col_pos[c], 0), spec_key=key)  # fmt: skip
+
+    # 7. Names the spec uses must exist, and the values it names must occur in them.
     _check_spec_names(spec, set(typed) | {d.name for d in spec.derive}, add)
+    if check_levels:
+        _check_spec_values(spec, stage, typed, column_types, add)
 
     # 8. Level 3, the checks: every rule's flag, the typed values, one counting query.
     work = stage.mutate(
@@ -835,7 +865,8 @@ def validate_patients(
         sel = live.filter(live[rule.cond])
         for r in _examples(sel, fields_of(sel, rule), max_examples):
             add(rule.code, rule.severity, rule.what(r), rule.fix(r), order=rule.order,
-                row=r["_src_row"], column=rule.column, pid=r["_pid"], row_level=True)  # fmt: skip
+                row=r["_src_row"], column=rule.column, pid=r["_pid"], spec_key=rule.spec_key,
+                row_level=True)  # fmt: skip
         if n_fail > max_examples:
             fam, pos, sub = rule.order
             add(rule.code, rule.severity,
@@ -1021,6 +1052,82 @@ def _examples(
     return sel.order_by("_sort").limit(limit).to_pyarrow().to_pylist()
 
 
+#: Response words that are no IMWG 2016 category, and the category IMWG counts them as
+#: (None: no single category; the source record decides). Keys are lower case, words
+#: separated by single spaces.
+RESPONSE_SYNONYMS: dict[str, str | None] = {
+    # near-complete response (M-protein seen only by immunofixation): IMWG 2006/2016 VGPR
+    "ncr": "VGPR",
+    "near cr": "VGPR",
+    "near complete response": "VGPR",
+    "stringent complete response": "sCR",
+    "stringent cr": "sCR",
+    "complete response": "CR",
+    "mrd negative cr": "CR",
+    "mrd cr": "CR",
+    "very good partial response": "VGPR",
+    "partial response": "PR",
+    "minimal response": "MR",
+    "minor response": "MR",
+    "stable disease": "SD",
+    "no change": "SD",
+    "progressive disease": "PD",
+    "progression": "PD",
+    "not evaluable": "NE",
+    "non evaluable": "NE",
+    "not evaluated": "NE",
+    # unconfirmed CR or "no response" may be CR/VGPR or MR/SD: only the record can tell
+    "ucr": None,
+    "cru": None,
+    "unconfirmed cr": None,
+    "nr": None,
+    "no response": None,
+}
+
+
+def _words(value: Any) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", str(value).lower()))
+
+
+def response_fix(value: Any) -> str:
+    """The fix of an unknown ``best_response`` cell (MMV012): the IMWG category the word
+    stands for when there is one (nCR is VGPR), a near spelling, or the list."""
+    allowed = f"use one of {', '.join(RESPONSE_CATEGORIES)}"
+    words = _words(value)
+    if words in RESPONSE_SYNONYMS:
+        target = RESPONSE_SYNONYMS[words]
+        if target is None:
+            return (f"{value!r} has no single IMWG category: check the source record and "
+                    f"write the category its assessments support; {allowed}")  # fmt: skip
+        return f"IMWG 2016 counts {value!r} as {target}: write {target!r}; {allowed}"
+    # the table above comes first: by spelling alone, nCR and uCR are nearest to "CR"
+    near = difflib.get_close_matches(str(value), list(RESPONSE_CATEGORIES), n=1)
+    return (f"did you mean {near[0]!r}? " if near else "") + allowed
+
+
+def _near(value: str, levels: Sequence[str]) -> str | None:
+    """The level a value most likely means: the same but for case, the one level it
+    abbreviates to ("Female" -> "F"), else the nearest spelling."""
+    low = value.lower()
+    for found in (
+        [lv for lv in levels if lv.lower() == low],
+        [lv for lv in levels if lv and low.startswith(lv.lower())],
+        difflib.get_close_matches(value, list(levels), n=1),
+    ):
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def level_fix(value: str, column: str, levels: Sequence[str]) -> str:
+    """The fix of a value outside a variable's declared levels (MMV022)."""
+    near = _near(value, levels)
+    hint = f"did you mean {near!r}? " if near else ""
+    return (f"{hint}write one of {', '.join(levels)}, or add {value!r} to "
+            f"{spec_key_label(('variables', column, 'levels'))} if it is a category of its own; "
+            "with [validation] exclude_invalid_rows = true such rows are excluded, each with this reason")  # fmt: skip
+
+
 def _date_hint(s: Any, fmt: str) -> str:
     readable = [label for f, label in _DATE_HINTS if f != fmt and _strptime_ok(str(s), f)]
     return (
@@ -1115,9 +1222,156 @@ def _check_spec_names(spec: StudySpec, available: set[str], add: Callable[..., N
             continue
         seen.add((name, key))
         near = difflib.get_close_matches(name, sorted(available), n=1)
+        # the key stays as it always was (tools read it); the fix names it as the spec is
+        # written, 1-based: [[logrank]] 5 -> by
+        fix = f"did you mean {near[0]!r}?" if near else f"columns: {', '.join(sorted(available))}"
         add("MMV014", "error", f"the spec names column {name!r}, which is not in the patient table",
-            f"did you mean {near[0]!r}?" if near else f"columns: {', '.join(sorted(available))}",
-            order=(6, k, 0), column=name, spec_key=key)  # fmt: skip
+            f"{fix} (change {user_key(key)})", order=(6, k, 0), column=name, spec_key=key)  # fmt: skip
+
+
+def user_key(key: str) -> str:
+    """A validator key as the spec is written: ``cox[0].reference.sex`` -> ``[[cox]] 1 ->
+    reference.sex``; keys of plain tables (``table1.by``) as they are."""
+    m = re.match(r"^([A-Za-z_0-9.]+)\[(\d+)\](?:\.(.+))?$", key)
+    if m is None:
+        return key
+    *tables, name = m.group(1).split(".")
+    rest = m.group(3).split(".") if m.group(3) else []
+    return spec_key_label((*tables, (name, int(m.group(2)) + 1), *rest))
+
+
+#: Distinct values read per column to check the values a spec names in it; a column with
+#: more (and no declared levels) is no factor, and the analysis judges its references.
+SPEC_VALUES_MAX = 500
+
+
+def _value_refs(spec: StudySpec) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """(column, spec key, values, kind) of every value the spec names in a column.
+
+    ``kind`` is "level" for a value an analysis needs among the rows (a reference level, a
+    treated level, a MAIC target level) and "category" for values a column may hold (the
+    success categories of a [[proportion]], the ``in`` list of a [[derive]], the level of a
+    [[published]] ``count:VAR:LEVEL`` quantity).
+    """
+    out: list[tuple[str, str, tuple[str, ...], str]] = []
+
+    def key(*segments: Any) -> str:
+        return spec_key_label(segments)
+
+    refs: list[tuple[str, Sequence[tuple[str, str]]]] = [
+        *(("cox", e.reference) for e in spec.cox),
+        *(("finegray", e.reference) for e in spec.finegray),
+        *(("tv_cox", e.reference) for e in spec.tv_cox),
+        *(("iptw", e.reference) for e in spec.iptw),
+    ]
+    count: dict[str, int] = {}
+    for section, pairs in refs:
+        count[section] = k = count.get(section, 0) + 1
+        for term, level in pairs:
+            out.append((term, key((section, k), "reference", term), (level,), "level"))
+    for k, w in enumerate(spec.iptw):
+        if w.treated is not None:
+            out.append((w.treatment, key(("iptw", k + 1), "treated"), (w.treated,), "level"))
+    for k, sg in enumerate(spec.subgroups):
+        if sg.reference is not None:
+            out.append((sg.effect, key(("subgroup", k + 1), "reference"), (sg.reference,), "level"))
+    for k, rm in enumerate(spec.rmst):
+        if rm.by and rm.reference is not None:
+            out.append((rm.by, key(("rmst", k + 1), "reference"), (rm.reference,), "level"))
+    for k, m in enumerate(spec.maic):
+        for t in m.target:
+            if t.level is not None:
+                out.append((t.name, key(("maic", k + 1), "target", t.name, "level"), (t.level,), "level"))  # fmt: skip
+    for k, p in enumerate(spec.proportions):
+        out.append((p.variable, key(("proportion", k + 1), "success"), p.success, "category"))
+    for k, d in enumerate(spec.derive):
+        if d.in_ is not None:
+            out.append((d.from_, key(("derive", k + 1), "in"), d.in_, "category"))
+    for k, pub in enumerate(spec.published):
+        # count:VAR:LEVEL, percent:VAR:LEVEL and response:CAT name a category of a column
+        parts = (pub.quantity or "").split(":")
+        if len(parts) == 3 and parts[0] in ("count", "percent"):
+            out.append((parts[1], key(("published", k + 1), "quantity"), (parts[2],), "category"))
+        elif len(parts) == 2 and parts[0] == "response":
+            out.append(("best_response", key(("published", k + 1), "quantity"), (parts[1],), "category"))  # fmt: skip
+    return out
+
+
+def _check_spec_values(
+    spec: StudySpec,
+    stage: Any,
+    typed: Mapping[str, Any],
+    column_types: Mapping[str, str],
+    add: Callable[..., None],
+) -> None:
+    """MMV023: values the spec names in a column (reference levels, success categories, ...)
+    must be values of that column; a numeric cut ([[derive]] below/above/at_least) needs a
+    numeric column. Every problem is reported, each naming the spec key to change."""
+    derived: dict[str, tuple[str, ...]] = {
+        d.name: d.labels if d.labels is not None else ("1", "0") for d in spec.derive
+    }
+    labs_response = spec.response.source == "labs"
+    seen: dict[str, tuple[str, ...] | None] = {}
+
+    def values_of(c: str) -> tuple[str, ...] | None:
+        """The column's values as the analyses label them; None: not known here."""
+        if c in seen:
+            return seen[c]
+        out: tuple[str, ...] | None = None
+        if c in derived and c not in typed:
+            out = derived[c]
+        elif c in typed and column_types.get(c) in ("categorical", "numeric"):
+            x = typed[c]
+            if column_types[c] == "numeric":
+                x = (x == x.floor()).ifelse(x.cast("int64").cast("string"), x.cast("string"))
+            rel = stage.filter(~stage._empty & x.notnull()).select(_v=x).distinct()
+            got = rel.limit(SPEC_VALUES_MAX + 1).to_pyarrow()["_v"].to_pylist()
+            if len(got) <= SPEC_VALUES_MAX:
+                out = tuple(sorted(str(v) for v in got))
+        seen[c] = out
+        return out
+
+    for k, (c, key, values, kind) in enumerate(_value_refs(spec)):
+        if c == "best_response" and kind == "category" and (c in typed or labs_response):
+            # the IMWG categories as the validator writes them (MMV012 reads them in any case)
+            for value in values:
+                if value not in RESPONSE_CATEGORIES:
+                    add("MMV023", "error", f"{key} names {value!r}, which is not an IMWG response category",
+                        response_fix(value), order=(6, 10_000 + k, 0), column=c, spec_key=key)  # fmt: skip
+            continue
+        present = values_of(c)
+        if present is None:
+            continue  # not in the table (MMV014), a date, or no factor
+        v = spec.variable(c)
+        declared = tuple(v.levels) if v is not None and v.levels else ()
+        allowed = declared if kind == "category" and declared else present
+        for value in values:
+            if value in allowed:
+                continue
+            near = _near(value, allowed)
+            listed = ", ".join(allowed[:20]) + (", ..." if len(allowed) > 20 else "")
+            if value in declared:
+                what = f"{key} names {value!r}, a declared level of {c!r} that no row has"
+            elif kind == "level":
+                what = f"{key} names {value!r}, which is not a value of column {c!r}"
+            else:
+                what = f"{key} names {value!r}, which column {c!r} does not hold"
+            fix = (f"did you mean {near!r}? " if near else "") + (
+                f"the values of {c!r} are: {listed}" if allowed else f"column {c!r} is empty"
+            )
+            add("MMV023", "error", what, fix, order=(6, 10_000 + k, 0), column=c,
+                spec_key=key)  # fmt: skip
+    for k, d in enumerate(spec.derive):
+        if (
+            d.in_ is None
+            and d.from_ in typed
+            and column_types.get(d.from_) not in (None, "numeric")
+        ):
+            key = spec_key_label((("derive", k + 1), "from"))
+            add("MMV023", "error",
+                f"{key} = {d.from_!r} is a {column_types[d.from_]} column; below, above and at_least cut numbers",
+                f'declare [variables.{d.from_}] type = "numeric" if it holds numbers, or use in = [...] to list the categories that make 1',
+                order=(6, 20_000 + k, 0), column=d.from_, spec_key=key)  # fmt: skip
 
 
 __all__ = [
@@ -1127,6 +1381,9 @@ __all__ = [
     "UnitCheck",
     "Validated",
     "any_equal",
+    "level_fix",
+    "response_fix",
     "unit_checks",
+    "user_key",
     "validate_patients",
 ]
