@@ -244,6 +244,19 @@ def test_mmv022_a_date_in_the_future_is_a_warning(tmp_path):
     assert issues_of(make_study(tmp_path / "ok"), "MMV022") == []  # past dates: no warning
 
 
+def test_mmv023_a_cutpoint_on_text_is_found_by_validate(tmp_path):
+    # it passed validate and ended in an internal error at analysis time (issue #21)
+    spec = make_study(
+        tmp_path,
+        extra='[[cutpoint]]\nendpoint = "PFS"\nvariable = "sex"\n'
+        '[[cutpoint]]\nendpoint = "PFS"\nvariable = "hgb"\n',
+    )
+    assert run_validate(spec).exit_code == 0
+    [issue] = issues_of(spec, "MMV023")
+    assert issue.severity == "warning" and issue.where.column == "sex"
+    assert issue.where.spec_key == "cutpoint[0].variable" and "needs numbers" in issue.what
+
+
 def test_a_negative_landmark_is_refused_with_its_key(tmp_path):
     spec = make_study(tmp_path, extra="[km]\nlandmarks = [-6, 12]\n")
     res = run_validate(spec)

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (rule messages are lambdas with default arguments binding the loop variables)
-"""The patient-table rules MMV001-MMV022: one rule table, evaluated by the engine.
+"""The patient-table rules MMV001-MMV023: one rule table, evaluated by the engine.
 
 Every study, 51 patients or 10 million, is validated here, as relational expressions over
 the raw table on the study's engine (in-process DuckDB by default): one aggregate query
@@ -68,6 +68,7 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("MMV020", "warning", "the spec declares a unit the validator has no range for", "column, spec key"),
     RuleInfo("MMV021", "error", "first_response_date after progression, death or last follow-up; a next-line date after last follow-up", "row, column, patient"),
     RuleInfo("MMV022", "warning", "a date after the day of the run (in the future)", "row, column, patient"),
+    RuleInfo("MMV023", "warning", "an analysis needs numbers from a column that holds text or dates", "column, spec key"),
 )  # fmt: skip
 
 REQUIRED = ("patient_id", "start_date", "progression_date", "death_date", "last_followup_date")
@@ -792,6 +793,7 @@ def validate_patients(
 
     # 7. Names the spec uses must exist.
     _check_spec_names(spec, set(typed) | {d.name for d in spec.derive}, add)
+    _check_spec_types(spec, column_types, add)
 
     # 8. Level 3, the checks: every rule's flag, the typed values, one counting query.
     work = stage.mutate(
@@ -1113,6 +1115,28 @@ DERIVED_FROM_LABS_NAMES = frozenset(
 
 #: Columns ``[risk_scores]`` adds (when it names their inputs).
 RISK_SCORE_NAMES = frozenset({"iss", "r_iss", "r2_iss", "r2_iss_points", "ims2025_risk"})
+
+
+def _check_spec_types(
+    spec: StudySpec, column_types: Mapping[str, str], add: Callable[..., None]
+) -> None:
+    """MMV023: a column an analysis needs as numbers holds text or dates.
+
+    Found by ``validate``, before any analysis, with the spec key and the column; a
+    warning, not an error, because the analysis itself is reported as not estimable and
+    the rest of the study runs (it ended in an internal error once).
+    """
+    for k, cp in enumerate(spec.cutpoints):
+        kind = column_types.get(cp.variable)
+        if kind not in ("categorical", "date"):
+            continue
+        held = "dates" if kind == "date" else "text (or levels)"
+        add("MMV023", "warning",
+            f"[[cutpoint]] {k + 1} cuts {cp.variable!r}, which holds {held}: a cut-off needs "
+            "numbers, so this analysis will be reported as not estimable",
+            "choose a numeric column; if its text cells are typos, declare "
+            f'[variables.{cp.variable}] type = "numeric" to have them listed as errors',
+            order=(6, 10_000 + k, 0), column=cp.variable, spec_key=f"cutpoint[{k}].variable")  # fmt: skip
 
 
 def _check_spec_names(spec: StudySpec, available: set[str], add: Callable[..., None]) -> None:
