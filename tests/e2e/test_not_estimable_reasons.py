@@ -181,3 +181,17 @@ def test_a_ph_test_that_cannot_be_computed_is_null_with_its_reason(tmp_path: Pat
     assert entry["status"] == "ok", entry["reason"]
     assert entry["ph_test"] is None and "singular" in entry["ph_test_reason"]
     assert entry["coefficients"]["age"]["hr"] is not None
+
+
+def test_every_event_on_day_0_is_not_an_internal_error(tmp_path: Path) -> None:
+    # km.median_symmetric divided by zero (issue #21, item 5): now no SE, with the reason
+    p = pd.read_csv(LUNG / "patients.csv", dtype=str, keep_default_na=False).iloc[:30].copy()
+    p["death_date"] = p["last_followup_date"] = p["start_date"]
+    p["progression_date"] = ""
+    p.to_csv(tmp_path / "patients.csv", index=False)
+    shutil.copy(LUNG / "study.toml", tmp_path / "study.toml")
+    result = mmrwe.Study.from_toml(tmp_path / "study.toml").run()
+    assert result.failed == []
+    sym = result.to_dict()["endpoints"]["OS"]["median_symmetric"]
+    assert sym["estimate"] == 0.0 and sym["std_err"] is None and "time 0" in sym["std_err_reason"]
+    assert _unexplained(result.to_dict()["endpoints"]) == []

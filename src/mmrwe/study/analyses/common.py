@@ -421,9 +421,9 @@ def refuse_one_level(info: dict[str, Any]) -> None:
 MEDIAN_REASONS = {
     "estimate": "not reached: survival stays above 0.5 over the follow-up",
     "lower": "not reached: the lower confidence limit of survival stays above 0.5 over the "
-    "follow-up",
+    "follow-up (or is not defined where survival is 0 or 1)",
     "upper": "not reached: the upper confidence limit of survival stays above 0.5 over the "
-    "follow-up",
+    "follow-up (or is not defined where survival is 0 or 1)",
 }
 
 
@@ -443,7 +443,8 @@ def median_reasons(median: dict[str, Any]) -> dict[str, Any]:
             median[f"{key}_reason"] = why
     if symmetric and median.get("std_err") is None:
         median["std_err_reason"] = (
-            "not estimable: the median is not reached, or the curve is flat around it"
+            "not estimable: the median is not reached, or the curve gives no density around it "
+            "(it falls through 0.45-0.55 in one step at time 0)"
         )
     return median
 
