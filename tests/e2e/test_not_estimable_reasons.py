@@ -195,3 +195,22 @@ def test_every_event_on_day_0_is_not_an_internal_error(tmp_path: Path) -> None:
     sym = result.to_dict()["endpoints"]["OS"]["median_symmetric"]
     assert sym["estimate"] == 0.0 and sym["std_err"] is None and "time 0" in sym["std_err_reason"]
     assert _unexplained(result.to_dict()["endpoints"]) == []
+
+
+def test_a_firth_fit_that_cannot_be_computed_is_null_with_its_reason(tmp_path: Path) -> None:
+    # a text column as a factor (a level per patient, 50 dummies for 51 patients): the
+    # penalized information is singular; the random-spec property test found it as an
+    # internal error (LinAlgError) on the demo
+    from mmrwe.study.demo import demo_dir
+
+    p = pd.read_csv(demo_dir() / "patients.csv", dtype=str, keep_default_na=False)
+    p["note"] = [f"text {i}" for i in range(len(p))]
+    p.to_csv(tmp_path / "patients.csv", index=False)
+    (tmp_path / "study.toml").write_text(
+        '[study]\ntitle = "firth"\n[data]\npatients = "patients.csv"\n'
+        '[[cox]]\nendpoint = "OS"\nterms = ["note", "fish_risk", "hgb"]\nfirth = "always"\n'
+    )
+    result = mmrwe.Study.from_toml(tmp_path / "study.toml").run()
+    assert result.failed == []
+    [entry] = result.to_dict()["cox"]
+    assert entry["firth"] is None and "singular" in entry["firth_reason"]

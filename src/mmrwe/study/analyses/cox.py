@@ -162,7 +162,18 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
             entry["ph_test_reason"] = exc.what
             entry["warnings"].append(f"PH test not computed: {exc.what}")
     if cx.firth == "always" or (cx.firth == "auto" and _separated(entry)):
-        entry["firth"] = _firth(t[keep], e[keep], X, names, auto=cx.firth == "auto")
+        try:
+            entry["firth"] = _firth(t[keep], e[keep], X, names, auto=cx.firth == "auto")
+        except (MmrweError, np.linalg.LinAlgError, ArithmeticError) as exc:
+            # the penalized fit needs an invertible information: with more columns than
+            # the data support (a text column as a factor) it has none; the model stands
+            why = getattr(exc, "what", None) or (
+                "the penalized information matrix is singular (more coefficients than the "
+                "data support)"
+            )
+            entry["firth"] = None
+            entry["firth_reason"] = why
+            entry["warnings"].append(f"Firth-penalized fit not computed: {why}")
     return entry
 
 
