@@ -235,13 +235,13 @@ def test_mmv022_a_date_in_the_future_is_a_warning(tmp_path):
     )
     res = run_validate(spec)
     assert res.exit_code == 0, res.output
-    issues = issues_of(spec, "MMV022")
+    issues = issues_of(spec, "MMV024")
     assert {i.where.column for i in issues} == {"last_followup_date", "progression_date"}
     for i in issues:
         assert i.severity == "warning" and i.where.patient_id == "P4" and i.where.row == 5
         assert "in the future" in i.what and "2039" in i.what
     (tmp_path / "ok").mkdir()
-    assert issues_of(make_study(tmp_path / "ok"), "MMV022") == []  # past dates: no warning
+    assert issues_of(make_study(tmp_path / "ok"), "MMV024") == []  # past dates: no warning
 
 
 def test_mmv023_a_cutpoint_on_text_is_found_by_validate(tmp_path):
@@ -252,7 +252,7 @@ def test_mmv023_a_cutpoint_on_text_is_found_by_validate(tmp_path):
         '[[cutpoint]]\nendpoint = "PFS"\nvariable = "hgb"\n',
     )
     assert run_validate(spec).exit_code == 0
-    [issue] = issues_of(spec, "MMV023")
+    [issue] = issues_of(spec, "MMV025")
     assert issue.severity == "warning" and issue.where.column == "sex"
     assert issue.where.spec_key == "cutpoint[0].variable" and "needs numbers" in issue.what
 

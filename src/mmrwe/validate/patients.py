@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (rule messages are lambdas with default arguments binding the loop variables)
-"""The patient-table rules MMV001-MMV023: one rule table, evaluated by the engine.
+"""The patient-table rules MMV001-MMV025: one rule table, evaluated by the engine.
 
 Every study, 51 patients or 10 million, is validated here, as relational expressions over
 the raw table on the study's engine (in-process DuckDB by default): one aggregate query
@@ -67,8 +67,8 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("MMV019", "error", "[[cohort.exclude]] names a patient_id not in the table", "spec key"),
     RuleInfo("MMV020", "warning", "the spec declares a unit the validator has no range for", "column, spec key"),
     RuleInfo("MMV021", "error", "first_response_date after progression, death or last follow-up; a next-line date after last follow-up", "row, column, patient"),
-    RuleInfo("MMV022", "warning", "a date after the day of the run (in the future)", "row, column, patient"),
-    RuleInfo("MMV023", "warning", "an analysis needs numbers from a column that holds text or dates", "column, spec key"),
+    RuleInfo("MMV024", "warning", "a date after the day of the run (in the future)", "row, column, patient"),
+    RuleInfo("MMV025", "warning", "an analysis needs numbers from a column that holds text or dates", "column, spec key"),
 )  # fmt: skip
 
 REQUIRED = ("patient_id", "start_date", "progression_date", "death_date", "last_followup_date")
@@ -726,12 +726,12 @@ def validate_patients(
     add_rule("MMV009", "progression_date", (prog > death).fill_null(False), ("progression_date", "death_date"),
          lambda r: f"progression_date {_iso(r['progression_date'])} is after death_date {_iso(r['death_date'])}",
          lambda r: "progression cannot follow death; check both dates", (3, 0, 7))  # fmt: skip
-    # MMV022: a date after the day of the run cannot have been observed yet; a warning, not
+    # MMV024: a date after the day of the run cannot have been observed yet; a warning, not
     # an error (a clock set wrong should not stop a study), but never accepted silently:
     # a typed year (2039 for 2029) lengthens follow-up and moves every curve.
     today = dt.date.today()
     for j, c in enumerate((*DATE_COLUMNS, *extra)):
-        add_rule("MMV022", c, (typed[c] > today).fill_null(False), (c,),
+        add_rule("MMV024", c, (typed[c] > today).fill_null(False), (c,),
              lambda r, c=c, today=today: f"{c} {_iso(r[c])} is in the future (after {today.isoformat()}, the day of this run)",
              lambda r: "correct the year (a typo?); dates that have not happened yet cannot be observed",
              (3, 3, j), severity="warning")  # fmt: skip
@@ -1120,7 +1120,7 @@ RISK_SCORE_NAMES = frozenset({"iss", "r_iss", "r2_iss", "r2_iss_points", "ims202
 def _check_spec_types(
     spec: StudySpec, column_types: Mapping[str, str], add: Callable[..., None]
 ) -> None:
-    """MMV023: a column an analysis needs as numbers holds text or dates.
+    """MMV025: a column an analysis needs as numbers holds text or dates.
 
     Found by ``validate``, before any analysis, with the spec key and the column; a
     warning, not an error, because the analysis itself is reported as not estimable and
@@ -1131,7 +1131,7 @@ def _check_spec_types(
         if kind not in ("categorical", "date"):
             continue
         held = "dates" if kind == "date" else "text (or levels)"
-        add("MMV023", "warning",
+        add("MMV025", "warning",
             f"[[cutpoint]] {k + 1} cuts {cp.variable!r}, which holds {held}: a cut-off needs "
             "numbers, so this analysis will be reported as not estimable",
             "choose a numeric column; if its text cells are typos, declare "
