@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import numpy.testing as npt
 import pandas as pd
@@ -121,3 +123,74 @@ def test_bootstrap_resample_equals_r_on_replicated_rows() -> None:
     b, se, _ = C._fit_binary_batched(tf, z, w[:, tf.order], "efron", "auto")
     npt.assert_allclose(b[0], c["coef"], rtol=1e-9)
     npt.assert_allclose(se[0], c["se"], rtol=1e-9)
+
+
+MINPROP_ONLY = [k for k in REF["cases"] if "_minprop_" in k]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", MINPROP_ONLY)
+def test_minprop_alone_keeps_r_maxprop_0_9(name: str) -> None:
+    # R maxstat.test(minprop = 0.2) searches up to its default maxprop = 0.9; moving the
+    # upper bound to 1 - minprop changed the candidates and the p-value (issue #21)
+    c = REF["cases"][name]
+    assert c["maxprop"] == 0.9 and c["minprop"] != 0.1
+    d = load_data(c["data"])
+    if c["kind"] == "survival":
+        r = maxstat_cutpoint(d.time, d.status, d[c["x"]], minprop=c["minprop"])
+    else:
+        d = d.iloc[c["rows"]]
+        r = maxstat_cutpoint_binary(
+            d[c["y"]], d[c["x"]], smethod=c["smethod"], minprop=c["minprop"]
+        )
+    assert r.maxprop == 0.9
+    assert r.cutpoint == c["cutpoint"]
+    npt.assert_allclose(r.p_lau94, c["p_lau94"], rtol=1e-10)
+    npt.assert_allclose(r.p_lau92, c["p_lau92"], rtol=1e-10)
+    npt.assert_allclose(r.profile.cutpoints, c["cuts"], rtol=0)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(("minprop", "maxprop"), [(0.2, None), (0.2, 0.7)])
+def test_cutpoint_spec_minprop_and_maxprop_reach_maxstat(
+    tmp_path: Path, minprop: float, maxprop: float | None
+) -> None:
+    # [[cutpoint]] minprop (and maxprop) through the study, checked against R's numbers
+    from mmrwe.spec import load_spec
+    from mmrwe.study.pipeline import run as run_study
+
+    c = REF["cases"]["lung_age_minprop_0_2"]
+    d = load_data(c["data"])
+    start = pd.Timestamp("2020-01-01")
+    pat = pd.DataFrame(
+        {
+            "patient_id": [f"P{k:03d}" for k in range(len(d))],
+            "start_date": start.strftime("%Y-%m-%d"),
+            "death_date": [
+                (start + pd.Timedelta(days=int(t))).strftime("%Y-%m-%d") if s else ""
+                for t, s in zip(d.time, d.status, strict=True)
+            ],
+            "last_followup_date": [
+                (start + pd.Timedelta(days=int(t))).strftime("%Y-%m-%d") for t in d.time
+            ],
+            "progression_date": "",
+            "age": d.age,
+        }
+    )
+    pat.to_csv(tmp_path / "patients.csv", index=False)
+    extra = "" if maxprop is None else f"maxprop = {maxprop}\n"
+    (tmp_path / "study.toml").write_text(
+        '[study]\ntitle = "maxprop"\ntime_unit = "days"\n[data]\npatients = "patients.csv"\n'
+        '[variables.age]\nunit = "years"\n'
+        f'[[cutpoint]]\nendpoint = "OS"\nvariable = "age"\nminprop = {minprop}\n{extra}'
+        "bootstrap = 0\n"
+    )
+    entry = run_study(load_spec(tmp_path / "study.toml")).results.to_dict()["cutpoints"][0]
+    assert entry["status"] == "ok", entry
+    assert (entry["minprop"], entry["maxprop"]) == (minprop, maxprop or 0.9)
+    direct = maxstat_cutpoint(d.time, d.status, d.age, minprop=minprop, maxprop=maxprop)
+    assert entry["cutpoint"] == direct.cutpoint
+    npt.assert_allclose(entry["p_lau94"], direct.p_lau94, rtol=1e-12)
+    if maxprop is None:
+        assert entry["cutpoint"] == c["cutpoint"]
+        npt.assert_allclose(entry["p_lau94"], c["p_lau94"], rtol=1e-10)

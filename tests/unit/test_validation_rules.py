@@ -228,6 +228,42 @@ def test_mmv011_unusual_value_is_a_warning(tmp_path):
     assert issue.severity == "warning"
 
 
+def test_mmv022_a_date_in_the_future_is_a_warning(tmp_path):
+    # follow-up typed as 2039 was accepted without a word (issue #21): now located, kept
+    spec = make_study(
+        tmp_path, with_row(3, last_followup_date="2039-05-01", progression_date="2039-01-02")
+    )
+    res = run_validate(spec)
+    assert res.exit_code == 0, res.output
+    issues = issues_of(spec, "MMV024")
+    assert {i.where.column for i in issues} == {"last_followup_date", "progression_date"}
+    for i in issues:
+        assert i.severity == "warning" and i.where.patient_id == "P4" and i.where.row == 5
+        assert "in the future" in i.what and "2039" in i.what
+    (tmp_path / "ok").mkdir()
+    assert issues_of(make_study(tmp_path / "ok"), "MMV024") == []  # past dates: no warning
+
+
+def test_mmv023_a_cutpoint_on_text_is_found_by_validate(tmp_path):
+    # it passed validate and ended in an internal error at analysis time (issue #21)
+    spec = make_study(
+        tmp_path,
+        extra='[[cutpoint]]\nendpoint = "PFS"\nvariable = "sex"\n'
+        '[[cutpoint]]\nendpoint = "PFS"\nvariable = "hgb"\n',
+    )
+    assert run_validate(spec).exit_code == 0
+    [issue] = issues_of(spec, "MMV025")
+    assert issue.severity == "warning" and issue.where.column == "sex"
+    assert issue.where.spec_key == "cutpoint[0].variable" and "needs numbers" in issue.what
+
+
+def test_a_negative_landmark_is_refused_with_its_key(tmp_path):
+    spec = make_study(tmp_path, extra="[km]\nlandmarks = [-6, 12]\n")
+    res = run_validate(spec)
+    assert res.exit_code != 0
+    assert "km.landmarks" in res.output and "-6" in res.output
+
+
 def test_mmv012_unknown_response_category(tmp_path):
     spec = make_study(tmp_path, with_row(0, best_response="PRR"))
     res = run_validate(spec)

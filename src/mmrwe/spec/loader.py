@@ -1412,6 +1412,7 @@ def _cutpoints(root: _Section, prop_names: set[_Str]) -> list[CutpointSpec]:
                 proportion=proportion,
                 method=e.str("method", "maxstat", choices=("maxstat", "youden")),
                 minprop=e.num("minprop", 0.1, lo=0.0, hi=0.49),
+                maxprop=e.num("maxprop", 0.9, lo=0.5, hi=1.0),
                 direction=e.str("direction", ">=", choices=("<=", ">=")),
                 pmethod=e.str("pmethod", "Lau94", choices=("Lau94", "Lau92", "condMC")),
                 bootstrap=e.num("bootstrap", 1000, lo=0, hi=100000, integer=True),

@@ -284,6 +284,7 @@ class CutpointSpec:
     proportion: str | None = None
     method: Literal["maxstat", "youden"] = "maxstat"
     minprop: float = 0.1
+    maxprop: float = 0.9  # R maxstat.test's default, whatever minprop
     direction: Literal["<=", ">="] = ">="
     pmethod: Literal["Lau94", "Lau92", "condMC"] = "Lau94"
     bootstrap: int = 1000

@@ -354,6 +354,7 @@ class CutpointBootstrap:
     minprop: float
     direction: Direction | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    maxprop: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cutpoints", read_only(self.cutpoints, dtype=np.float64))
@@ -390,6 +391,7 @@ class CutpointBootstrap:
             "n_firth": int(self.n_firth),
             "contrast": self.contrast,
             "minprop": float(self.minprop),
+            **({} if self.maxprop is None else {"maxprop": float(self.maxprop)}),
             "direction": self.direction,
             "notes": list(self.notes),
         }
@@ -639,8 +641,17 @@ def _maxstat_core(
     return xs, m, stat, o
 
 
+#: R ``maxstat.test``'s default largest share of the low group, whatever ``minprop``.
+MAXPROP_DEFAULT = 0.9
+
+
 def _check_props(minprop: float, maxprop: float | None) -> float:
-    mp = 1.0 - minprop if maxprop is None else maxprop
+    """The largest low-group share: ``maxprop``, or R's default 0.9 when not given.
+
+    R keeps ``maxprop = 0.9`` when only ``minprop`` changes (the search is then not
+    symmetric); ``1 - minprop`` would move the upper bound and change the p-value.
+    """
+    mp = MAXPROP_DEFAULT if maxprop is None else maxprop
     if not (0 <= minprop < 1 and 0 < mp <= 1 and minprop <= mp):
         raise InputError(f"need 0 <= minprop <= maxprop <= 1, got {minprop}, {mp}")
     return mp
@@ -727,7 +738,7 @@ def maxstat_cutpoint(
         The continuous variable (no missing values).
     minprop, maxprop : float
         Smallest / largest share of patients in the low group (``maxprop`` defaults to
-        ``1 - minprop``; R's default is 0.9 whatever ``minprop``).
+        0.9 whatever ``minprop``, as R).
     pmethod : {"Lau94", "Lau92", "condMC"}
         Which p-value is ``p_adjusted``; Lau92 and Lau94 are always reported.
     n_perm : int
@@ -1634,7 +1645,7 @@ def bootstrap_cutpoint(
         firth=firth,
         need_apparent=False,
     )
-    return _make_boot(run, method, cut0, conf_level, B, seed, minprop, direction)
+    return _make_boot(run, method, cut0, conf_level, B, seed, minprop, direction, mp)
 
 
 def _make_boot(
@@ -1646,6 +1657,7 @@ def _make_boot(
     seed: int | None,
     minprop: float,
     direction: Direction,
+    maxprop: float | None = None,
 ) -> CutpointBootstrap:
     lo, hi = _percentile(run.cuts, conf_level)
     oob_hr, oob_med, oob_lo, oob_hi, n_oob = _oob_summary(run.oob_log_hr, conf_level)
@@ -1676,6 +1688,7 @@ def _make_boot(
         minprop=minprop,
         direction=direction if method == "youden" else None,
         notes=tuple(notes),
+        maxprop=maxprop,
     )
 
 
@@ -1786,7 +1799,7 @@ def optimism_corrected_hr(
         firth=firth,
         need_apparent=True,
     )
-    boot = _make_boot(run, "maxstat", ms.cutpoint, conf_level, B, seed, minprop, ">=")
+    boot = _make_boot(run, "maxstat", ms.cutpoint, conf_level, B, seed, minprop, ">=", mp)
     diff = np.sign(run.boot_log_hr) * (run.boot_log_hr - run.orig_log_hr)
     use = np.isfinite(diff)
     notes: list[str] = []

@@ -298,6 +298,10 @@ class KaplanMeier:
             (float(ev_time[hi][-1]), float(ev_surv[hi][-1])) if hi.any() else (0.0, 1.0)
         )
         l_time, l_surv = float(ev_time[lo][0]), float(ev_surv[lo][0])
+        if not l_time > u_time:
+            # the curve falls through the whole 0.45-0.55 bracket at time 0 (every patient
+            # with an event on day 0): no density to divide by, so no SE and no interval
+            return MedianSE(value, None, None, None, method, level)
         density = (u_surv - l_surv) / (l_time - u_time)
         at = int(np.searchsorted(self.time, value, side="right")) - 1
         se_surv = float(self.std_err[at]) if at >= 0 else 0.0

@@ -11,6 +11,7 @@ re-format it (see :class:`mmrwe.tables.model.Ref`).
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -28,10 +29,17 @@ def fmt_num(x: float | int | None, digits: int = 1, *, na: str = "NR") -> str:
     """
     if x is None:
         return na
+    v = float(x)
+    if not math.isfinite(v):
+        return na
+    if abs(v) >= 1e15:
+        # a diverging estimate (HR 1e300): fixed-point digits would exceed Decimal's
+        # precision (InvalidOperation ended a run's reports); scientific notation instead
+        return f"{v:.{max(digits, 1)}e}"
     q = Decimal(1).scaleb(-digits)
     # repr() is the shortest string that round-trips, so 2.675 rounds as written (2.68), not
     # as its binary value 2.67499999... would.
-    out = str(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
+    out = str(Decimal(repr(v)).quantize(q, rounding=ROUND_HALF_UP))
     # -0.04 rounds to "-0.0": print "0.0", as R's format() does.
     return out[1:] if out.startswith("-") and set(out[1:]) <= set("0.") else out
 

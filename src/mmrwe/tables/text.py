@@ -504,7 +504,17 @@ def _statistics(src: Source, conv: Mapping[str, Any], c: Any, xr: XrFn) -> Text:
                 "; p values adjusted for the search by the ",
                 src.ref("method", "cutpoints", i, "p_adjusted_method"),
             )
-        if src.has("cutpoints", i, "minprop"):
+        lo, hi = cuts[i].get("minprop"), cuts[i].get("maxprop")
+        if lo is not None and hi is not None and abs(lo + hi - 1.0) > 1e-12:
+            # R's maxprop stays 0.9 when minprop changes: the two bounds then differ
+            mx += (
+                "; the low group holding between ",
+                src.ref("pct:0", "cutpoints", i, "minprop"),
+                "% and ",
+                src.ref("pct:0", "cutpoints", i, "maxprop"),
+                "% of the patients",
+            )
+        elif src.has("cutpoints", i, "minprop"):
             mx += (
                 "; each group holding at least ",
                 src.ref("pct:0", "cutpoints", i, "minprop"),

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="misc"
 # (rule messages are lambdas with default arguments binding the loop variables)
-"""The patient-table rules MMV001-MMV023: one rule table, evaluated by the engine.
+"""The patient-table rules MMV001-MMV025: one rule table, evaluated by the engine.
 
 Every study, 51 patients or 10 million, is validated here, as relational expressions over
 the raw table on the study's engine (in-process DuckDB by default): one aggregate query
@@ -70,6 +70,8 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("MMV021", "error", "first_response_date after progression, death or last follow-up; a next-line date after last follow-up", "row, column, patient"),
     RuleInfo("MMV022", "error", "a value that is not one of the variable's declared levels", "row, column, patient, spec key"),
     RuleInfo("MMV023", "error", "the spec names a value the column cannot take (a reference or treated level, a success category, a MAIC target level) or cuts a column that is not numeric", "spec key"),
+    RuleInfo("MMV024", "warning", "a date after the day of the run (in the future)", "row, column, patient"),
+    RuleInfo("MMV025", "warning", "an analysis needs numbers from a column that holds text or dates", "column, spec key"),
 )  # fmt: skip
 
 REQUIRED = ("patient_id", "start_date", "progression_date", "death_date", "last_followup_date")
@@ -737,6 +739,15 @@ def validate_patients(
     add_rule("MMV009", "progression_date", (prog > death).fill_null(False), ("progression_date", "death_date"),
          lambda r: f"progression_date {_iso(r['progression_date'])} is after death_date {_iso(r['death_date'])}",
          lambda r: "progression cannot follow death; check both dates", (3, 0, 7))  # fmt: skip
+    # MMV024: a date after the day of the run cannot have been observed yet; a warning, not
+    # an error (a clock set wrong should not stop a study), but never accepted silently:
+    # a typed year (2039 for 2029) lengthens follow-up and moves every curve.
+    today = dt.date.today()
+    for j, c in enumerate((*DATE_COLUMNS, *extra)):
+        add_rule("MMV024", c, (typed[c] > today).fill_null(False), (c,),
+             lambda r, c=c, today=today: f"{c} {_iso(r[c])} is in the future (after {today.isoformat()}, the day of this run)",
+             lambda r: "correct the year (a typo?); dates that have not happened yet cannot be observed",
+             (3, 3, j), severity="warning")  # fmt: skip
 
     # 5. Units and plausible ranges, in the spec's order of variables.
     units: dict[str, str] = {}
@@ -812,6 +823,7 @@ def validate_patients(
     _check_spec_names(spec, set(typed) | {d.name for d in spec.derive}, add)
     if check_levels:
         _check_spec_values(spec, stage, typed, column_types, add)
+    _check_spec_types(spec, column_types, add)
 
     # 8. Level 3, the checks: every rule's flag, the typed values, one counting query.
     work = stage.mutate(
@@ -1210,6 +1222,28 @@ DERIVED_FROM_LABS_NAMES = frozenset(
 
 #: Columns ``[risk_scores]`` adds (when it names their inputs).
 RISK_SCORE_NAMES = frozenset({"iss", "r_iss", "r2_iss", "r2_iss_points", "ims2025_risk"})
+
+
+def _check_spec_types(
+    spec: StudySpec, column_types: Mapping[str, str], add: Callable[..., None]
+) -> None:
+    """MMV025: a column an analysis needs as numbers holds text or dates.
+
+    Found by ``validate``, before any analysis, with the spec key and the column; a
+    warning, not an error, because the analysis itself is reported as not estimable and
+    the rest of the study runs (it ended in an internal error once).
+    """
+    for k, cp in enumerate(spec.cutpoints):
+        kind = column_types.get(cp.variable)
+        if kind not in ("categorical", "date"):
+            continue
+        held = "dates" if kind == "date" else "text (or levels)"
+        add("MMV025", "warning",
+            f"[[cutpoint]] {k + 1} cuts {cp.variable!r}, which holds {held}: a cut-off needs "
+            "numbers, so this analysis will be reported as not estimable",
+            "choose a numeric column; if its text cells are typos, declare "
+            f'[variables.{cp.variable}] type = "numeric" to have them listed as errors',
+            order=(6, 10_000 + k, 0), column=cp.variable, spec_key=f"cutpoint[{k}].variable")  # fmt: skip
 
 
 def _check_spec_names(spec: StudySpec, available: set[str], add: Callable[..., None]) -> None:

@@ -95,9 +95,14 @@ cases <- list(
   demo_hgb = survival_case("maxstat_demo", "hgb"),
   small_x = survival_case("maxstat_small", "x", 0.25, 0.75),
   monotone_x = survival_case("maxstat_tie", "x", 0.1, 0.9),
+  # minprop alone: R keeps its default maxprop = 0.9 (the search is not symmetric)
+  lung_age_minprop_0_2 = survival_case("maxstat_lung", "age", minprop = 0.2),
+  veteran_karno_minprop_0_3 = survival_case("maxstat_veteran", "karno", minprop = 0.3),
   pbc_ascites_data = binary_case("maxstat_pbc", "ascites", "bili", "Data"),
   pbc_ascites_wilcoxon = binary_case("maxstat_pbc", "ascites", "bili", "Wilcoxon"),
   lung_status_age = binary_case("maxstat_lung", "status", "age", "Wilcoxon", 0.2, 0.8),
+  lung_status_age_minprop_0_2 = binary_case("maxstat_lung", "status", "age", "Wilcoxon",
+                                            minprop = 0.2),
   tie_binary = binary_case("maxstat_tie", "y", "x", "Data")
 )
 

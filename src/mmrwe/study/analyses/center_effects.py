@@ -17,7 +17,12 @@ import pandas as pd
 
 from mmrwe.core.errors import MmrweError
 from mmrwe.spec.model import LogrankSpec, StudySpec
-from mmrwe.study.analyses.common import CENTER_CURVE_MAX_STEPS, design_matrix
+from mmrwe.study.analyses.common import (
+    CENTER_CURVE_MAX_STEPS,
+    coefficient_reasons,
+    design_matrix,
+    refuse_one_level,
+)
 from mmrwe.study.analyses.logrank import logrank_entries
 from mmrwe.study.context import ENDPOINTS, AnalysisContext
 
@@ -93,7 +98,8 @@ def _cox_heterogeneity(
             _heterogeneity_chunked(ctx, cx, entry)
             return entry
         t, e = ctx.survival(cx.endpoint)
-        X, names, keep, _info = design_matrix(ctx, cx.terms, dict(cx.reference), ["center"])
+        X, names, keep, info = design_matrix(ctx, cx.terms, dict(cx.reference), ["center"])
+        refuse_one_level(info)
         center = _coded(ctx.labels("center").to_numpy()[keep])
         tk, ek = t[keep], e[keep]
         with warnings.catch_warnings(record=True) as caught:
@@ -109,7 +115,11 @@ def _cox_heterogeneity(
             )
         else:
             entry["interaction"] = _interaction(strat, fits, said)
-        entry["per_center"], entry["q"] = _per_center(fits, names)
+        entry["per_center"], entry["q"] = _per_center(
+            fits, names, _constant_in_center(X, center, names)
+        )
+        for c in entry["stratified_by_center"].values():
+            coefficient_reasons(c)
     except MmrweError as exc:
         entry["note"] = f"not estimable: {exc.what}"
     return entry
@@ -228,8 +238,9 @@ def _interaction_joint(
     return {
         "test": _TEST,
         "chisq": _num(lr) if df > 0 else None,
-        "df": int(df),
+        "df": int(df) if df > 0 else None,
         "p": _num(float(chi2.sf(lr, df))) if df > 0 and math.isfinite(lr) else None,
+        **_interaction_reasons(df, lr),
         "converged": bool(full.converged and strat.converged),
         "warnings": sorted({*strat_warnings, *(str(w.message) for w in caught), *full.warnings}),
         "computation": "joint fit",
@@ -268,12 +279,26 @@ def _interaction(strat: Any, fits: dict[str, Any], strat_warnings: list[str]) ->
     return {
         "test": _TEST,
         "chisq": _num(lr) if df > 0 else None,
-        "df": int(df),
+        "df": int(df) if df > 0 else None,
         "p": _num(float(chi2.sf(lr, df))) if df > 0 and math.isfinite(lr) else None,
+        **_interaction_reasons(df, lr),
         "converged": converged,
         "warnings": sorted(messages),
         "computation": "sum of per-center fits",
     }
+
+
+def _interaction_reasons(df: int, lr: float) -> dict[str, str]:
+    """``chisq_reason``/``df_reason``/``p_reason`` of an interaction test that has no value."""
+    if df <= 0:
+        why = (
+            "not estimable: no term x center coefficient can be estimated beyond the "
+            "stratified model (each term is constant, or has no events, within the centers)"
+        )
+        return {"chisq_reason": why, "df_reason": why, "p_reason": why}
+    if not math.isfinite(lr):
+        return {"p_reason": "not estimable: the likelihood-ratio statistic is not finite"}
+    return {}
 
 
 def _coef(fit: Any, j: int) -> dict[str, float | None]:
@@ -292,10 +317,73 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _per_center(fits: dict[str, Any], names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per-center coefficients and Cochran's Q / I^2 (inverse-variance, fixed effect) per term."""
+def _constant_in_center(X: np.ndarray, center: np.ndarray, names: list[str]) -> dict[str, set[str]]:
+    """The design columns that take one value among a center's patients, per center.
+
+    Such a column has no coefficient in that center. The fit usually finds it singular
+    (R's NA), but not always: when another coefficient diverges, rounding can leave a
+    finite "estimate" with a standard error of 0 or 2^26. Checked on the data, not on
+    the fit, so no such number is ever reported.
+    """
+    coded = _coded(center)
+    codes = np.asarray(coded)
+    out: dict[str, set[str]] = {}
+    for k, lv in enumerate(coded.names):
+        rows = X[codes == k]
+        if rows.shape[0] == 0:
+            continue
+        same = np.all(rows == rows[0], axis=0)
+        out[lv] = {n for n, flat in zip(names, same, strict=True) if flat}
+    return out
+
+
+#: Why a per-center coefficient is null when its column is constant in that center.
+CONSTANT_IN_CENTER = (
+    "not estimable: the term takes one value among this center's patients (R gives NA)"
+)
+
+
+#: Why a per-center coefficient is null when the fit found its column redundant.
+REDUNDANT_IN_CENTER = (
+    "not estimable in this center: the column is constant or collinear with other terms "
+    "among its patients (R gives NA)"
+)
+#: What a per-center coefficient of a fit that did not converge means.
+DIVERGED_IN_CENTER = (
+    "the fit in this center did not converge (monotone likelihood): the coefficient tends to "
+    "infinity and its estimate and standard error are where the iterations stopped, not "
+    "estimates (R reports the same numbers); left out of Q and I^2"
+)
+
+#: The other coefficients of a per-center fit in which one coefficient diverged.
+OTHER_DIVERGED_IN_CENTER = (
+    "the fit in this center did not converge because another coefficient diverges: "
+    "interpret with care; left out of Q and I^2"
+)
+
+
+def _per_center(
+    fits: dict[str, Any], names: list[str], constant: Mapping[str, set[str]] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-center coefficients and Cochran's Q / I^2 (inverse-variance, fixed effect) per term.
+
+    Parameters
+    ----------
+    fits : dict
+        Per center, the Cox fit or ``(n, events, note)`` where there is none.
+    names : list of str
+        Design column names.
+    constant : mapping, optional
+        Per center, the columns constant among its patients: their coefficients are null
+        with a reason (whatever the fit returned) and left out of Q.
+
+    Returns
+    -------
+    (per_center, q) : tuple of dict
+    """
     from scipy.stats import chi2
 
+    constant = constant or {}
     per: dict[str, Any] = {}
     est: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     for lv, fit in fits.items():
@@ -311,23 +399,32 @@ def _per_center(fits: dict[str, Any], names: list[str]) -> tuple[dict[str, Any],
         diverged = not fit.converged or any(
             "infinite" in w or "monotone" in w.lower() for w in fit.warnings
         )
+        flat = constant.get(lv, set())
+        coefs: dict[str, dict[str, Any]] = {n: _coef(fit, j) for j, n in enumerate(names)}
+        for n, c in coefs.items():
+            if n in flat or (c["se"] is not None and c["se"] <= 0):
+                c.update(dict.fromkeys(c))  # no number where the data hold no estimate
+            coefficient_reasons(c, CONSTANT_IN_CENTER if n in flat else REDUNDANT_IN_CENTER)
+            if diverged and c["coef"] is not None:
+                infinite = c["lower"] is None or c["upper"] is None or c["lower"] == 0.0
+                c["reason"] = DIVERGED_IN_CENTER if infinite else OTHER_DIVERGED_IN_CENTER
         per[lv] = {"n": int(fit.n), "events": n_ev, "converged": not diverged,
-                   "coefficients": {n: _coef(fit, j) for j, n in enumerate(names)}}  # fmt: skip
+                   "coefficients": coefs}  # fmt: skip
         if diverged:
             continue
         for j, n in enumerate(names):
             b, se = float(fit.coef[j]), float(fit.se[j])
-            if math.isfinite(b) and math.isfinite(se) and se > 0:
+            if n not in flat and math.isfinite(b) and math.isfinite(se) and se > 0:
                 est[n].append((b, se))
     q: dict[str, Any] = {}
     for n, pairs in est.items():
         if len(pairs) < 2:
             q[n] = {"q": None, "df": None, "p": None, "i2": None, "n_centers": len(pairs)}
             continue
-        coefs = np.array([x for x, _ in pairs])
+        b_all = np.array([x for x, _ in pairs])
         w = 1.0 / np.array([s for _, s in pairs]) ** 2
-        pooled = float(np.sum(w * coefs) / np.sum(w))
-        qv = float(np.sum(w * (coefs - pooled) ** 2))
+        pooled = float(np.sum(w * b_all) / np.sum(w))
+        qv = float(np.sum(w * (b_all - pooled) ** 2))
         df = len(pairs) - 1
         q[n] = {
             "q": qv,
@@ -340,12 +437,12 @@ def _per_center(fits: dict[str, Any], names: list[str]) -> tuple[dict[str, Any],
 
 
 def _g(x: float | None, digits: int = 3) -> str:
-    return "NA" if x is None else f"{x:.{digits}g}"
+    return "not estimable" if x is None else f"{x:.{digits}g}"
 
 
 def _p(x: float | None) -> str:
     if x is None:
-        return "NA"
+        return "not estimable"
     return "< 0.001" if x < 0.001 else f"{x:.3f}"
 
 
@@ -371,10 +468,9 @@ def statement(eff: Mapping[str, Any], label: Callable[[str], str] = str) -> str:
     ]
     ep_txt = []
     for ep, r in eff["endpoints"].items():
-        if r.get("chisq") is None:
-            ep_txt.append(
-                f"{ep}: log-rank test across centers not computed ({r.get('note', 'NA')})"
-            )
+        if r.get("chisq") is None or not (r.get("df") or 0) > 0:
+            why = r.get("note") or r.get("reason") or "fewer than two centers with patients at risk"
+            ep_txt.append(f"{ep}: log-rank test across centers not estimable ({why})")
         else:
             ep_txt.append(
                 f"{ep}: log-rank chi-square {_g(r['chisq'])} on {r['df']} df, p = {_p(r['p'])}"
@@ -397,7 +493,11 @@ def statement(eff: Mapping[str, Any], label: Callable[[str], str] = str) -> str:
         it = c["interaction"]
         parts.append(
             f"Cox {model}: " + "; ".join(hrs)
-            + f"; term x center interaction p = {_p(it['p'])}"
+            + (
+                f"; term x center interaction p = {_p(it['p'])}"
+                if it["p"] is not None
+                else "; term x center interaction not estimable"
+            )
             + ("" if it["converged"] else " (fit did not converge: interpret with care)")
             + "."
         )  # fmt: skip

@@ -105,6 +105,8 @@ def km_block(ctx: AnalysisContext, counts: pd.DataFrame) -> dict[str, Any]:
     median["method"] = (
         "median +- z x SE (symmetric)" if symmetric else f"{conv.conf_type} band crossing 0.5"
     )
+    for m in (median, band, sym_d):
+        median_reasons(m)
     block: dict[str, Any] = {
         "n": int(km.n),
         "events": int(km.events),
@@ -116,13 +118,15 @@ def km_block(ctx: AnalysisContext, counts: pd.DataFrame) -> dict[str, Any]:
     }
     for t in ctx.spec.km.landmarks:
         s = km.survival_at(t)
-        block["landmarks"][fmt_time(t)] = {
-            "surv": s.surv,
-            "lower": s.lower,
-            "upper": s.upper,
-            "std_err": s.std_err,
-            "n_risk": int(s.n_risk),
-        }
+        block["landmarks"][fmt_time(t)] = landmark_reasons(
+            {
+                "surv": s.surv,
+                "lower": s.lower,
+                "upper": s.upper,
+                "std_err": s.std_err,
+                "n_risk": int(s.n_risk),
+            }
+        )
     fu = reverse_km_followup_from_counts(
         ctx.times(days),
         counts["n_event"].to_numpy(),
@@ -130,6 +134,12 @@ def km_block(ctx: AnalysisContext, counts: pd.DataFrame) -> dict[str, Any]:
         conventions=conv,
     )
     block["followup"] = fu.to_dict()
+    for key in ("estimate", "lower", "upper"):
+        if key in block["followup"] and block["followup"][key] is None:
+            block["followup"][f"{key}_reason"] = (
+                "not reached: the reverse Kaplan-Meier curve (of censoring) or its confidence "
+                "limit stays above 0.5"
+            )
     ticks = risk_ticks(
         float(km.time.max()) if km.time.size else 0.0, conv.time_unit, ctx.spec.km.risk_table_step
     )
@@ -147,9 +157,11 @@ def group_curve(
 ) -> dict[str, Any]:
     """One group's entry of a log-rank ``curves`` map: median, landmarks, risk table, steps."""
     return {
-        "median": km.median.to_dict(),
+        "median": median_reasons(km.median.to_dict()),
         "landmarks": {
-            fmt_time(x): {"surv": km.survival_at(x).surv, "n_risk": int(km.survival_at(x).n_risk)}
+            fmt_time(x): landmark_reasons(
+                {"surv": km.survival_at(x).surv, "n_risk": int(km.survival_at(x).n_risk)}
+            )
             for x in ctx.spec.km.landmarks
         },
         "risk_table": {
@@ -335,3 +347,115 @@ def add_evalue(coef: dict[str, Any], rare: bool) -> None:
     except MmrweError as exc:
         coef["evalue"] = None
         coef["evalue_reason"] = exc.what
+
+
+# --- null with a reason ----------------------------------------------------------------------
+
+#: Why a coefficient has no numbers (R prints NA for such a column).
+REDUNDANT_COLUMN = (
+    "not estimable: the column is constant, constant within every stratum, or collinear "
+    "with other terms (R gives NA)"
+)
+#: Why a confidence limit of a hazard ratio is null while the estimate stands.
+INFINITE_LIMIT = (
+    "infinite: exp(coef {sign} z x se) overflows; the coefficient diverges (monotone "
+    "likelihood, e.g. no events in one group)"
+)
+
+
+def coefficient_reasons(coef: dict[str, Any], why_missing: str = REDUNDANT_COLUMN) -> None:
+    """Give every null number of one coefficient entry its reason, in place.
+
+    A coefficient whose estimate is null gets ``reason`` (the whole entry is not
+    estimable); otherwise a null limit or standard error gets ``<name>_reason`` beside it,
+    so a reader never has to guess why a number is missing (results format: "a part that
+    cannot be computed is null with a sibling ``<name>_reason``").
+    """
+    if coef.get("coef", coef.get("hr")) is None:
+        coef["reason"] = why_missing
+        return
+    for key, sign in (("lower", "-"), ("upper", "+")):
+        if key in coef and coef[key] is None:
+            coef[f"{key}_reason"] = INFINITE_LIMIT.format(sign=sign)
+    for key in ("se", "robust_se", "z", "p"):
+        if key in coef and coef[key] is None:
+            coef[f"{key}_reason"] = "not estimable: the coefficient diverges or its variance is 0"
+
+
+def cox_reasons(entry: dict[str, Any]) -> None:
+    """``<name>_reason`` beside every null part of a Cox entry (coefficients, concordance)."""
+    for coef in (entry.get("coefficients") or {}).values():
+        if isinstance(coef, dict):
+            coefficient_reasons(coef)
+    if "concordance" in entry and entry["concordance"] is None:
+        entry["concordance_reason"] = (
+            "not computed for a model fitted in chunks"
+            if (entry.get("computation") or {}).get("method") == "chunked"
+            else "not estimable: no pair of patients whose order of events can be compared"
+        )
+
+
+def refuse_one_level(info: dict[str, Any]) -> None:
+    """Raise "not estimable" when a categorical term has fewer than two levels.
+
+    Such a term has no dummy column, so a model would silently leave it out; R stops
+    ("contrasts can be applied only to factors with 2 or more levels"). The entry is
+    reported as not estimable, with the term and its one level named, and the warning
+    reaches run.json and the reports.
+    """
+    one = [
+        t
+        for t, i in info.items()
+        if i.get("type") == "categorical" and len(i.get("levels") or []) < 2
+    ]
+    if one:
+        levels = info[one[0]].get("levels") or []
+        raise EstimationError(
+            f"{one[0]} has one level ({', '.join(levels) or 'none'}) among the analysed patients: "
+            "it cannot be compared",
+            fix=f"remove {one[0]} from terms, or check its values",
+        )
+
+
+#: Why a Kaplan-Meier median or one of its limits is null.
+MEDIAN_REASONS = {
+    "estimate": "not reached: survival stays above 0.5 over the follow-up",
+    "lower": "not reached: the lower confidence limit of survival stays above 0.5 over the "
+    "follow-up (or is not defined where survival is 0 or 1)",
+    "upper": "not reached: the upper confidence limit of survival stays above 0.5 over the "
+    "follow-up (or is not defined where survival is 0 or 1)",
+}
+
+
+def median_reasons(median: dict[str, Any]) -> dict[str, Any]:
+    """``<name>_reason`` beside each null number of a median entry (in place; returned).
+
+    R prints NA for a median or limit that is not reached; results.json says why. A
+    symmetric CI (median +- z x SE) has no limits when its standard error is not defined.
+    """
+    symmetric = "std_err" in median
+    for key, why in MEDIAN_REASONS.items():
+        if key in median and median[key] is None:
+            if symmetric and key != "estimate":
+                why = (
+                    "not estimable: the median is not reached or its standard error is not defined"
+                )
+            median[f"{key}_reason"] = why
+    if symmetric and median.get("std_err") is None:
+        median["std_err_reason"] = (
+            "not estimable: the median is not reached, or the curve gives no density around it "
+            "(it falls through 0.45-0.55 in one step at time 0)"
+        )
+    return median
+
+
+def landmark_reasons(point: dict[str, Any]) -> dict[str, Any]:
+    """``reason`` of a landmark whose survival is null (in place; returned)."""
+    if point.get("surv") is None:
+        point["reason"] = "not estimable: the time is beyond the longest follow-up"
+    elif any(point.get(k, 0.0) is None for k in ("lower", "upper", "std_err")):
+        point["reason"] = (
+            "confidence limits not estimable: survival is 0 or 1 here, or no patient is "
+            "left at risk"
+        )
+    return point

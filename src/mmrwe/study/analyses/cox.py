@@ -22,7 +22,14 @@ import numpy as np
 
 from mmrwe.core.errors import EstimationError, MmrweError, SpecError
 from mmrwe.spec.model import CoxSpec, StudySpec
-from mmrwe.study.analyses.common import add_evalue, design_matrix, entries, rare_outcome
+from mmrwe.study.analyses.common import (
+    add_evalue,
+    cox_reasons,
+    design_matrix,
+    entries,
+    rare_outcome,
+    refuse_one_level,
+)
 from mmrwe.study.context import AnalysisContext
 
 KEY = "cox"
@@ -68,6 +75,7 @@ def cox_entry(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
             "no coefficient could be estimated",
         )
     _evalues(ctx, cx, entry)
+    cox_reasons(entry)
     return entry
 
 
@@ -132,6 +140,7 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
             robust=cx.robust or cluster is not None,
         )  # fmt: skip
     _finish(entry, fit, caught)
+    _null_constant_columns(entry, X, names)
     entry["computation"] = {"method": "in memory"}
     kind = cx.term_tests
     if kind is not None:
@@ -151,10 +160,40 @@ def _cox_rows(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
             entry["ph_test"] = cox_zph(fit, transform=cx.ph_transform).to_dict()
         except MmrweError as exc:
             entry["ph_test"] = None
+            entry["ph_test_reason"] = exc.what
             entry["warnings"].append(f"PH test not computed: {exc.what}")
     if cx.firth == "always" or (cx.firth == "auto" and _separated(entry)):
-        entry["firth"] = _firth(t[keep], e[keep], X, names, auto=cx.firth == "auto")
+        try:
+            entry["firth"] = _firth(t[keep], e[keep], X, names, auto=cx.firth == "auto")
+        except (MmrweError, np.linalg.LinAlgError, ArithmeticError) as exc:
+            # the penalized fit needs an invertible information: with more columns than
+            # the data support (a text column as a factor) it has none; the model stands
+            why = getattr(exc, "what", None) or (
+                "the penalized information matrix is singular (more coefficients than the "
+                "data support)"
+            )
+            entry["firth"] = None
+            entry["firth_reason"] = why
+            entry["warnings"].append(f"Firth-penalized fit not computed: {why}")
     return entry
+
+
+def _null_constant_columns(entry: dict[str, Any], X: np.ndarray, names: list[str]) -> None:
+    """Null the coefficient of a design column that takes one value among the analysed rows.
+
+    R gives NA for it. The fit finds such a column singular, except when another
+    coefficient diverges: rounding can then leave an "estimate" of 0 with a standard error
+    of 0 (or 2^26). Checked on the data, so no such number is ever reported.
+    """
+    if X.shape[0] == 0:
+        return
+    for name, flat in zip(names, np.all(X[:1] == X, axis=0), strict=True):
+        c = entry["coefficients"].get(name)
+        if flat and c is not None and c.get("coef") is not None:
+            c.update(dict.fromkeys(c))
+            entry["warnings"].append(
+                f"{name} takes one value among the analysed patients: no coefficient (R gives NA)"
+            )
 
 
 def _column_terms(terms: Iterable[str], names: list[str], info: dict[str, Any]) -> list[str]:
@@ -197,18 +236,7 @@ def _check_estimable(cx: CoxSpec, n: int, events: int, info: dict[str, Any]) -> 
         )
     if events == 0:
         raise EstimationError(f"no {cx.endpoint} events among the {n} patients analysed")
-    one = [
-        t
-        for t, i in info.items()
-        if i.get("type") == "categorical" and len(i.get("levels") or []) < 2
-    ]
-    if one:
-        levels = info[one[0]].get("levels") or []
-        raise EstimationError(
-            f"{one[0]} has one level ({', '.join(levels) or 'none'}) among the analysed patients: "
-            "it cannot be compared",
-            fix=f"remove {one[0]} from terms, or check its values",
-        )
+    refuse_one_level(info)
 
 
 def _firth(
@@ -291,6 +319,7 @@ def chunked_design(ctx: AnalysisContext, cx: CoxSpec) -> ChunkedDesign:
             cols[f"_x{len(names)}"] = (lab == lv).ifelse(1.0, 0.0).cast("float64")
             names.append(f"{term}={lv}")
             terms_of.append(term)
+    refuse_one_level(info)  # as in memory: never a term dropped without a word
     n_strata: int | None = None
     s_levels: list[str] = []
     if cx.strata:
@@ -350,9 +379,11 @@ def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
                 ).to_dict()
             except MmrweError as exc:
                 entry["ph_test"] = None
+                entry["ph_test_reason"] = exc.what
                 entry["warnings"].append(f"PH test not computed: {exc.what}")
             except np.linalg.LinAlgError:
                 entry["ph_test"] = None
+                entry["ph_test_reason"] = "singular information: the test cannot be computed"
                 entry["warnings"].append("PH test not computed: singular information")
     finally:
         spill.close()

@@ -90,8 +90,8 @@ def cutpoint_one(ctx: AnalysisContext, cp: Any) -> dict[str, Any]:
     if cp.method == "maxstat":
         if t is None:
             res = cp_mod.maxstat_binary(
-                outcome_event.astype(float), x, minprop=cp.minprop, pmethod=cp.pmethod,
-                n_perm=cp.n_perm, seed=cp.seed,
+                outcome_event.astype(float), x, minprop=cp.minprop, maxprop=cp.maxprop,
+                pmethod=cp.pmethod, n_perm=cp.n_perm, seed=cp.seed,
             )  # fmt: skip
             entry.update(res.to_dict())
         elif cp.bootstrap > 0:
@@ -99,15 +99,15 @@ def cutpoint_one(ctx: AnalysisContext, cp: Any) -> dict[str, Any]:
             # Harrell's optimism correction; the apparent HR switches to Firth itself
             # when the likelihood is monotone.
             opt = cp_mod.optimism_corrected_hr(
-                t, e, x, B=cp.bootstrap, seed=cp.seed, minprop=cp.minprop,
+                t, e, x, B=cp.bootstrap, seed=cp.seed, minprop=cp.minprop, maxprop=cp.maxprop,
                 pmethod=cp.pmethod, unit=unit,
             )  # fmt: skip
             entry.update(opt.to_dict())
             entry["summary"] = opt.sentence
             if cp.n_perm > 0:
                 perm = cp_mod.maxstat_cutpoint(
-                    t, e, x, minprop=cp.minprop, pmethod=cp.pmethod, n_perm=cp.n_perm,
-                    seed=cp.seed,
+                    t, e, x, minprop=cp.minprop, maxprop=cp.maxprop, pmethod=cp.pmethod,
+                    n_perm=cp.n_perm, seed=cp.seed,
                 )  # fmt: skip
                 entry.update(
                     {
@@ -118,7 +118,14 @@ def cutpoint_one(ctx: AnalysisContext, cp: Any) -> dict[str, Any]:
                 )
         else:
             res = cp_mod.maxstat_cutpoint(
-                t, e, x, minprop=cp.minprop, pmethod=cp.pmethod, n_perm=cp.n_perm, seed=cp.seed
+                t,
+                e,
+                x,
+                minprop=cp.minprop,
+                maxprop=cp.maxprop,
+                pmethod=cp.pmethod,
+                n_perm=cp.n_perm,
+                seed=cp.seed,
             )
             entry.update(res.to_dict())
             entry["summary"] = _cut_sentence(cp.variable, unit, entry)

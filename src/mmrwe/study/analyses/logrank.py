@@ -94,6 +94,13 @@ def logrank_one(
     d = res.to_dict()
     d.pop("n_excluded_missing", None)
     entry.update(d)
+    if entry["df"] < 1:
+        # R prints "Chisq= 0 on -1 degrees of freedom, p= NA": no number, but words
+        why = "fewer than two groups have any expected event: the test compares nothing"
+        entry.update({"chisq": None, "df": None, "p": None, "note": why,
+                      "status": NOT_ESTIMABLE, "reason": why})  # fmt: skip
+    elif entry["chisq"] is None or entry["p"] is None:
+        entry["p_reason"] = "not estimable: the variance of observed - expected is 0"
     if lr.trend:
         scores = np.arange(1, len(levels) + 1, dtype=float)
         tr = logrank_trend_from_counts(

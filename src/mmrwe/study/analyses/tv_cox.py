@@ -19,7 +19,7 @@ import numpy as np
 
 from mmrwe.core.errors import EstimationError
 from mmrwe.spec.model import StudySpec, TvCoxSpec
-from mmrwe.study.analyses.common import design_matrix, entries
+from mmrwe.study.analyses.common import design_matrix, entries, refuse_one_level
 from mmrwe.study.context import AnalysisContext
 
 KEY = "tv_cox"
@@ -112,6 +112,7 @@ def tv_cox_entry(ctx: AnalysisContext, tv: TvCoxSpec) -> dict[str, Any]:
     n_kept = int(keep.sum())
     if n_kept == 0:
         raise EstimationError("no patient has every term of the model recorded")
+    refuse_one_level(info)
     if int(event[keep].sum()) == 0:
         raise EstimationError(f"no {tv.endpoint} events among the {n_kept} patients analysed")
     pid, start, stop, is_event, Z = split_at_dates(t_days[keep], event[keep], change[keep])
