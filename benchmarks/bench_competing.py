@@ -29,7 +29,7 @@ latent exponential times, in days, for progression (hazard ln2/548 * exp(0.4 x1 
 (accrual); time = the first of the three, rounded up to whole days (ties, as mmrwe's
 day-based times); cause 0 censored, 1 progression, 2 death without progression.
 
-Method (as ``bench_survival.py`` and ``shared/docs/peer-benchmarks.md``): every cell (step,
+Method (as ``bench_survival.py`` and the peer baselines described in benchmarks/README.md): every cell (step,
 tool, N) is a fresh process that imports only the tool measured, loads the data (parquet
 for Python, the CSV of the same values for R) and times only the computation: median of 3
 wall-clock repeats, or a single run (``*``) when the first takes more than 20 s. BLAS/OpenMP

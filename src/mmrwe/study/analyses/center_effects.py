@@ -198,13 +198,20 @@ def _heterogeneity_chunked(ctx: AnalysisContext, cx: Any, entry: dict[str, Any])
             ).result  # fmt: skip
         said = [str(w.message) for w in caught]
         fits: dict[str, Any] = {}
+        constant: dict[str, set[str]] = {}
         for k, t, e, X in d.spill.by_stratum(int(d.n_strata or 0)):
-            fits[str(d.strata_levels[k])] = _center_fit(t, e, X, d.names, cx.ties)
+            lv = str(d.strata_levels[k])
+            fits[lv] = _center_fit(t, e, X, d.names, cx.ties)
+            # as _constant_in_center: checked on the data, not trusted from the fit
+            same = np.all(X[0] == X, axis=0) if X.shape[0] else np.zeros(X.shape[1], bool)
+            constant[lv] = {n for n, flat in zip(d.names, same, strict=True) if flat}
     finally:
         d.spill.close()
     entry["stratified_by_center"] = {n: _coef(strat, j) for j, n in enumerate(d.names)}
     entry["interaction"] = _interaction(strat, fits, said)
-    entry["per_center"], entry["q"] = _per_center(fits, d.names)
+    entry["per_center"], entry["q"] = _per_center(fits, d.names, constant)
+    for c in entry["stratified_by_center"].values():
+        coefficient_reasons(c)
     entry["computation"] = "chunked"
 
 
