@@ -124,7 +124,9 @@ def test_three_formats_give_the_clean_results(full_sites, tmp_path):
     assert max_rel_diff(other, pooled) < 1e-12
     # Same canonical table as the clean file (numbers may be written 14 instead of 14.0).
     a = pd.read_csv(full_sites["clean"], dtype=str, keep_default_na=False)
-    b = pd.read_csv(tmp_path / "pooled" / "pooled_patients.csv", dtype=str, keep_default_na=False)
+    b = pd.read_csv(
+        tmp_path / "pooled" / "restricted" / "pooled_patients.csv", dtype=str, keep_default_na=False
+    )
     for c in ("age", "prior_lines", "months_from_dara_refractory", "hgb"):
         a[c], b[c] = a[c].astype(float), b[c].astype(float)
     pd.testing.assert_frame_equal(a, b)
@@ -152,7 +154,7 @@ def test_pooling_json_accounts_for_every_row(sites, tmp_path):
 def test_pooled_table_reanalysed_gives_the_pooled_results(sites, clean_light, tmp_path):
     pool(load_spec(sites["spec"]), [], tmp_path / "pooled", report=False)
     folder = copy_sites(sites["spec"].parent, tmp_path / "again")
-    shutil.copy(tmp_path / "pooled" / "pooled_patients.csv", folder / "patients.csv")
+    shutil.copy(tmp_path / "pooled" / "restricted" / "pooled_patients.csv", folder / "patients.csv")
     res = runner.invoke(
         app, ["analyze", str(folder / "study.toml"), "--out", str(tmp_path / "o"), "-q"]
     )

@@ -17,7 +17,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,29 @@ from urllib.parse import urlsplit, urlunsplit
 from mmrwe.core.errors import InputError, MmrweError
 
 ENGINES = ("duckdb", "postgres", "spark")
+
+#: DuckDB settings of every connection mmrwe opens: no extension is installed or loaded on
+#: demand (a query naming ``httpfs`` would otherwise download and load it).
+DUCKDB_SAFE_CONFIG: dict[str, Any] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+}
+
+
+def private_duckdb() -> Any:
+    """A plain in-memory DuckDB connection for in-process work on registered frames.
+
+    External access (files, network, replacement scans of Python variables) and extension
+    installation are off and the configuration is locked: such a connection reads only the
+    frames registered on it.
+    """
+    import duckdb
+
+    con = duckdb.connect(config=dict(DUCKDB_SAFE_CONFIG))
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
 
 
 @dataclass
@@ -45,6 +68,29 @@ class Backend:
     con: Any
     url: str | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _spill: list[str] = field(default_factory=list, repr=False)
+
+    def lock_down(self, allowed: Sequence[Path | str] = ()) -> None:
+        """Lock a DuckDB connection: no file, network or extension access from here on.
+
+        The database reads only what mmrwe opened itself (the ``allowed`` files, e.g. a
+        Parquet input read in place, and its spill folder): a view or a spec that calls
+        ``read_csv('/elsewhere/other_study.csv')``, ``COPY ... TO``, ``ATTACH``, an HTTP
+        URL or ``INSTALL`` is refused with a permission error, and the configuration cannot
+        be changed back (``lock_configuration``). Other engines are left as they are (their
+        access is the server's or the cluster's business).
+        """
+        if self.engine != "duckdb":
+            return
+        raw = self.con.con
+        dirs = [d for d in self._spill if d]
+        if dirs:
+            raw.execute("SET allowed_directories = ?", [dirs])
+        files = [str(Path(p).resolve()) for p in allowed]
+        if files:
+            raw.execute("SET allowed_paths = ?", [files])
+        raw.execute("SET enable_external_access = false")
+        raw.execute("SET lock_configuration = true")
 
     def close(self) -> None:
         """Close the connection (and stop a Spark session this object started)."""
@@ -137,6 +183,9 @@ def connect(
         # (DuckDB's default for an in-memory database is a ".tmp" folder in the cwd).
         spill = tempfile.mkdtemp(prefix="mmrwe-duckdb-")
         config["temp_directory"] = spill
+        # never fetch code from the network: an extension a query names is not installed
+        # (or loaded) on the fly, community extensions are off (docs/security.md)
+        config.update(DUCKDB_SAFE_CONFIG)
         if path is not None:
             if not Path(path).exists():
                 raise InputError(f"DuckDB database file not found: {path}")
@@ -148,6 +197,7 @@ def connect(
             con,
             None,
             [lambda: shutil.rmtree(spill, ignore_errors=True), con.disconnect],
+            [spill],
         )
     if engine == "postgres":
         if url is None:

@@ -236,7 +236,7 @@ TABLES: tuple[Table, ...] = (
         "table",
         "Input files (paths relative to the spec's folder) and how to read them.",
         keys=(
-            Key("patients", "string", "The patient table: one row per patient (.csv, .txt, .tsv, .xlsx, .parquet, .sav, .sas7bdat), or a database URL with an engine.", required=True, required_doc="unless [[sites]] or redcap are given; `mmrwe pool` then writes pooled_patients.csv", example="patients.csv", contract=True),
+            Key("patients", "string", "The patient table: one row per patient (.csv, .txt, .tsv, .xlsx, .parquet, .sav, .sas7bdat), or a database URL with an engine.", required=True, required_doc="unless [[sites]] or redcap are given; `mmrwe pool` then writes restricted/pooled_patients.csv", example="patients.csv", contract=True),
             Key("labs", "string", "Long lab table: one row per measurement (patient_id, date, test, value, unit).", example="labs.csv", contract=True),
             Key("therapy", "string", "Therapy table: one row per line of therapy or regimen.", example="therapy.csv", contract=True),
             Key("columns", "map", "Column mapping: canonical name = source column name.", contract=True),
@@ -720,6 +720,7 @@ TABLES: tuple[Table, ...] = (
             Key("figure_width_mm", "number", "Printed width of the figure files in mm (85-90: one journal column; 170-180: two).", default=170.0, minimum=50, maximum=260, example=85),
             Key("palette", "string", "Colours of group curves: a colour-blind-safe palette, or greyscale (line styles vary too).", default="okabe-ito", choices=("okabe-ito", "greyscale"), example="greyscale"),
             Key("km_annotations", "boolean", "Print HR (95% CI) and the log-rank p on Kaplan-Meier group plots.", default=True, example=False),
+            Key("patient_listing", "boolean", "Also write a per-patient QC listing (patient ids, exact dates of every finding) to DIR/restricted/patient_listing.csv; the run warns that it holds patient data.", default=False, example=True),
         ),
     ),
     Table(

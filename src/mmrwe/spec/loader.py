@@ -792,6 +792,7 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
         figure_width_mm=rep.num("figure_width_mm", 170.0, lo=50, hi=260),
         palette=rep.str("palette", "okabe-ito", choices=("okabe-ito", "greyscale")),
         km_annotations=rep.bool("km_annotations", True),
+        patient_listing=rep.bool("patient_listing", False),
     )
     published = tuple(_published(e) for e in root.array("published"))
 

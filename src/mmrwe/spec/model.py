@@ -481,6 +481,8 @@ class ReportSection:
     figure_width_mm: float = 170.0
     palette: Literal["okabe-ito", "greyscale"] = "okabe-ito"
     km_annotations: bool = True  # HR (95% CI) and log-rank p on Kaplan-Meier group plots
+    # a per-patient QC listing (ids, exact dates) in DIR/restricted/, only when asked
+    patient_listing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
