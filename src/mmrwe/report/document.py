@@ -36,6 +36,7 @@ from mmrwe.tables.build import (
 from mmrwe.tables.comparative import balance_order, comparative_tables
 from mmrwe.tables.format import DASH, fmt_count, fmt_level, render_value
 from mmrwe.tables.model import (
+    WITHHELD,
     Cell,
     Footnote,
     Part,
@@ -139,6 +140,8 @@ class Document:
 
 
 def _t(src: Source, fmt: str, *path: Any) -> str:
+    if src.is_hidden(*path):
+        return WITHHELD  # small-cell rule: withheld so that a <k count cannot be worked out
     return render_value(src.get(*path), fmt, src.k)
 
 
@@ -157,8 +160,8 @@ def _ci_level(src: Source) -> str:
 
 
 def _n_eq(txt: str) -> str:
-    """``n = 12``, or ``n <5`` for a suppressed count."""
-    return f"n {txt}" if txt[:1] == "<" else f"n = {txt}"
+    """``n = 12``, or ``n <5`` for a suppressed count (``n *`` for a withheld one)."""
+    return f"n {txt}" if txt[:1] in ("<", WITHHELD) else f"n = {txt}"
 
 
 def _plain(parts: Text) -> str:
@@ -271,8 +274,12 @@ def _km_by(
         legend, ann = km_group_texts(src, path, opt.km_annotations)
         series = []
         ticks: Sequence[float] = ()
+        withheld = 0
         for j in level_order(src, lr.get("by"), levels):
             g = levels[j]
+            if src.is_hidden(*path, "curves", g) or g not in (lr.get("curves") or {}):
+                withheld += 1  # small-cell rule: a group under k gets no curve of its own
+                continue
             c = lr["curves"][g]
             ticks = c["risk_table"]["times"]
             series.append(
@@ -284,13 +291,18 @@ def _km_by(
                     legend=legend.get(str(g)) if label is fmt_level else label(g),
                 )
             )
+        small = (
+            f"\n{withheld} group(s) of fewer than {src.k} patients not drawn (small-cell rule)"
+            if withheld
+            else ""
+        )
         return km_figure(
             series,
             ticks=ticks,
             xlabel=f"Time ({unit})",
             ylabel=f"{ENDPOINT_TITLES.get(lr['endpoint'], lr['endpoint'])} (%)",
             legend_title=legend_title,
-            annotation=(ann + note).strip("\n") or None,
+            annotation=(ann + note + small).strip("\n") or None,
             show_ci=len(series) <= 3,
             width=opt.width_in,
             palette=opt.palette,

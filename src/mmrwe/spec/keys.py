@@ -713,7 +713,7 @@ TABLES: tuple[Table, ...] = (
         "table",
         "Display options of the reports (never change a number in results.json).",
         keys=(
-            Key("small_cell_k", "integer", "Counts below k print as \"<k\" in the reports; 0 = off.", default=0, minimum=0, maximum=1000, example=5),
+            Key("small_cell_k", "integer", "Counts below k print as \"<k\" in the reports, with complementary suppression (\"*\"); groups under k get no median or curve of their own; Table 1 refuses free-text and high-cardinality variables; 0 = off.", default=0, minimum=0, maximum=1000, example=5),
             Key("table1_by", "string", "Column of the baseline table's groups (overrides [table1] by).", example="tcr"),
             Key("figure_formats", "strings", "Also write every figure to DIR/figures/<name>.<ext> in these formats, any of pdf, svg, tiff, png (pdf and svg are vector with fonts embedded; tiff is LZW at figure_dpi).", default=[], example=["pdf", "svg", "tiff"]),
             Key("figure_dpi", "integer", "Resolution of the raster figure files (png, tiff).", default=600, minimum=72, maximum=2400, example=600),
