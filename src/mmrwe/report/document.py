@@ -741,6 +741,25 @@ def _resolve_table(t: TableModel, labels: Mapping[str, tuple[str, str]]) -> Tabl
     )
 
 
+# Characters XML 1.0 cannot hold (a .docx refuses them) and terminal controls (ESC, C1): a
+# value from a data file or spec that carries them (an id holding ESC[2J) would otherwise end
+# the Word writer in an internal error or reach the HTML as a raw escape.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(node: Any) -> Any:
+    """``node`` (a results tree) with control characters removed from every text and key."""
+    if isinstance(node, str):
+        return _UNPRINTABLE.sub("", node) if _UNPRINTABLE.search(node) else node
+    if isinstance(node, Mapping):
+        return {printable(k): printable(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [printable(v) for v in node]
+    if isinstance(node, tuple):
+        return tuple(printable(v) for v in node)
+    return node
+
+
 def build_document(results: Mapping[str, Any], options: FigureOptions | None = None) -> Document:
     """Assemble headings, text, numbered tables and numbered figures from a results tree.
 
@@ -749,6 +768,7 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
     ``km_os_by_hgb_lt_11``, ``forest_cox``); :attr:`Document.exports` adds one forest plot per
     Cox model (``forest_cox_1`` ...) for the figure files.
     """
+    results = printable(results)
     src = source_of(results)
     opt = options or figure_options(results)
     tables = build_tables(results)
