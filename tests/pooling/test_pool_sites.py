@@ -369,9 +369,12 @@ def test_cohort_exclusion_applies_to_the_pooled_table(sites, tmp_path):
         '[[cohort.exclude]]\npatient_id = "SYN-003"\nreason = "withdrew consent"',
     )
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
+    # results.json keeps no patient id (contract section 6); the id is in restricted/
     ex = [dict(e) for e in run.run.results["cohort"]["exclusions"]]
-    assert ex == [
-        {"patient_id": "SYN-003", "reason": "withdrew consent", "file": "centro.xlsx", "row": 3}
+    assert ex == [{"reason": "withdrew consent", "file": "centro.xlsx", "row": 3}]
+    listed = pd.read_csv(tmp_path / "o" / "restricted" / "exclusions.csv", dtype=str)
+    assert listed.to_dict("records") == [
+        {"patient_id": "SYN-003", "reason": "withdrew consent", "file": "centro.xlsx", "row": "3"}
     ]
     centro = next(s for s in run.pooled.sites if s.file == "centro.xlsx")
     assert centro.rows_in == centro.rows_analysed + len(centro.exclusions)
