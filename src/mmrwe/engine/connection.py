@@ -86,7 +86,8 @@ class Backend:
         dirs = [d for d in self._spill if d]
         if dirs:
             raw.execute("SET allowed_directories = ?", [dirs])
-        files = [str(Path(p).resolve()) for p in allowed]
+        # as given (the path DuckDB is handed) and resolved (links, "..")
+        files = sorted({str(v) for p in allowed for v in (Path(p).absolute(), Path(p).resolve())})
         if files:
             raw.execute("SET allowed_paths = ?", [files])
         raw.execute("SET enable_external_access = false")
