@@ -314,7 +314,7 @@ def test_the_study_connection_reads_no_other_file(tmp_path):
 def test_private_connections_of_the_derivations_read_no_file(tmp_path):
     import duckdb
 
-    from mmrwe.engine.connection import private_duckdb
+    from mmrwe.derive.sandbox import private_duckdb
 
     (tmp_path / "x.csv").write_text("a\n1\n")
     con = private_duckdb()

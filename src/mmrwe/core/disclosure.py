@@ -89,46 +89,33 @@ def redact_text(text: str, ids: Iterable[str | None] = ()) -> str:
     return _ASSIGNED.sub("= <value>", out)
 
 
-def _rule_texts() -> dict[str, str]:
-    """Generic words of every row-level rule, by code (the rule tables of docs/validation.md)."""
-    texts: dict[str, str] = {}
-    try:
-        from mmrwe.validate.patients import RULES
-
-        texts.update({r.code: r.what for r in RULES})
-    except ImportError:  # pragma: no cover - the package is always complete
-        pass
-    try:
-        from mmrwe.io.redcap import RULES as REDCAP_RULES
-
-        texts.update({r.code: r.what for r in REDCAP_RULES})
-    except ImportError:  # pragma: no cover
-        pass
-    return texts
-
-
-def public_reason(reason: str, patient_id: str | None = None) -> str:
+def public_reason(
+    reason: str, patient_id: str | None = None, rules: Mapping[str, str] | None = None
+) -> str:
     """The publishable words of an exclusion reason (no id, no cell value, no date).
 
     A rule the validator applies (``invalid: [MMV006] progression_date 2022-01-03 is before
-    start_date 2022-02-01``) becomes the rule's generic words (``invalid: [MMV006] a date
-    before start_date``); any other reason (``[[cohort.exclude]]`` words, pooling) is
-    redacted with :func:`redact_text`.
+    start_date 2022-02-01``) becomes the rule's generic words from ``rules`` (code -> words:
+    ``invalid: [MMV006] a date before start_date``); any other reason (``[[cohort.exclude]]``
+    words, pooling, a code ``rules`` does not know) is redacted with :func:`redact_text`.
     """
     text = str(reason)
     codes = _RULE.findall(text)
-    if text.startswith("invalid: ") and codes:
-        generic = _rule_texts()
+    if text.startswith("invalid: ") and codes and rules:
+        generic = rules
         parts = [f"[{c}] {generic[c]}" if c in generic else None for c in codes]
         if all(p is not None for p in parts):
             return "invalid: " + "; ".join(dict.fromkeys(p for p in parts if p))
     return redact_text(text, [patient_id])
 
 
-def public_exclusion(e: Mapping[str, Any]) -> dict[str, Any]:
-    """An exclusion as results.json and validation.json show it: reason, file, row."""
+def public_exclusion(
+    e: Mapping[str, Any], rules: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """An exclusion as results.json and validation.json show it: reason, file, row (``rules``
+    as in :func:`public_reason`)."""
     return {
-        "reason": public_reason(str(e.get("reason", "")), e.get("patient_id")),
+        "reason": public_reason(str(e.get("reason", "")), e.get("patient_id"), rules),
         "file": e.get("file"),
         "row": e.get("row"),
     }

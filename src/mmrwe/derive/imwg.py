@@ -1133,7 +1133,7 @@ FROM l1)"""
 def _imwg_duckdb(
     labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams, con: Any
 ) -> ImwgTables:
-    from mmrwe.engine.connection import private_duckdb
+    from mmrwe.derive.sandbox import private_duckdb
 
     own = con is None
     if own:

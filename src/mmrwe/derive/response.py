@@ -652,7 +652,7 @@ class AuditTrail(Sequence[dict[str, Any]]):
 
     def _connect(self) -> Any:
         if self._con is None:
-            from mmrwe.engine.connection import private_duckdb
+            from mmrwe.derive.sandbox import private_duckdb
 
             con = private_duckdb()
             per = self._per.copy()

@@ -750,7 +750,7 @@ def _join_per_patient(
 def _therapy_duckdb(
     ht: HarmonizedTherapy, day0: np.ndarray, params: ResponseParams, con: Any
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from mmrwe.engine.connection import private_duckdb
+    from mmrwe.derive.sandbox import private_duckdb
 
     own = con is None
     if own:

@@ -24,31 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mmrwe.core.errors import InputError, MmrweError
+from mmrwe.core.safety import DUCKDB_SAFE_CONFIG
 
 ENGINES = ("duckdb", "postgres", "spark")
-
-#: DuckDB settings of every connection mmrwe opens: no extension is installed or loaded on
-#: demand (a query naming ``httpfs`` would otherwise download and load it).
-DUCKDB_SAFE_CONFIG: dict[str, Any] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-}
-
-
-def private_duckdb() -> Any:
-    """A plain in-memory DuckDB connection for in-process work on registered frames.
-
-    External access (files, network, replacement scans of Python variables) and extension
-    installation are off and the configuration is locked: such a connection reads only the
-    frames registered on it.
-    """
-    import duckdb
-
-    con = duckdb.connect(config=dict(DUCKDB_SAFE_CONFIG))
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-    return con
 
 
 @dataclass

@@ -37,6 +37,17 @@ def input_files(spec: StudySpec) -> list[Path]:
     return [p for p in files if p is not None]
 
 
+def rule_texts() -> dict[str, str]:
+    """The generic words of every row-level validation rule, by code (docs/validation.md):
+    what a publishable exclusion reason says instead of the row's cells."""
+    from mmrwe.io.redcap import RULES as REDCAP_RULES
+    from mmrwe.validate.patients import RULES
+
+    texts = {r.code: r.what for r in RULES}
+    texts.update({r.code: r.what for r in REDCAP_RULES})
+    return texts
+
+
 #: Top-level names mmrwe writes into an output folder (with those a previous run.json lists).
 OWNED_NAMES = frozenset(
     {
@@ -151,7 +162,7 @@ def write_outputs(
         written["patient_listing"] = listing_path
     val = {
         "issues": [public_issue(i.to_dict()) for i in issues],
-        "exclusions": [public_exclusion(e) for e in exclusions],
+        "exclusions": [public_exclusion(e, rule_texts()) for e in exclusions],
     }
     atomic_write(out_dir / "validation.json", json.dumps(val, indent=1, sort_keys=True) + "\n")
     written["validation"] = out_dir / "validation.json"

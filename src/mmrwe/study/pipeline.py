@@ -713,7 +713,10 @@ def _cohort(ctx: AnalysisContext, v: Validated) -> dict[str, Any]:
 
     # publishable: no patient id, no cell value or date of the row (contract section 6); the
     # exact reasons with the ids are in restricted/exclusions.csv
-    exclusions = [public_exclusion(e.to_dict()) for e in v.exclusions]
+    from mmrwe.study.outputs import rule_texts
+
+    rules = rule_texts()
+    exclusions = [public_exclusion(e.to_dict(), rules) for e in v.exclusions]
     return {
         "n": ctx.n,
         "n_input_rows": v.n_input_rows,
