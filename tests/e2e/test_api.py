@@ -48,10 +48,17 @@ def test_write_gives_the_same_bytes(
     result: mmrwe.StudyResult, cli_out: Path, tmp_path: Path
 ) -> None:
     written = result.write(tmp_path)
-    assert {p.name for p in written.values()} == {
+    top = {p.relative_to(tmp_path).parts[0] for p in written.values()}
+    assert top == {
         p.name for p in cli_out.iterdir() if p.name != "run.json" and not p.name.startswith(".")
     } - {"demo-input"}
-    for name in ("results.json", "derived_patients.csv", "response_audit.jsonl", "validation.json"):
+    for name in (
+        "results.json",
+        "restricted/derived_patients.csv",
+        "restricted/response_audit.jsonl",
+        "restricted/README.txt",
+        "validation.json",
+    ):
         assert (tmp_path / name).read_bytes() == (cli_out / name).read_bytes(), name
     assert (tmp_path / "report.html").read_bytes() == (cli_out / "report.html").read_bytes()
 

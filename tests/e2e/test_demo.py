@@ -81,7 +81,9 @@ def test_demo_response_and_refractoriness_are_derived_from_labs(demo_run, result
     assert deriv["used_by_analyses"] is True
     assert {"best_response", "tcr", "prior_lines", "progression_date"} <= set(deriv["columns"])
     assert results["inputs"]["labs"]["n_rows"] > 1000
-    derived = pd.read_csv(demo_run / "derived_patients.csv", dtype=str, keep_default_na=False)
+    derived = pd.read_csv(
+        demo_run / "restricted" / "derived_patients.csv", dtype=str, keep_default_na=False
+    )
     recorded = pd.read_csv(demo_dir() / "patients.csv", dtype=str, keep_default_na=False)
     m = recorded.merge(derived, on="patient_id", suffixes=("_rec", "_der"))
     assert len(m) == 51
@@ -89,5 +91,5 @@ def test_demo_response_and_refractoriness_are_derived_from_labs(demo_run, result
     assert (m.tcr_rec == m.tcr_der).all()
     assert (m.prior_lines_rec.astype(float) == m.prior_lines_der.astype(float)).all()
     assert (m.progression_date_rec == m.progression_date_der.str[:10]).all()
-    audit = (demo_run / "response_audit.jsonl").read_text().splitlines()
+    audit = (demo_run / "restricted" / "response_audit.jsonl").read_text().splitlines()
     assert len(audit) == 51

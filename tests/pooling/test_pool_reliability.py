@@ -92,7 +92,7 @@ def test_pool_and_pseudonymize_make_no_network_connection(sites, tmp_path, monke
 def test_failed_analysis_leaves_no_partial_outputs(sites, tmp_path, monkeypatch):
     out = tmp_path / "o"
     pool(load_spec(sites["spec"]), [], out, report=False)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # a crash in the middle of the run
@@ -101,7 +101,7 @@ def test_failed_analysis_leaves_no_partial_outputs(sites, tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         pool(load_spec(sites["spec"]), [], out, report=False)
     # Nothing is written before everything is computed: DIR is exactly as it was.
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_out_dir_holding_a_site_file_is_refused(sites, tmp_path):
@@ -138,11 +138,7 @@ def test_pool_cli_writes_the_analyze_outputs_plus_pooling_files(sites, tmp_path)
     )
     assert res.exit_code == 0, res.output
     names = {p.name for p in (tmp_path / "o").iterdir()}
-    assert {
-        "results.json",
-        "report.html",
-        "pooled_patients.csv",
-        "pooling.json",
-        "run.json",
-    } <= names
+    assert {"results.json", "report.html", "restricted", "pooling.json", "run.json"} <= names
+    assert (tmp_path / "o" / "restricted" / "pooled_patients.csv").is_file()
+    assert "pooled_patients.csv" not in names  # row-level: in restricted/ only
     assert "Center A: 14" in res.output and "north.csv" in res.output

@@ -124,7 +124,9 @@ def test_three_formats_give_the_clean_results(full_sites, tmp_path):
     assert max_rel_diff(other, pooled) < 1e-12
     # Same canonical table as the clean file (numbers may be written 14 instead of 14.0).
     a = pd.read_csv(full_sites["clean"], dtype=str, keep_default_na=False)
-    b = pd.read_csv(tmp_path / "pooled" / "pooled_patients.csv", dtype=str, keep_default_na=False)
+    b = pd.read_csv(
+        tmp_path / "pooled" / "restricted" / "pooled_patients.csv", dtype=str, keep_default_na=False
+    )
     for c in ("age", "prior_lines", "months_from_dara_refractory", "hgb"):
         a[c], b[c] = a[c].astype(float), b[c].astype(float)
     pd.testing.assert_frame_equal(a, b)
@@ -152,7 +154,7 @@ def test_pooling_json_accounts_for_every_row(sites, tmp_path):
 def test_pooled_table_reanalysed_gives_the_pooled_results(sites, clean_light, tmp_path):
     pool(load_spec(sites["spec"]), [], tmp_path / "pooled", report=False)
     folder = copy_sites(sites["spec"].parent, tmp_path / "again")
-    shutil.copy(tmp_path / "pooled" / "pooled_patients.csv", folder / "patients.csv")
+    shutil.copy(tmp_path / "pooled" / "restricted" / "pooled_patients.csv", folder / "patients.csv")
     res = runner.invoke(
         app, ["analyze", str(folder / "study.toml"), "--out", str(tmp_path / "o"), "-q"]
     )
@@ -367,9 +369,12 @@ def test_cohort_exclusion_applies_to_the_pooled_table(sites, tmp_path):
         '[[cohort.exclude]]\npatient_id = "SYN-003"\nreason = "withdrew consent"',
     )
     run = pool(load_spec(folder / "study.toml"), [], tmp_path / "o", report=False)
+    # results.json keeps no patient id (contract section 6); the id is in restricted/
     ex = [dict(e) for e in run.run.results["cohort"]["exclusions"]]
-    assert ex == [
-        {"patient_id": "SYN-003", "reason": "withdrew consent", "file": "centro.xlsx", "row": 3}
+    assert ex == [{"reason": "withdrew consent", "file": "centro.xlsx", "row": 3}]
+    listed = pd.read_csv(tmp_path / "o" / "restricted" / "exclusions.csv", dtype=str)
+    assert listed.to_dict("records") == [
+        {"patient_id": "SYN-003", "reason": "withdrew consent", "file": "centro.xlsx", "row": "3"}
     ]
     centro = next(s for s in run.pooled.sites if s.file == "centro.xlsx")
     assert centro.rows_in == centro.rows_analysed + len(centro.exclusions)

@@ -24,7 +24,9 @@ SVG_TEXT = "{http://www.w3.org/2000/svg}text"
 @pytest.fixture(scope="module")
 def demo(demo_run):
     html = (demo_run / "report.html").read_text(encoding="utf-8")
-    derived = pd.read_csv(demo_run / "derived_patients.csv", dtype={"patient_id": str})
+    derived = pd.read_csv(
+        demo_run / "restricted" / "derived_patients.csv", dtype={"patient_id": str}
+    )
     return {"figs": figures_in_html(html), "results": load_results(demo_run), "data": derived}
 
 

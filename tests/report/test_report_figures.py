@@ -17,7 +17,9 @@ from mmrwe.stats.km import kaplan_meier
 @pytest.fixture(scope="module")
 def demo(demo_run):
     html = (demo_run / "report.html").read_text(encoding="utf-8")
-    derived = pd.read_csv(demo_run / "derived_patients.csv", dtype={"patient_id": str})
+    derived = pd.read_csv(
+        demo_run / "restricted" / "derived_patients.csv", dtype={"patient_id": str}
+    )
     raw = pd.read_csv(demo_run / "demo-input" / "patients.csv", dtype=str, keep_default_na=False)
     # group columns: derived ones (hgb_lt_11) from derived_patients.csv, the rest from the input
     extra = raw[["patient_id", *[c for c in raw.columns if c not in derived.columns]]]

@@ -426,7 +426,7 @@ def test_a_site_may_be_a_redcap_project(tmp_path):
     out = tmp_path / "out"
     res = runner.invoke(app, ["pool", "--spec", str(path), "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
-    pooled = (out / "pooled_patients.csv").read_text()
+    pooled = (out / "restricted" / "pooled_patients.csv").read_text()
     assert "Synthetic Person" not in pooled and pooled.count("\n") == 6
 
 

@@ -91,15 +91,15 @@ def test_derived_patients_becomes_parquet_above_the_threshold(tmp_path, monkeypa
     result = Study.from_toml(spec).run()
     out = tmp_path / "out"
     result.write(out, report=False)
-    assert not (out / "derived_patients.csv").exists()
-    table = pd.read_parquet(out / "derived_patients.parquet")
+    assert not (out / "restricted" / "derived_patients.csv").exists()
+    table = pd.read_parquet(out / "restricted" / "derived_patients.parquet")
     want = result.derived_patients.reset_index(drop=True)
     assert list(table.columns) == list(want.columns) and len(table) == len(want)
     for name in want.columns:
         a, b = table[name].tolist(), want[name].tolist()
         assert [None if pd.isna(v) else v for v in a] == [None if pd.isna(v) else v for v in b]
     run = json.loads((out / "run.json").read_text())
-    assert run["files"]["derived_patients"] == "derived_patients.parquet"
+    assert run["files"]["derived_patients"] == "restricted/derived_patients.parquet"
 
 
 @pytest.mark.parametrize("n", [0, 1])
@@ -138,5 +138,5 @@ def test_large_study_streams_derived_patients_from_the_engine(tmp_path, monkeypa
         assert a == b, name
     out = tmp_path / "out"
     large.write(out, report=False)
-    assert pd.read_parquet(out / "derived_patients.parquet").shape == want.shape
+    assert pd.read_parquet(out / "restricted" / "derived_patients.parquet").shape == want.shape
     assert large.to_dict() == small.to_dict()

@@ -15,10 +15,25 @@ from rich.markup import escape
 from rich.table import Table
 
 from mmrwe.core.errors import Issue, MmrweError, ValidationError
+from mmrwe.core.safety import console_text
 from mmrwe.spec.errors import InvalidSpecError
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A rich console that never prints a control character: an escape sequence in a value
+    from a data file or a spec (``ESC[2J`` in an id, an OSC-8 link) is removed from every
+    text printed, wherever the message was built (docs/security.md)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        safe = tuple(
+            console_text(o, None, markup=False, keep_newlines=True) if isinstance(o, str) else o
+            for o in objects
+        )
+        super().print(*safe, **kwargs)
+
+
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+out = SafeConsole(highlight=False, soft_wrap=True)
 
 
 def report_error(exc: BaseException, debug: bool) -> None:

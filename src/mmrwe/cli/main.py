@@ -163,7 +163,9 @@ def analyze(
     print_summary(result.results)
     for w in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}")
-    out.print(f"Wrote {', '.join(p.name for p in written.values())} to {escape(str(out_dir))}/")
+    from mmrwe.study.outputs import written_summary
+
+    out.print(escape(written_summary(written, out_dir)))
     if result.failed:
         for key, reason in result.failed:
             err.print(f"[bold red]failed:[/] {escape(key)}: {escape(reason or '')}")
@@ -293,9 +295,9 @@ def demo(
     for row in published_vs_reproduced(result.results):
         table.add_row(*row)
     out.print(table)
-    out.print(
-        f"Wrote {', '.join(p.name for p in written.values())} to {escape(str(out_dir))}/ in {elapsed:.1f} s"
-    )
+    from mmrwe.study.outputs import written_summary
+
+    out.print(f"{escape(written_summary(written, out_dir))} ({elapsed:.1f} s)")
 
 
 # `mmrwe pool` and `mmrwe pseudonymize` (multicenter pooling and site-side protection);

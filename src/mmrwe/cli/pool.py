@@ -45,7 +45,7 @@ def register(app: Any) -> None:
 
         Duplicates across sites (same patient_id; or same sex, birth year (else age within 1 year) and start_date, with progression and death dates equal where both are known) stop the run until decided under \[\[pooling.duplicates]]. Of a confirmed pair one whole row is kept: the latest last_followup_date (\[pooling] keep = "longest_followup", the default) or the site listed first (keep = "first_site").
 
-        Writes results.json and report.html as `mmrwe analyze` does, plus pooled_patients.csv and pooling.json (per site: rows in = analysed + excluded with reasons; duplicates for review; center effects).
+        Writes results.json and report.html as `mmrwe analyze` does, plus restricted/pooled_patients.csv (row-level) and pooling.json (per site: rows in = analysed + excluded with reasons; duplicates for review; center effects).
         """
         from rich.table import Table
 
@@ -75,9 +75,9 @@ def register(app: Any) -> None:
         for w in res.run.warnings:
             err.print(f"[yellow]warning:[/] {escape(w)}")
         out.print(escape(res.center_effects.get("statement", "")))
-        out.print(
-            f"Wrote {', '.join(sorted(p.name for p in res.written.values()))} to {escape(str(out_dir))}/"
-        )
+        from mmrwe.study.outputs import written_summary
+
+        out.print(escape(written_summary(res.written, out_dir)))
 
     @app.command("pseudonymize")
     def pseudonymize_cli(

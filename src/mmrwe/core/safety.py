@@ -383,3 +383,17 @@ def escape_markup(text: str) -> str:
     if out.endswith("\\") and not out.endswith("\\\\"):
         return out + "\\"
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Engines
+# ---------------------------------------------------------------------------------------
+
+#: DuckDB settings of every connection mmrwe opens: no extension is installed or loaded on
+#: demand (a query naming ``httpfs`` would otherwise download and load it), no community
+#: extensions. External access is turned off once the inputs are open (docs/security.md).
+DUCKDB_SAFE_CONFIG: dict[str, Any] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+}

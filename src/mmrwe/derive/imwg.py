@@ -1133,11 +1133,11 @@ FROM l1)"""
 def _imwg_duckdb(
     labs: pd.DataFrame, pt: pd.DataFrame, params: ResponseParams, con: Any
 ) -> ImwgTables:
-    import duckdb
+    from mmrwe.derive.sandbox import private_duckdb
 
     own = con is None
     if own:
-        con = duckdb.connect()
+        con = private_duckdb()
     try:
         con.register("labs", labs[["pid", "day", "test", "value"]])
         ptd = pd.DataFrame(

@@ -17,6 +17,7 @@ MML015 warning  patient without any usable lab row: NE
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -639,10 +640,18 @@ class AuditTrail(Sequence[dict[str, Any]]):
         for lo in range(0, len(self), self.CHUNK):
             yield from self._lines(lo, min(lo + self.CHUNK, len(self)))
 
-    def write_jsonl(self, path: str | Path) -> Path:
-        """Write one JSON object per line (UTF-8, ``\\n``), in patient order."""
+    def write_jsonl(self, path: str | Path, *, mode: int = 0o666) -> Path:
+        """Write one JSON object per line (UTF-8, ``\\n``), in patient order.
+
+        The file is created with ``mode`` (less the umask; ``0o600`` in ``restricted/``),
+        never through a symbolic link planted at ``path``.
+        """
         p = Path(path)
-        with p.open("w", encoding="utf-8", newline="\n") as fh:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(p, flags, mode)
+        if mode != 0o666:
+            os.fchmod(fd, mode)  # an existing file keeps its bits through O_CREAT
+        with open(fd, "w", encoding="utf-8", newline="\n") as fh:
             for s in self.lines():
                 fh.write(s)
                 fh.write("\n")
@@ -650,9 +659,9 @@ class AuditTrail(Sequence[dict[str, Any]]):
 
     def _connect(self) -> Any:
         if self._con is None:
-            import duckdb
+            from mmrwe.derive.sandbox import private_duckdb
 
-            con = duckdb.connect()
+            con = private_duckdb()
             per = self._per.copy()
             for c in per.columns:
                 if str(per[c].dtype).startswith("datetime64"):

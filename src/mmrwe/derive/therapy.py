@@ -750,11 +750,11 @@ def _join_per_patient(
 def _therapy_duckdb(
     ht: HarmonizedTherapy, day0: np.ndarray, params: ResponseParams, con: Any
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    import duckdb
+    from mmrwe.derive.sandbox import private_duckdb
 
     own = con is None
     if own:
-        con = duckdb.connect()
+        con = private_duckdb()
     n_pat = len(day0)
     thr = 2 if params.refractory_threshold == "MR" else 3
     W = int(params.refractory_window_days)

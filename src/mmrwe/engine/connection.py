@@ -17,13 +17,14 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mmrwe.core.errors import InputError, MmrweError
+from mmrwe.core.safety import DUCKDB_SAFE_CONFIG
 
 ENGINES = ("duckdb", "postgres", "spark")
 
@@ -45,6 +46,30 @@ class Backend:
     con: Any
     url: str | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _spill: list[str] = field(default_factory=list, repr=False)
+
+    def lock_down(self, allowed: Sequence[Path | str] = ()) -> None:
+        """Lock a DuckDB connection: no file, network or extension access from here on.
+
+        The database reads only what mmrwe opened itself (the ``allowed`` files, e.g. a
+        Parquet input read in place, and its spill folder): a view or a spec that calls
+        ``read_csv('/elsewhere/other_study.csv')``, ``COPY ... TO``, ``ATTACH``, an HTTP
+        URL or ``INSTALL`` is refused with a permission error, and the configuration cannot
+        be changed back (``lock_configuration``). Other engines are left as they are (their
+        access is the server's or the cluster's business).
+        """
+        if self.engine != "duckdb":
+            return
+        raw = self.con.con
+        dirs = [d for d in self._spill if d]
+        if dirs:
+            raw.execute("SET allowed_directories = ?", [dirs])
+        # as given (the path DuckDB is handed) and resolved (links, "..")
+        files = sorted({str(v) for p in allowed for v in (Path(p).absolute(), Path(p).resolve())})
+        if files:
+            raw.execute("SET allowed_paths = ?", [files])
+        raw.execute("SET enable_external_access = false")
+        raw.execute("SET lock_configuration = true")
 
     def close(self) -> None:
         """Close the connection (and stop a Spark session this object started)."""
@@ -137,6 +162,9 @@ def connect(
         # (DuckDB's default for an in-memory database is a ".tmp" folder in the cwd).
         spill = tempfile.mkdtemp(prefix="mmrwe-duckdb-")
         config["temp_directory"] = spill
+        # never fetch code from the network: an extension a query names is not installed
+        # (or loaded) on the fly, community extensions are off (docs/security.md)
+        config.update(DUCKDB_SAFE_CONFIG)
         if path is not None:
             if not Path(path).exists():
                 raise InputError(f"DuckDB database file not found: {path}")
@@ -148,6 +176,7 @@ def connect(
             con,
             None,
             [lambda: shutil.rmtree(spill, ignore_errors=True), con.disconnect],
+            [spill],
         )
     if engine == "postgres":
         if url is None:

@@ -97,8 +97,32 @@ def open_duckdb_file_table(
             where=Location(file=path.name, spec_key="data.table"),
             fix='add table = "patients" under [data]',
         )
+    _require_base_table(backend, path, table)
     info = SourceInfo(path, "duckdb", f"{path.name}:{table}", file_sha256(path))
     return with_order(backend, _table(backend.con, table)), info, False
+
+
+def _require_base_table(backend: Backend, path: Path, table: str) -> None:
+    """Refuse a view of a DuckDB input file: a view runs a query when read, and the query may
+    read any file the machine holds (``read_csv('/elsewhere/other_study.csv')``), so another
+    study's rows would reach the outputs. Base tables hold their own rows."""
+    schema, _, name = table.rpartition(".")
+    sql = (
+        "SELECT 1 FROM duckdb_views() WHERE NOT internal AND NOT temporary "
+        "AND view_name = ? AND (? = '' OR schema_name = ?)"
+    )
+    try:
+        hit = backend.con.con.execute(sql, [name, schema, schema]).fetchone()
+    except Exception:  # an engine without the catalogue function: nothing to check
+        return
+    if hit:
+        raise InputError(
+            f"{table!r} in {path.name} is a view, not a table; mmrwe reads base tables only "
+            "(a view's query could read other files)",
+            where=Location(file=path.name, spec_key="data.table"),
+            fix=f"materialise it in the database (CREATE TABLE {name}_t AS SELECT * FROM "
+            f"{name}) and name that table under [data] table",
+        )
 
 
 def open_database_table(backend: Backend, table: str) -> tuple[Any, SourceInfo, bool]:

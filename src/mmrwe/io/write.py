@@ -88,7 +88,9 @@ def to_arrow_for_csv(frame: pd.DataFrame, *, neutralize: bool = True) -> pa.Tabl
     return pa.table(arrays, names=names)
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, neutralize: bool = True) -> None:
+def write_csv(
+    frame: pd.DataFrame, path: Path, *, neutralize: bool = True, mode: int | None = None
+) -> None:
     """Write ``frame`` as CSV to ``path`` atomically (temporary file + rename).
 
     Parameters
@@ -100,6 +102,9 @@ def write_csv(frame: pd.DataFrame, path: Path, *, neutralize: bool = True) -> No
     neutralize : bool
         Neutralise text cells against CSV injection (default); ``False`` for files only
         programs read.
+    mode : int, optional
+        Permission bits of the file (``0o600`` for row-level files in ``restricted/``);
+        default: what a plain ``open()`` gives (``0o666`` less the umask).
     """
     import pyarrow.csv as pacsv
 
@@ -109,34 +114,37 @@ def write_csv(frame: pd.DataFrame, path: Path, *, neutralize: bool = True) -> No
     header = [neutralize_csv_cell(n, enabled=neutralize) for n in table.column_names]
     table = table.rename_columns(header)
     options = pacsv.WriteOptions(include_header=True, quoting_style="needed", delimiter=",")
-    _atomic(path, lambda tmp: pacsv.write_csv(table, tmp, write_options=options))
+    _atomic(path, lambda tmp: pacsv.write_csv(table, tmp, write_options=options), mode=mode)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as Parquet (zstd) to ``path`` atomically; no index, types kept."""
+def write_parquet(frame: pd.DataFrame, path: Path, *, mode: int | None = None) -> None:
+    """Write ``frame`` as Parquet (zstd) to ``path`` atomically; no index, types kept
+    (``mode`` as in :func:`write_csv`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), mode=mode)
 
 
-def copy_file(src: Path, path: Path) -> None:
+def copy_file(src: Path, path: Path, *, mode: int | None = None) -> None:
     """Copy ``src`` to ``path`` atomically (temporary file + rename)."""
     import shutil
 
-    _atomic(path, lambda tmp: shutil.copyfile(src, tmp))
+    _atomic(path, lambda tmp: shutil.copyfile(src, tmp), mode=mode)
 
 
-def _atomic(path: Path, write: object) -> None:
+def _atomic(path: Path, write: object, *, mode: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)  # type: ignore[operator]
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -38,6 +38,7 @@ from mmrwe.tables.build import (
 from mmrwe.tables.comparative import balance_order, comparative_tables
 from mmrwe.tables.format import DASH, fmt_count, fmt_level, render_value
 from mmrwe.tables.model import (
+    WITHHELD,
     Cell,
     Footnote,
     Part,
@@ -141,6 +142,8 @@ class Document:
 
 
 def _t(src: Source, fmt: str, *path: Any) -> str:
+    if src.is_hidden(*path):
+        return WITHHELD  # small-cell rule: withheld so that a <k count cannot be worked out
     return render_value(src.get(*path), fmt, src.k)
 
 
@@ -159,8 +162,8 @@ def _ci_level(src: Source) -> str:
 
 
 def _n_eq(txt: str) -> str:
-    """``n = 12``, or ``n <5`` for a suppressed count."""
-    return f"n {txt}" if txt[:1] == "<" else f"n = {txt}"
+    """``n = 12``, or ``n <5`` for a suppressed count (``n *`` for a withheld one)."""
+    return f"n {txt}" if txt[:1] in ("<", WITHHELD) else f"n = {txt}"
 
 
 def _plain(parts: Text) -> str:
@@ -273,8 +276,12 @@ def _km_by(
         legend, ann = km_group_texts(src, path, opt.km_annotations)
         series = []
         ticks: Sequence[float] = ()
+        withheld = 0
         for j in level_order(src, lr.get("by"), levels):
             g = levels[j]
+            if src.is_hidden(*path, "curves", g) or g not in (lr.get("curves") or {}):
+                withheld += 1  # small-cell rule: a group under k gets no curve of its own
+                continue
             c = lr["curves"][g]
             ticks = c["risk_table"]["times"]
             series.append(
@@ -286,13 +293,18 @@ def _km_by(
                     legend=legend.get(str(g)) if label is fmt_level else label(g),
                 )
             )
+        small = (
+            f"\n{withheld} group(s) of fewer than {src.k} patients not drawn (small-cell rule)"
+            if withheld
+            else ""
+        )
         return km_figure(
             series,
             ticks=ticks,
             xlabel=f"Time ({unit})",
             ylabel=f"{ENDPOINT_TITLES.get(lr['endpoint'], lr['endpoint'])} (%)",
             legend_title=legend_title,
-            annotation=(ann + note).strip("\n") or None,
+            annotation=(ann + note + small).strip("\n") or None,
             show_ci=len(series) <= 3,
             width=opt.width_in,
             palette=opt.palette,
@@ -794,6 +806,25 @@ def _resolve_table(t: TableModel, labels: Mapping[str, tuple[str, str]]) -> Tabl
     )
 
 
+# Characters XML 1.0 cannot hold (a .docx refuses them) and terminal controls (ESC, C1): a
+# value from a data file or spec that carries them (an id holding ESC[2J) would otherwise end
+# the Word writer in an internal error or reach the HTML as a raw escape.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(node: Any) -> Any:
+    """``node`` (a results tree) with control characters removed from every text and key."""
+    if isinstance(node, str):
+        return _UNPRINTABLE.sub("", node) if _UNPRINTABLE.search(node) else node
+    if isinstance(node, Mapping):
+        return {printable(k): printable(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [printable(v) for v in node]
+    if isinstance(node, tuple):
+        return tuple(printable(v) for v in node)
+    return node
+
+
 def build_document(results: Mapping[str, Any], options: FigureOptions | None = None) -> Document:
     """Assemble headings, text, numbered tables and numbered figures from a results tree.
 
@@ -802,6 +833,7 @@ def build_document(results: Mapping[str, Any], options: FigureOptions | None = N
     ``km_os_by_hgb_lt_11``, ``forest_cox``); :attr:`Document.exports` adds one forest plot per
     Cox model (``forest_cox_1`` ...) for the figure files.
     """
+    results = printable(results)
     src = source_of(results)
     opt = options or figure_options(results)
     tables = build_tables(results)

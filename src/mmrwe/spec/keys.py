@@ -236,7 +236,7 @@ TABLES: tuple[Table, ...] = (
         "table",
         "Input files (paths relative to the spec's folder) and how to read them.",
         keys=(
-            Key("patients", "string", "The patient table: one row per patient (.csv, .txt, .tsv, .xlsx, .parquet, .sav, .sas7bdat), or a database URL with an engine.", required=True, required_doc="unless [[sites]] or redcap are given; `mmrwe pool` then writes pooled_patients.csv", example="patients.csv", contract=True),
+            Key("patients", "string", "The patient table: one row per patient (.csv, .txt, .tsv, .xlsx, .parquet, .sav, .sas7bdat), or a database URL with an engine.", required=True, required_doc="unless [[sites]] or redcap are given; `mmrwe pool` then writes restricted/pooled_patients.csv", example="patients.csv", contract=True),
             Key("labs", "string", "Long lab table: one row per measurement (patient_id, date, test, value, unit).", example="labs.csv", contract=True),
             Key("therapy", "string", "Therapy table: one row per line of therapy or regimen.", example="therapy.csv", contract=True),
             Key("columns", "map", "Column mapping: canonical name = source column name.", contract=True),
@@ -714,7 +714,7 @@ TABLES: tuple[Table, ...] = (
         "table",
         "Display options of the reports (never change a number in results.json).",
         keys=(
-            Key("small_cell_k", "integer", "Counts below k print as \"<k\" in the reports; 0 = off.", default=0, minimum=0, maximum=1000, example=5),
+            Key("small_cell_k", "integer", "Counts below k print as \"<k\" in the reports, with complementary suppression (\"*\"); groups under k get no median or curve of their own; Table 1 refuses free-text and high-cardinality variables; 0 = off.", default=0, minimum=0, maximum=1000, example=5),
             Key("table1_by", "string", "Column of the baseline table's groups (overrides [table1] by).", example="tcr"),
             Key("figure_formats", "strings", "Also write every figure to DIR/figures/<name>.<ext> in these formats, any of pdf, svg, tiff, png (pdf and svg are vector with fonts embedded; tiff is LZW at figure_dpi).", default=[], example=["pdf", "svg", "tiff"]),
             Key("figure_dpi", "integer", "Resolution of the raster figure files (png, tiff).", default=600, minimum=72, maximum=2400, example=600),
@@ -727,6 +727,7 @@ TABLES: tuple[Table, ...] = (
             Key("therapy_flow_by", "string", "Nodes of the flow: the first regimen of each line as written in the therapy table, or its drug classes (PI + IMiD + anti-CD38).", default="regimen", choices=("regimen", "class"), example="class"),
             Key("therapy_flow_start", "string", "First column of the flow: each patient's first line, or the line of the regimen under study (earlier lines left out).", default="first_line", choices=("first_line", "study_line"), example="study_line"),
             Key("therapy_flow_max_lines", "integer", "Lines shown by the flow; patients with more lines end in \"Later lines\".", default=5, minimum=1, maximum=12, example=4),
+            Key("patient_listing", "boolean", "Also write a per-patient QC listing (patient ids, exact dates of every finding) to DIR/restricted/patient_listing.csv; the run warns that it holds patient data.", default=False, example=True),
         ),
     ),
     Table(

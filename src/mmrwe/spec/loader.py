@@ -800,6 +800,7 @@ def _parse(doc: Mapping[_Str, Any], path: Path, sha256: _Str, ctx: _Context) -> 
             "therapy_flow_start", "first_line", choices=("first_line", "study_line")
         ),
         therapy_flow_max_lines=rep.num("therapy_flow_max_lines", 5, lo=1, hi=12, integer=True),
+        patient_listing=rep.bool("patient_listing", False),
     )
     published = tuple(_published(e) for e in root.array("published"))
 

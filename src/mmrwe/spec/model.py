@@ -489,6 +489,8 @@ class ReportSection:
     therapy_flow_by: Literal["regimen", "class"] = "regimen"
     therapy_flow_start: Literal["first_line", "study_line"] = "first_line"
     therapy_flow_max_lines: int = 5
+    # a per-patient QC listing (ids, exact dates) in DIR/restricted/, only when asked
+    patient_listing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,17 @@ def input_files(spec: StudySpec) -> list[Path]:
     return [p for p in files if p is not None]
 
 
+def rule_texts() -> dict[str, str]:
+    """The generic words of every row-level validation rule, by code (docs/validation.md):
+    what a publishable exclusion reason says instead of the row's cells."""
+    from mmrwe.io.redcap import RULES as REDCAP_RULES
+    from mmrwe.validate.patients import RULES
+
+    texts = {r.code: r.what for r in RULES}
+    texts.update({r.code: r.what for r in REDCAP_RULES})
+    return texts
+
+
 #: Top-level names mmrwe writes into an output folder (with those a previous run.json lists).
 OWNED_NAMES = frozenset(
     {
@@ -100,10 +111,16 @@ def input_hashes(files: Sequence[Path]) -> dict[str, str]:
 def write_outputs(
     run: Any, out_dir: Path, *, progress: Progress = _noop, report: bool = True
 ) -> dict[str, Path]:
-    """Write results.json, derived_patients.csv, validation.json, run.json and the reports.
+    """Write results.json, validation.json, run.json, the reports and ``restricted/``.
 
-    ``run`` is a :class:`mmrwe.study.pipeline.StudyRun`.
+    ``run`` is a :class:`mmrwe.study.pipeline.StudyRun`. The files beside ``restricted/``
+    hold aggregates only (no input patient id, no patient-level date); the row-level files
+    (derived_patients, response_audit.jsonl, exclusions.csv and, with ``[report]
+    patient_listing = true``, patient_listing.csv) go to ``restricted/``, a folder of its
+    owner only with files 0600 (contract section 6, :mod:`mmrwe.core.disclosure`).
     """
+    from mmrwe.core.disclosure import public_exclusion, public_issue, restricted_dir, seal
+
     written: dict[str, Path] = {}
     results_path = out_dir / "results.json"
     atomic_write(results_path, run.results.to_json())
@@ -113,33 +130,49 @@ def write_outputs(
 
     from mmrwe.io.write import copy_file, derived_csv_max_rows, write_csv, write_parquet
 
+    private = restricted_dir(out_dir)
+    written["restricted_readme"] = private / "README.txt"
     if not isinstance(run.derived, pd.DataFrame):  # streamed to Parquet during the run
-        progress("Writing derived_patients.parquet")
-        derived_path = out_dir / "derived_patients.parquet"
-        copy_file(run.derived.path, derived_path)
+        progress("Writing restricted/derived_patients.parquet")
+        derived_path = private / "derived_patients.parquet"
+        copy_file(run.derived.path, derived_path, mode=0o600)
     elif len(run.derived) > derived_csv_max_rows():
-        progress("Writing derived_patients.parquet")
-        derived_path = out_dir / "derived_patients.parquet"
-        write_parquet(run.derived, derived_path)
+        progress("Writing restricted/derived_patients.parquet")
+        derived_path = private / "derived_patients.parquet"
+        write_parquet(run.derived, derived_path, mode=0o600)
     else:
-        progress("Writing derived_patients.csv")
-        derived_path = out_dir / "derived_patients.csv"
-        write_csv(run.derived, derived_path)
+        progress("Writing restricted/derived_patients.csv")
+        derived_path = private / "derived_patients.csv"
+        write_csv(run.derived, derived_path, mode=0o600)
     written["derived_patients"] = derived_path
 
     if run.response is not None:
-        audit_path = out_dir / "response_audit.jsonl"
-        run.response.audit.write_jsonl(audit_path)  # in the staging folder: swapped in whole
+        audit_path = private / "response_audit.jsonl"
+        run.response.audit.write_jsonl(audit_path, mode=0o600)  # swapped in whole
         written["response_audit"] = audit_path
+    exclusions = [e.to_dict() for e in run.validated.exclusions]
+    if exclusions:
+        import pandas as pd
+
+        excl_path = private / "exclusions.csv"
+        frame = pd.DataFrame(exclusions, columns=["patient_id", "reason", "file", "row"])
+        frame["row"] = frame["row"].astype("Int64")
+        write_csv(frame, excl_path, mode=0o600)
+        written["exclusions"] = excl_path
     issues = list(run.validated.issues) + (
         list(run.response.issues) if run.response is not None else []
     )
+    if getattr(run, "patient_listing", False):
+        listing_path = private / "patient_listing.csv"
+        write_csv(_patient_listing(issues, exclusions), listing_path, mode=0o600)
+        written["patient_listing"] = listing_path
     val = {
-        "issues": [i.to_dict() for i in issues],
-        "exclusions": [e.to_dict() for e in run.validated.exclusions],
+        "issues": [public_issue(i.to_dict()) for i in issues],
+        "exclusions": [public_exclusion(e, rule_texts()) for e in exclusions],
     }
     atomic_write(out_dir / "validation.json", json.dumps(val, indent=1, sort_keys=True) + "\n")
     written["validation"] = out_dir / "validation.json"
+    seal(private)
 
     if report:
         from mmrwe.report import build_document, write_figures, write_reports
@@ -183,3 +216,53 @@ def write_outputs(
     }
     atomic_write(out_dir / "run.json", json.dumps(run_info, indent=1, sort_keys=True) + "\n")
     return written
+
+
+def _patient_listing(issues: Sequence[Any], exclusions: Sequence[dict[str, Any]]) -> Any:
+    """The per-patient QC listing: every finding about a row and every excluded row, with the
+    patient id, where it is and the exact words (``[report] patient_listing = true``)."""
+    import pandas as pd
+
+    cols = ["patient_id", "file", "row", "column", "code", "severity", "what", "fix"]
+    rows: list[dict[str, Any]] = []
+    for i in issues:
+        w = i.where
+        if w.patient_id is None and w.row is None:
+            continue
+        rows.append({"patient_id": w.patient_id, "file": w.file, "row": w.row,
+                     "column": w.column, "code": i.code, "severity": i.severity,
+                     "what": i.what, "fix": i.fix})  # fmt: skip
+    for e in exclusions:
+        rows.append({"patient_id": e.get("patient_id"), "file": e.get("file"), "row": e.get("row"),
+                     "column": None, "code": None, "severity": "excluded",
+                     "what": e.get("reason"), "fix": None})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["row"] = frame["row"].astype("Int64")
+    return frame
+
+
+def written_summary(written: dict[str, Path], out_dir: Path) -> str:
+    """The sentence the console prints after a run: the files written, the restricted ones
+    apart (they hold patient rows and stay at the site)."""
+    names: list[str] = []
+    for p in written.values():
+        if p.name == "README.txt":
+            continue
+        for base in (Path(out_dir).resolve(), Path(out_dir)):
+            try:
+                names.append(p.relative_to(base).as_posix())
+                break
+            except ValueError:
+                continue
+        else:
+            names.append(p.name)
+    prefix = "restricted/"
+    public = [n for n in names if not n.startswith(prefix)]
+    private = [n.removeprefix(prefix) for n in names if n.startswith(prefix)]
+    folder = str(out_dir).rstrip("/")
+    text = f"Wrote {', '.join(public)} to {folder}/"
+    if private:
+        text += (
+            f"; patient-level rows, to keep at the site: {', '.join(private)} in {folder}/{prefix}"
+        )
+    return text

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mmrwe.core.conventions import DAYS_PER_MONTH
+from mmrwe.core.disclosure import exclusion_counts, public_exclusion, public_issue
 from mmrwe.core.errors import (
     DerivationError,
     InputError,
@@ -114,6 +115,7 @@ class StudyRun:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (spec key, traceback)
+    patient_listing: bool = False  # [report] patient_listing: restricted/patient_listing.csv
 
     @property
     def failed(self) -> list[tuple[str, str | None]]:
@@ -127,12 +129,30 @@ class StudyRun:
 
 
 def connect_for(spec: StudySpec) -> Backend:
-    """Open the engine named by ``[data] engine`` (in-process DuckDB by default)."""
+    """Open the engine named by ``[data] engine`` (in-process DuckDB by default), locked down.
+
+    A DuckDB connection reads no file but the spec's Parquet input (read in place) and its
+    own database file: external access and extension loading are off and the configuration
+    is locked (:meth:`Backend.lock_down`), so a view in a ``.duckdb`` input cannot read
+    another study's files.
+    """
     d = spec.data
     engine = "duckdb" if d.engine == "pandas" else d.engine
     if engine == "duckdb" and d.url is None and d.patients.suffix.lower() in (".duckdb", ".ddb"):
-        return connect("duckdb", database=d.patients)
-    return connect(engine, url=d.url)
+        be = connect("duckdb", database=d.patients)
+    else:
+        be = connect(engine, url=d.url)
+    allowed = [
+        p
+        for p in (d.patients, d.labs, d.therapy)
+        if p is not None and p.suffix.lower() in (".parquet", ".pq")
+    ]
+    try:
+        be.lock_down(allowed)
+    except BaseException:
+        be.close()
+        raise
+    return be
 
 
 def _namer(be: Backend) -> Callable[[Any, str, bool], Any]:
@@ -696,15 +716,18 @@ def _cohort(ctx: AnalysisContext, v: Validated) -> dict[str, Any]:
     def iso(x: Any) -> str | None:
         return None if x is None else pd.Timestamp(x).date().isoformat()
 
-    reasons: dict[str, int] = {}
-    for e in v.exclusions:
-        reasons[e.reason] = reasons.get(e.reason, 0) + 1
+    # publishable: no patient id, no cell value or date of the row (contract section 6); the
+    # exact reasons with the ids are in restricted/exclusions.csv
+    from mmrwe.study.outputs import rule_texts
+
+    rules = rule_texts()
+    exclusions = [public_exclusion(e.to_dict(), rules) for e in v.exclusions]
     return {
         "n": ctx.n,
         "n_input_rows": v.n_input_rows,
         "n_excluded": v.n_excluded,
-        "exclusions": [e.to_dict() for e in v.exclusions],
-        "exclusion_counts": reasons,
+        "exclusions": exclusions,
+        "exclusion_counts": exclusion_counts(exclusions),
         "centers": centers,
         "period": {
             "first_start_date": iso(row["a"]),
@@ -969,7 +992,7 @@ def _run(
     out["validation"] = {
         "n_errors": len(v.errors),
         "n_warnings": sum(1 for i in all_issues if i.severity == "warning"),
-        "issues": [i.to_dict() for i in all_issues if i.severity != "error"],
+        "issues": [public_issue(i.to_dict()) for i in all_issues if i.severity != "error"],
     }
     rep = spec.report
     out["report_options"] = {
@@ -1053,7 +1076,14 @@ def _run(
     else:
         derived = _derived_frame(ctx, spec, deriv)
     timings["collect_derived"] = time.perf_counter() - t
-    return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures)
+    if spec.report.patient_listing:
+        ctx.warnings.append(
+            "[report] patient_listing = true: restricted/patient_listing.csv names patients "
+            "with the exact dates and values of every finding; keep it at the site, never "
+            "send it with the reports"
+        )
+    return StudyRun(results, v, source, derived, deriv, timings, ctx.warnings, ctx.failures,
+                    patient_listing=spec.report.patient_listing)  # fmt: skip
 
 
 def _derivation_additions(spec: StudySpec, deriv: Any, v: Validated) -> dict[str, Any]:

@@ -4,8 +4,8 @@
 the engine (the rule table of :mod:`mmrwe.validate.patients`), merges the sites
 (:mod:`mmrwe.io.pool`), flags cross-site duplicates, and runs the pooled table through the
 one study pipeline, so DIR receives results.json and report.html exactly as ``mmrwe
-analyze`` writes them, plus ``pooled_patients.csv`` (the canonical pooled table) and
-``pooling.json`` (per-site summary, duplicates, conflicts and center effects). Every input
+analyze`` writes them, plus ``restricted/pooled_patients.csv`` (the canonical pooled table,
+row-level) and ``pooling.json`` (per-site summary, duplicates, conflicts and center effects). Every input
 row is accounted for per site: rows in = rows analysed + rows excluded with a reason.
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mmrwe.core.disclosure import RESTRICTED
 from mmrwe.core.errors import InputError, Issue, Location, MmrweError, SpecError, ValidationError
 from mmrwe.core.fileio import atomic_write
 from mmrwe.core.sources import SourceInfo
@@ -197,7 +198,7 @@ class PooledStudy:
             ],
             "issues": [i.to_dict() for i in self.issues],
             "levels_by_site": self.levels_by_site,
-            "pooled_table": POOLED_NAME if self.validated is not None else None,
+            "pooled_table": f"{RESTRICTED}/{POOLED_NAME}" if self.validated is not None else None,
         }
 
 
@@ -395,6 +396,7 @@ def prepare_pool(
     from mmrwe.engine import connect
 
     with connect("duckdb") as be:
+        be.lock_down()  # site files are read in Python and handed over: no file access
         entries = resolve_sites(spec, files)
         loaded = [load_site(spec, e, backend=be, progress=progress) for e in entries]
     return combine_sites(spec, loaded, progress=progress)
@@ -611,12 +613,13 @@ def pool(
 ) -> PoolRun:
     """Pool site files, analyse the pooled table and write DIR (``mmrwe pool``).
 
-    Writes ``pooled_patients.csv``, ``pooling.json`` and everything ``mmrwe analyze``
+    Writes ``restricted/pooled_patients.csv``, ``pooling.json`` and everything ``mmrwe analyze``
     writes (results.json, report.html, ...), all or nothing. On validation or pooling
     errors :class:`ValidationError` is raised; into a folder without earlier outputs,
     ``pooling.json`` is then written alone (``status = "failed"``, with every issue and
     every flagged duplicate pair for review); an earlier run's outputs are left as they were.
     """
+    from mmrwe.core.disclosure import restricted_dir, write_private
     from mmrwe.core.outdir import os_error_words
     from mmrwe.study.outputs import check_out_dir, output_folder, write_outputs
     from mmrwe.study.pipeline import run
@@ -660,9 +663,11 @@ def pool(
         }
         pooling_text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
         try:
-            atomic_write(staging / POOLED_NAME, pooled.csv_text)
             written = write_outputs(result, staging, progress=progress, report=report)
-            written["pooled_patients"] = staging / POOLED_NAME
+            # row-level: beside derived_patients in restricted/ (0700 folder, 0600 file)
+            pooled_path = restricted_dir(staging) / POOLED_NAME
+            write_private(pooled_path, pooled.csv_text)
+            written["pooled_patients"] = pooled_path
             atomic_write(staging / POOLING_JSON, pooling_text)
             written["pooling"] = staging / POOLING_JSON
         except OSError as exc:

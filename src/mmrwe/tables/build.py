@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mmrwe.tables.format import DASH, NOT_AVAILABLE
-from mmrwe.tables.model import Cell, Part, PathKey, Row, Source, TableModel, Text
+from mmrwe.tables.model import Cell, Part, PathKey, Row, Source, TableModel, Text, hidden_paths
 
 # --- cell helpers --------------------------------------------------------------------------
 
@@ -33,8 +33,8 @@ EMPTY = Cell((), role="value")
 
 def source_of(results: Mapping[str, Any]) -> Source:
     """A :class:`Source` with the small-cell threshold from ``report_options``."""
-    k = (results.get("report_options") or {}).get("small_cell_k") or 0
-    return Source(results, int(k))
+    k = int((results.get("report_options") or {}).get("small_cell_k") or 0)
+    return Source(results, k, hidden_paths(results, k))
 
 
 def var_label(src: Source, name: str) -> Text:
@@ -237,6 +237,20 @@ def table1(src: Source) -> TableModel | None:
             continue  # the column variable itself would be a trivial row
         base = ("table1", "rows", i)
         groups_present = [g for g in groups if g in (row.get("by") or {})]
+        if row.get("status") == "not_estimable":
+            # refused under the small-cell rule (free text, codes): the reason, no counts
+            t = t.with_row(
+                [
+                    label(
+                        *var_label(src, name),
+                        ": not described (",
+                        src.ref("str", *base, "reason"),
+                        ")",
+                    ),
+                    *([EMPTY] * (ncol - 1)),
+                ]
+            )
+            continue
         if row.get("type") == "numeric":
             cells = [label(*var_label(src, name), *var_unit(src, name), ", median (IQR)")]
             cells.append(value(*_median_iqr(src, (*base, "overall"))))

@@ -205,6 +205,72 @@ class TableModel:
 
 _MISSING = object()
 
+#: How a value withheld by the small-cell rule prints (complementary suppression, a group
+#: under k); the methods text says why.
+WITHHELD = "*"
+
+
+def hidden_paths(results: Mapping[str, Any], k: int) -> frozenset[tuple[PathKey, ...]]:
+    """The results paths the reports withhold under the small-cell rule (``k > 0``).
+
+    * A group of fewer than ``k`` patients gets no median, landmark rates or curve of its
+      own (``logrank[i].curves[group]``): a Kaplan-Meier step of one patient is that
+      patient's event time.
+    * Complementary suppression: where exactly one count of a set that adds up to a shown
+      total is printed as ``<k`` (a Table 1 column's levels and missing, the exclusion
+      reasons, the centers), the next smallest count of the set is withheld too, so the
+      small one cannot be worked out by subtraction; where the number excluded is ``<k``,
+      the number of records received is withheld (received - analysed = excluded).
+    """
+    if k <= 0:
+        return frozenset()
+    hidden: set[tuple[PathKey, ...]] = set()
+
+    def small(n: Any) -> bool:
+        return isinstance(n, (int, float)) and 1 <= n < k
+
+    def complement(base: tuple[PathKey, ...], counts: Mapping[Any, Any]) -> None:
+        # keys are tuples of path parts below ``base``
+        cells = [(key, n) for key, n in counts.items() if isinstance(n, (int, float)) and n > 0]
+        if sum(1 for _, n in cells if small(n)) != 1:
+            return  # none, or two or more that already hide each other
+        rest = sorted((n, str(key), key) for key, n in cells if not small(n))
+        if rest:
+            hidden.add((*base, *rest[0][2]))
+
+    entries: list[tuple[tuple[PathKey, ...], Any]] = [
+        (("logrank", i), lr) for i, lr in enumerate(results.get("logrank") or [])
+    ]
+    per_center = (results.get("center_effects") or {}).get("endpoints") or {}
+    if isinstance(per_center, Mapping):
+        entries += [(("center_effects", "endpoints", ep), e) for ep, e in per_center.items()]
+    for base, lr in entries:
+        if not isinstance(lr, Mapping) or not isinstance(lr.get("n"), Mapping):
+            continue
+        for g, n in lr["n"].items():
+            if isinstance(n, (int, float)) and n < k:
+                hidden.add((*base, "curves", g))
+    for i, row in enumerate((results.get("table1") or {}).get("rows") or []):
+        if not isinstance(row, Mapping) or row.get("type") != "categorical":
+            continue
+        columns: list[tuple[tuple[PathKey, ...], Any]] = [(("overall",), row.get("overall"))]
+        columns += [(("by", g), d) for g, d in (row.get("by") or {}).items()]
+        for where, d in columns:
+            if not isinstance(d, Mapping):
+                continue
+            cells: dict[tuple[PathKey, ...], Any] = {
+                ("counts", lv): n for lv, n in (d.get("counts") or {}).items()
+            }
+            cells[("missing",)] = d.get("missing")
+            complement(("table1", "rows", i, *where), cells)
+    cohort = results.get("cohort") or {}
+    if small(cohort.get("n_excluded")):
+        hidden.add(("cohort", "n_input_rows"))
+    for key in ("exclusion_counts", "centers"):
+        if isinstance(cohort.get(key), Mapping):
+            complement(("cohort", key), {(name,): n for name, n in cohort[key].items()})
+    return frozenset(hidden)
+
 
 def resolve(results: Mapping[str, Any], path: Path) -> Any:
     """The value at ``path`` in a results tree (KeyError/IndexError if absent)."""
@@ -223,8 +289,20 @@ class Source:
 
     results: Mapping[str, Any]
     k: int = 0
+    # small-cell rule: results paths withheld from the reports (a group under k, whose own
+    # median, rates and curve would describe a few patients; a count shown elsewhere would
+    # give a suppressed one away: complementary suppression). See :func:`hidden_paths`.
+    hidden: frozenset[tuple[PathKey, ...]] = frozenset()
+
+    def is_hidden(self, *path: PathKey) -> bool:
+        """True when ``path`` or a folder above it is withheld by the small-cell rule."""
+        if not self.hidden:
+            return False
+        return any(tuple(path[:n]) in self.hidden for n in range(1, len(path) + 1))
 
     def get(self, *path: PathKey, default: Any = None) -> Any:
+        if self.hidden and self.is_hidden(*path):
+            return default
         try:
             return resolve(self.results, path)
         except (KeyError, IndexError, TypeError):
@@ -248,6 +326,8 @@ class Source:
     def ref(self, fmt: str, *path: PathKey) -> Ref:
         """A reference to the value at ``path`` (must exist; ``null`` values are fine)."""
         value = resolve(self.results, path)
+        if self.hidden and self.is_hidden(*path):
+            return Ref(tuple(path), fmt, WITHHELD)
         return Ref(tuple(path), fmt, render_value(value, fmt, self.k))
 
     def key_ref(self, *path: PathKey) -> Ref:
@@ -258,4 +338,6 @@ class Source:
 
     def suppressed(self, *path: PathKey) -> bool:
         """True when the count at ``path`` is hidden by the small-cell rule."""
+        if self.hidden and self.is_hidden(*path):
+            return True
         return is_suppressed(self.get(*path), self.k)

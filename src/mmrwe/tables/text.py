@@ -318,7 +318,10 @@ def methods_text(src: Source, targets: Collection[str] | None = None) -> list[tu
             src.ref("int", "report_options", "small_cell_k"),
             " minus 1 are shown as <",
             src.ref("int", "report_options", "small_cell_k"),
-            " (small-cell rule).",
+            " (small-cell rule); a count marked * is withheld so that a small count cannot be "
+            "worked out from a total (complementary suppression), groups of fewer patients "
+            "get no median, rates or curve of their own, and categorical variables with many "
+            "small levels (free text, codes) are not described.",
         )
     out.append(("Software and reproducibility", p))
     return out

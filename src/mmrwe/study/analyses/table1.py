@@ -58,6 +58,14 @@ def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any] | None:
         else:
             lab = ctx.labels(v)
             levels = ctx.levels(v, lab)
+            why = _too_fine(lab, levels, ctx.spec.report.small_cell_k) if v != by else None
+            if why is not None:
+                # small-cell rule: every level would describe one or a few patients (free
+                # text, codes, dates as text): no level, no count, no test leaves the site
+                ctx.warnings.append(f"table1: {v!r} is not described: {why}")
+                rows.append({"variable": v, "type": "categorical", "status": "not_estimable",
+                             "reason": why, "levels": []})  # fmt: skip
+                continue
             row = {"variable": v, "type": "categorical", "levels": levels,
                    "overall": describe_categorical(lab.to_numpy(), levels)}  # fmt: skip
             if g is not None:
@@ -86,3 +94,30 @@ def _test(ctx: AnalysisContext, v: str, g: pd.Series, groups: list[str]) -> dict
     if ctx.is_numeric(v):
         return compare_numeric(np.asarray(ctx.values(v))[mask], gv, groups)
     return compare_categorical(ctx.labels(v).to_numpy()[mask], gv, groups)
+
+
+#: With the small-cell rule on, a categorical variable of more levels than this is refused
+#: in Table 1 (free text, ids, codes, dates written as text).
+TABLE1_MAX_LEVELS = 20
+
+
+def _too_fine(lab: pd.Series, levels: list[str], k: int) -> str | None:
+    """Why Table 1 refuses a categorical variable under the small-cell rule (``k > 0``):
+    more than :data:`TABLE1_MAX_LEVELS` levels, or at least 5 levels of which more than half
+    hold fewer than ``k`` patients. None when it may be described."""
+    if k <= 0 or not levels:
+        return None
+    n_levels = len(levels)
+    if n_levels > TABLE1_MAX_LEVELS:
+        return (
+            f"{n_levels} distinct values (more than {TABLE1_MAX_LEVELS}: free text or codes); "
+            f"refused with [report] small_cell_k = {k}"
+        )
+    counts = lab.value_counts()
+    small = sum(1 for lv in levels if 1 <= int(counts.get(lv, 0)) < k)
+    if n_levels >= 5 and small * 2 > n_levels:
+        return (
+            f"{small} of its {n_levels} values hold fewer than {k} patients (free text or "
+            f"codes); refused with [report] small_cell_k = {k}"
+        )
+    return None
