@@ -423,16 +423,20 @@ class _Spill:
                 block.tofile(fh)
                 self.n += batch.num_rows
 
-    def source(self) -> Iterable[tuple[Any, Any, Any, Any]]:
+    def _blocks(self) -> Iterator[Any]:
+        """The file's rows, :data:`COX_CHUNK_ROWS` at a time, as (rows, width) arrays."""
         with self.path.open("rb") as fh:
             while True:
                 block = np.fromfile(fh, dtype=np.float64, count=COX_CHUNK_ROWS * self.width)
                 if block.size == 0:
-                    break
-                block = block.reshape(-1, self.width)
-                off = 3 if self.with_strata else 2
-                strata = block[:, 2].astype(np.int64) if self.with_strata else None
-                yield block[:, 0] / self.dpu, block[:, 1] > 0, block[:, off:], strata
+                    return
+                yield block.reshape(-1, self.width)
+
+    def source(self) -> Iterable[tuple[Any, Any, Any, Any]]:
+        off = 3 if self.with_strata else 2
+        for block in self._blocks():
+            strata = block[:, 2].astype(np.int64) if self.with_strata else None
+            yield block[:, 0] / self.dpu, block[:, 1] > 0, block[:, off:], strata
 
     def by_stratum(self, n_strata: int) -> Iterator[tuple[int, Any, Any, Any]]:
         """Each stratum's (time, event, X) in memory, one stratum at a time.
@@ -443,20 +447,15 @@ class _Spill:
         if not self.with_strata:
             raise ValueError("the design has no strata")
         paths = [self.dir / f"stratum{k}.f64" for k in range(n_strata)]
-        with self.path.open("rb") as fh:
-            while True:
-                block = np.fromfile(fh, dtype=np.float64, count=COX_CHUNK_ROWS * self.width)
-                if block.size == 0:
-                    break
-                block = block.reshape(-1, self.width)
-                codes = block[:, 2].astype(np.int64)
-                order = np.argsort(codes, kind="stable")
-                present, starts = np.unique(codes[order], return_index=True)
-                ends = [*starts[1:], codes.size]
-                for k, a, b in zip(present.tolist(), starts.tolist(), ends, strict=True):
-                    if 0 <= k < n_strata:
-                        with paths[k].open("ab") as out:
-                            block[order[a:b]].tofile(out)
+        for block in self._blocks():
+            codes = block[:, 2].astype(np.int64)
+            order = np.argsort(codes, kind="stable")
+            present, starts = np.unique(codes[order], return_index=True)
+            ends = [*starts[1:], codes.size]
+            for k, a, b in zip(present.tolist(), starts.tolist(), ends, strict=True):
+                if 0 <= k < n_strata:
+                    with paths[k].open("ab") as out:
+                        block[order[a:b]].tofile(out)
         for k, path in enumerate(paths):
             if not path.exists():
                 continue
