@@ -185,17 +185,9 @@ def write_private(path: Path, data: str | bytes) -> None:
     The file is created with ``O_EXCL | O_NOFOLLOW`` under a temporary name, then renamed,
     so a link planted at either name is never followed.
     """
-    import tempfile
+    from mmrwe.core.fileio import atomic_write
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600, O_EXCL
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, mode=0o600)
 
 
 def seal(folder: Path) -> None:

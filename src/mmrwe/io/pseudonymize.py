@@ -46,7 +46,6 @@ import os
 import re
 import secrets
 import stat
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -1066,12 +1065,7 @@ def _write_sav(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_via_temp(out: Path, write: Any) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from mmrwe.core.fileio import atomic_write_with
+
+    # 0600 as mkstemp made it: the pseudonymized file is released on purpose, not by default
+    atomic_write_with(out, write, mode=0o600, suffix=out.suffix)

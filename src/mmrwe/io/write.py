@@ -13,10 +13,10 @@ as a formula gets a leading ``'``), vectorised over the column.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmrwe.core.fileio import atomic_write_with
 from mmrwe.core.safety import _NUMBER_TEXT
 
 if TYPE_CHECKING:
@@ -114,7 +114,9 @@ def write_csv(
     header = [neutralize_csv_cell(n, enabled=neutralize) for n in table.column_names]
     table = table.rename_columns(header)
     options = pacsv.WriteOptions(include_header=True, quoting_style="needed", delimiter=",")
-    _atomic(path, lambda tmp: pacsv.write_csv(table, tmp, write_options=options), mode=mode)
+    atomic_write_with(
+        path, lambda tmp: pacsv.write_csv(table, tmp, write_options=options), mode=mode
+    )
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, *, mode: int | None = None) -> None:
@@ -124,28 +126,11 @@ def write_parquet(frame: pd.DataFrame, path: Path, *, mode: int | None = None) -
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), mode=mode)
+    atomic_write_with(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), mode=mode)
 
 
 def copy_file(src: Path, path: Path, *, mode: int | None = None) -> None:
     """Copy ``src`` to ``path`` atomically (temporary file + rename)."""
     import shutil
 
-    _atomic(path, lambda tmp: shutil.copyfile(src, tmp), mode=mode)
-
-
-def _atomic(path: Path, write: object, *, mode: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)  # type: ignore[operator]
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_with(path, lambda tmp: shutil.copyfile(src, tmp), mode=mode)
