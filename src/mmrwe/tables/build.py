@@ -516,6 +516,18 @@ def _landmark_keys(src: Source) -> list[str]:
 ENDPOINT_ORDER = ("PFS", "OS", "TTP", "DoR", "TTNT", "PFS2")
 
 
+def competing_counts(src: Source, *path: PathKey) -> Text:
+    """ "N patients, E events, C competing events" of the entry at ``path`` (references)."""
+    return (
+        src.ref("count", *path, "n"),
+        " patients, ",
+        src.ref("count", *path, "events"),
+        " events, ",
+        src.ref("count", *path, "competing_events"),
+        " competing events",
+    )
+
+
 def endpoint_order(src: Source) -> list[str]:
     """PFS, OS, TTP, DoR, TTNT, PFS2, then any other endpoint in name order."""
     eps = list(src.get("endpoints") or {})
@@ -1647,15 +1659,7 @@ def cuminc_table(src: Source) -> TableModel | None:
                 head_lab: Text = (src.ref("level", *base, "levels", j),)
             else:
                 head_lab = ("All patients",)
-            head_lab += (
-                " (",
-                src.ref("count", *gb, "n"),
-                " patients, ",
-                src.ref("count", *gb, "events"),
-                " events, ",
-                src.ref("count", *gb, "competing_events"),
-                " competing events)",
-            )
+            head_lab += (" (", *competing_counts(src, *gb), ")")
             t = t.with_row([label(*head_lab, indent=1), EMPTY, EMPTY, EMPTY], kind="subhead")
             for k, _ in enumerate(src.get(*gb, "times") or []):
                 cells = [
@@ -1755,12 +1759,7 @@ def finegray_table(src: Source) -> TableModel | None:
         sec: Text = (
             f"Model {i + 1}: {event_name(m.get('event'))} (competing: "
             f"{event_name(m.get('competing'), lower=True)}; ",
-            src.ref("count", *base, "n"),
-            " patients, ",
-            src.ref("count", *base, "events"),
-            " events, ",
-            src.ref("count", *base, "competing_events"),
-            " competing events",
+            *competing_counts(src, *base),
         )
         if m.get("n_excluded_missing"):
             sec += (

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from mmrwe.tables.build import (
+    competing_counts,
     endpoint_order,
     event_name,
     interaction_path,
@@ -1410,15 +1411,7 @@ def _finegray_results(src: Source, xr: XrFn) -> Text:
             p += _not_computed(src, "finegray", i, (*head, ")"))
             continue
         base: tuple[PathKey, ...] = ("finegray", i)
-        head += (
-            ", ",
-            src.ref("count", *base, "n"),
-            " patients, ",
-            src.ref("count", *base, "events"),
-            " events, ",
-            src.ref("count", *base, "competing_events"),
-            " competing events)",
-        )
+        head += (", ", *competing_counts(src, *base), ")")
         items: list[Text] = []
         info = m.get("term_info") or {}
         for term in m.get("terms") or []:
