@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmrwe.core.safety import neutralize_csv_cell
-from mmrwe.io.write import write_csv
+from mmrwe.io.write import to_arrow_for_csv, write_csv
 
 
 def _frame() -> pd.DataFrame:
@@ -140,3 +141,16 @@ def test_large_study_streams_derived_patients_from_the_engine(tmp_path, monkeypa
     large.write(out, report=False)
     assert pd.read_parquet(out / "restricted" / "derived_patients.parquet").shape == want.shape
     assert large.to_dict() == small.to_dict()
+
+
+def test_arrow_backed_text_writes_as_object_text(tmp_path: Path) -> None:
+    """pandas 3 text columns (Arrow-backed) give the bytes object columns give (they arrive
+    as a chunked array, which must not be re-read as a sequence of cells)."""
+    values = ["a", None, "=1+2", "b,c", "é"] * 3
+    obj = pd.DataFrame({"x": pd.Series(values, dtype=object), "n": range(15)})
+    arrow = obj.astype({"x": "str"})
+    assert not isinstance(arrow["x"].dtype, np.dtype)  # the extension (Arrow or str) dtype
+    write_csv(obj, tmp_path / "obj.csv")
+    write_csv(arrow, tmp_path / "arrow.csv")
+    assert (tmp_path / "obj.csv").read_bytes() == (tmp_path / "arrow.csv").read_bytes()
+    assert to_arrow_for_csv(arrow).column("x").num_chunks == 1

@@ -139,17 +139,22 @@ def open_spark_csv(backend: Backend, path: Path, delimiter: str) -> tuple[Any, S
 
 
 def open_arrow(backend: Backend, table: Any, stem: str = "src") -> Any:
-    """Put an Arrow table on the engine as a temporary table and return it as an Ibis table.
+    """Put an Arrow table on the engine and return it as an Ibis table.
 
-    DuckDB reads the Arrow buffers it is given (one copy into its own storage); PostgreSQL
-    and Spark receive the rows.
+    DuckDB scans the Arrow buffers in place (no copy: the validation's cleaning level is
+    the one stored copy, and copying 1e6 rows first cost 0.4 s); the table stays registered,
+    and referenced, until the backend closes. PostgreSQL and Spark receive the rows.
     """
     name = _name(stem)
     con = backend.con
     if backend.engine == "duckdb":
-        con.con.register(f"{name}_arrow", table)
-        con.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM "{name}_arrow"')
-        con.con.unregister(f"{name}_arrow")
+        raw = con.con
+        raw.register(name, table)
+
+        def release(raw: Any = raw, name: str = name) -> None:
+            raw.unregister(name)
+
+        backend._closers.append(release)
         return con.table(name)
     if backend.engine == "spark":
         session = con._session

@@ -15,7 +15,7 @@ SVG ids: the at-risk numbers are ``risk-<row>-<col>``, the tick labels stay matp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -128,6 +128,32 @@ def _legend_hits(ax: Axes, leg: Legend, drawn: _Drawn, renderer: Any, bands: boo
             if ok.sum() >= 3 and MplPath(to_disp(poly[ok])).intersects_bbox(box, filled=True):
                 return True
     return False
+
+
+def _fits_inside(ax: Axes, entries: list[Any], common: dict[str, Any], renderer: Any) -> bool:
+    """Whether the legend is smaller than the plot: a legend taller or wider than the axes
+    covers curves wherever it goes, and trying every corner (each a text layout of every
+    entry) costs a second for a 20-center figure."""
+    leg = ax.legend(handles=entries, loc="upper right", borderaxespad=0.3, **common)
+    box = leg.get_window_extent(renderer)
+    leg.remove()
+    frame = ax.get_window_extent(renderer)
+    return bool(box.width <= frame.width and box.height <= frame.height)
+
+
+def _most_columns(n: int, fits: Callable[[int], bool]) -> int:
+    """The largest column count in 1..n for which ``fits`` holds (1 if none): the width of a
+    legend grows with its columns, so a bisection finds it in log2(n) layouts, not n."""
+    if n <= 1 or fits(n):
+        return max(n, 1)
+    lo, hi = 1, n  # fits(lo) is assumed (one column is the fallback), fits(hi) is False
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def km_figure(
@@ -296,26 +322,27 @@ def km_figure(
         }
         renderer = FigureCanvasAgg(fig).get_renderer()
         placed = None
-        for avoid_bands in (True, False):
-            for loc in LEGEND_LOCATIONS:
-                leg = ax.legend(handles=entries, loc=loc, borderaxespad=0.3, **common)
-                if not _legend_hits(ax, leg, drawn, renderer, avoid_bands):
-                    placed = leg
+        if _fits_inside(ax, entries, common, renderer):
+            for avoid_bands in (True, False):
+                for loc in LEGEND_LOCATIONS:
+                    leg = ax.legend(handles=entries, loc=loc, borderaxespad=0.3, **common)
+                    if not _legend_hits(ax, leg, drawn, renderer, avoid_bands):
+                        placed = leg
+                        break
+                    leg.remove()
+                if placed is not None:
                     break
-                leg.remove()
-            if placed is not None:
-                break
         if placed is None:
             # Below the plot, under the x-axis label, in as many columns as fit the width.
             plot_w = width - left - right
-            ncol = len(entries)
-            while ncol > 1:
+
+            def fits(ncol: int) -> bool:
                 leg = ax.legend(handles=entries, ncol=ncol, loc="upper left", **common)
-                fits = leg.get_window_extent(renderer).width / fig.dpi <= plot_w
+                ok = bool(leg.get_window_extent(renderer).width / fig.dpi <= plot_w)
                 leg.remove()
-                if fits:
-                    break
-                ncol -= 1
+                return ok
+
+            ncol = _most_columns(len(entries), fits)
             leg = ax.legend(handles=entries, ncol=ncol, loc="upper left", **common)
             below = leg.get_window_extent(renderer).height / fig.dpi + 0.06
             leg.remove()

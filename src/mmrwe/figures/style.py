@@ -285,7 +285,7 @@ def figure_svg(fig: Figure, prefix: str) -> str:
 def figure_png(fig: Figure, dpi: int = DPI_PNG) -> bytes:
     """Serialize to PNG bytes at ``dpi`` (for Word); no timestamp or software metadata."""
     png = _saved(fig, "png", dpi=dpi, metadata={"Software": None},
-                 pil_kwargs={"compress_level": 3})  # fmt: skip
+                 pil_kwargs={"compress_level": 1})  # fmt: skip
     assert isinstance(png, bytes)
     return png
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,9 +108,17 @@ def _irregular_quotes(raw: bytes, sep: str) -> bool:
     quote, separator and line-end characters are ASCII, never part of a UTF-8 sequence).
     """
     b = np.frombuffer(raw, dtype=np.uint8)
-    q = np.flatnonzero(b == 34)
-    if q.size == 0:
+    n_quotes = raw.count(b'"')
+    if n_quotes == 0:
         return False
+    few = n_quotes <= _FEW_QUOTES
+    # Few quotes (a quoted header, a quoted cell here and there): their positions from the
+    # bytes, not from a mask of the whole file (a 60 MB mask costs more than the reading).
+    q = (
+        np.fromiter((m.start() for m in re.finditer(b'"', raw)), np.int64, n_quotes)
+        if few
+        else np.flatnonzero(b == 34)
+    )
     s, nl, cr = ord(sep), 10, 13
     prev = np.where(q > 0, b[np.maximum(q - 1, 0)], nl)
     nxt = np.where(q < b.size - 1, b[np.minimum(q + 1, b.size - 1)], nl)
@@ -117,9 +126,17 @@ def _irregular_quotes(raw: bytes, sep: str) -> bool:
     close_ok = (nxt == s) | (nxt == nl) | (nxt == cr) | (nxt == 34)
     if np.any(~open_ok & ~close_ok):
         return True
+    if few:  # the line of each quote: the position of the line end before it
+        line = np.fromiter((raw.rfind(b"\n", 0, int(k)) for k in q), np.int64, q.size)
+        _, per_line = np.unique(line, return_counts=True)
+        return bool(np.any(per_line % 2))
     lines = np.flatnonzero(b == nl)
     per_line = np.bincount(np.searchsorted(lines, q), minlength=lines.size + 1)
     return bool(np.any(per_line % 2))
+
+
+#: Up to this many quotes, :func:`_irregular_quotes` finds them one by one.
+_FEW_QUOTES = 100_000
 
 
 def _fast_csv(p: Path, sep: str, encoding: str) -> RawTable | None:
@@ -144,11 +161,16 @@ def _fast_csv(p: Path, sep: str, encoding: str) -> RawTable | None:
     # a carriage return only as part of CRLF: a lone one splits lines differently
     if text.count("\r") != text.count("\r\n"):
         return None
-    utf8 = text.encode("utf-8")
+    # the bytes as read are the UTF-8 text (without its byte-order mark) when they decoded
+    utf8 = (
+        (data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        else text.encode("utf-8")
+    )
     quoted = b'"' in utf8
     if ord(sep) > 127 or (quoted and _irregular_quotes(utf8, sep)):
         return None
-    readers.check_csv_text(text, sep, p.name, input_limits())
+    readers.check_csv_text(text, sep, p.name, input_limits(), utf8=utf8)
     first, _, _ = text.partition("\n")
     header = [h.strip() for h in next(csv.reader([first.rstrip("\r")], delimiter=sep), [])]
     if not header or "" in header or len(set(header)) != len(header):

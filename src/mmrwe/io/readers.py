@@ -244,13 +244,27 @@ def _read_csv(
     return frame, rows, notes
 
 
-def check_csv_text(text: str, sep: str, name: str, lim: InputLimits) -> None:
+def _longest_line_bytes(data: bytes) -> int:
+    """Length in bytes of the longest line (line ends excluded, a CR counted: an upper bound)."""
+    import numpy as np
+
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    bounds = np.concatenate(([-1], ends, [len(data)]))
+    return int(np.max(np.diff(bounds))) - 1
+
+
+def check_csv_text(
+    text: str, sep: str, name: str, lim: InputLimits, *, utf8: bytes | None = None
+) -> None:
     """Caps checked on the text before it is split into cells (seconds, no cell objects).
 
     Width comes from the header line, rows from the line count, so a table of too many
     cells is refused before millions of Python strings are made. A cell longer than the cap
     implies a line longer than the cap; only such lines are split to find the cell (the csv
     module would otherwise stop at its own 128 KiB field limit with a misleading message).
+    ``utf8``: the text's UTF-8 bytes, when at hand: no line is longer in characters than in
+    bytes, so when no line is longer than the cap in bytes the search for long lines (a
+    regular expression over the whole text, 0.3 s at 60 MB) is skipped.
     """
     import contextlib
     import csv
@@ -275,6 +289,8 @@ def check_csv_text(text: str, sep: str, name: str, lim: InputLimits) -> None:
                           fix="keep only the columns the study needs, or convert it to Parquet and run it on the engine")  # fmt: skip
     cap = lim.max_cell_chars
     if len(text) <= cap:
+        return
+    if utf8 is not None and _longest_line_bytes(utf8) <= cap:
         return
     for m in re.finditer(rf"(?m)^[^\n]{{{cap + 1}}}", text):
         start = m.start()

@@ -50,6 +50,15 @@ def _neutralized(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(quote, pc.binary_join_element_wise("'", col, ""), col)
 
 
+def _chunked(a: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """``a`` as a chunked array. pandas' Arrow-backed columns (text in pandas 3) convert to a
+    chunked array already; wrapped in a list it would be read as a sequence of scalars
+    (0.7 s per text column of 1e6 rows)."""
+    import pyarrow as pa
+
+    return a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
+
+
 def to_arrow_for_csv(frame: pd.DataFrame, *, neutralize: bool = True) -> pa.Table:
     """``frame`` as an Arrow table whose CSV text is what a person expects (see module doc)."""
     import pandas as pd
@@ -62,16 +71,15 @@ def to_arrow_for_csv(frame: pd.DataFrame, *, neutralize: bool = True) -> pa.Tabl
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object).where(s.notna(), None)
         if pd.api.types.is_datetime64_any_dtype(s.dtype) and getattr(s.dt, "tz", None) is None:
-            a = pa.chunked_array([pa.array(s)])
+            a = _chunked(pa.array(s))
             values = s.dropna()
             if values.empty or bool((values == values.dt.normalize()).all()):
                 a = a.cast(pa.date32())
         elif pd.api.types.is_bool_dtype(s.dtype):
-            a = pa.chunked_array([pa.array(s)])
-            a = pc.if_else(a, "True", "False")
+            a = pc.if_else(_chunked(pa.array(s)), "True", "False")
         else:
             try:
-                a = pa.chunked_array([pa.array(s, from_pandas=True)])
+                a = _chunked(pa.array(s, from_pandas=True))
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 # mixed objects: as pandas would print them
                 a = pa.chunked_array(

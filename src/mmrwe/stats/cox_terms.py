@@ -30,7 +30,14 @@ from scipy.stats import chi2
 
 from mmrwe.core.errors import InputError, MmrweError, SeparationWarning
 from mmrwe.stats._common import as_time_event, none_if_nan
-from mmrwe.stats.cox import DEFAULT_EPS, DEFAULT_MAX_ITER, CoxResult, Ties, cox_fit
+from mmrwe.stats.cox import (
+    DEFAULT_EPS,
+    DEFAULT_MAX_ITER,
+    CoxResult,
+    Ties,
+    cox_fit,
+    shared_layout,
+)
 from mmrwe.stats.km import factorize_groups, missing_mask
 
 FloatArray = NDArray[np.float64]
@@ -217,6 +224,24 @@ def cox_term_tests(
         "eps": eps,
         "timefix": timefix,
     }
+    with shared_layout():  # the reduced models sort the rows once between them
+        return _term_tests(
+            time, is_event, xmat, names_t, labels, kind, full, cluster, robust, common
+        )
+
+
+def _term_tests(
+    time: ArrayLike,
+    is_event: ArrayLike,
+    xmat: NDArray[np.float64],
+    names_t: tuple[str, ...],
+    labels: tuple[str, ...],
+    kind: TermTestType,
+    full: CoxResult | None,
+    cluster: ArrayLike | None,
+    robust: bool | None,
+    common: dict[str, Any],
+) -> CoxTermTests:
     if full is None:
         full = cox_fit(
             time, is_event, xmat, names=names_t, terms=labels, cluster=cluster, robust=robust,

@@ -61,7 +61,10 @@ def cox_entry(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
     """The results entry of one Cox model, computed in memory or in chunks by size."""
     needs_rows = cx.robust or cx.cluster is not None or cx.firth == "always"
     if ctx.n <= COX_IN_MEMORY_MAX_ROWS or needs_rows:
-        entry = _cox_rows(ctx, cx)
+        from mmrwe.stats.cox import shared_layout
+
+        with shared_layout():  # the model and its term tests' reduced models sort once
+            entry = _cox_rows(ctx, cx)
     else:
         entry = _cox_chunked(ctx, cx)
     for w in entry["warnings"]:
