@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -177,3 +178,52 @@ def test_chunked_cox_per_row_mode_equals_cox_fit(seed: int) -> None:
                 cox_zph(ref, transform=transform).to_dict(),
                 cox_zph_chunked(fit, src, transform=transform).to_dict(),
             )
+
+
+@pytest.mark.parametrize("limit", [0, 700, 10**9])
+def test_chunked_cox_kept_group_index_changes_nothing(limit: int, monkeypatch: Any) -> None:
+    # the group index kept between passes (none, part of the chunks, all) gives the same
+    # fit and PH test, bit for bit, in both information modes
+    import mmrwe.stats.cox_scaled as cs
+
+    rng = np.random.default_rng(7)
+    n = 2500
+    x = np.column_stack([rng.normal(size=n), rng.integers(0, 2, n)]).astype(float)
+    t = rng.integers(0, 300, n) / 30.4375
+    e = rng.random(n) < 0.6
+    strata = rng.integers(0, 3, n)
+    src = chunks_from_arrays(t, e, x, strata, chunk_size=400)
+
+    def run() -> list[dict[str, Any]]:
+        out = []
+        for mode in ("per_row", "per_time"):
+            fit = cox_fit_chunked(src, names=["a", "b"], n_strata=3, mode=mode)
+            out += [fit.result.to_dict(), cox_zph_chunked(fit, src).to_dict()]
+        return out
+
+    monkeypatch.setattr(cs, "GROUP_INDEX_CACHE_MAX_ROWS", 0)
+    plain = run()
+    monkeypatch.setattr(cs, "GROUP_INDEX_CACHE_MAX_ROWS", limit)
+    assert run() == plain
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    times=st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.25, 7.0, 30.0]), min_size=1, max_size=60),
+    n_strata=st.integers(1, 4),
+    seed=st.integers(0, 10),
+)
+def test_chunk_pairs_count_every_stratum_time_pair(
+    times: list[float], n_strata: int, seed: int
+) -> None:
+    from mmrwe.stats.cox_scaled import _chunk_pairs
+
+    t = np.asarray(times)
+    ss = np.random.default_rng(seed).integers(0, n_strata, t.size)
+    for strata in (n_strata, 10**6):  # the table of pairs, and the sort for a large one
+        uk, ut, local = _chunk_pairs(t, ss, strata)
+        pair_s, pair_t = uk // ut.size, ut[uk % ut.size]
+        got = sorted(zip(pair_s.tolist(), pair_t.tolist(), strict=True))
+        assert got == sorted(set(zip(ss.tolist(), times, strict=True)))
+        np.testing.assert_array_equal(pair_s[local], ss)
+        np.testing.assert_array_equal(pair_t[local], t)
