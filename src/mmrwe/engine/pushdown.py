@@ -276,7 +276,7 @@ def apply_derive(
             col = miss.ifelse(ibis.null().cast("string"), val.ifelse(r.labels[0], r.labels[1]))
             types[r.name] = "categorical"
         else:
-            col = miss.ifelse(ibis.null().cast("float64"), val.ifelse(1.0, 0.0).cast("float64"))
+            col = miss.ifelse(ibis.null().cast("float64"), val.ifelse(1, 0).cast("float64"))
             types[r.name] = "numeric"
         table = table.mutate(**{r.name: col})
     return table, types

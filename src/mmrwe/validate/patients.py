@@ -619,7 +619,7 @@ def validate_patients(
             if dtype.is_boolean() or (dtype.is_numeric() and want != "categorical"):
                 # PostgreSQL casts no boolean to a number: map True/False explicitly
                 typed[c] = (
-                    cell.ifelse(1.0, 0.0).cast("float64")
+                    cell.ifelse(1, 0).cast("float64")
                     if dtype.is_boolean()
                     else cell.cast("float64")
                 )
