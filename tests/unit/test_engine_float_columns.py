@@ -40,3 +40,18 @@ def test_zero_one_columns_are_doubles_on_duckdb() -> None:
     assert got.schema.field("x_low").type == pa.float64()
     assert got.schema.field("d").type == pa.float64()
     assert got.column("x_low").to_pylist() == [1.0, 1.0, 0.0]
+
+
+def test_describe_categorical_counts_like_comparisons() -> None:
+    """Counting by hashing gives the counts of one comparison per level."""
+    from mmrwe.stats.descriptive import describe_categorical
+
+    rng = np.random.default_rng(3)
+    pool = np.array(["I", "II", "III", None, "x"], dtype=object)
+    lab = pool[rng.integers(0, 5, 5000)]
+    levels = ["I", "II", "III", "IV"]
+    d = describe_categorical(lab, levels)
+    present = np.array([v is not None for v in lab])
+    assert d["n"] == int(present.sum()) and d["missing"] == int((~present).sum())
+    assert d["counts"] == {lv: int(np.sum(lab[present] == lv)) for lv in levels}
+    assert describe_categorical(np.array([], dtype=object), ["a"])["counts"] == {"a": 0}
