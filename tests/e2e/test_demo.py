@@ -93,3 +93,14 @@ def test_demo_response_and_refractoriness_are_derived_from_labs(demo_run, result
     assert (m.progression_date_rec == m.progression_date_der.str[:10]).all()
     audit = (demo_run / "restricted" / "response_audit.jsonl").read_text().splitlines()
     assert len(audit) == 51
+
+
+def test_python_dash_m_runs_the_command(tmp_path):
+    """``python -m mmrwe`` is the ``mmrwe`` command (no script on PATH needed)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "mmrwe", "validate", "--help"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "validate" in res.stdout.lower()
