@@ -1,6 +1,6 @@
 """The ways a large cohort takes (named views instead of tables, no up-front column fetch,
-the chunked Cox, Parquet read in place) give the small cohort's numbers: the size
-thresholds are set to 0 here, on the demo."""
+the chunked Cox, Parquet read in place, Table 1 from engine aggregates) give the small
+cohort's numbers: the size thresholds are set to 0 here, on the demo."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 import mmrwe.engine.sources as sources
 import mmrwe.study.analyses.cox as cox
+import mmrwe.study.analyses.table1 as table1
 import mmrwe.study.pipeline as pipeline
 import mmrwe.validate.patients as patients
 from mmrwe.spec import load_spec
@@ -53,6 +54,7 @@ def test_large_cohort_paths_give_the_same_results(
     monkeypatch.setattr(pipeline, "PREFETCH_MAX_ROWS", 0)
     monkeypatch.setattr(cox, "COX_IN_MEMORY_MAX_ROWS", 0)
     monkeypatch.setattr(sources, "PARQUET_IN_MEMORY_MAX_ROWS", 0)
+    monkeypatch.setattr(table1, "TABLE1_IN_MEMORY_MAX_ROWS", 0)  # engine aggregates
     big = run(spec)
     assert [c["computation"]["method"] for c in big.results["cox"]] == ["chunked"] * 5
     a, b = results_dict(ref), results_dict(big)

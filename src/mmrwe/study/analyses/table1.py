@@ -34,13 +34,21 @@ def columns(spec: StudySpec) -> set[str]:
     return set(spec.table1.variables) | ({by} if by else set())
 
 
+#: Above this many patients, Table 1's counts, means, SDs and quartiles are aggregates
+#: computed by the engine (no column is fetched); the tests of a ``by`` factor still read
+#: the rows they rank.
+TABLE1_IN_MEMORY_MAX_ROWS = 2_000_000
+
+
 def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any] | None:
     """results.json ``table1``."""
     from mmrwe.stats.descriptive import describe_categorical, describe_numeric
 
     variables = variables_of(ctx.spec, ctx.types)
-    ctx.prefetch(variables)
     by = ctx.spec.table1.by or ctx.spec.report.table1_by
+    if ctx.n > TABLE1_IN_MEMORY_MAX_ROWS:
+        return _run_engine(ctx, variables, by)
+    ctx.prefetch(variables)
     groups: list[str] = []
     g = None
     if by:
@@ -58,7 +66,8 @@ def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any] | None:
         else:
             lab = ctx.labels(v)
             levels = ctx.levels(v, lab)
-            why = _too_fine(lab, levels, ctx.spec.report.small_cell_k) if v != by else None
+            k = ctx.spec.report.small_cell_k
+            why = _too_fine(lab.value_counts(), levels, k) if v != by and k > 0 else None
             if why is not None:
                 # small-cell rule: every level would describe one or a few patients (free
                 # text, codes, dates as text): no level, no count, no test leaves the site
@@ -101,7 +110,7 @@ def _test(ctx: AnalysisContext, v: str, g: pd.Series, groups: list[str]) -> dict
 TABLE1_MAX_LEVELS = 20
 
 
-def _too_fine(lab: pd.Series, levels: list[str], k: int) -> str | None:
+def _too_fine(counts: Any, levels: list[str], k: int) -> str | None:
     """Why Table 1 refuses a categorical variable under the small-cell rule (``k > 0``):
     more than :data:`TABLE1_MAX_LEVELS` levels, or at least 5 levels of which more than half
     hold fewer than ``k`` patients. None when it may be described."""
@@ -113,7 +122,6 @@ def _too_fine(lab: pd.Series, levels: list[str], k: int) -> str | None:
             f"{n_levels} distinct values (more than {TABLE1_MAX_LEVELS}: free text or codes); "
             f"refused with [report] small_cell_k = {k}"
         )
-    counts = lab.value_counts()
     small = sum(1 for lv in levels if 1 <= int(counts.get(lv, 0)) < k)
     if n_levels >= 5 and small * 2 > n_levels:
         return (
@@ -121,3 +129,122 @@ def _too_fine(lab: pd.Series, levels: list[str], k: int) -> str | None:
             f"codes); refused with [report] small_cell_k = {k}"
         )
     return None
+
+
+def _run_engine(ctx: AnalysisContext, variables: list[str], by: str | None) -> dict[str, Any]:
+    """Table 1 of a large cohort from aggregates the engine computes.
+
+    The same numbers as the in-memory path: counts per level, n and missing, mean, SD
+    (n - 1), quartiles by linear interpolation (R type 7: the engine's exact
+    ``quantile_cont``), minimum and maximum, overall and per level of ``by``. Only the
+    tests of a ``by`` factor (rank tests) read the two columns they compare.
+    """
+    import ibis
+
+    groups: list[str] = []
+    group_n: dict[str, int] = {}
+    n_missing_by = 0
+    table = ctx.table
+    if by:
+        per_by = ctx.value_counts(by)
+        groups = ctx.levels(by, [lv for lv in per_by if lv is not None])
+        group_n = {lv: int(per_by.get(lv, 0)) for lv in groups}
+        n_missing_by = int(per_by.get(None, 0))
+        table = table.mutate(_g=ctx.label(by))
+    g_labels: pd.Series | None = None
+    rows: list[dict[str, Any]] = []
+    for v in variables:
+        row: dict[str, Any]
+        if ctx.is_numeric(v):
+            x = table[v].cast("float64")
+            xs = (x.notnull() & ~x.isnan()).ifelse(x, ibis.null().cast("float64"))
+            aggs = {
+                "_total": ibis._.count(),
+                "n": xs.count(),
+                "mean": xs.mean(),
+                "sd": xs.std(how="sample"),
+                "q": xs.quantile([0.25, 0.5, 0.75]),
+                "min": xs.min(),
+                "max": xs.max(),
+            }
+            overall = _numeric_summary(table.aggregate(**aggs).to_pyarrow().to_pylist()[0])
+            row = {"variable": v, "type": "numeric", "unit": ctx.units.get(v), "overall": overall}
+            if by:
+                res = table.group_by("_g").aggregate(**aggs).to_pyarrow().to_pylist()
+                per = {r["_g"]: _numeric_summary(r) for r in res}
+                row["by"] = {lv: per.get(lv) or _numeric_summary({}) for lv in groups}
+        else:
+            lab = ctx.label(v)
+            counts = ctx.value_counts(v)
+            levels = ctx.levels(v, [lv for lv in counts if lv is not None])
+            k = ctx.spec.report.small_cell_k
+            why = _too_fine(counts, levels, k) if v != by and k > 0 else None
+            if why is not None:
+                ctx.warnings.append(f"table1: {v!r} is not described: {why}")
+                rows.append({"variable": v, "type": "categorical", "status": "not_estimable",
+                             "reason": why, "levels": []})  # fmt: skip
+                continue
+            row = {"variable": v, "type": "categorical", "levels": levels,
+                   "overall": _categorical_summary(counts, levels)}  # fmt: skip
+            if by:
+                res = (
+                    table.select(_v=lab, _g=table["_g"])
+                    .group_by(["_v", "_g"])
+                    .aggregate(n=ibis._.count())
+                    .to_pyarrow()
+                )
+                per_g: dict[Any, dict[Any, int]] = {}
+                for gv, vv, n in zip(res["_g"].to_pylist(), res["_v"].to_pylist(),
+                                     res["n"].to_pylist(), strict=True):  # fmt: skip
+                    per_g.setdefault(gv, {})[vv] = int(n)
+                row["by"] = {lv: _categorical_summary(per_g.get(lv, {}), levels) for lv in groups}
+        if by and len(groups) >= 2:
+            if g_labels is None:
+                g_labels = ctx.labels(by)
+            row["test"] = _test(ctx, v, g_labels, groups)
+        rows.append(row)
+    return {
+        "by": by,
+        "groups": groups,
+        "group_n": group_n,
+        "n_missing_by": n_missing_by,
+        "rows": rows,
+    }
+
+
+def _numeric_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """:func:`~mmrwe.stats.descriptive.describe_numeric`'s dict from engine aggregates."""
+    from mmrwe.stats._common import none_if_nan
+
+    n = int(r.get("n") or 0)
+    out: dict[str, Any] = {"n": n, "missing": int(r.get("_total") or 0) - n}
+    if n == 0:
+        out.update(dict.fromkeys(("mean", "sd", "median", "q1", "q3", "min", "max")))
+        return out
+    q1, med, q3 = (float(v) for v in r["q"])
+    sd = r.get("sd")
+    out.update(
+        {
+            "mean": float(r["mean"]),
+            "sd": none_if_nan(float(sd)) if n > 1 and sd is not None else None,
+            "median": med,
+            "q1": q1,
+            "q3": q3,
+            "min": float(r["min"]),
+            "max": float(r["max"]),
+        }
+    )
+    return out
+
+
+def _categorical_summary(counts: dict[Any, int], levels: list[str]) -> dict[str, Any]:
+    """:func:`~mmrwe.stats.descriptive.describe_categorical`'s dict from counts per label
+    (``None``: missing)."""
+    n = int(sum(k for lv, k in counts.items() if lv is not None))
+    per = {lv: int(counts.get(lv, 0)) for lv in levels}
+    return {
+        "n": n,
+        "missing": int(counts.get(None, 0)),
+        "counts": per,
+        "percent": {lv: (100.0 * c / n if n else None) for lv, c in per.items()},
+    }
