@@ -85,3 +85,32 @@ def test_chunked_center_effects_equal_in_memory(tmp_path, monkeypatch):
     small["interaction"].pop("computation")
     assert sorted(large["per_center"]) == [f"C{k}" for k in range(1, 7)]
     _close(large, small)
+
+
+def test_per_center_fits_in_threads_equal_one_after_another(monkeypatch) -> None:
+    """The per-center fits run in threads; each is its own computation, so the results
+    (and their order) are those of fitting one center after another."""
+    from mmrwe.study.analyses import center_effects as ce
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    X = np.column_stack([rng.normal(size=n), rng.integers(0, 2, n)]).astype(float)
+    t = rng.integers(1, 400, n) / 30.4375
+    e = rng.random(n) < 0.6
+    e[:40] = False  # center "A" below: no events, a note instead of a fit
+    center = np.array([f"C{k:02d}" for k in rng.integers(0, 9, n)], dtype=object)
+    center[:40] = "A"
+    e[center == "A"] = False
+    monkeypatch.setenv("MMRWE_THREADS", "1")
+    serial = ce._center_fits(t, e, X, ["x", "b"], center, "efron")
+    monkeypatch.setenv("MMRWE_THREADS", "3")
+    threaded = ce._center_fits(t, e, X, ["x", "b"], center, "efron")
+    assert list(serial) == list(threaded) == sorted(set(center.tolist()))
+    for lv, fit in serial.items():
+        other = threaded[lv]
+        if isinstance(fit, tuple):
+            assert fit == other
+        else:
+            np.testing.assert_array_equal(fit.coef, other.coef)
+            np.testing.assert_array_equal(fit.var, other.var)
+            assert fit.loglik == other.loglik

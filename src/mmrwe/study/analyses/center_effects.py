@@ -8,8 +8,11 @@ strata, per-center fits with Cochran's Q and I^2, and a plain-language statement
 from __future__ import annotations
 
 import math
+import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -152,24 +155,60 @@ def _center_fits(
     order = np.argsort(codes, kind="stable")
     levels, starts = np.unique(codes[order], return_index=True)
     bounds = [*starts[1:], codes.size]
+
+    def parts() -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        for k, a, b in zip(levels.tolist(), starts.tolist(), bounds, strict=True):
+            m = order[a:b]
+            yield coded.names[k], t[m], e[m], X[m]
+
+    return _fit_centers(parts(), names, ties)
+
+
+def _workers() -> int:
+    """Threads for the per-center fits: the cores, at most 4 (``MMRWE_THREADS`` to set)."""
+    raw = os.environ.get("MMRWE_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _fit_centers(
+    parts: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]], names: list[str], ties: Any
+) -> dict[str, Any]:
+    """:func:`_center_fit` of every center, in threads (the fits are independent and numpy
+    releases the interpreter while it sorts and sums: 20 centers of 500,000 patients take
+    about half the time on two cores). At most one center more than the threads is held
+    in memory. Results are those of one fit after another: each is its own computation.
+    """
     out: dict[str, Any] = {}
-    for k, a, b in zip(levels.tolist(), starts.tolist(), bounds, strict=True):
-        m = order[a:b]
-        out[coded.names[k]] = _center_fit(t[m], e[m], X[m], names, ties)
+    pending: deque[tuple[str, Future[Any]]] = deque()
+    n_threads = _workers()
+    # the per-center fits' warnings are not the user's model: silenced once, around all
+    # threads (warnings filters are process-wide, not per thread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="mmrwe-center") as pool:
+            for label, t, e, X in parts:
+                pending.append((label, pool.submit(_center_fit, t, e, X, names, ties)))
+                while len(pending) > n_threads:
+                    lv, fut = pending.popleft()
+                    out[lv] = fut.result()
+            while pending:
+                lv, fut = pending.popleft()
+                out[lv] = fut.result()
     return out
 
 
 def _center_fit(t: np.ndarray, e: np.ndarray, X: np.ndarray, names: list[str], ties: Any) -> Any:
-    """One center's Cox fit, or ``(n, events, note)`` where there is none."""
+    """One center's Cox fit, or ``(n, events, note)`` where there is none (warnings are the
+    caller's to silence: see :func:`_fit_centers`)."""
     from mmrwe.stats.cox import cox_fit
 
     n_ev = int(e.sum())
     if n_ev == 0:
         return (t.size, 0, "fewer than 2 events")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return cox_fit(t, e, X, names=names, ties=ties, concordance=False)
+        return cox_fit(t, e, X, names=names, ties=ties, concordance=False)
     except (MmrweError, ArithmeticError, np.linalg.LinAlgError) as exc:
         return (t.size, n_ev, f"not estimable: {getattr(exc, 'what', type(exc).__name__)}")
 
@@ -197,14 +236,17 @@ def _heterogeneity_chunked(ctx: AnalysisContext, cx: Any, entry: dict[str, Any])
                 terms=d.terms_of,
             ).result  # fmt: skip
         said = [str(w.message) for w in caught]
-        fits: dict[str, Any] = {}
         constant: dict[str, set[str]] = {}
-        for k, t, e, X in d.spill.by_stratum(int(d.n_strata or 0)):
-            lv = str(d.strata_levels[k])
-            fits[lv] = _center_fit(t, e, X, d.names, cx.ties)
-            # as _constant_in_center: checked on the data, not trusted from the fit
-            same = np.all(X[0] == X, axis=0) if X.shape[0] else np.zeros(X.shape[1], bool)
-            constant[lv] = {n for n, flat in zip(d.names, same, strict=True) if flat}
+
+        def parts() -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+            for k, t, e, X in d.spill.by_stratum(int(d.n_strata or 0)):
+                lv = str(d.strata_levels[k])
+                # as _constant_in_center: checked on the data, not trusted from the fit
+                same = np.all(X[0] == X, axis=0) if X.shape[0] else np.zeros(X.shape[1], bool)
+                constant[lv] = {n for n, flat in zip(d.names, same, strict=True) if flat}
+                yield lv, t, e, X
+
+        fits = _fit_centers(parts(), d.names, cx.ties)
     finally:
         d.spill.close()
     entry["stratified_by_center"] = {n: _coef(strat, j) for j, n in enumerate(d.names)}
