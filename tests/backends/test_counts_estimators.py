@@ -227,3 +227,32 @@ def test_chunk_pairs_count_every_stratum_time_pair(
         assert got == sorted(set(zip(ss.tolist(), times, strict=True)))
         np.testing.assert_array_equal(pair_s[local], ss)
         np.testing.assert_array_equal(pair_t[local], t)
+
+
+def test_chunked_cox_with_column_sums_saves_a_pass_and_equals() -> None:
+    from mmrwe.core.errors import InputError
+    from mmrwe.stats.cox_scaled import ColumnSums
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    x = np.column_stack([rng.normal(60, 9, n).round(), rng.integers(0, 2, n)]).astype(float)
+    t = rng.integers(1, 500, n) / 30.4375
+    e = rng.random(n) < 0.6
+    strata = rng.integers(0, 4, n)
+    calls = [0]
+    base = chunks_from_arrays(t, e, x, strata, chunk_size=700)
+
+    def src():  # counts the passes
+        calls[0] += 1
+        return base()
+
+    plain = cox_fit_chunked(src, names=["age", "m"], n_strata=4)
+    passes_plain, calls[0] = calls[0], 0
+    sums = ColumnSums(n, x.sum(axis=0), np.array([False, True]))
+    fast = cox_fit_chunked(src, names=["age", "m"], n_strata=4, column_sums=sums)
+    assert calls[0] == passes_plain - 1
+    a, b = plain.result.to_dict(), fast.result.to_dict()
+    _close(a, b)
+    with pytest.raises(InputError, match="not those of the source"):
+        cox_fit_chunked(src, names=["age", "m"], n_strata=4,
+                        column_sums=ColumnSums(n - 1, x.sum(axis=0), np.array([False, True])))  # fmt: skip

@@ -186,8 +186,27 @@ def _chunk_pairs(t: FloatArray, ss: IntArray, n_strata: int) -> tuple[IntArray, 
     return uk.astype(np.int64), ut, inv.reshape(-1).astype(np.int32)
 
 
-def _setup(source: ChunkSource, n_strata: int, timefix: bool) -> _Setup:
-    """Pass 1: distinct (stratum, time) with counts, sums; pass 2: R's scale factors."""
+@dataclass(frozen=True, slots=True)
+class ColumnSums:
+    """Rows, column sums and whether each column holds only -1, 0 and 1, of every row a
+    source gives: the caller that wrote the rows (a spill) passes them to
+    :func:`cox_fit_chunked`, which then needs one pass less (R's scale factors are
+    computed in the first pass instead of a second)."""
+
+    n: int
+    sums: FloatArray
+    zero_one: BoolArray
+
+
+def _setup(
+    source: ChunkSource, n_strata: int, timefix: bool, sums: ColumnSums | None = None
+) -> _Setup:
+    """Pass 1: distinct (stratum, time) with counts, sums; pass 2: R's scale factors
+    (in pass 1 when the column sums are given)."""
+    given_means = None
+    if sums is not None and sums.n > 0:
+        given_means = np.where(sums.zero_one, 0.0, np.asarray(sums.sums) / sums.n)
+        absdev_1 = np.zeros(given_means.size)
     parts_s: list[IntArray] = []
     parts_t: list[FloatArray] = []
     parts_n: list[IntArray] = []
@@ -222,6 +241,10 @@ def _setup(source: ChunkSource, n_strata: int, timefix: bool) -> _Setup:
         n += t.size
         events += int(e.sum())
         xsum += xm.sum(axis=0)
+        if given_means is not None:
+            if given_means.size != xm.shape[1]:
+                raise InputError("the column sums given have another number of columns than X")
+            absdev_1 += np.abs(xm - given_means).sum(axis=0)
         xdead += xm[e].sum(axis=0)
         zero_one &= np.all(np.isin(xm, (-1.0, 0.0, 1.0)), axis=0)
         uk, ut, local = _chunk_pairs(t, ss, n_strata)
@@ -275,12 +298,19 @@ def _setup(source: ChunkSource, n_strata: int, timefix: bool) -> _Setup:
         groups.memo.append(group_of_pair[local].astype(np.int32))
     del pairs
     # centring and scaling as coxfit6.c (and cox_fit): nocenter = c(-1, 0, 1) columns alone
-    raw_mean = xsum / n
-    means = np.where(zero_one, 0.0, raw_mean)
-    absdev = np.zeros(p)
-    for chunk in source():
-        _, _, xm, _ = _as_chunk(chunk, p)
-        absdev += np.abs(xm - means).sum(axis=0)
+    if given_means is not None and sums is not None:
+        if sums.n != n or not np.array_equal(sums.zero_one, zero_one):
+            raise InputError("the column sums given are not those of the source's rows")
+        raw_mean = np.asarray(sums.sums) / n
+        means = given_means
+        absdev = absdev_1
+    else:
+        raw_mean = xsum / n
+        means = np.where(zero_one, 0.0, raw_mean)
+        absdev = np.zeros(p)
+        for chunk in source():
+            _, _, xm, _ = _as_chunk(chunk, p)
+            absdev += np.abs(xm - means).sum(axis=0)
     absmean = absdev / n
     scale = np.where(
         zero_one, 1.0, np.where(absmean > 0, 1.0 / np.where(absmean > 0, absmean, 1), 1.0)
@@ -499,6 +529,7 @@ def cox_fit_chunked(
     terms: Sequence[str] | None = None,
     concordance_max_rows: int = 2_000_000,
     mode: Mode = "auto",
+    column_sums: ColumnSums | None = None,
 ) -> ChunkedCoxFit:
     """Fit a Cox model from chunks, as R ``coxph`` (and :func:`~mmrwe.stats.cox.cox_fit`).
 
@@ -523,6 +554,9 @@ def cox_fit_chunked(
         x p^2)); ``"per_row"``: two passes per step, the information summed per row
         (memory O(chunk x p + times x p), much faster with many columns); ``"auto"``:
         per row from :data:`PER_ROW_MIN_COLUMNS` columns on. The two agree to rounding.
+    column_sums : ColumnSums, optional
+        The rows, column sums and -1/0/1 columns of the source, when the caller has them
+        (it wrote the rows): saves one pass. Checked against the rows.
 
     Returns
     -------
@@ -546,7 +580,7 @@ def cox_fit_chunked(
     tol_inf = math.sqrt(eps) if toler_inf is None else float(toler_inf)
     tol_chol = float(np.finfo(np.float64).eps) ** 0.75 if toler_chol is None else float(toler_chol)
     stratified = n_strata is not None
-    st = _setup(source, int(n_strata) if n_strata is not None else 1, timefix)
+    st = _setup(source, int(n_strata) if n_strata is not None else 1, timefix, column_sums)
     p = st.p
     if len(names_t) != p:
         raise InputError(f"names has {len(names_t)} entries but X has {p} columns")

@@ -233,7 +233,7 @@ def _heterogeneity_chunked(ctx: AnalysisContext, cx: Any, entry: dict[str, Any])
             warnings.simplefilter("always")
             strat = cox_fit_chunked(
                 d.spill.source, names=d.names, ties=cx.ties, n_strata=d.n_strata,
-                terms=d.terms_of,
+                terms=d.terms_of, column_sums=d.spill.column_sums(),
             ).result  # fmt: skip
         said = [str(w.message) for w in caught]
         constant: dict[str, set[str]] = {}

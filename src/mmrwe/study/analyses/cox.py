@@ -357,8 +357,9 @@ def _cox_chunked(ctx: AnalysisContext, cx: CoxSpec) -> dict[str, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             chunked = cox_fit_chunked(
-                spill.source, names=names, ties=cx.ties, n_strata=n_strata, terms=terms_of
-            )
+                spill.source, names=names, ties=cx.ties, n_strata=n_strata, terms=terms_of,
+                column_sums=spill.column_sums(),
+            )  # fmt: skip
         _finish(entry, chunked.result, caught)
         if cx.term_tests is not None:
             from mmrwe.stats.cox_terms import cox_wald_term_tests
@@ -427,6 +428,9 @@ class _Spill:
         self.path = self.dir / "design.f64"
         self.n = 0
         names = ["_t", "_e"] + (["_s"] if with_strata else []) + [f"_x{j}" for j in range(p)]
+        off = self.width - p
+        self.x_sums = np.zeros(p)
+        self.zero_one = np.ones(p, dtype=bool)
         with self.path.open("wb") as fh:
             for batch in iter_batches(be, design.select(*names), COX_CHUNK_ROWS):
                 if batch.num_rows == 0:
@@ -436,6 +440,15 @@ class _Spill:
                     block[:, j] = _float_column(batch.column(name))
                 block.tofile(fh)
                 self.n += batch.num_rows
+                x = block[:, off:]
+                self.x_sums += x.sum(axis=0)
+                self.zero_one &= np.all((x == 0.0) | (x == 1.0) | (x == -1.0), axis=0)
+
+    def column_sums(self) -> Any:
+        """The rows' column sums, for :func:`~mmrwe.stats.cox_scaled.cox_fit_chunked`."""
+        from mmrwe.stats.cox_scaled import ColumnSums
+
+        return ColumnSums(self.n, self.x_sums.copy(), self.zero_one.copy())
 
     def _blocks(self) -> Iterator[Any]:
         """The file's rows, :data:`COX_CHUNK_ROWS` at a time, as (rows, width) arrays."""
