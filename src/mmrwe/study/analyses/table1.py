@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -66,14 +67,9 @@ def run(ctx: AnalysisContext, done: dict[str, Any]) -> dict[str, Any] | None:
         else:
             lab = ctx.labels(v)
             levels = ctx.levels(v, lab)
-            k = ctx.spec.report.small_cell_k
-            why = _too_fine(lab.value_counts(), levels, k) if v != by and k > 0 else None
-            if why is not None:
-                # small-cell rule: every level would describe one or a few patients (free
-                # text, codes, dates as text): no level, no count, no test leaves the site
-                ctx.warnings.append(f"table1: {v!r} is not described: {why}")
-                rows.append({"variable": v, "type": "categorical", "status": "not_estimable",
-                             "reason": why, "levels": []})  # fmt: skip
+            refused = _refused(ctx, v, by, lab.value_counts, levels)
+            if refused is not None:
+                rows.append(refused)
                 continue
             row = {"variable": v, "type": "categorical", "levels": levels,
                    "overall": describe_categorical(lab.to_numpy(), levels)}  # fmt: skip
@@ -108,6 +104,26 @@ def _test(ctx: AnalysisContext, v: str, g: pd.Series, groups: list[str]) -> dict
 #: With the small-cell rule on, a categorical variable of more levels than this is refused
 #: in Table 1 (free text, ids, codes, dates written as text).
 TABLE1_MAX_LEVELS = 20
+
+
+def _refused(
+    ctx: AnalysisContext,
+    v: str,
+    by: str | None,
+    counts: Callable[[], Any],
+    levels: list[str],
+) -> dict[str, Any] | None:
+    """The row of a categorical variable the small-cell rule refuses (every level would
+    describe one or a few patients: free text, codes, dates as text): no level, no count,
+    no test leaves the site. None when it may be described; ``counts`` is only asked for
+    when the rule is on."""
+    k = ctx.spec.report.small_cell_k
+    why = _too_fine(counts(), levels, k) if v != by and k > 0 else None
+    if why is None:
+        return None
+    ctx.warnings.append(f"table1: {v!r} is not described: {why}")
+    return {"variable": v, "type": "categorical", "status": "not_estimable", "reason": why,
+            "levels": []}  # fmt: skip
 
 
 def _too_fine(counts: Any, levels: list[str], k: int) -> str | None:
@@ -177,12 +193,9 @@ def _run_engine(ctx: AnalysisContext, variables: list[str], by: str | None) -> d
             lab = ctx.label(v)
             counts = ctx.value_counts(v)
             levels = ctx.levels(v, [lv for lv in counts if lv is not None])
-            k = ctx.spec.report.small_cell_k
-            why = _too_fine(counts, levels, k) if v != by and k > 0 else None
-            if why is not None:
-                ctx.warnings.append(f"table1: {v!r} is not described: {why}")
-                rows.append({"variable": v, "type": "categorical", "status": "not_estimable",
-                             "reason": why, "levels": []})  # fmt: skip
+            refused = _refused(ctx, v, by, counts.copy, levels)
+            if refused is not None:
+                rows.append(refused)
                 continue
             row = {"variable": v, "type": "categorical", "levels": levels,
                    "overall": _categorical_summary(counts, levels)}  # fmt: skip
