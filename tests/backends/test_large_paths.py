@@ -84,3 +84,25 @@ def test_large_cohort_paths_give_the_same_results(
     b["center_effects"].pop("statement")
     assert diff_results(a, b, rtol=1e-9) == []
     pd.testing.assert_frame_equal(ref.derived, big.derived)
+
+
+def test_table1_from_engine_aggregates_keeps_the_small_cell_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with [report] small_cell_k the engine path refuses the same variables, with the same
+    # reasons and warnings, and describes the others with the same numbers
+    path = _study(tmp_path, parquet=False)
+    text = path.read_text() + "\n[report]\nsmall_cell_k = 3\n"
+    text = text.replace('variables = ["age",', 'variables = ["patient_id", "age",', 1)
+    path.write_text(text)
+    spec = load_spec(path)
+    ref = run(spec)
+    monkeypatch.setattr(table1, "TABLE1_IN_MEMORY_MAX_ROWS", 0)
+    big = run(spec)
+    a, b = results_dict(ref)["table1"], results_dict(big)["table1"]
+    refused = [r["variable"] for r in a["rows"] if r.get("status") == "not_estimable"]
+    assert refused == ["patient_id"]
+    assert diff_results(a, b, rtol=1e-9) == []
+    assert [w for w in ref.warnings if w.startswith("table1")] == [
+        w for w in big.warnings if w.startswith("table1")
+    ]
