@@ -341,10 +341,13 @@ def main() -> None:
                 "mmrwe_rss_over_lifelines": m["peak_rss_mib"] / r["peak_rss_mib"],
             }
     OUT.parent.mkdir(parents=True, exist_ok=True)
+    # other entries of the file (a before/after comparison recorded by hand) are kept
+    previous = json.loads(OUT.read_text()) if OUT.exists() else {}
+    kept = {k: v for k, v in previous.items() if k not in ("meta", "records", "ratios")}
     OUT.write_text(
         json.dumps(
             {"meta": meta, "records": sorted(records.values(), key=lambda r: (r["n_patients"], r["format"], r["tool"])),
-             "ratios": ratios},
+             "ratios": ratios, **kept},
             indent=1,
         )
         + "\n"
