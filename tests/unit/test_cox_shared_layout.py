@@ -90,3 +90,22 @@ def test_shared_arrays_are_read_only() -> None:
     fit = cox_fit(t, e, X, names=["x", "b", "c"])
     with pytest.raises(ValueError, match="read-only"):
         fit._zph.time[0] = 0.0
+
+
+def test_the_callers_arrays_stay_writeable() -> None:
+    """Freezing the shared preparation never freezes (or keeps) the caller's own arrays."""
+    t, e, X, _ = _data(7)
+    start = np.zeros(t.size)
+    for timefix in (True, False):
+        tt, ss = t.copy(), start.copy()
+        cox_fit(tt, e, X, names=["x", "b", "c"], timefix=timefix)
+        cox_fit(tt, e, X, names=["x", "b", "c"], timefix=timefix, start=ss)
+        with shared_layout():
+            cox_fit(tt, e, X, names=["x", "b", "c"], timefix=timefix, start=ss)
+            kept = cox_fit(tt, e, X[:, :1], names=["x"], timefix=timefix, start=ss)
+            tt[0] += 1.0  # the caller changes its data inside the block: a new preparation
+            changed = cox_fit(tt, e, X[:, :1], names=["x"], timefix=timefix, start=ss)
+        assert tt.flags.writeable and ss.flags.writeable
+        _same(changed, cox_fit(tt, e, X[:, :1], names=["x"], timefix=timefix, start=ss))
+        tt[0] -= 1.0
+        _same(kept, cox_fit(tt, e, X[:, :1], names=["x"], timefix=timefix, start=ss))

@@ -786,9 +786,15 @@ def _prepared(
             st0, t = aeq_counting(st0, t)
     lay = _layout(t, ev, scode, n_strata)
     rs = _risk_sets(lay, None if st0 is None else st0[lay.order])
+    if cache is not None:
+        # kept for later fits: copies, so that a caller changing its own arrays afterwards
+        # cannot change what the key promises (the caller's arrays are never frozen)
+        t = t.copy()
+        st0 = None if st0 is None else st0.copy()
     out = (t, st0, lay, rs)
-    # shared by fits: nothing may write into them (a write raises instead of leaking)
-    for arr in (t, st0, *_arrays(lay), *_arrays(rs)):
+    # what the fit made (and, in a block, the copies) may be shared: a write raises
+    owned = (*_arrays(lay), *_arrays(rs), *((t, st0) if cache is not None else ()))
+    for arr in owned:
         if isinstance(arr, np.ndarray):
             arr.flags.writeable = False
     if cache is not None and key is not None:
