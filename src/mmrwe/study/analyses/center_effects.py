@@ -176,9 +176,10 @@ def _fit_centers(
     parts: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]], names: list[str], ties: Any
 ) -> dict[str, Any]:
     """:func:`_center_fit` of every center, in threads (the fits are independent and numpy
-    releases the interpreter while it sorts and sums: 20 centers of 500,000 patients take
-    about half the time on two cores). At most one center more than the threads is held
-    in memory. Results are those of one fit after another: each is its own computation.
+    releases the interpreter while it sorts and sums: six fits of 500,000 patients take
+    1.3 s instead of 1.9 s on two cores; memory bandwidth limits the rest). At most one
+    center more than the threads is held in memory. Results are those of one fit after
+    another: each is its own computation.
     """
     out: dict[str, Any] = {}
     pending: deque[tuple[str, Future[Any]]] = deque()
